@@ -1,0 +1,177 @@
+package invite
+
+import (
+	"errors"
+	"io"
+	"log/slog"
+	"slices"
+	"text/template"
+	"time"
+)
+
+// Config configures a Manager. Every field is optional; the comment on each
+// gives its default. New validates the whole Config up front.
+type Config struct {
+	// Now returns the current time. Default: time.Now. The Manager truncates
+	// what it returns to microseconds, in UTC.
+	Now func() time.Time
+	// Logger receives operational logs (never a secret). Default: discard.
+	Logger *slog.Logger
+	// Notifier delivers messages. Default: nil, in which case only
+	// DeliveryReturn is accepted.
+	Notifier Notifier
+	// EventSink receives every event after its change commits. Default: nil
+	// (events are only written to the store's outbox, if it has one).
+	EventSink EventSink
+
+	// TokenPrefix starts every link token: 1 to 16 characters from [A-Za-z0-9_].
+	// Default: DefaultTokenPrefix ("inv_").
+	TokenPrefix string
+	// LinkTemplate is a text/template rendered with LinkData into the
+	// invitation link, for invitations without their own. Default: "" (the
+	// link is the invitation's RedirectURI plus the token as the query
+	// parameter LinkTokenParam).
+	LinkTemplate string
+	// LinkTokenParam names the token's query parameter when the link is
+	// built from RedirectURI. Default: "token".
+	LinkTokenParam string
+
+	// DefaultExpiry is an invitation's validity when the input gives none.
+	// Default: 7 days.
+	DefaultExpiry time.Duration
+	// MinExpiry and MaxExpiry bound the validity a caller may ask for.
+	// Defaults: 1 hour and 90 days.
+	MinExpiry time.Duration
+	MaxExpiry time.Duration
+
+	// TemplateKeys are the message template keys callers may name; any
+	// other is ErrUnknownTemplate at Create. Default: {"invite"}.
+	TemplateKeys []string
+	// DefaultTemplateKey is used when the input names none. Default:
+	// TemplateKeys[0].
+	DefaultTemplateKey string
+
+	// RequireEmailMatch binds every acceptance of an invitation with an
+	// email to that email. Default: false (per invitation with
+	// CreateInput.RequireEmailMatch).
+	RequireEmailMatch bool
+	// KeepPreviousTokens keeps the tokens replaced by Resend valid until
+	// their own expiry (at most MaxPreviousTokens of them). Default: false,
+	// the old token stops working at once.
+	KeepPreviousTokens bool
+
+	// CodeLength is the length of short codes, 6 to 16. Default: 8 (40 bits).
+	CodeLength int
+	// CodeMaxAttempts is the number of failed code attempts after which the
+	// code is dead. Default: 5.
+	CodeMaxAttempts int
+	// CodeHashParams are the argon2id costs for short codes. Default:
+	// DefaultCodeHashParams.
+	CodeHashParams CodeHashParams
+
+	// MaxDataBytes bounds pre-filled data plus metadata. Default: 64 KiB.
+	MaxDataBytes int
+}
+
+// MaxPreviousTokens bounds how many replaced tokens Config.KeepPreviousTokens keeps.
+const MaxPreviousTokens = 10
+
+// Page sizes for List.
+const (
+	DefaultPageSize = 100
+	MaxPageSize     = 1000
+)
+
+// withDefaults fills defaults and validates; the template is parsed once.
+func (c Config) withDefaults() (Config, *template.Template, error) {
+	var fe fieldErrs
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if c.TokenPrefix == "" {
+		c.TokenPrefix = DefaultTokenPrefix
+	}
+	if len(c.TokenPrefix) > maxTokenPrefixLen || !validPrefix(c.TokenPrefix) {
+		fe.add("TokenPrefix", "must be 1 to 16 characters from [A-Za-z0-9_]")
+	}
+	var link *template.Template
+	if c.LinkTemplate != "" {
+		var err error
+		if link, err = parseLinkTemplate(c.LinkTemplate); err != nil {
+			fe.add("LinkTemplate", "does not parse: "+err.Error())
+		}
+	}
+	if c.LinkTokenParam == "" {
+		c.LinkTokenParam = "token"
+	}
+	if c.DefaultExpiry == 0 {
+		c.DefaultExpiry = 7 * 24 * time.Hour
+	}
+	if c.MinExpiry == 0 {
+		c.MinExpiry = time.Hour
+	}
+	if c.MaxExpiry == 0 {
+		c.MaxExpiry = 90 * 24 * time.Hour
+	}
+	if c.MinExpiry < 0 || c.MaxExpiry < c.MinExpiry {
+		fe.add("MaxExpiry", "must not be below MinExpiry")
+	}
+	if c.DefaultExpiry < c.MinExpiry || c.DefaultExpiry > c.MaxExpiry {
+		fe.add("DefaultExpiry", "must lie within MinExpiry..MaxExpiry")
+	}
+	if len(c.TemplateKeys) == 0 {
+		c.TemplateKeys = []string{"invite"}
+	}
+	c.TemplateKeys = slices.Clone(c.TemplateKeys)
+	for i, k := range c.TemplateKeys {
+		fe.checkText("TemplateKeys["+itoa(i)+"]", k, MaxIDLen, true)
+	}
+	if c.DefaultTemplateKey == "" {
+		c.DefaultTemplateKey = c.TemplateKeys[0]
+	}
+	if !slices.Contains(c.TemplateKeys, c.DefaultTemplateKey) {
+		fe.addErr("DefaultTemplateKey", "is not one of TemplateKeys", ErrUnknownTemplate)
+	}
+	if c.CodeLength == 0 {
+		c.CodeLength = 8
+	}
+	if c.CodeLength < 6 || c.CodeLength > 16 {
+		fe.add("CodeLength", "must be 6 to 16")
+	}
+	if c.CodeMaxAttempts == 0 {
+		c.CodeMaxAttempts = 5
+	}
+	if c.CodeMaxAttempts < 1 || c.CodeMaxAttempts > 100 {
+		fe.add("CodeMaxAttempts", "must be 1 to 100")
+	}
+	if c.CodeHashParams == (CodeHashParams{}) {
+		c.CodeHashParams = DefaultCodeHashParams
+	}
+	if p := c.CodeHashParams; p.Time < 1 || p.Threads < 1 || p.MemoryKiB < 8*uint32(p.Threads) || p.MemoryKiB > 1<<20 || p.Time > 32 || p.Threads > 16 {
+		fe.add("CodeHashParams", "out of range (Time 1..32, Threads 1..16, MemoryKiB 8*Threads..1048576)")
+	}
+	if c.MaxDataBytes == 0 {
+		c.MaxDataBytes = 64 << 10
+	}
+	if c.MaxDataBytes < 0 {
+		fe.add("MaxDataBytes", "must not be negative")
+	}
+	if err := fe.err(); err != nil {
+		return c, nil, err
+	}
+	return c, link, nil
+}
+
+func validPrefix(p string) bool {
+	for i := 0; i < len(p); i++ {
+		if base62Index[p[i]] == 0xFF && p[i] != '_' {
+			return false
+		}
+	}
+	return p != ""
+}
+
+var errNilStore = errors.New("invite: New: store is nil")

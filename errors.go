@@ -1,0 +1,155 @@
+package invite
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// Sentinel errors. Every error the library returns that a caller may want to
+// branch on matches one of these with errors.Is. Stores translate their driver
+// errors into ErrNotFound, ErrAlreadyExists and ErrConflict.
+var (
+	// ErrNotFound: no invitation with that id (or token, or idempotency key)
+	// exists in the tenant. Another tenant's invitation is ErrNotFound too.
+	ErrNotFound = errors.New("invite: not found")
+	// ErrAlreadyExists: the invitee already has an open invitation in the
+	// tenant (or an id, token hash or idempotency key collides).
+	ErrAlreadyExists = errors.New("invite: already exists")
+	// ErrConflict: the invitation changed since the version the caller
+	// computed its change from (optimistic concurrency).
+	ErrConflict = errors.New("invite: version conflict")
+	// ErrInvalid: the input failed validation; errors.As to *ValidationError
+	// for the list of bad fields.
+	ErrInvalid = errors.New("invite: invalid input")
+	// ErrInvalidTransition: the operation is not allowed from the
+	// invitation's current state; errors.As to *TransitionError for both states.
+	ErrInvalidTransition = errors.New("invite: invalid state transition")
+	// ErrExpired: the invitation is past its expiry.
+	ErrExpired = errors.New("invite: invitation expired")
+	// ErrAlreadyAccepted: the invitation was accepted by another subject.
+	ErrAlreadyAccepted = errors.New("invite: invitation already accepted")
+	// ErrInvalidToken: the token is malformed (prefix, length, alphabet or
+	// checksum), or matches no invitation. Malformed tokens are rejected
+	// without touching the store.
+	ErrInvalidToken = errors.New("invite: invalid token")
+	// ErrInvalidCode: the short code does not match.
+	ErrInvalidCode = errors.New("invite: invalid code")
+	// ErrCodeLocked: too many failed attempts; the short code is dead (the
+	// link token, if any, still works).
+	ErrCodeLocked = errors.New("invite: code locked after too many failed attempts")
+	// ErrEmailMismatch: acceptance is bound to the invited email and the
+	// accepting subject's email differs. The invitation is not consumed.
+	ErrEmailMismatch = errors.New("invite: email does not match the invitation")
+	// ErrSubjectMismatch: the invitation was addressed to an existing user id
+	// and another subject tried to accept it. The invitation is not consumed.
+	ErrSubjectMismatch = errors.New("invite: subject does not match the invited user")
+	// ErrNoDeliveryChannel: delivery was requested but the invitee has no
+	// email, phone or user id to deliver to.
+	ErrNoDeliveryChannel = errors.New("invite: no delivery channel")
+	// ErrUnknownTemplate: the template key is not one of Config.TemplateKeys.
+	ErrUnknownTemplate = errors.New("invite: unknown template key")
+	// ErrDelivery: the notifier failed. The state change that requested the
+	// delivery has been committed; the invitation stays pending.
+	ErrDelivery = errors.New("invite: delivery failed")
+)
+
+// FieldError is one invalid field of an input.
+type FieldError struct {
+	// Field is the input field's Go name, dotted for nested fields
+	// ("Invitee.Email", "Roles[2]").
+	Field string
+	// Reason says what is wrong, without echoing secret values.
+	Reason string
+	// Err is an optional sentinel the field error also matches
+	// (ErrNoDeliveryChannel, ErrUnknownTemplate).
+	Err error
+}
+
+func (f FieldError) Error() string { return f.Field + ": " + f.Reason }
+
+// ValidationError lists every invalid field of an input. It matches
+// ErrInvalid, and every sentinel carried by one of its fields.
+type ValidationError struct {
+	Fields []FieldError
+}
+
+func (e *ValidationError) Error() string {
+	var b strings.Builder
+	b.WriteString("invite: invalid input: ")
+	for i, f := range e.Fields {
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		b.WriteString(f.Error())
+	}
+	return b.String()
+}
+
+// Is reports whether target is ErrInvalid or a sentinel of one of the fields.
+func (e *ValidationError) Is(target error) bool {
+	if target == ErrInvalid {
+		return true
+	}
+	for _, f := range e.Fields {
+		if f.Err != nil && errors.Is(f.Err, target) {
+			return true
+		}
+	}
+	return false
+}
+
+// Has reports whether field is among the invalid fields.
+func (e *ValidationError) Has(field string) bool {
+	for _, f := range e.Fields {
+		if f.Field == field {
+			return true
+		}
+	}
+	return false
+}
+
+// fieldErrs accumulates field errors during validation.
+type fieldErrs []FieldError
+
+func (fe *fieldErrs) add(field, reason string) {
+	*fe = append(*fe, FieldError{Field: field, Reason: reason})
+}
+
+func (fe *fieldErrs) addErr(field, reason string, err error) {
+	*fe = append(*fe, FieldError{Field: field, Reason: reason, Err: err})
+}
+
+func (fe fieldErrs) err() error {
+	if len(fe) == 0 {
+		return nil
+	}
+	return &ValidationError{Fields: fe}
+}
+
+// TransitionError reports an operation that is not allowed from the
+// invitation's current state. It matches ErrInvalidTransition, and also
+// ErrExpired when From is StateExpired and ErrAlreadyAccepted when From is
+// StateAccepted.
+type TransitionError struct {
+	ID   string
+	From State
+	To   State
+}
+
+func (e *TransitionError) Error() string {
+	return fmt.Sprintf("invite: invitation %s: cannot move from %s to %s", e.ID, e.From, e.To)
+}
+
+// Is implements the matching described on the type.
+func (e *TransitionError) Is(target error) bool {
+	switch target {
+	case ErrInvalidTransition:
+		return true
+	case ErrExpired:
+		return e.From == StateExpired
+	case ErrAlreadyAccepted:
+		return e.From == StateAccepted
+	}
+	return false
+}

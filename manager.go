@@ -1,0 +1,1155 @@
+package invite
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"text/template"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Manager runs the invitation lifecycle on a Store. It holds no state between
+// calls and is safe for concurrent use; several Managers (one per replica) may
+// share one Store.
+type Manager struct {
+	store Store
+	cfg   Config
+	link  *template.Template
+}
+
+// New returns a Manager for store. It validates cfg (a *ValidationError
+// naming the bad fields) and fills its defaults.
+func New(store Store, cfg Config) (*Manager, error) {
+	if store == nil {
+		return nil, errNilStore
+	}
+	cfg, link, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	return &Manager{store: store, cfg: cfg, link: link}, nil
+}
+
+// maxRetries bounds how often an operation re-reads and recomputes after
+// losing a compare-and-swap race.
+const maxRetries = 8
+
+// now is the Manager's only clock reading: UTC, truncated to microseconds so
+// that every store returns exactly what it was given.
+func (m *Manager) now() time.Time { return m.cfg.Now().UTC().Truncate(time.Microsecond) }
+
+// Result is what Create, Upsert and Resend return. Token, Code and Link are
+// the only place the plaintext secrets ever appear; they print as redacted.
+type Result struct {
+	Invitation *Invitation
+	// Token is the link token (empty on a replay or an Upsert update).
+	Token Secret
+	// Code is the short code, when one was minted.
+	Code Secret
+	// Link is the invitation link, when a link template or redirect URI
+	// makes one.
+	Link Secret
+	// Replayed is true when an IdempotencyKey matched an earlier Create: the
+	// Invitation is that one's, and no secret is returned (only its hash
+	// was kept); Resend mints a new one.
+	Replayed bool
+	// DeliveryErr is set (matching ErrDelivery) when the Notifier failed.
+	// The invitation exists and stays pending; Resend retries.
+	DeliveryErr error
+}
+
+// ---------------------------------------------------------------- create
+
+// Create validates in, mints the secret, stores the invitation and, with
+// DeliverySend, delivers it. See CreateInput for the options.
+func (m *Manager) Create(ctx context.Context, in CreateInput) (*Result, error) {
+	now := m.now()
+	inv, err := m.newInvitation(&in, now)
+	if err != nil {
+		return nil, err
+	}
+	if in.IdempotencyKey != "" {
+		if res, err := m.replay(ctx, inv); res != nil || !errors.Is(err, ErrNotFound) {
+			return res, err
+		}
+	}
+	rec, token, code := m.mint(inv, in.WithCode)
+	if err := m.insert(ctx, rec, in.Supersede, now); err != nil {
+		if errors.Is(err, ErrAlreadyExists) && in.IdempotencyKey != "" {
+			if res, rerr := m.replay(ctx, inv); res != nil || !errors.Is(rerr, ErrNotFound) {
+				return res, rerr
+			}
+		}
+		return nil, err
+	}
+	res := &Result{Invitation: rec.Invitation.Clone(), Token: token, Code: code}
+	link, err := buildLink(m.link, m.cfg.LinkTokenParam, &rec.Invitation, token.Reveal(), code.Reveal())
+	if err != nil {
+		return nil, fmt.Errorf("invite: building link: %w", err)
+	}
+	res.Link = NewSecret(link)
+	if in.Delivery == DeliverySend {
+		m.deliver(ctx, rec, res, false)
+	}
+	return res, nil
+}
+
+// replay returns the invitation created earlier with inv's idempotency key,
+// or ErrNotFound.
+func (m *Manager) replay(ctx context.Context, inv *Invitation) (*Result, error) {
+	prev, err := m.store.GetByIdempotencyKey(ctx, inv.TenantID, inv.IdempotencyKey)
+	if err != nil {
+		return nil, err
+	}
+	if !slices.Equal(prev.Invitation.Invitee.Keys(), inv.Invitee.Keys()) {
+		return nil, fmt.Errorf("%w: idempotency key was used for another invitee", ErrConflict)
+	}
+	out := prev.Invitation.Clone()
+	out.State = out.StateAt(m.now())
+	return &Result{Invitation: out, Replayed: true}, nil
+}
+
+// mint adds a fresh token (and code) to inv.
+func (m *Manager) mint(inv *Invitation, withCode bool) (*Record, Secret, Secret) {
+	token, hash := MintToken(m.cfg.TokenPrefix)
+	rec := &Record{Invitation: *inv, Credentials: Credentials{TokenHash: hash}}
+	var code Secret
+	if withCode {
+		code, rec.Credentials.CodeHash = MintCode(m.cfg.CodeLength, m.cfg.CodeHashParams)
+	}
+	rec.Invitation.HasCode = withCode
+	return rec, token, code
+}
+
+// insert stores a new record. When an open invitation of the same invitee
+// blocks it, an expired one is marked expired and a live one is revoked
+// (with supersede) in the same atomic batch; otherwise ErrAlreadyExists.
+func (m *Manager) insert(ctx context.Context, rec *Record, supersede bool, now time.Time) error {
+	created := m.newEvent(ctx, EventCreated, Actor{Kind: ActorAdmin}, nil, &rec.Invitation, now)
+	err := m.apply(ctx, &Batch{Writes: []Write{{Record: rec}}, Events: []Event{created}})
+	for attempt := 0; err != nil && attempt < maxRetries; attempt++ {
+		if !errors.Is(err, ErrAlreadyExists) && !errors.Is(err, ErrConflict) {
+			return err
+		}
+		open, ferr := m.store.FindOpen(ctx, rec.Invitation.TenantID, rec.Invitation.Invitee)
+		if ferr != nil {
+			return ferr
+		}
+		if len(open) == 0 && errors.Is(err, ErrAlreadyExists) {
+			return err // not an invitee collision (idempotency key)
+		}
+		var b Batch
+		for _, o := range open {
+			to, ev, actor := StateExpired, EventExpired, Actor{Kind: ActorSystem}
+			if o.Invitation.StateAt(now) != StateExpired {
+				if !supersede {
+					return fmt.Errorf("%w: the invitee has open invitation %s", ErrAlreadyExists, o.Invitation.ID)
+				}
+				to, ev, actor = StateRevoked, EventRevoked, Actor{Kind: ActorAdmin}
+			}
+			next := o.Clone()
+			closeAs(&next.Invitation, to, now, "superseded")
+			if to == StateExpired {
+				next.Invitation.Reason = ""
+			}
+			b.Writes = append(b.Writes, Write{Record: next, Expect: o.Invitation.Version})
+			b.Events = append(b.Events, m.newEvent(ctx, ev, actor, &o.Invitation, &next.Invitation, now))
+		}
+		b.Writes = append(b.Writes, Write{Record: rec})
+		b.Events = append(b.Events, created)
+		err = m.apply(ctx, &b)
+	}
+	return err
+}
+
+// closeAs moves inv to a closed state, bumping its version.
+func closeAs(inv *Invitation, to State, now time.Time, reason string) {
+	inv.State = to
+	inv.ClosedAt = now
+	inv.UpdatedAt = now
+	inv.Reason = reason
+	inv.Version++
+}
+
+// BatchItem is the outcome of one CreateBatch input: a Result or the error
+// Create returned for it.
+type BatchItem struct {
+	Result *Result
+	Err    error
+}
+
+// CreateBatch creates up to MaxBatchSize invitations, each exactly as Create
+// would, and returns one item per input in order. A bad item never fails the
+// others; only a batch over MaxBatchSize is an error.
+func (m *Manager) CreateBatch(ctx context.Context, ins []CreateInput) ([]BatchItem, error) {
+	if len(ins) > MaxBatchSize {
+		return nil, &ValidationError{Fields: []FieldError{{Field: "Batch", Reason: "has more than " + itoa(MaxBatchSize) + " items"}}}
+	}
+	out := make([]BatchItem, len(ins))
+	for i := range ins {
+		if err := ctx.Err(); err != nil {
+			out[i].Err = err
+			continue
+		}
+		out[i].Result, out[i].Err = m.Create(ctx, ins[i])
+	}
+	return out, nil
+}
+
+// UpsertResult is what Upsert returns.
+type UpsertResult struct {
+	Result
+	// Created is true when a new invitation was created, false when an open
+	// one was updated.
+	Created bool
+}
+
+// Upsert creates an invitation, or, when the invitee already has an open
+// (and unexpired) invitation in the tenant, replaces that one's data, grants
+// and names and restarts its expiry, keeping its secret (reference 003's
+// PUT). An update sends nothing and returns no secret. An invitee whose
+// identifiers match two different open invitations is ErrConflict.
+func (m *Manager) Upsert(ctx context.Context, in CreateInput) (*UpsertResult, error) {
+	now := m.now()
+	want, err := m.newInvitation(&in, now)
+	if err != nil {
+		return nil, err
+	}
+	for attempt := 0; attempt < maxRetries; attempt++ {
+		open, err := m.store.FindOpen(ctx, want.TenantID, want.Invitee)
+		if err != nil {
+			return nil, err
+		}
+		open = slices.DeleteFunc(open, func(r *Record) bool { return !r.Invitation.StateAt(now).Open() })
+		switch len(open) {
+		case 0:
+			res, err := m.Create(ctx, in)
+			if errors.Is(err, ErrAlreadyExists) && !in.Supersede {
+				continue // created concurrently: update it
+			}
+			if err != nil {
+				return nil, err
+			}
+			return &UpsertResult{Result: *res, Created: !res.Replayed}, nil
+		case 1:
+			id := open[0].Invitation.ID
+			rec, _, err := m.mutate(ctx, m.byID(want.TenantID, id), func(cur *Record, now time.Time) (*Record, EventType, Actor, error) {
+				if !cur.Invitation.StateAt(now).Open() {
+					return nil, "", Actor{}, errRetry
+				}
+				next := cur.Clone()
+				refresh(&next.Invitation, want, now)
+				return next, EventUpdated, Actor{Kind: ActorAdmin}, nil
+			})
+			if errors.Is(err, errRetry) || errors.Is(err, ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return nil, err
+			}
+			return &UpsertResult{Result: Result{Invitation: rec.Invitation.Clone()}}, nil
+		default:
+			return nil, fmt.Errorf("%w: the invitee matches open invitations %s and %s", ErrConflict,
+				open[0].Invitation.ID, open[1].Invitation.ID)
+		}
+	}
+	return nil, fmt.Errorf("%w: upsert kept racing with concurrent changes", ErrConflict)
+}
+
+var errRetry = errors.New("invite: retry")
+
+// refresh copies the caller-controlled fields of want into inv and restarts
+// the expiry; identity, state, secrets and history stay.
+func refresh(inv *Invitation, want *Invitation, now time.Time) {
+	keep := *inv
+	*inv = *want.Clone()
+	inv.ID, inv.TenantID, inv.State, inv.Version = keep.ID, keep.TenantID, keep.State, keep.Version
+	inv.CreatedAt, inv.IssuedAt, inv.SentAt, inv.SendCount = keep.CreatedAt, keep.IssuedAt, keep.SentAt, keep.SendCount
+	inv.HasCode, inv.IdempotencyKey = keep.HasCode, keep.IdempotencyKey
+	inv.ExpiresAt = now.Add(want.ExpiresAt.Sub(want.CreatedAt))
+}
+
+// ---------------------------------------------------------------- reads
+
+// Get returns the tenant's invitation with its effective state (an open
+// invitation past its expiry reads as expired).
+func (m *Manager) Get(ctx context.Context, tenantID, id string) (*Invitation, error) {
+	if err := checkRef(tenantID, id); err != nil {
+		return nil, err
+	}
+	rec, err := m.store.Get(ctx, tenantID, id)
+	if err != nil {
+		return nil, err
+	}
+	inv := &rec.Invitation
+	inv.State = inv.StateAt(m.now())
+	return inv, nil
+}
+
+// ListOptions selects and pages List.
+type ListOptions struct {
+	Filter
+	// Cursor is Page.NextCursor of the previous page ("" for the first).
+	Cursor string
+	// Limit is the page size: default DefaultPageSize, at most MaxPageSize.
+	Limit int
+	// Descending lists newest first.
+	Descending bool
+}
+
+// Page is one page of List.
+type Page struct {
+	Invitations []*Invitation
+	// NextCursor continues the listing; "" when this is the last page.
+	NextCursor string
+}
+
+// List returns the tenant's invitations matching opts, oldest first (or
+// newest first), with keyset pagination: a listing never repeats or skips
+// an invitation because others are created meanwhile. Use Filter.UserID for
+// the invitations of one user.
+func (m *Manager) List(ctx context.Context, tenantID string, opts ListOptions) (*Page, error) {
+	var fe fieldErrs
+	fe.checkText("TenantID", tenantID, MaxIDLen, true)
+	q := Query{Filter: opts.Filter, Now: m.now(), Limit: opts.Limit, Descending: opts.Descending}
+	q.States = slices.Clone(q.States)
+	switch {
+	case q.Limit == 0:
+		q.Limit = DefaultPageSize
+	case q.Limit < 0 || q.Limit > MaxPageSize:
+		fe.add("Limit", "must be 1 to "+itoa(MaxPageSize))
+	}
+	for i, s := range q.States {
+		if !s.Valid() {
+			fe.add("States["+itoa(i)+"]", "is not a state")
+		}
+	}
+	if q.Email != "" {
+		q.Email = strings.ToLower(strings.TrimSpace(q.Email))
+	}
+	if q.Phone != "" {
+		p, ok := NormalizePhone(q.Phone)
+		if !ok {
+			fe.add("Phone", "is not an international (E.164) phone number")
+		}
+		q.Phone = p
+	}
+	if opts.Cursor != "" {
+		c, err := ParseCursor(opts.Cursor)
+		if err != nil {
+			fe.add("Cursor", "is malformed")
+		}
+		q.After = c
+	}
+	if err := fe.err(); err != nil {
+		return nil, err
+	}
+	items, next, err := m.store.List(ctx, tenantID, q)
+	if err != nil {
+		return nil, err
+	}
+	page := &Page{Invitations: items}
+	for _, inv := range items {
+		inv.State = inv.StateAt(q.Now)
+	}
+	if next != nil {
+		page.NextCursor = next.String()
+	}
+	return page, nil
+}
+
+// Lookup returns what a registration form needs (invitee, inviter, tenant,
+// pre-filled data, grants, expiry) for an open invitation. It never changes
+// anything: mail link scanners fetch every link. A closed invitation is a
+// *TransitionError (ErrExpired, ErrAlreadyAccepted, ...).
+func (m *Manager) Lookup(ctx context.Context, token string) (*Invitation, error) {
+	h, err := ParseToken(m.cfg.TokenPrefix, token)
+	if err != nil {
+		return nil, err
+	}
+	rec, err := m.byToken(h)(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := transition(&rec.Invitation, m.now(), StateAccepted); err != nil {
+		return nil, err
+	}
+	return &rec.Invitation, nil
+}
+
+// ---------------------------------------------------------------- mutations
+
+// mutation computes the next version of cur. It returns nil to write
+// nothing. mutate sets Version and UpdatedAt.
+type mutation func(cur *Record, now time.Time) (next *Record, ev EventType, actor Actor, err error)
+
+// mutate loads a record, computes its next version and writes it guarded by
+// the version it was computed from, re-reading and recomputing when another
+// writer got there first. It reports whether it wrote.
+func (m *Manager) mutate(ctx context.Context, load func(context.Context) (*Record, error), fn mutation) (*Record, bool, error) {
+	for attempt := 0; ; attempt++ {
+		cur, err := load(ctx)
+		if err != nil {
+			return nil, false, err
+		}
+		now := m.now()
+		next, ev, actor, err := fn(cur, now)
+		if err != nil || next == nil {
+			return cur, false, err
+		}
+		next.Invitation.Version = cur.Invitation.Version + 1
+		next.Invitation.UpdatedAt = now
+		b := Batch{Writes: []Write{{Record: next, Expect: cur.Invitation.Version}}}
+		if ev != "" {
+			b.Events = []Event{m.newEvent(ctx, ev, actor, &cur.Invitation, &next.Invitation, now)}
+		}
+		err = m.apply(ctx, &b)
+		if err == nil {
+			return next, true, nil
+		}
+		if !errors.Is(err, ErrConflict) || attempt >= maxRetries {
+			return nil, false, err
+		}
+	}
+}
+
+func (m *Manager) byID(tenantID, id string) func(context.Context) (*Record, error) {
+	return func(ctx context.Context) (*Record, error) { return m.store.Get(ctx, tenantID, id) }
+}
+
+// byToken loads the record a token hash belongs to. A hash that matches
+// nothing is ErrInvalidToken; a previous token past its own expiry reads as
+// expired.
+func (m *Manager) byToken(h TokenHash) func(context.Context) (*Record, error) {
+	return func(ctx context.Context) (*Record, error) {
+		rec, err := m.store.GetByTokenHash(ctx, h)
+		if errors.Is(err, ErrNotFound) {
+			return nil, ErrInvalidToken
+		}
+		if err != nil {
+			return nil, err
+		}
+		if !rec.Credentials.TokenHash.Equal(h) {
+			for _, p := range rec.Credentials.PreviousTokens {
+				if p.Hash.Equal(h) && !m.now().Before(p.ExpiresAt) && rec.Invitation.State.Open() {
+					rec.Invitation.ExpiresAt = p.ExpiresAt // this token's own expiry
+				}
+			}
+		}
+		return rec, nil
+	}
+}
+
+// AcceptInput is who accepts an invitation.
+type AcceptInput struct {
+	// Subject is the host's id of the accepting user (new or existing).
+	// Required.
+	Subject string
+	// Email is the subject's verified email, checked when acceptance is
+	// bound to the invited email.
+	Email string
+}
+
+// Acceptance is the outcome of Accept: the accepted invitation, carrying
+// the roles, groups, data and metadata for the host to apply.
+type Acceptance struct {
+	Invitation *Invitation
+	// Replayed is true when the same subject had already accepted: the
+	// call is idempotent and the host may apply the grants again safely.
+	Replayed bool
+}
+
+// Accept accepts the invitation the token belongs to, exactly once under any
+// concurrency. Accepting again with the same subject returns the same
+// acceptance (Replayed); with another subject it is ErrAlreadyAccepted. An
+// expired invitation is ErrExpired; a bound email that differs is
+// ErrEmailMismatch and an invitation for another user id is
+// ErrSubjectMismatch, and neither consumes the invitation.
+func (m *Manager) Accept(ctx context.Context, token string, in AcceptInput) (*Acceptance, error) {
+	if err := checkAccept(&in); err != nil {
+		return nil, err
+	}
+	h, err := ParseToken(m.cfg.TokenPrefix, token)
+	if err != nil {
+		return nil, err
+	}
+	return m.accept(ctx, m.byToken(h), in, nil)
+}
+
+func checkAccept(in *AcceptInput) error {
+	var fe fieldErrs
+	fe.checkText("Subject", in.Subject, MaxIDLen, true)
+	if in.Email != "" {
+		e, ok := NormalizeEmail(in.Email)
+		if !ok {
+			fe.add("Email", "is not a valid email address")
+		}
+		in.Email = e
+	}
+	return fe.err()
+}
+
+// accept runs the acceptance. With code set it first checks the short code;
+// a wrong code is recorded as a failed attempt, guarded by the version it was
+// checked at, so parallel guesses cannot exceed the limit.
+func (m *Manager) accept(ctx context.Context, load func(context.Context) (*Record, error), in AcceptInput, code *string) (*Acceptance, error) {
+	var replayed bool
+	var codeErr error
+	rec, _, err := m.mutate(ctx, load, func(cur *Record, now time.Time) (*Record, EventType, Actor, error) {
+		replayed, codeErr = false, nil
+		if code != nil {
+			if err := m.checkCode(cur, *code); err != nil {
+				codeErr = err
+				return m.codeFailure(cur, err)
+			}
+		}
+		inv := &cur.Invitation
+		if inv.State == StateAccepted && inv.AcceptedBy == in.Subject {
+			replayed = true
+			return nil, "", Actor{}, nil
+		}
+		if err := transition(inv, now, StateAccepted); err != nil {
+			return nil, "", Actor{}, err
+		}
+		if inv.Invitee.UserID != "" && inv.Invitee.UserID != in.Subject {
+			return nil, "", Actor{}, ErrSubjectMismatch
+		}
+		if (m.cfg.RequireEmailMatch || inv.RequireEmailMatch) && inv.Invitee.Email != "" &&
+			!strings.EqualFold(inv.Invitee.Email, in.Email) {
+			return nil, "", Actor{}, ErrEmailMismatch
+		}
+		next := &Record{Invitation: *inv.Clone(), Credentials: cur.Credentials}
+		next.Invitation.State = StateAccepted
+		next.Invitation.AcceptedBy = in.Subject
+		next.Invitation.ClosedAt = now
+		return next, EventAccepted, Actor{Kind: ActorInvitee, ID: in.Subject}, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if codeErr != nil {
+		return nil, codeErr
+	}
+	return &Acceptance{Invitation: &rec.Invitation, Replayed: replayed}, nil
+}
+
+// Reject records that the invitee declined the invitation the token belongs
+// to. reason is optional (at most 1,000 characters).
+func (m *Manager) Reject(ctx context.Context, token, reason string) (*Invitation, error) {
+	h, err := ParseToken(m.cfg.TokenPrefix, token)
+	if err != nil {
+		return nil, err
+	}
+	return m.close(ctx, m.byToken(h), StateRejected, EventRejected, Actor{Kind: ActorInvitee}, reason)
+}
+
+// Revoke cancels an open invitation (or an expired one) in the tenant.
+// reason is optional.
+func (m *Manager) Revoke(ctx context.Context, tenantID, id, reason string) (*Invitation, error) {
+	if err := checkRef(tenantID, id); err != nil {
+		return nil, err
+	}
+	return m.close(ctx, m.byID(tenantID, id), StateRevoked, EventRevoked, ActorFrom(ctx, Actor{Kind: ActorAdmin}), reason)
+}
+
+func (m *Manager) close(ctx context.Context, load func(context.Context) (*Record, error), to State, ev EventType, actor Actor, reason string) (*Invitation, error) {
+	var fe fieldErrs
+	if len(reason) > 1000 || hasControl(strings.ReplaceAll(reason, "\n", " ")) {
+		fe.add("Reason", "is longer than 1000 bytes or contains control characters")
+	}
+	if err := fe.err(); err != nil {
+		return nil, err
+	}
+	rec, _, err := m.mutate(ctx, load, func(cur *Record, now time.Time) (*Record, EventType, Actor, error) {
+		from := cur.Invitation.StateAt(now)
+		if !CanTransition(from, to) && !(to == StateRevoked && from == StateExpired) {
+			return nil, "", Actor{}, &TransitionError{ID: cur.Invitation.ID, From: from, To: to}
+		}
+		next := cur.Clone()
+		closeAs(&next.Invitation, to, now, reason)
+		return next, ev, actor, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return rec.Invitation.Clone(), nil
+}
+
+// UpdateInput changes an invitation. Nil fields stay as they are.
+type UpdateInput struct {
+	TenantID string
+	ID       string
+	// Version, when not 0, is the version the caller read: the update is
+	// ErrConflict if the invitation changed since.
+	Version            int64
+	ExpiresAt          *time.Time
+	GivenName          *string
+	FamilyName         *string
+	Roles              *[]string
+	Groups             *[]string
+	Data               *map[string]string
+	FormData           *map[string]map[string]string
+	Metadata           *json.RawMessage
+	IdentityProviderID *string
+	RedirectURI        *string
+	Locale             *string
+}
+
+// Update changes an open invitation's expiry, grants, data, names, identity
+// provider, redirect URI or locale, with optimistic concurrency. Expired
+// and closed invitations are a *TransitionError (use Resend to renew).
+func (m *Manager) Update(ctx context.Context, in UpdateInput) (*Invitation, error) {
+	now := m.now()
+	var fe fieldErrs
+	fe.checkText("TenantID", in.TenantID, MaxIDLen, true)
+	fe.checkText("ID", in.ID, MaxIDLen, true)
+	if in.ExpiresAt != nil {
+		m.checkExpiry(&fe, "ExpiresAt", in.ExpiresAt.Sub(now))
+	}
+	if in.GivenName != nil {
+		fe.checkText("GivenName", *in.GivenName, MaxNameLen, false)
+	}
+	if in.FamilyName != nil {
+		fe.checkText("FamilyName", *in.FamilyName, MaxNameLen, false)
+	}
+	if in.Roles != nil {
+		fe.checkList("Roles", *in.Roles)
+	}
+	if in.Groups != nil {
+		fe.checkList("Groups", *in.Groups)
+	}
+	if in.IdentityProviderID != nil {
+		fe.checkText("IdentityProviderID", *in.IdentityProviderID, MaxIDLen, false)
+	}
+	if in.RedirectURI != nil {
+		fe.checkRedirectURI("RedirectURI", *in.RedirectURI)
+	}
+	if in.Locale != nil && *in.Locale != "" && !validLocale(*in.Locale) {
+		fe.add("Locale", "is not a BCP 47 language tag")
+	}
+	if err := fe.err(); err != nil {
+		return nil, err
+	}
+	rec, _, err := m.mutate(ctx, m.byID(in.TenantID, in.ID), func(cur *Record, now time.Time) (*Record, EventType, Actor, error) {
+		if in.Version != 0 && cur.Invitation.Version != in.Version {
+			return nil, "", Actor{}, fmt.Errorf("%w: invitation %s is at version %d, not %d", ErrConflict, cur.Invitation.ID, cur.Invitation.Version, in.Version)
+		}
+		if err := transition(&cur.Invitation, now, cur.Invitation.State); err != nil {
+			return nil, "", Actor{}, err
+		}
+		next := cur.Clone()
+		inv := &next.Invitation
+		setIf(&inv.ExpiresAt, in.ExpiresAt)
+		if in.ExpiresAt != nil {
+			inv.ExpiresAt = in.ExpiresAt.UTC().Truncate(time.Microsecond)
+		}
+		setIf(&inv.GivenName, in.GivenName)
+		setIf(&inv.FamilyName, in.FamilyName)
+		if in.Roles != nil {
+			inv.Roles = slices.Clone(*in.Roles)
+		}
+		if in.Groups != nil {
+			inv.Groups = slices.Clone(*in.Groups)
+		}
+		if in.Data != nil {
+			inv.Data = (&Invitation{Data: *in.Data}).Clone().Data
+		}
+		if in.FormData != nil {
+			inv.FormData = (&Invitation{FormData: *in.FormData}).Clone().FormData
+		}
+		if in.Metadata != nil {
+			inv.Metadata = slices.Clone(*in.Metadata)
+		}
+		setIf(&inv.IdentityProviderID, in.IdentityProviderID)
+		setIf(&inv.RedirectURI, in.RedirectURI)
+		setIf(&inv.Locale, in.Locale)
+		var dfe fieldErrs
+		dfe.checkData(inv.Data, inv.FormData, inv.Metadata, m.cfg.MaxDataBytes)
+		if err := dfe.err(); err != nil {
+			return nil, "", Actor{}, err
+		}
+		return next, EventUpdated, ActorFrom(ctx, Actor{Kind: ActorAdmin}), nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return rec.Invitation.Clone(), nil
+}
+
+func setIf[T any](dst *T, src *T) {
+	if src != nil {
+		*dst = *src
+	}
+}
+
+// Delete removes the invitation. version, when not 0, must be the stored
+// version (else ErrConflict).
+func (m *Manager) Delete(ctx context.Context, tenantID, id string, version int64) error {
+	if err := checkRef(tenantID, id); err != nil {
+		return err
+	}
+	for attempt := 0; ; attempt++ {
+		cur, err := m.store.Get(ctx, tenantID, id)
+		if err != nil {
+			return err
+		}
+		if version != 0 && cur.Invitation.Version != version {
+			return fmt.Errorf("%w: invitation %s is at version %d, not %d", ErrConflict, id, cur.Invitation.Version, version)
+		}
+		now := m.now()
+		ev := m.newEvent(ctx, EventDeleted, Actor{Kind: ActorAdmin}, &cur.Invitation, nil, now)
+		err = m.apply(ctx, &Batch{Writes: []Write{{Record: cur, Expect: cur.Invitation.Version, Delete: true}}, Events: []Event{ev}})
+		if err == nil || !errors.Is(err, ErrConflict) || attempt >= maxRetries {
+			return err
+		}
+	}
+}
+
+// ResendOptions tunes Resend.
+type ResendOptions struct {
+	// Delivery: DeliverySend (default) sends through the Notifier;
+	// DeliveryReturn only returns the new secret.
+	Delivery Delivery
+	// ExpiresIn is the new validity; default: the invitation's previous
+	// validity (ExpiresAt - IssuedAt), kept within Config's range.
+	ExpiresIn time.Duration
+}
+
+// Resend mints a new secret (and short code, if the invitation has one),
+// restarts the expiry and delivers it. The previous token stops working
+// unless Config.KeepPreviousTokens. An expired invitation is renewed;
+// accepted, rejected and revoked ones are a *TransitionError.
+func (m *Manager) Resend(ctx context.Context, tenantID, id string, opts ResendOptions) (*Result, error) {
+	if err := checkRef(tenantID, id); err != nil {
+		return nil, err
+	}
+	var fe fieldErrs
+	if opts.ExpiresIn != 0 {
+		m.checkExpiry(&fe, "ExpiresIn", opts.ExpiresIn)
+	}
+	if opts.Delivery != DeliverySend && opts.Delivery != DeliveryReturn {
+		fe.add("Delivery", "is not DeliverySend or DeliveryReturn")
+	}
+	if opts.Delivery == DeliverySend && m.cfg.Notifier == nil {
+		fe.add("Delivery", "no Notifier is configured")
+	}
+	if err := fe.err(); err != nil {
+		return nil, err
+	}
+	var token, code Secret
+	rec, _, err := m.mutate(ctx, m.byID(tenantID, id), func(cur *Record, now time.Time) (*Record, EventType, Actor, error) {
+		inv := &cur.Invitation
+		from := inv.StateAt(now)
+		to := inv.State
+		if from == StateExpired {
+			to = StatePending
+		}
+		if !CanTransition(from, to) {
+			return nil, "", Actor{}, &TransitionError{ID: inv.ID, From: from, To: StateSent}
+		}
+		if opts.Delivery == DeliverySend {
+			if ch, _ := ChannelFor(inv.Invitee); ch == "" {
+				return nil, "", Actor{}, &ValidationError{Fields: []FieldError{{Field: "Invitee", Reason: "has no email, phone or user id to deliver to", Err: ErrNoDeliveryChannel}}}
+			}
+		}
+		validity := opts.ExpiresIn
+		if validity == 0 {
+			validity = min(max(inv.ExpiresAt.Sub(inv.IssuedAt), m.cfg.MinExpiry), m.cfg.MaxExpiry)
+		}
+		var next *Record
+		next, token, code = m.mint(inv.Clone(), inv.HasCode)
+		if m.cfg.KeepPreviousTokens && from != StateExpired {
+			prev := append([]PreviousToken{{Hash: cur.Credentials.TokenHash, ExpiresAt: inv.ExpiresAt}}, cur.Credentials.PreviousTokens...)
+			prev = slices.DeleteFunc(prev, func(p PreviousToken) bool { return !now.Before(p.ExpiresAt) })
+			next.Credentials.PreviousTokens = prev[:min(len(prev), MaxPreviousTokens)]
+		}
+		n := &next.Invitation
+		n.State, n.IssuedAt, n.ExpiresAt = to, now, now.Add(validity)
+		if from == StateExpired {
+			n.ClosedAt = time.Time{}
+		}
+		return next, EventResent, ActorFrom(ctx, Actor{Kind: ActorAdmin}), nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{Invitation: rec.Invitation.Clone(), Token: token, Code: code}
+	link, err := buildLink(m.link, m.cfg.LinkTokenParam, &rec.Invitation, token.Reveal(), code.Reveal())
+	if err != nil {
+		return nil, fmt.Errorf("invite: building link: %w", err)
+	}
+	res.Link = NewSecret(link)
+	if opts.Delivery == DeliverySend {
+		m.deliver(ctx, rec, res, true)
+	}
+	return res, nil
+}
+
+// deliver sends res's secret for rec through the Notifier and, once it has
+// been handed over, marks the invitation sent. A notifier failure is kept in
+// res.DeliveryErr; the invitation stays as it was.
+func (m *Manager) deliver(ctx context.Context, rec *Record, res *Result, resend bool) {
+	inv := &rec.Invitation
+	ch, to := ChannelFor(inv.Invitee)
+	msg := Message{
+		ID: uuid.Must(uuid.NewV7()).String(), TenantID: inv.TenantID, InvitationID: inv.ID, Resend: resend,
+		Channel: ch, To: to, Locale: inv.Locale, TemplateKey: inv.TemplateKey,
+		Vars: Vars{Name: inv.Name(), InviteLink: res.Link, InvitedBy: inv.Inviter.Name, AccountName: inv.AccountName,
+			ExpiresAt: inv.ExpiresAt, Code: res.Code},
+	}
+	if err := m.cfg.Notifier.Notify(ctx, msg); err != nil {
+		m.cfg.Logger.WarnContext(ctx, "invite: delivery failed", "invitation_id", inv.ID, "tenant_id", inv.TenantID,
+			"channel", string(ch), "error", err)
+		res.DeliveryErr = fmt.Errorf("%w: %w", ErrDelivery, err)
+		return
+	}
+	hash := rec.Credentials.TokenHash
+	first := true
+	sent, wrote, err := m.mutate(ctx, func(ctx context.Context) (*Record, error) {
+		if first {
+			first = false
+			return rec, nil
+		}
+		return m.store.Get(ctx, inv.TenantID, inv.ID)
+	}, func(cur *Record, now time.Time) (*Record, EventType, Actor, error) {
+		// Accepted, revoked or re-sent meanwhile: nothing to mark.
+		if !cur.Invitation.StateAt(now).Open() || !cur.Credentials.TokenHash.Equal(hash) {
+			return nil, "", Actor{}, nil
+		}
+		next := cur.Clone()
+		next.Invitation.State = StateSent
+		next.Invitation.SentAt = now
+		next.Invitation.SendCount++
+		return next, EventSent, Actor{Kind: ActorSystem}, nil
+	})
+	switch {
+	case err != nil:
+		m.cfg.Logger.WarnContext(ctx, "invite: marking invitation sent failed", "invitation_id", inv.ID, "error", err)
+	case wrote:
+		res.Invitation = sent.Invitation.Clone()
+	}
+}
+
+// ---------------------------------------------------------------- short codes
+
+// CodeRef names the invitation a short code is checked against: the tenant
+// and either the invitation id or the invitee's email or phone.
+type CodeRef struct {
+	TenantID     string
+	InvitationID string
+	Email        string
+	Phone        string
+}
+
+// VerifyCode checks a short code without consuming the invitation and
+// returns it, like Lookup. A wrong code is ErrInvalidCode and counts as a
+// failed attempt (event invitation.code_failed); after
+// Config.CodeMaxAttempts failures every attempt is ErrCodeLocked. Each
+// answer is committed against the version it was computed from, so parallel
+// guesses cannot exceed the limit: a success is a guard write that resets
+// the failure count (it bumps Version and emits no event, since the
+// invitation itself does not change).
+func (m *Manager) VerifyCode(ctx context.Context, ref CodeRef, code string) (*Invitation, error) {
+	load, err := m.byCode(ref)
+	if err != nil {
+		return nil, err
+	}
+	var codeErr error
+	rec, _, err := m.mutate(ctx, load, func(cur *Record, now time.Time) (*Record, EventType, Actor, error) {
+		codeErr = nil
+		if err := m.checkCode(cur, code); err != nil {
+			codeErr = err
+			return m.codeFailure(cur, err)
+		}
+		if err := transition(&cur.Invitation, now, StateAccepted); err != nil {
+			return nil, "", Actor{}, err
+		}
+		next := cur.Clone()
+		next.Credentials.CodeFailures = 0
+		return next, "", Actor{}, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if codeErr != nil {
+		return nil, codeErr
+	}
+	return rec.Invitation.Clone(), nil
+}
+
+// AcceptCode is Accept with a short code instead of the link token. A wrong
+// code counts as a failed attempt exactly as in VerifyCode.
+func (m *Manager) AcceptCode(ctx context.Context, ref CodeRef, code string, in AcceptInput) (*Acceptance, error) {
+	if err := checkAccept(&in); err != nil {
+		return nil, err
+	}
+	load, err := m.byCode(ref)
+	if err != nil {
+		return nil, err
+	}
+	return m.accept(ctx, load, in, &code)
+}
+
+// checkCode verifies code against cur's code hash.
+func (m *Manager) checkCode(cur *Record, code string) error {
+	c := &cur.Credentials
+	if !cur.Invitation.HasCode || len(c.CodeHash) == 0 {
+		return ErrInvalidCode
+	}
+	if c.CodeFailures >= m.cfg.CodeMaxAttempts {
+		return ErrCodeLocked
+	}
+	norm, ok := NormalizeCode(code)
+	if !ok || len(norm) != m.cfg.CodeLength {
+		return ErrInvalidCode
+	}
+	match, err := VerifyCode(c.CodeHash, norm)
+	if err != nil {
+		return err
+	}
+	if !match {
+		return ErrInvalidCode
+	}
+	return nil
+}
+
+// codeFailure returns the write that records a failed attempt, or err
+// unchanged when nothing is to be recorded (a locked code).
+func (m *Manager) codeFailure(cur *Record, err error) (*Record, EventType, Actor, error) {
+	if !errors.Is(err, ErrInvalidCode) {
+		return nil, "", Actor{}, err
+	}
+	next := cur.Clone()
+	next.Credentials.CodeFailures++
+	return next, EventCodeFailed, Actor{Kind: ActorInvitee}, nil
+}
+
+// byCode resolves a CodeRef to its record loader. A ref that matches
+// nothing is ErrInvalidCode, so codes cannot be used to probe for invitees.
+func (m *Manager) byCode(ref CodeRef) (func(context.Context) (*Record, error), error) {
+	var fe fieldErrs
+	fe.checkText("TenantID", ref.TenantID, MaxIDLen, true)
+	var iv Invitee
+	switch {
+	case ref.InvitationID != "":
+		fe.checkText("InvitationID", ref.InvitationID, MaxIDLen, true)
+	case ref.Email != "" || ref.Phone != "":
+		iv = Invitee{Email: ref.Email, Phone: ref.Phone}
+		fe.checkInvitee(&iv)
+	default:
+		fe.add("InvitationID", "or Email or Phone is required")
+	}
+	if err := fe.err(); err != nil {
+		return nil, err
+	}
+	return func(ctx context.Context) (*Record, error) {
+		if ref.InvitationID != "" {
+			rec, err := m.store.Get(ctx, ref.TenantID, ref.InvitationID)
+			if errors.Is(err, ErrNotFound) {
+				return nil, ErrInvalidCode
+			}
+			return rec, err
+		}
+		open, err := m.store.FindOpen(ctx, ref.TenantID, iv)
+		if err != nil {
+			return nil, err
+		}
+		var found *Record
+		for _, r := range open {
+			if r.Invitation.HasCode && (found == nil || r.Invitation.StateAt(m.now()).Open()) {
+				found = r
+			}
+		}
+		if found == nil {
+			return nil, ErrInvalidCode
+		}
+		return found, nil
+	}, nil
+}
+
+// ---------------------------------------------------------------- maintenance
+
+// ExpireDue marks up to limit (default 1,000) open invitations past their
+// expiry as expired, across tenants, each with its event, and returns how
+// many it marked. Run it periodically; reads treat such invitations as
+// expired already.
+func (m *Manager) ExpireDue(ctx context.Context, limit int) (int, error) {
+	if limit <= 0 {
+		limit = 1000
+	}
+	due, err := m.store.ListDue(ctx, m.now(), limit)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	var errs []error
+	for _, rec := range due {
+		first := true
+		_, wrote, err := m.mutate(ctx, func(ctx context.Context) (*Record, error) {
+			if first {
+				first = false
+				return rec, nil
+			}
+			return m.store.Get(ctx, rec.Invitation.TenantID, rec.Invitation.ID)
+		}, func(cur *Record, now time.Time) (*Record, EventType, Actor, error) {
+			if !cur.Invitation.State.Open() || cur.Invitation.StateAt(now) != StateExpired {
+				return nil, "", Actor{}, nil
+			}
+			next := cur.Clone()
+			closeAs(&next.Invitation, StateExpired, now, "")
+			return next, EventExpired, Actor{Kind: ActorSystem}, nil
+		})
+		if errors.Is(err, ErrNotFound) {
+			continue // deleted meanwhile
+		}
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if wrote {
+			n++
+		}
+	}
+	return n, errors.Join(errs...)
+}
+
+// Purge deletes up to limit (default 1,000) accepted, rejected, revoked and
+// expired invitations closed more than retention ago, across tenants, and
+// returns how many it deleted. Purging is retention, not a change: it emits
+// no events. Run ExpireDue first so that lapsed invitations are closed.
+func (m *Manager) Purge(ctx context.Context, retention time.Duration, limit int) (int, error) {
+	if retention < 0 {
+		return 0, &ValidationError{Fields: []FieldError{{Field: "Retention", Reason: "must not be negative"}}}
+	}
+	if limit <= 0 {
+		limit = 1000
+	}
+	return m.store.Purge(ctx, m.now().Add(-retention), limit)
+}
+
+// ---------------------------------------------------------------- plumbing
+
+// apply writes the batch and, once it has committed, hands its events to the
+// sink.
+func (m *Manager) apply(ctx context.Context, b *Batch) error {
+	if err := m.store.Apply(ctx, b); err != nil {
+		return err
+	}
+	if m.cfg.EventSink != nil && len(b.Events) > 0 {
+		if err := m.cfg.EventSink.Publish(ctx, b.Events); err != nil {
+			m.cfg.Logger.WarnContext(ctx, "invite: event sink failed", "events", len(b.Events), "error", err)
+		}
+	}
+	return nil
+}
+
+// newEvent builds an event; actor is the default when the context names
+// none (invitee and system actors are not overridden).
+func (m *Manager) newEvent(ctx context.Context, typ EventType, actor Actor, old, new *Invitation, now time.Time) Event {
+	if actor.Kind == ActorAdmin {
+		actor = ActorFrom(ctx, actor)
+	}
+	inv := new
+	if inv == nil {
+		inv = old
+	}
+	return Event{ID: uuid.Must(uuid.NewV7()).String(), Type: typ, Time: now, TenantID: inv.TenantID,
+		InvitationID: inv.ID, Actor: actor, Old: old, New: new}
+}
+
+func checkRef(tenantID, id string) error {
+	var fe fieldErrs
+	fe.checkText("TenantID", tenantID, MaxIDLen, true)
+	fe.checkText("ID", id, MaxIDLen, true)
+	return fe.err()
+}
+
+func (m *Manager) checkExpiry(fe *fieldErrs, field string, d time.Duration) {
+	if d < m.cfg.MinExpiry || d > m.cfg.MaxExpiry {
+		fe.add(field, "must be between "+m.cfg.MinExpiry.String()+" and "+m.cfg.MaxExpiry.String()+" from now")
+	}
+}
+
+// newInvitation validates and normalises in (in place) and returns the new
+// invitation it describes, without secrets.
+func (m *Manager) newInvitation(in *CreateInput, now time.Time) (*Invitation, error) {
+	var fe fieldErrs
+	fe.checkText("TenantID", in.TenantID, MaxIDLen, true)
+	fe.checkInvitee(&in.Invitee)
+	fe.checkText("GivenName", in.GivenName, MaxNameLen, false)
+	fe.checkText("FamilyName", in.FamilyName, MaxNameLen, false)
+	fe.checkText("Inviter.ID", in.Inviter.ID, MaxIDLen, false)
+	fe.checkText("Inviter.Name", in.Inviter.Name, MaxNameLen, false)
+	fe.checkText("AccountName", in.AccountName, MaxNameLen, false)
+	fe.checkList("Roles", in.Roles)
+	fe.checkList("Groups", in.Groups)
+	fe.checkData(in.Data, in.FormData, in.Metadata, m.cfg.MaxDataBytes)
+	fe.checkText("ClientID", in.ClientID, MaxIDLen, false)
+	fe.checkText("IdentityProviderID", in.IdentityProviderID, MaxIDLen, false)
+	fe.checkRedirectURI("RedirectURI", in.RedirectURI)
+	fe.checkText("IdempotencyKey", in.IdempotencyKey, MaxIDLen, false)
+	if in.LinkTemplate != "" {
+		if len(in.LinkTemplate) > maxTemplateLen || hasControl(in.LinkTemplate) {
+			fe.add("LinkTemplate", "is longer than "+itoa(maxTemplateLen)+" bytes or contains control characters")
+		} else if _, err := parseLinkTemplate(in.LinkTemplate); err != nil {
+			fe.add("LinkTemplate", "does not parse: "+err.Error())
+		}
+	}
+	if in.TemplateKey == "" {
+		in.TemplateKey = m.cfg.DefaultTemplateKey
+	} else if !slices.Contains(m.cfg.TemplateKeys, in.TemplateKey) {
+		fe.addErr("TemplateKey", "is not a known template key", ErrUnknownTemplate)
+	}
+	if in.Locale != "" && !validLocale(in.Locale) {
+		fe.add("Locale", "is not a BCP 47 language tag")
+	}
+	validity := in.ExpiresIn
+	switch {
+	case !in.ExpiresAt.IsZero():
+		validity = in.ExpiresAt.Sub(now)
+		m.checkExpiry(&fe, "ExpiresAt", validity)
+	case validity == 0:
+		validity = m.cfg.DefaultExpiry
+	default:
+		m.checkExpiry(&fe, "ExpiresIn", validity)
+	}
+	if in.RequireEmailMatch && in.Invitee.Email == "" {
+		fe.add("RequireEmailMatch", "needs Invitee.Email")
+	}
+	switch in.Delivery {
+	case DeliverySend:
+		if in.Invitee.IsZero() {
+			fe.addErr("Invitee", "has no email, phone or user id to deliver to", ErrNoDeliveryChannel)
+		}
+		if m.cfg.Notifier == nil {
+			fe.add("Delivery", "no Notifier is configured (use DeliveryReturn)")
+		}
+		if !in.WithCode && in.LinkTemplate == "" && m.link == nil && in.RedirectURI == "" {
+			fe.add("LinkTemplate", "nothing to deliver: set Config.LinkTemplate, LinkTemplate or RedirectURI, or WithCode")
+		}
+	case DeliveryReturn:
+	default:
+		fe.add("Delivery", "is not DeliverySend or DeliveryReturn")
+	}
+	if err := fe.err(); err != nil {
+		return nil, err
+	}
+	inv := &Invitation{
+		ID: uuid.Must(uuid.NewV7()).String(), TenantID: in.TenantID, Invitee: in.Invitee,
+		GivenName: strings.TrimSpace(in.GivenName), FamilyName: strings.TrimSpace(in.FamilyName),
+		Inviter: in.Inviter, AccountName: in.AccountName, Roles: in.Roles, Groups: in.Groups,
+		Data: in.Data, FormData: in.FormData, Metadata: in.Metadata,
+		ClientID: in.ClientID, IdentityProviderID: in.IdentityProviderID, RedirectURI: in.RedirectURI,
+		LinkTemplate: in.LinkTemplate, TemplateKey: in.TemplateKey, Locale: in.Locale,
+		RequireEmailMatch: in.RequireEmailMatch || (m.cfg.RequireEmailMatch && in.Invitee.Email != ""),
+		State:             StatePending, CreatedAt: now, UpdatedAt: now, IssuedAt: now,
+		ExpiresAt:      now.Add(validity).Truncate(time.Microsecond),
+		IdempotencyKey: in.IdempotencyKey, Version: 1,
+	}
+	return inv.Clone(), nil // the caller's slices and maps are not shared with the store
+}

@@ -1,0 +1,158 @@
+package invite
+
+import (
+	"context"
+	"net/url"
+	"strings"
+	"text/template"
+	"time"
+)
+
+// Channel is how a message reaches the invitee.
+type Channel string
+
+// The channels. ChannelUser is for invitations addressed only to an existing
+// user id: the host's notifier resolves how to reach that user (in-app
+// notification, the user's stored email).
+const (
+	ChannelEmail Channel = "email"
+	ChannelSMS   Channel = "sms"
+	ChannelUser  Channel = "user"
+)
+
+// ChannelFor picks the channel for an invitee: email when there is one, else
+// SMS, else the user id. It returns "" when the invitee has none of them.
+func ChannelFor(iv Invitee) (Channel, string) {
+	switch {
+	case iv.Email != "":
+		return ChannelEmail, iv.Email
+	case iv.Phone != "":
+		return ChannelSMS, iv.Phone
+	case iv.UserID != "":
+		return ChannelUser, iv.UserID
+	}
+	return "", ""
+}
+
+// Message is one invitation to deliver. ID is stable for the delivery it
+// describes: a notifier that may be called twice for the same delivery
+// deduplicates on it.
+type Message struct {
+	ID           string
+	TenantID     string
+	InvitationID string
+	// Resend is true for a resend, false for the first delivery.
+	Resend      bool
+	Channel     Channel
+	To          string
+	Locale      string
+	TemplateKey string
+	Vars        Vars
+}
+
+// Vars are the template variables of a message. InviteLink and Code are
+// secrets: they print as redacted; Map reveals them for rendering.
+type Vars struct {
+	Name        string
+	InviteLink  Secret
+	InvitedBy   string
+	AccountName string
+	ExpiresAt   time.Time
+	Code        Secret
+}
+
+// Map returns the variables under their template names: name, invite_link,
+// invited_by, account_name, expires_at (RFC 3339) and code, with the secrets
+// in plaintext. Use it only to render the message.
+func (v Vars) Map() map[string]string {
+	return map[string]string{
+		"name":         v.Name,
+		"invite_link":  v.InviteLink.Reveal(),
+		"invited_by":   v.InvitedBy,
+		"account_name": v.AccountName,
+		"expires_at":   v.ExpiresAt.UTC().Format(time.RFC3339),
+		"code":         v.Code.Reveal(),
+	}
+}
+
+// Notifier delivers invitation messages. Notify must return nil only once
+// the message has been handed to its transport; an error leaves the
+// invitation pending so the host can retry with Resend.
+type Notifier interface {
+	Notify(ctx context.Context, msg Message) error
+}
+
+// NotifierFunc adapts a function to Notifier.
+type NotifierFunc func(ctx context.Context, msg Message) error
+
+// Notify calls f.
+func (f NotifierFunc) Notify(ctx context.Context, msg Message) error { return f(ctx, msg) }
+
+// LinkData is what a link template sees. Every value is already URL
+// query-escaped, so a template such as
+//
+//	https://app.example/invite?userID={{.UserID}}&code={{.Code}}&orgID={{.TenantID}}
+//
+// yields a well-formed URL whatever the values hold. Code and Token are both
+// the link token (Code matches reference 002's templates); ShortCode is the
+// short code when one was minted; OrgID is TenantID.
+type LinkData struct {
+	Token, Code, ShortCode                   string
+	InvitationID, TenantID, OrgID, UserID    string
+	Email, Phone, ClientID, Locale, Redirect string
+}
+
+func newLinkData(inv *Invitation, token, code string) LinkData {
+	e := url.QueryEscape
+	return LinkData{
+		Token: e(token), Code: e(token), ShortCode: e(code),
+		InvitationID: e(inv.ID), TenantID: e(inv.TenantID), OrgID: e(inv.TenantID),
+		UserID: e(inv.Invitee.UserID), Email: e(inv.Invitee.Email), Phone: e(inv.Invitee.Phone),
+		ClientID: e(inv.ClientID), Locale: e(inv.Locale), Redirect: e(inv.RedirectURI),
+	}
+}
+
+// parseLinkTemplate parses and test-renders a link template, so that a bad
+// template is a validation error before anything is stored.
+func parseLinkTemplate(s string) (*template.Template, error) {
+	t, err := template.New("link").Option("missingkey=error").Parse(s)
+	if err != nil {
+		return nil, err
+	}
+	var b strings.Builder
+	if err := t.Execute(&b, LinkData{}); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// buildLink renders the invitation's link: its own LinkTemplate, else the
+// configured one, else its RedirectURI with the token added as the query
+// parameter param. It returns "" when none of them is set.
+func buildLink(def *template.Template, param string, inv *Invitation, token, code string) (string, error) {
+	t := def
+	if inv.LinkTemplate != "" {
+		var err error
+		if t, err = parseLinkTemplate(inv.LinkTemplate); err != nil {
+			return "", err
+		}
+	}
+	if t != nil {
+		var b strings.Builder
+		if err := t.Execute(&b, newLinkData(inv, token, code)); err != nil {
+			return "", err
+		}
+		return b.String(), nil
+	}
+	if inv.RedirectURI == "" {
+		return "", nil
+	}
+	u, err := url.Parse(inv.RedirectURI)
+	if err != nil {
+		return "", err
+	}
+	q := u.Query()
+	q.Set(param, token)
+	u.RawQuery = q.Encode()
+	return u.String(), nil
+}

@@ -1,0 +1,238 @@
+package invite
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"log/slog"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Store persists invitations. Implementations must be safe for concurrent
+// use. Every method is scoped by tenant except GetByTokenHash (the token is
+// the capability; it names its own tenant) and the maintenance methods
+// ListDue and Purge, which sweep all tenants.
+//
+// Returned records must be copies: the caller may modify them without
+// changing stored state. Times are stored with at least microsecond precision
+// (the Manager truncates every time it writes to microseconds) and returned in
+// UTC.
+//
+// storetest.Run is this contract made executable.
+type Store interface {
+	// Apply commits every write of b, in order, together with b.Events,
+	// atomically: all of it or none of it.
+	//
+	// A write with Expect == 0 inserts Record. Apply must return an error
+	// matching ErrAlreadyExists when the insert collides on the id, on a token
+	// hash (current or previous) of another record, on the idempotency key
+	// within the tenant, or, when the record's State is open (pending or
+	// sent), on an invitee key (Invitee.Keys) of another record of the tenant
+	// whose stored State is open, whatever its expiry.
+	//
+	// A write with Expect > 0 replaces (or with Delete, removes) the record
+	// with the same TenantID and ID. Apply must return ErrNotFound when no
+	// such record exists in that tenant, and ErrConflict when its stored
+	// Version differs from Expect. Record.Invitation.Version is Expect+1 on
+	// updates. The uniqueness rules of inserts hold for updates too.
+	Apply(ctx context.Context, b *Batch) error
+
+	// Get must return ErrNotFound when the tenant holds no invitation with
+	// that id.
+	Get(ctx context.Context, tenantID, id string) (*Record, error)
+
+	// GetByTokenHash returns the record whose current token hash, or one of
+	// whose previous token hashes, equals h. It must return ErrNotFound when
+	// there is none.
+	GetByTokenHash(ctx context.Context, h TokenHash) (*Record, error)
+
+	// GetByIdempotencyKey must return ErrNotFound when the tenant holds no
+	// invitation created with that key.
+	GetByIdempotencyKey(ctx context.Context, tenantID, key string) (*Record, error)
+
+	// FindOpen returns the records of the tenant whose stored State is open
+	// (pending or sent, whatever their expiry) and that share at least one
+	// invitee key with iv, oldest first. No match is an empty result, not an
+	// error.
+	FindOpen(ctx context.Context, tenantID string, iv Invitee) ([]*Record, error)
+
+	// List returns the tenant's invitations matching q, ordered by
+	// (CreatedAt, ID) ascending (descending when q.Descending), starting after
+	// q.After, at most q.Limit of them, and the cursor of the last one
+	// returned when more may follow (nil at the end). States and expiry
+	// filters apply to the effective state at q.Now.
+	List(ctx context.Context, tenantID string, q Query) ([]*Invitation, *Cursor, error)
+
+	// ListDue returns up to limit records, across tenants, whose stored State
+	// is open and whose ExpiresAt is at or before now, soonest expiry first.
+	ListDue(ctx context.Context, now time.Time, limit int) ([]*Record, error)
+
+	// Purge deletes up to limit records, across tenants, whose stored State
+	// is accepted, rejected, revoked or expired and whose ClosedAt is before
+	// before, and returns how many it deleted.
+	Purge(ctx context.Context, before time.Time, limit int) (int, error)
+}
+
+// Record is what a Store keeps: the invitation and its secret material.
+type Record struct {
+	Invitation  Invitation
+	Credentials Credentials
+}
+
+// Clone returns a deep copy.
+func (r *Record) Clone() *Record {
+	return &Record{Invitation: *r.Invitation.Clone(), Credentials: r.Credentials.Clone()}
+}
+
+// Credentials is the secret material of an invitation: hashes only, never a
+// plaintext. It prints and marshals as redacted.
+type Credentials struct {
+	// TokenHash is the SHA-256 of the current link token.
+	TokenHash TokenHash
+	// PreviousTokens are earlier token hashes kept valid until their own
+	// expiry (Config.KeepPreviousTokens).
+	PreviousTokens []PreviousToken
+	// CodeHash is the argon2id hash (PHC string) of the short code, if any.
+	CodeHash []byte
+	// CodeFailures counts failed code attempts since the code was minted.
+	CodeFailures int
+}
+
+// PreviousToken is a superseded token hash that stays valid until ExpiresAt.
+type PreviousToken struct {
+	Hash      TokenHash
+	ExpiresAt time.Time
+}
+
+// Clone returns a deep copy.
+func (c Credentials) Clone() Credentials {
+	c.PreviousTokens = slices.Clone(c.PreviousTokens)
+	c.CodeHash = slices.Clone(c.CodeHash)
+	return c
+}
+
+// Format implements fmt.Formatter without the hashes.
+func (c Credentials) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, "Credentials"+redacted) }
+
+// LogValue implements slog.LogValuer without the hashes.
+func (c Credentials) LogValue() slog.Value { return slog.StringValue(redacted) }
+
+// MarshalJSON implements json.Marshaler without the hashes.
+func (c Credentials) MarshalJSON() ([]byte, error) { return []byte(`"` + redacted + `"`), nil }
+
+// Batch is one atomic store write.
+type Batch struct {
+	Writes []Write
+	// Events are the events the writes cause. A store with an outbox
+	// persists them in the same transaction; the Manager hands them to
+	// Config.EventSink after Apply returns nil.
+	Events []Event
+}
+
+// Write is one record change inside a Batch.
+type Write struct {
+	Record *Record
+	// Expect is the version the change was computed from: 0 inserts.
+	Expect int64
+	// Delete removes the record instead of replacing it.
+	Delete bool
+}
+
+// Filter selects invitations in List. The zero Filter keeps every
+// invitation that is not expired.
+type Filter struct {
+	// States keeps invitations whose effective state is one of these.
+	States []State
+	// Email (case-insensitive), Phone (E.164), UserID and InviterID match
+	// exactly when set.
+	Email     string
+	Phone     string
+	UserID    string
+	InviterID string
+	// CreatedFrom (inclusive) and CreatedTo (exclusive) bound CreatedAt.
+	CreatedFrom time.Time
+	CreatedTo   time.Time
+	// IncludeExpired keeps invitations whose effective state is expired;
+	// without it they are left out unless States names StateExpired.
+	IncludeExpired bool
+}
+
+// Query is what the Manager asks Store.List for.
+type Query struct {
+	Filter
+	// Now is the instant effective states are computed at.
+	Now time.Time
+	// After is the cursor returned by the previous page (nil: from the start).
+	After *Cursor
+	// Limit is the page size (the Manager passes 1..MaxPageSize).
+	Limit int
+	// Descending orders newest first.
+	Descending bool
+}
+
+// Matches reports whether inv passes the filter at now. Stores that filter
+// in Go use it so every backend agrees.
+func (f *Filter) Matches(inv *Invitation, now time.Time) bool {
+	st := inv.StateAt(now)
+	if len(f.States) > 0 {
+		if !slices.Contains(f.States, st) {
+			return false
+		}
+	} else if st == StateExpired && !f.IncludeExpired {
+		return false
+	}
+	if f.Email != "" && strings.ToLower(inv.Invitee.Email) != strings.ToLower(f.Email) {
+		return false
+	}
+	if (f.Phone != "" && inv.Invitee.Phone != f.Phone) || (f.UserID != "" && inv.Invitee.UserID != f.UserID) ||
+		(f.InviterID != "" && inv.Inviter.ID != f.InviterID) {
+		return false
+	}
+	if !f.CreatedFrom.IsZero() && inv.CreatedAt.Before(f.CreatedFrom) {
+		return false
+	}
+	if !f.CreatedTo.IsZero() && !inv.CreatedAt.Before(f.CreatedTo) {
+		return false
+	}
+	return true
+}
+
+// Cursor is a keyset position: the (CreatedAt, ID) of the last invitation of
+// a page.
+type Cursor struct {
+	CreatedAt time.Time
+	ID        string
+}
+
+// CursorOf returns the cursor positioned at inv.
+func CursorOf(inv *Invitation) *Cursor { return &Cursor{CreatedAt: inv.CreatedAt, ID: inv.ID} }
+
+// Less orders invitations by (CreatedAt, ID).
+func (c Cursor) Less(o Cursor) bool {
+	if !c.CreatedAt.Equal(o.CreatedAt) {
+		return c.CreatedAt.Before(o.CreatedAt)
+	}
+	return c.ID < o.ID
+}
+
+// String encodes the cursor as an opaque URL-safe string.
+func (c Cursor) String() string {
+	b := binary.BigEndian.AppendUint64(nil, uint64(c.CreatedAt.UnixMicro()))
+	b = append(b, c.ID...)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// ParseCursor decodes a cursor made by Cursor.String. A malformed cursor is
+// a *ValidationError on the field "Cursor".
+func ParseCursor(s string) (*Cursor, error) {
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil || len(b) < 9 || len(b) > 8+MaxIDLen {
+		return nil, &ValidationError{Fields: []FieldError{{Field: "Cursor", Reason: "is malformed"}}}
+	}
+	us := int64(binary.BigEndian.Uint64(b))
+	return &Cursor{CreatedAt: time.UnixMicro(us).UTC(), ID: string(b[8:])}, nil
+}
