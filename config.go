@@ -150,8 +150,8 @@ func (c Config) withDefaults() (Config, *template.Template, error) {
 	if c.CodeHashParams == (CodeHashParams{}) {
 		c.CodeHashParams = DefaultCodeHashParams
 	}
-	if p := c.CodeHashParams; p.Time < 1 || p.Threads < 1 || p.MemoryKiB < 8*uint32(p.Threads) || p.MemoryKiB > 1<<20 || p.Time > 32 || p.Threads > 16 {
-		fe.add("CodeHashParams", "out of range (Time 1..32, Threads 1..16, MemoryKiB 8*Threads..1048576)")
+	if !c.CodeHashParams.valid() {
+		fe.add("CodeHashParams", "out of range (Time 1..32, Threads 1..16, MemoryKiB 8*Threads..65536, MemoryKiB*Time at most 262144)")
 	}
 	if c.MaxDataBytes == 0 {
 		c.MaxDataBytes = 64 << 10

@@ -287,8 +287,8 @@ func (fe *fieldErrs) checkRedirectURI(field, s string) {
 	if s == "" {
 		return
 	}
-	if len(s) > maxTemplateLen || hasControl(s) {
-		fe.add(field, "is too long or contains control characters")
+	if len(s) > maxTemplateLen || !utf8.ValidString(s) || hasControl(s) {
+		fe.add(field, "is too long, not valid UTF-8 or contains control characters")
 		return
 	}
 	u, err := url.Parse(s)
@@ -315,7 +315,9 @@ func validLocale(s string) bool {
 	if len(s) > 35 {
 		return false
 	}
-	for i, part := range strings.FieldsFunc(s, func(r rune) bool { return r == '-' || r == '_' }) {
+	// Split, not FieldsFunc: an empty subtag ("en__US", "_en", "en_") is
+	// malformed, and FieldsFunc would drop it silently.
+	for i, part := range strings.Split(strings.ReplaceAll(s, "_", "-"), "-") {
 		if len(part) < 1 || len(part) > 8 || (i == 0 && len(part) < 2) {
 			return false
 		}

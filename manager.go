@@ -87,7 +87,7 @@ func (m *Manager) Create(ctx context.Context, in CreateInput) (*Result, error) {
 		}
 		return nil, err
 	}
-	res := &Result{Invitation: rec.Invitation.Clone(), Token: token, Code: code}
+	res := &Result{Invitation: &rec.Invitation, Token: token, Code: code}
 	link, err := buildLink(m.link, m.cfg.LinkTokenParam, &rec.Invitation, token.Reveal(), code.Reveal())
 	if err != nil {
 		return nil, fmt.Errorf("invite: building link: %w", err)
@@ -109,7 +109,7 @@ func (m *Manager) replay(ctx context.Context, inv *Invitation) (*Result, error) 
 	if !slices.Equal(prev.Invitation.Invitee.Keys(), inv.Invitee.Keys()) {
 		return nil, fmt.Errorf("%w: idempotency key was used for another invitee", ErrConflict)
 	}
-	out := prev.Invitation.Clone()
+	out := &prev.Invitation
 	out.State = out.StateAt(m.now())
 	return &Result{Invitation: out, Replayed: true}, nil
 }
@@ -152,7 +152,7 @@ func (m *Manager) insert(ctx context.Context, rec *Record, supersede bool, now t
 				}
 				to, ev, actor = StateRevoked, EventRevoked, Actor{Kind: ActorAdmin}
 			}
-			next := o.Clone()
+			next := o.shallow()
 			closeAs(&next.Invitation, to, now, "superseded")
 			if to == StateExpired {
 				next.Invitation.Reason = ""
@@ -216,10 +216,15 @@ type UpsertResult struct {
 // identifiers match two different open invitations is ErrConflict.
 func (m *Manager) Upsert(ctx context.Context, in CreateInput) (*UpsertResult, error) {
 	now := m.now()
-	want, err := m.newInvitation(&in, now)
+	// An update delivers nothing: validate it as such, and leave the
+	// delivery checks to Create.
+	asUpdate := in
+	asUpdate.Delivery = DeliveryReturn
+	want, err := m.newInvitation(&asUpdate, now)
 	if err != nil {
 		return nil, err
 	}
+	in.Invitee, in.TemplateKey = asUpdate.Invitee, asUpdate.TemplateKey
 	for attempt := 0; attempt < maxRetries; attempt++ {
 		open, err := m.store.FindOpen(ctx, want.TenantID, want.Invitee)
 		if err != nil {
@@ -242,7 +247,7 @@ func (m *Manager) Upsert(ctx context.Context, in CreateInput) (*UpsertResult, er
 				if !cur.Invitation.StateAt(now).Open() {
 					return nil, "", Actor{}, errRetry
 				}
-				next := cur.Clone()
+				next := cur.shallow()
 				refresh(&next.Invitation, want, now)
 				return next, EventUpdated, Actor{Kind: ActorAdmin}, nil
 			})
@@ -252,7 +257,7 @@ func (m *Manager) Upsert(ctx context.Context, in CreateInput) (*UpsertResult, er
 			if err != nil {
 				return nil, err
 			}
-			return &UpsertResult{Result: Result{Invitation: rec.Invitation.Clone()}}, nil
+			return &UpsertResult{Result: Result{Invitation: &rec.Invitation}}, nil
 		default:
 			return nil, fmt.Errorf("%w: the invitee matches open invitations %s and %s", ErrConflict,
 				open[0].Invitation.ID, open[1].Invitation.ID)
@@ -267,7 +272,7 @@ var errRetry = errors.New("invite: retry")
 // the expiry; identity, state, secrets and history stay.
 func refresh(inv *Invitation, want *Invitation, now time.Time) {
 	keep := *inv
-	*inv = *want.Clone()
+	*inv = *want
 	inv.ID, inv.TenantID, inv.State, inv.Version = keep.ID, keep.TenantID, keep.State, keep.Version
 	inv.CreatedAt, inv.IssuedAt, inv.SentAt, inv.SendCount = keep.CreatedAt, keep.IssuedAt, keep.SentAt, keep.SendCount
 	inv.HasCode, inv.IdempotencyKey = keep.HasCode, keep.IdempotencyKey
@@ -383,6 +388,14 @@ func (m *Manager) Lookup(ctx context.Context, token string) (*Invitation, error)
 }
 
 // ---------------------------------------------------------------- mutations
+
+// shallow copies the record; its slices and maps stay shared. Mutations
+// start from a shallow copy of the store's (private) copy and replace fields
+// rather than change them in place, so nothing is cloned twice.
+func (r *Record) shallow() *Record {
+	c := *r
+	return &c
+}
 
 // mutation computes the next version of cur. It returns nil to write
 // nothing. mutate sets Version and UpdatedAt.
@@ -523,7 +536,7 @@ func (m *Manager) accept(ctx context.Context, load func(context.Context) (*Recor
 			!strings.EqualFold(inv.Invitee.Email, in.Email) {
 			return nil, "", Actor{}, ErrEmailMismatch
 		}
-		next := &Record{Invitation: *inv.Clone(), Credentials: cur.Credentials}
+		next := cur.shallow()
 		next.Invitation.State = StateAccepted
 		next.Invitation.AcceptedBy = in.Subject
 		next.Invitation.ClosedAt = now
@@ -570,14 +583,14 @@ func (m *Manager) close(ctx context.Context, load func(context.Context) (*Record
 		if !CanTransition(from, to) && !(to == StateRevoked && from == StateExpired) {
 			return nil, "", Actor{}, &TransitionError{ID: cur.Invitation.ID, From: from, To: to}
 		}
-		next := cur.Clone()
+		next := cur.shallow()
 		closeAs(&next.Invitation, to, now, reason)
 		return next, ev, actor, nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	return rec.Invitation.Clone(), nil
+	return &rec.Invitation, nil
 }
 
 // UpdateInput changes an invitation. Nil fields stay as they are.
@@ -639,10 +652,13 @@ func (m *Manager) Update(ctx context.Context, in UpdateInput) (*Invitation, erro
 		if in.Version != 0 && cur.Invitation.Version != in.Version {
 			return nil, "", Actor{}, fmt.Errorf("%w: invitation %s is at version %d, not %d", ErrConflict, cur.Invitation.ID, cur.Invitation.Version, in.Version)
 		}
-		if err := transition(&cur.Invitation, now, cur.Invitation.State); err != nil {
-			return nil, "", Actor{}, err
+		// Only an open invitation may be updated. The table alone would let
+		// a lapsed one through (expired -> pending is Resend's renewal) and
+		// revive it with a new ExpiresAt but its old secret.
+		if from := cur.Invitation.StateAt(now); !from.Open() {
+			return nil, "", Actor{}, &TransitionError{ID: cur.Invitation.ID, From: from, To: cur.Invitation.State}
 		}
-		next := cur.Clone()
+		next := cur.shallow()
 		inv := &next.Invitation
 		setIf(&inv.ExpiresAt, in.ExpiresAt)
 		if in.ExpiresAt != nil {
@@ -678,7 +694,7 @@ func (m *Manager) Update(ctx context.Context, in UpdateInput) (*Invitation, erro
 	if err != nil {
 		return nil, err
 	}
-	return rec.Invitation.Clone(), nil
+	return &rec.Invitation, nil
 }
 
 func setIf[T any](dst *T, src *T) {
@@ -762,7 +778,7 @@ func (m *Manager) Resend(ctx context.Context, tenantID, id string, opts ResendOp
 			validity = min(max(inv.ExpiresAt.Sub(inv.IssuedAt), m.cfg.MinExpiry), m.cfg.MaxExpiry)
 		}
 		var next *Record
-		next, token, code = m.mint(inv.Clone(), inv.HasCode)
+		next, token, code = m.mint(inv, inv.HasCode)
 		if m.cfg.KeepPreviousTokens && from != StateExpired {
 			prev := append([]PreviousToken{{Hash: cur.Credentials.TokenHash, ExpiresAt: inv.ExpiresAt}}, cur.Credentials.PreviousTokens...)
 			prev = slices.DeleteFunc(prev, func(p PreviousToken) bool { return !now.Before(p.ExpiresAt) })
@@ -778,7 +794,7 @@ func (m *Manager) Resend(ctx context.Context, tenantID, id string, opts ResendOp
 	if err != nil {
 		return nil, err
 	}
-	res := &Result{Invitation: rec.Invitation.Clone(), Token: token, Code: code}
+	res := &Result{Invitation: &rec.Invitation, Token: token, Code: code}
 	link, err := buildLink(m.link, m.cfg.LinkTokenParam, &rec.Invitation, token.Reveal(), code.Reveal())
 	if err != nil {
 		return nil, fmt.Errorf("invite: building link: %w", err)
@@ -797,7 +813,7 @@ func (m *Manager) deliver(ctx context.Context, rec *Record, res *Result, resend 
 	inv := &rec.Invitation
 	ch, to := ChannelFor(inv.Invitee)
 	msg := Message{
-		ID: uuid.Must(uuid.NewV7()).String(), TenantID: inv.TenantID, InvitationID: inv.ID, Resend: resend,
+		ID: messageID(inv), TenantID: inv.TenantID, InvitationID: inv.ID, Resend: resend,
 		Channel: ch, To: to, Locale: inv.Locale, TemplateKey: inv.TemplateKey,
 		Vars: Vars{Name: inv.Name(), InviteLink: res.Link, InvitedBy: inv.Inviter.Name, AccountName: inv.AccountName,
 			ExpiresAt: inv.ExpiresAt, Code: res.Code},
@@ -821,7 +837,7 @@ func (m *Manager) deliver(ctx context.Context, rec *Record, res *Result, resend 
 		if !cur.Invitation.StateAt(now).Open() || !cur.Credentials.TokenHash.Equal(hash) {
 			return nil, "", Actor{}, nil
 		}
-		next := cur.Clone()
+		next := cur.shallow()
 		next.Invitation.State = StateSent
 		next.Invitation.SentAt = now
 		next.Invitation.SendCount++
@@ -831,8 +847,46 @@ func (m *Manager) deliver(ctx context.Context, rec *Record, res *Result, resend 
 	case err != nil:
 		m.cfg.Logger.WarnContext(ctx, "invite: marking invitation sent failed", "invitation_id", inv.ID, "error", err)
 	case wrote:
-		res.Invitation = sent.Invitation.Clone()
+		res.Invitation = &sent.Invitation
 	}
+}
+
+// messageNamespace namespaces message ids (UUIDv5).
+var messageNamespace = uuid.MustParse("6f1d2c3e-8a4b-4c5d-9e6f-7a8b9c0d1e2f")
+
+// messageID is stable for one delivery: the invitation, the instant its
+// current secret was minted and the version that minted it (two resends in
+// the same microsecond differ in version). Delivering the same secret twice
+// yields the same id, so notifiers can deduplicate; a resend (new secret)
+// gets a new one.
+func messageID(inv *Invitation) string {
+	return uuid.NewSHA1(messageNamespace, fmt.Appendf(nil, "%s|%s|%d", inv.ID, inv.IssuedAt.Format(time.RFC3339Nano), inv.Version)).String()
+}
+
+// MarkSent records that the host delivered an invitation itself (one created
+// or resent with DeliveryReturn): the state becomes sent, SentAt is now and
+// SendCount grows by one. Closed and expired invitations are a
+// *TransitionError.
+func (m *Manager) MarkSent(ctx context.Context, tenantID, id string) (*Invitation, error) {
+	if err := checkRef(tenantID, id); err != nil {
+		return nil, err
+	}
+	rec, _, err := m.mutate(ctx, m.byID(tenantID, id), func(cur *Record, now time.Time) (*Record, EventType, Actor, error) {
+		// The table allows expired -> sent (Resend's renewal), but marking
+		// must not reopen a lapsed invitation: only open ones qualify.
+		if from := cur.Invitation.StateAt(now); !from.Open() {
+			return nil, "", Actor{}, &TransitionError{ID: cur.Invitation.ID, From: from, To: StateSent}
+		}
+		next := cur.shallow()
+		next.Invitation.State = StateSent
+		next.Invitation.SentAt = now
+		next.Invitation.SendCount++
+		return next, EventSent, ActorFrom(ctx, Actor{Kind: ActorAdmin}), nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &rec.Invitation, nil
 }
 
 // ---------------------------------------------------------------- short codes
@@ -869,7 +923,7 @@ func (m *Manager) VerifyCode(ctx context.Context, ref CodeRef, code string) (*In
 		if err := transition(&cur.Invitation, now, StateAccepted); err != nil {
 			return nil, "", Actor{}, err
 		}
-		next := cur.Clone()
+		next := cur.shallow()
 		next.Credentials.CodeFailures = 0
 		return next, "", Actor{}, nil
 	})
@@ -879,7 +933,7 @@ func (m *Manager) VerifyCode(ctx context.Context, ref CodeRef, code string) (*In
 	if codeErr != nil {
 		return nil, codeErr
 	}
-	return rec.Invitation.Clone(), nil
+	return &rec.Invitation, nil
 }
 
 // AcceptCode is Accept with a short code instead of the link token. A wrong
@@ -924,7 +978,7 @@ func (m *Manager) codeFailure(cur *Record, err error) (*Record, EventType, Actor
 	if !errors.Is(err, ErrInvalidCode) {
 		return nil, "", Actor{}, err
 	}
-	next := cur.Clone()
+	next := cur.shallow()
 	next.Credentials.CodeFailures++
 	return next, EventCodeFailed, Actor{Kind: ActorInvitee}, nil
 }
@@ -966,6 +1020,20 @@ func (m *Manager) byCode(ref CodeRef) (func(context.Context) (*Record, error), e
 			}
 		}
 		if found == nil {
+			// No open invitation: an accepted one may be retried (Accept is
+			// idempotent for the same subject).
+			page, _, err := m.store.List(ctx, ref.TenantID, Query{
+				Filter: Filter{States: []State{StateAccepted}, Email: strings.ToLower(iv.Email), Phone: iv.Phone},
+				Now:    m.now(), Limit: 10, Descending: true,
+			})
+			if err != nil {
+				return nil, err
+			}
+			for _, inv := range page {
+				if inv.HasCode {
+					return m.store.Get(ctx, ref.TenantID, inv.ID)
+				}
+			}
 			return nil, ErrInvalidCode
 		}
 		return found, nil
@@ -1000,7 +1068,7 @@ func (m *Manager) ExpireDue(ctx context.Context, limit int) (int, error) {
 			if !cur.Invitation.State.Open() || cur.Invitation.StateAt(now) != StateExpired {
 				return nil, "", Actor{}, nil
 			}
-			next := cur.Clone()
+			next := cur.shallow()
 			closeAs(&next.Invitation, StateExpired, now, "")
 			return next, EventExpired, Actor{Kind: ActorSystem}, nil
 		})

@@ -185,7 +185,7 @@ func (f *Filter) Matches(inv *Invitation, now time.Time) bool {
 	} else if st == StateExpired && !f.IncludeExpired {
 		return false
 	}
-	if f.Email != "" && strings.ToLower(inv.Invitee.Email) != strings.ToLower(f.Email) {
+	if f.Email != "" && !strings.EqualFold(inv.Invitee.Email, f.Email) {
 		return false
 	}
 	if (f.Phone != "" && inv.Invitee.Phone != f.Phone) || (f.UserID != "" && inv.Invitee.UserID != f.UserID) ||

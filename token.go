@@ -5,25 +5,25 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
+	"encoding/binary"
 	"fmt"
 	"hash/crc32"
 	"io"
 	"log/slog"
-	"math/bits"
 	"strconv"
 	"strings"
 
 	"golang.org/x/crypto/argon2"
 )
 
-// Token format: Prefix + base62(32 random bytes, 43 characters) +
+// Token format: Prefix + base62(32 random bytes, 44 characters: 11 per 64-bit word) +
 // base62(CRC32-IEEE of everything before it, 6 characters). The prefix lets
 // secret scanners match leaked tokens; the checksum rejects typos and garbage
 // before any store lookup. Only the SHA-256 of the whole token is stored.
 const (
 	// DefaultTokenPrefix is Config.TokenPrefix's default.
 	DefaultTokenPrefix = "inv_"
-	tokenBodyLen       = 43 // ceil(256 / log2(62))
+	tokenBodyLen       = 44 // 4 words of 64 bits, 11 base62 digits each
 	tokenCheckLen      = 6  // ceil(32 / log2(62))
 	maxTokenPrefixLen  = 16
 )
@@ -111,6 +111,10 @@ func (h TokenHash) IsZero() bool { return h == TokenHash{} }
 // Equal compares two hashes in constant time.
 func (h TokenHash) Equal(o TokenHash) bool { return subtle.ConstantTimeCompare(h[:], o[:]) == 1 }
 
+// TokenLength is the length of every token with the given prefix: size
+// database columns and input fields with it.
+func TokenLength(prefix string) int { return len(prefix) + tokenBodyLen + tokenCheckLen }
+
 // MintToken mints a new link token with the given prefix and returns it with
 // its hash. It reads 32 bytes from crypto/rand.
 func MintToken(prefix string) (Secret, TokenHash) {
@@ -120,7 +124,7 @@ func MintToken(prefix string) (Secret, TokenHash) {
 	n := copy(buf[:], prefix)
 	encodeBase62_256(buf[n:n+tokenBodyLen], &raw)
 	n += tokenBodyLen
-	encodeBase62_32(buf[n:n+tokenCheckLen], crc32.ChecksumIEEE(buf[:n]))
+	encodeBase62_32(buf[n:n+tokenCheckLen], checksum(buf[:n]))
 	n += tokenCheckLen
 	h := TokenHash(sha256.Sum256(buf[:n]))
 	return NewSecret(string(buf[:n])), h
@@ -142,44 +146,81 @@ func ParseToken(prefix, token string) (TokenHash, error) {
 		}
 	}
 	var sum [tokenCheckLen]byte
-	encodeBase62_32(sum[:], crc32.ChecksumIEEE(buf[:n-tokenCheckLen]))
+	encodeBase62_32(sum[:], checksum(buf[:n-tokenCheckLen]))
 	if subtle.ConstantTimeCompare(sum[:], buf[n-tokenCheckLen:n]) != 1 {
 		return TokenHash{}, ErrInvalidToken
 	}
 	return TokenHash(sha256.Sum256(buf[:n])), nil
 }
 
-// encodeBase62_256 writes the 256-bit big-endian number in raw as exactly
-// len(dst) (43) base62 digits, most significant first. It divides by 62^10
-// (the largest power of 62 below 2^64) so each round costs four hardware
-// divisions instead of going through math/big.
+// encodeBase62_256 writes raw as 44 base62 digits: each of its four
+// big-endian 64-bit words as 11 digits (62^11 > 2^64), most significant
+// first. Chunking costs one character over a whole-number conversion (43)
+// and makes the four division chains independent, by a constant the
+// compiler turns into a multiplication: no hardware divide, no math/big.
 func encodeBase62_256(dst []byte, raw *[32]byte) {
-	const chunk = 839299365868340224 // 62^10
-	var limbs [4]uint64
-	for i := range limbs {
-		for j := 0; j < 8; j++ {
-			limbs[i] = limbs[i]<<8 | uint64(raw[i*8+j])
+	_ = dst[tokenBodyLen-1]
+	for w := 0; w < 4; w++ {
+		v := binary.BigEndian.Uint64(raw[w*8:])
+		out := dst[w*11 : w*11+11]
+		for i := 10; i > 1; i -= 2 { // two digits per division
+			q := v / (62 * 62)
+			pair := base62Pairs[v-q*(62*62)]
+			out[i-1], out[i] = pair[0], pair[1]
+			v = q
 		}
-	}
-	pos := len(dst)
-	for pos > 0 {
-		var rem uint64
-		for i := range limbs {
-			limbs[i], rem = bits.Div64(rem, limbs[i], chunk)
-		}
-		for k := 0; k < 10 && pos > 0; k++ {
-			pos--
-			dst[pos] = base62Alphabet[rem%62]
-			rem /= 62
-		}
+		out[0] = base62Alphabet[v] // v < 2^64 / 62^10 < 22
 	}
 }
 
-// encodeBase62_32 writes v as exactly len(dst) (6) base62 digits.
+// base62Pairs[n] is n (< 62*62) as two base62 digits.
+var base62Pairs = func() (t [62 * 62][2]byte) {
+	for i := range t {
+		t[i] = [2]byte{base62Alphabet[i/62], base62Alphabet[i%62]}
+	}
+	return t
+}()
+
+// crcTables are slicing-by-8 tables for CRC-32 (IEEE); crcTables[0] is
+// crc32.MakeTable(crc32.IEEE).
+var crcTables = func() (t [8][256]uint32) {
+	t[0] = *crc32.MakeTable(crc32.IEEE)
+	for i := 0; i < 256; i++ {
+		crc := t[0][i]
+		for j := 1; j < 8; j++ {
+			crc = t[0][crc&0xFF] ^ crc>>8
+			t[j][i] = crc
+		}
+	}
+	return t
+}()
+
+// checksum is crc32.ChecksumIEEE (the tests hold it to that), computed
+// with slicing-by-8 in this package: a call into hash/crc32 goes through a
+// function variable, which forces the caller's buffer onto the heap.
+func checksum(p []byte) uint32 {
+	crc := ^uint32(0)
+	for len(p) >= 8 {
+		crc ^= binary.LittleEndian.Uint32(p)
+		hi := binary.LittleEndian.Uint32(p[4:])
+		crc = crcTables[0][hi>>24] ^ crcTables[1][hi>>16&0xFF] ^ crcTables[2][hi>>8&0xFF] ^ crcTables[3][hi&0xFF] ^
+			crcTables[4][crc>>24] ^ crcTables[5][crc>>16&0xFF] ^ crcTables[6][crc>>8&0xFF] ^ crcTables[7][crc&0xFF]
+		p = p[8:]
+	}
+	for _, c := range p {
+		crc = crcTables[0][byte(crc)^c] ^ crc>>8
+	}
+	return ^crc
+}
+
+// encodeBase62_32 writes v as exactly 6 base62 digits (62^6 > 2^32).
 func encodeBase62_32(dst []byte, v uint32) {
-	for i := len(dst) - 1; i >= 0; i-- {
-		dst[i] = base62Alphabet[v%62]
-		v /= 62
+	_ = dst[tokenCheckLen-1]
+	for i := tokenCheckLen - 1; i > 0; i -= 2 {
+		q := v / (62 * 62)
+		pair := base62Pairs[v-q*(62*62)]
+		dst[i-1], dst[i] = pair[0], pair[1]
+		v = q
 	}
 }
 
@@ -196,6 +237,22 @@ type CodeHashParams struct {
 	MemoryKiB uint32
 	// Threads is the parallelism (argon2 p).
 	Threads uint8
+}
+
+// Bounds on CodeHashParams, enforced by New and by VerifyCode. They keep one
+// verification under about a second: a corrupted or crafted hash row must
+// not make the verifier allocate a gigabyte or run for minutes.
+const (
+	maxCodeHashMemoryKiB = 64 << 10  // 64 MiB
+	maxCodeHashCost      = 256 << 10 // MemoryKiB * Time: 64 MiB over 4 passes
+)
+
+// valid reports whether p lies within the bounds above (Time 1..32, Threads
+// 1..16, MemoryKiB 8*Threads..65536, MemoryKiB*Time at most 262144).
+func (p CodeHashParams) valid() bool {
+	return p.Time >= 1 && p.Time <= 32 && p.Threads >= 1 && p.Threads <= 16 &&
+		p.MemoryKiB >= 8*uint32(p.Threads) && p.MemoryKiB <= maxCodeHashMemoryKiB &&
+		uint64(p.MemoryKiB)*uint64(p.Time) <= maxCodeHashCost
 }
 
 // DefaultCodeHashParams follows the OWASP recommendation for argon2id
@@ -269,7 +326,7 @@ func VerifyCode(encoded []byte, code string) (bool, error) {
 		fmt.Sprintf("m=%d,t=%d,p=%d", m, t, p) != parts[3] {
 		return false, fmt.Errorf("invite: malformed code hash parameters")
 	}
-	if m < 8 || m > 1<<20 || t < 1 || t > 32 || p < 1 || p > 16 || m < 8*uint32(p) {
+	if !(CodeHashParams{Time: t, MemoryKiB: m, Threads: p}).valid() {
 		return false, fmt.Errorf("invite: code hash parameters out of range")
 	}
 	salt, err := base64.RawStdEncoding.Strict().DecodeString(parts[4])

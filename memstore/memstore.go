@@ -4,7 +4,7 @@
 // Lookups by id, token hash, idempotency key and open invitee key are O(1)
 // (hash maps); List seeks its cursor by binary search in a per-tenant slice
 // ordered by (CreatedAt, ID). Tenants are spread over 64 shards, each with its
-// own lock, and the token index is a sync.Map, so unrelated tenants never
+// own lock, and the token index has 64 shards of its own, so unrelated tenants never
 // contend. Every record going in or out is deep-copied: a caller can never
 // change stored state through a value it holds. Events in a batch are not
 // kept (memstore has no outbox); the Manager hands them to its EventSink.
@@ -28,13 +28,19 @@ const shardCount = 64
 type Store struct {
 	seed   maphash.Seed
 	shards [shardCount]shard
-	// tokens maps every current and previous token hash to its record.
-	tokens sync.Map // invite.TokenHash -> ref
+	// tokens maps every current and previous token hash to its record,
+	// sharded by the hash's first byte.
+	tokens [shardCount]tokenShard
 }
 
 type shard struct {
 	mu      sync.RWMutex
 	tenants map[string]*tenant
+}
+
+type tokenShard struct {
+	mu sync.RWMutex
+	m  map[invite.TokenHash]ref
 }
 
 type ref struct{ tenantID, id string }
@@ -56,6 +62,7 @@ func New() *Store {
 	s := &Store{seed: maphash.MakeSeed()}
 	for i := range s.shards {
 		s.shards[i].tenants = make(map[string]*tenant)
+		s.tokens[i].m = make(map[invite.TokenHash]ref)
 	}
 	return s
 }
@@ -65,6 +72,8 @@ func (s *Store) shardIndex(tenantID string) int {
 }
 
 func (s *Store) shardOf(tenantID string) *shard { return &s.shards[s.shardIndex(tenantID)] }
+
+func (s *Store) tokenShard(h invite.TokenHash) *tokenShard { return &s.tokens[h[0]%shardCount] }
 
 func (sh *shard) tenant(id string, create bool) *tenant {
 	t := sh.tenants[id]
@@ -77,12 +86,16 @@ func (sh *shard) tenant(id string, create bool) *tenant {
 
 // Apply implements invite.Store. It locks the shards of every tenant in the
 // batch (in index order), applies the writes one by one while keeping an
-// undo log, and rolls all of them back on the first failure.
+// undo log, and rolls all of them back on the first failure. Token hashes
+// are reserved in the token index as they are added and unindexed only once
+// the batch has committed, so a concurrent GetByTokenHash sees either the
+// old or the new state (it double-checks against the record).
 func (s *Store) Apply(ctx context.Context, b *invite.Batch) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	idx := make([]int, 0, 2)
+	var idxBuf [4]int
+	idx := idxBuf[:0]
 	for _, w := range b.Writes {
 		if i := s.shardIndex(w.Record.Invitation.TenantID); !slices.Contains(idx, i) {
 			idx = append(idx, i)
@@ -97,7 +110,14 @@ func (s *Store) Apply(ctx context.Context, b *invite.Batch) error {
 			s.shards[i].mu.Unlock()
 		}
 	}()
-	tx := txn{s: s}
+	tx := txPool.Get().(*txn)
+	tx.s = s
+	defer func() {
+		clear(tx.undo) // drop references to records and tenants
+		clear(tx.drop)
+		tx.s, tx.undo, tx.drop = nil, tx.undo[:0], tx.drop[:0]
+		txPool.Put(tx)
+	}()
 	for _, w := range b.Writes {
 		if err := tx.write(w); err != nil {
 			tx.rollback()
@@ -108,12 +128,37 @@ func (s *Store) Apply(ctx context.Context, b *invite.Batch) error {
 	return nil
 }
 
-// txn is one Apply in progress.
+// txn is one Apply in progress. Its logs are reused through txPool, so a
+// typical batch allocates nothing for them.
 type txn struct {
 	s    *Store
-	undo []func()
-	// dropTokens are token hashes to unindex once the batch commits.
-	dropTokens []tokenRef
+	undo []undo
+	// drop are token hashes to unindex once the batch commits.
+	drop []tokenRef
+}
+
+var txPool = sync.Pool{New: func() any { return new(txn) }}
+
+type undoKind uint8
+
+const (
+	undoRecord      undoKind = iota // t.byID[key] = rec, or delete when rec is nil
+	undoOpen                        // t.open[key] = prev, or delete when prev is ""
+	undoIdem                        // t.idem[key] = prev, or delete when prev is ""
+	undoToken                       // unreserve h if it still maps to r
+	undoTokenTake                   // give h back to r, its owner before the batch
+	undoOrderSet                    // t.order[i] = rec
+	undoOrderInsert                 // t.order: remove index i
+	undoOrderRemove                 // t.order: insert rec at i
+)
+
+type undo struct {
+	kind      undoKind
+	t         *tenant
+	key, prev string
+	rec       *invite.Record
+	i         int
+	tok       tokenRef
 }
 
 type tokenRef struct {
@@ -123,18 +168,64 @@ type tokenRef struct {
 
 func (tx *txn) rollback() {
 	for i := len(tx.undo) - 1; i >= 0; i-- {
-		tx.undo[i]()
+		u := &tx.undo[i]
+		t := u.t
+		switch u.kind {
+		case undoRecord:
+			if u.rec == nil {
+				delete(t.byID, u.key)
+			} else {
+				t.byID[u.key] = u.rec
+			}
+		case undoOpen:
+			restore(t.open, u.key, u.prev)
+		case undoIdem:
+			restore(t.idem, u.key, u.prev)
+		case undoToken:
+			ts := tx.s.tokenShard(u.tok.h)
+			ts.mu.Lock()
+			if ts.m[u.tok.h] == u.tok.r {
+				delete(ts.m, u.tok.h)
+			}
+			ts.mu.Unlock()
+		case undoTokenTake:
+			ts := tx.s.tokenShard(u.tok.h)
+			ts.mu.Lock()
+			ts.m[u.tok.h] = u.tok.r
+			ts.mu.Unlock()
+		case undoOrderSet:
+			t.order[u.i] = u.rec
+		case undoOrderInsert:
+			t.order = slices.Delete(t.order, u.i, u.i+1)
+		case undoOrderRemove:
+			t.order = slices.Insert(t.order, u.i, u.rec)
+		}
+	}
+}
+
+func restore(m map[string]string, key, prev string) {
+	if prev == "" {
+		delete(m, key)
+	} else {
+		m[key] = prev
 	}
 }
 
 func (tx *txn) commit() {
-	for _, d := range tx.dropTokens {
-		tx.s.tokens.CompareAndDelete(d.h, d.r)
+	for _, d := range tx.drop {
+		ts := tx.s.tokenShard(d.h)
+		ts.mu.Lock()
+		if ts.m[d.h] == d.r {
+			delete(ts.m, d.h)
+		}
+		ts.mu.Unlock()
 	}
 }
 
-func hashesOf(r *invite.Record) []invite.TokenHash {
-	hs := make([]invite.TokenHash, 0, 1+len(r.Credentials.PreviousTokens))
+// hashes returns the record's current and previous token hashes, in buf
+// when they fit.
+func hashes(r *invite.Record, buf *[2]invite.TokenHash) []invite.TokenHash {
+	hs := buf[:0]
 	if !r.Credentials.TokenHash.IsZero() {
 		hs = append(hs, r.Credentials.TokenHash)
 	}
@@ -142,6 +233,18 @@ func hashesOf(r *invite.Record) []invite.TokenHash {
 		hs = append(hs, p.Hash)
 	}
 	return hs
+}
+
+func hasHash(r *invite.Record, h invite.TokenHash) bool {
+	if r.Credentials.TokenHash == h {
+		return true
+	}
+	for _, p := range r.Credentials.PreviousTokens {
+		if p.Hash == h {
+			return true
+		}
+	}
+	return false
 }
 
 func (tx *txn) write(w invite.Write) error {
@@ -162,100 +265,137 @@ func (tx *txn) write(w invite.Write) error {
 			return invite.ErrConflict
 		}
 	}
-	r := ref{inv.TenantID, inv.ID}
 	var next *invite.Record
 	if !w.Delete {
 		next = w.Record.Clone()
+		toUTC(&next.Invitation)
 	}
 	// Unindex the old version first, so that a batch may hand a key from
 	// one record to another.
 	if old != nil {
 		tx.unindex(t, old, next)
-		tx.removeOrder(t, old)
 		delete(t.byID, inv.ID)
-		tx.undo = append(tx.undo, func() { t.byID[inv.ID] = old })
+		tx.undo = append(tx.undo, undo{kind: undoRecord, t: t, key: inv.ID, rec: old})
 	}
 	if next == nil {
+		tx.removeOrder(t, old)
 		return nil
 	}
-	if err := tx.index(t, next, r, old); err != nil {
+	if err := tx.index(t, next); err != nil {
 		return err
 	}
 	t.byID[inv.ID] = next
-	tx.undo = append(tx.undo, func() { delete(t.byID, inv.ID) })
+	tx.undo = append(tx.undo, undo{kind: undoRecord, t: t, key: inv.ID})
+	if old != nil && cursorOf(old) == cursorOf(next) {
+		i := tx.find(t, old)
+		t.order[i] = next
+		tx.undo = append(tx.undo, undo{kind: undoOrderSet, t: t, i: i, rec: old})
+		return nil
+	}
+	if old != nil {
+		tx.removeOrder(t, old)
+	}
 	tx.insertOrder(t, next)
 	return nil
 }
 
+// toUTC keeps every stored time in UTC, as the contract promises readers.
+func toUTC(inv *invite.Invitation) {
+	for _, t := range []*time.Time{&inv.CreatedAt, &inv.UpdatedAt, &inv.IssuedAt, &inv.ExpiresAt, &inv.SentAt, &inv.ClosedAt} {
+		*t = t.UTC()
+	}
+}
+
 // index adds next's idempotency key, open invitee keys and token hashes.
-func (tx *txn) index(t *tenant, next *invite.Record, r ref, old *invite.Record) error {
+func (tx *txn) index(t *tenant, next *invite.Record) error {
 	inv := &next.Invitation
 	if k := inv.IdempotencyKey; k != "" {
-		if id, ok := t.idem[k]; ok && id != inv.ID {
+		prev, had := t.idem[k]
+		if had && prev != inv.ID {
 			return invite.ErrAlreadyExists
 		}
-		prev, had := t.idem[k]
 		t.idem[k] = inv.ID
-		tx.undo = append(tx.undo, func() {
-			if had {
-				t.idem[k] = prev
-			} else {
-				delete(t.idem, k)
-			}
-		})
+		tx.undo = append(tx.undo, undo{kind: undoIdem, t: t, key: k, prev: prev})
 	}
 	if inv.State.Open() {
-		for _, k := range inv.Invitee.Keys() {
+		keys := inv.Invitee.Keys()
+		for _, k := range keys {
 			if id, ok := t.open[k]; ok && id != inv.ID {
 				return invite.ErrAlreadyExists
 			}
 		}
-		for _, k := range inv.Invitee.Keys() {
+		for _, k := range keys {
+			prev := t.open[k]
 			t.open[k] = inv.ID
-			tx.undo = append(tx.undo, func() { delete(t.open, k) })
+			tx.undo = append(tx.undo, undo{kind: undoOpen, t: t, key: k, prev: prev})
 		}
 	}
-	for _, h := range hashesOf(next) {
-		got, loaded := tx.s.tokens.LoadOrStore(h, r)
-		if loaded {
-			if got.(ref) != r {
+	r := ref{inv.TenantID, inv.ID}
+	var buf [2]invite.TokenHash
+	for _, h := range hashes(next, &buf) {
+		ts := tx.s.tokenShard(h)
+		ts.mu.Lock()
+		got, loaded := ts.m[h]
+		if !loaded {
+			ts.m[h] = r
+		}
+		ts.mu.Unlock()
+		switch {
+		case !loaded:
+			tx.undo = append(tx.undo, undo{kind: undoToken, tok: tokenRef{h, r}})
+		case got != r:
+			// Another record's, unless an earlier write of this batch
+			// released it (deleted that record or rotated the hash away):
+			// then it is taken over. The batch holds the lock of got's
+			// tenant, so no other Apply can move the entry meanwhile.
+			i := slices.Index(tx.drop, tokenRef{h, got})
+			if i < 0 {
 				return invite.ErrAlreadyExists
 			}
-			// Already ours; make sure commit does not drop it.
-			tx.dropTokens = slices.DeleteFunc(tx.dropTokens, func(d tokenRef) bool { return d.h == h })
-			continue
+			tx.drop = slices.Delete(tx.drop, i, i+1)
+			ts.mu.Lock()
+			ts.m[h] = r
+			ts.mu.Unlock()
+			tx.undo = append(tx.undo, undo{kind: undoTokenTake, tok: tokenRef{h, got}})
+		default: // already ours: make sure commit does not drop it
+			tx.drop = slices.DeleteFunc(tx.drop, func(d tokenRef) bool { return d.h == h })
 		}
-		tx.undo = append(tx.undo, func() { tx.s.tokens.CompareAndDelete(h, r) })
 	}
 	return nil
 }
 
-// unindex removes old's keys; token hashes are dropped at commit unless next
-// keeps them.
+// unindex removes old's keys; its token hashes are dropped at commit unless
+// next keeps them.
 func (tx *txn) unindex(t *tenant, old, next *invite.Record) {
 	inv := &old.Invitation
 	if k := inv.IdempotencyKey; k != "" && t.idem[k] == inv.ID {
 		delete(t.idem, k)
-		tx.undo = append(tx.undo, func() { t.idem[k] = inv.ID })
+		tx.undo = append(tx.undo, undo{kind: undoIdem, t: t, key: k, prev: inv.ID})
 	}
 	if inv.State.Open() {
 		for _, k := range inv.Invitee.Keys() {
 			if t.open[k] == inv.ID {
 				delete(t.open, k)
-				tx.undo = append(tx.undo, func() { t.open[k] = inv.ID })
+				tx.undo = append(tx.undo, undo{kind: undoOpen, t: t, key: k, prev: inv.ID})
 			}
 		}
 	}
 	r := ref{inv.TenantID, inv.ID}
-	for _, h := range hashesOf(old) {
-		if next == nil || !slices.Contains(hashesOf(next), h) {
-			tx.dropTokens = append(tx.dropTokens, tokenRef{h, r})
+	var buf [2]invite.TokenHash
+	for _, h := range hashes(old, &buf) {
+		if next == nil || !hasHash(next, h) {
+			tx.drop = append(tx.drop, tokenRef{h, r})
 		}
 	}
 }
 
 func less(a, b *invite.Invitation) bool {
 	return invite.Cursor{CreatedAt: a.CreatedAt, ID: a.ID}.Less(invite.Cursor{CreatedAt: b.CreatedAt, ID: b.ID})
+}
+
+// find returns r's index in t.order.
+func (tx *txn) find(t *tenant, r *invite.Record) int {
+	return sort.Search(len(t.order), func(j int) bool { return !less(&t.order[j].Invitation, &r.Invitation) })
 }
 
 func (tx *txn) insertOrder(t *tenant, r *invite.Record) {
@@ -265,14 +405,14 @@ func (tx *txn) insertOrder(t *tenant, r *invite.Record) {
 		i = sort.Search(n, func(j int) bool { return less(&r.Invitation, &t.order[j].Invitation) })
 	}
 	t.order = slices.Insert(t.order, i, r)
-	tx.undo = append(tx.undo, func() { t.order = slices.Delete(t.order, i, i+1) })
+	tx.undo = append(tx.undo, undo{kind: undoOrderInsert, t: t, i: i})
 }
 
 func (tx *txn) removeOrder(t *tenant, r *invite.Record) {
-	i := sort.Search(len(t.order), func(j int) bool { return !less(&t.order[j].Invitation, &r.Invitation) })
+	i := tx.find(t, r)
 	if i < len(t.order) && t.order[i] == r {
 		t.order = slices.Delete(t.order, i, i+1)
-		tx.undo = append(tx.undo, func() { t.order = slices.Insert(t.order, i, r) })
+		tx.undo = append(tx.undo, undo{kind: undoOrderRemove, t: t, i: i, rec: r})
 	}
 }
 
@@ -297,19 +437,22 @@ func (s *Store) GetByTokenHash(ctx context.Context, h invite.TokenHash) (*invite
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	v, ok := s.tokens.Load(h)
+	ts := s.tokenShard(h)
+	ts.mu.RLock()
+	r, ok := ts.m[h]
+	ts.mu.RUnlock()
 	if !ok {
 		return nil, invite.ErrNotFound
 	}
-	r := v.(ref)
-	rec, err := s.Get(ctx, r.tenantID, r.id)
-	if err != nil {
-		return nil, err
-	}
+	sh := s.shardOf(r.tenantID)
+	sh.mu.RLock()
+	defer sh.mu.RUnlock()
 	// The index may be a moment ahead of (or behind) the record during a
 	// concurrent Apply: trust only the record.
-	if slices.Contains(hashesOf(rec), h) {
-		return rec, nil
+	if t := sh.tenants[r.tenantID]; t != nil {
+		if rec := t.byID[r.id]; rec != nil && hasHash(rec, h) {
+			return rec.Clone(), nil
+		}
 	}
 	return nil, invite.ErrNotFound
 }
@@ -423,7 +566,7 @@ func (s *Store) ListDue(ctx context.Context, now time.Time, limit int) ([]*invit
 		sh.mu.RUnlock()
 	}
 	slices.SortFunc(due, func(a, b *invite.Record) int { return a.Invitation.ExpiresAt.Compare(b.Invitation.ExpiresAt) })
-	return due[:min(len(due), limit)], nil
+	return due[:min(len(due), max(limit, 0))], nil
 }
 
 // Purge implements invite.Store.
@@ -447,7 +590,8 @@ func (s *Store) Purge(ctx context.Context, before time.Time, limit int) (int, er
 				}
 			}
 			for _, r := range victims {
-				tx := txn{s: s}
+				var tx txn
+				tx.s = s
 				tx.unindex(t, r, nil)
 				tx.removeOrder(t, r)
 				delete(t.byID, r.Invitation.ID)

@@ -1,0 +1,82 @@
+// Package invite manages invitations for Go services: a host creates an
+// invitation for someone (by email, phone or an existing user id, inside a
+// tenant), the library mints a one-time secret stored only as a hash, builds
+// the link or short code, delivers it through the host's Notifier, tracks
+// its state, and accepts it exactly once, handing back the roles, groups and
+// pre-filled data it carried. The host keeps its own users, HTTP framework
+// and database.
+//
+// # Getting started
+//
+//	m, err := invite.New(memstore.New(), invite.Config{
+//		LinkTemplate: "https://app.example/invite?token={{.Token}}",
+//		Notifier:     myNotifier,
+//	})
+//	res, err := m.Create(ctx, invite.CreateInput{
+//		TenantID: "acme",
+//		Invitee:  invite.Invitee{Email: "ada@example.com"},
+//		Roles:    []string{"admin"},
+//	})
+//	// ... later, when the invitee follows the link:
+//	acc, err := m.Accept(ctx, token, invite.AcceptInput{Subject: newUserID})
+//	// grant acc.Invitation.Roles and acc.Invitation.Groups to newUserID
+//
+// # Lifecycle
+//
+//	Create ──► pending ──deliver──► sent ──Resend──► sent (new secret, new expiry)
+//	              │                  │
+//	  Accept/Reject/Revoke     Accept/Reject/Revoke
+//	              ▼                  ▼
+//	    accepted | rejected | revoked            (terminal)
+//	pending/sent past ExpiresAt ──► expired ──Resend──► sent (or pending)
+//
+// The transition table lives in state.go; every operation goes through it,
+// and an illegal move is a *TransitionError naming both states. Expired is
+// derived on every read and materialised by Manager.ExpireDue, which also
+// emits the event. An expired, accepted, rejected or revoked invitation
+// never blocks a new one for the same invitee; an open one does
+// (ErrAlreadyExists) unless the caller asks to supersede it.
+//
+// Every change bumps Invitation.Version, and stores apply a change only if
+// the version they hold is the one it was computed from (compare-and-swap).
+// That is what makes Accept single-use under any concurrency, in every store.
+//
+// # Security model
+//
+//   - Link tokens are "inv_" + 44 base62 characters of 32 bytes from
+//     crypto/rand + a 6-character CRC32 checksum. The prefix lets secret
+//     scanners find leaked tokens; the checksum rejects typos and garbage
+//     (ErrInvalidToken) before any store lookup. Stores keep only the
+//     SHA-256 of the token.
+//   - Short codes (for SMS or typing) use an unambiguous alphabet, are
+//     stored as argon2id hashes, are checked together with the invitation
+//     they belong to, and die after Config.CodeMaxAttempts failures, counted
+//     even under parallel guessing.
+//   - The plaintext secret leaves the library exactly once, in the Result of
+//     the call that minted it. Secret, TokenHash and Credentials print as
+//     [REDACTED] through fmt, log/slog and encoding/json; Invitation and
+//     Event carry no secret and no hash; errors never echo one.
+//   - Lookup never changes anything, so mail scanners that fetch every link
+//     cannot consume an invitation. Accept can be bound to the invited email
+//     (ErrEmailMismatch) and an invitation for an existing user id can only
+//     be accepted by that user (ErrSubjectMismatch); neither consumes it.
+//   - Every store operation is scoped by tenant: another tenant's invitation
+//     is ErrNotFound.
+//
+// # Errors
+//
+// Sentinels (ErrNotFound, ErrAlreadyExists, ErrConflict, ErrInvalid,
+// ErrInvalidTransition, ErrExpired, ErrAlreadyAccepted, ErrInvalidToken,
+// ErrInvalidCode, ErrCodeLocked, ErrEmailMismatch, ErrSubjectMismatch,
+// ErrNoDeliveryChannel, ErrUnknownTemplate, ErrDelivery) match with
+// errors.Is. Bad input is a *ValidationError listing every bad field.
+//
+// # Packages
+//
+//   - invite (this package): Manager, the types, validation, tokens, the
+//     Store contract.
+//   - memstore: the in-memory Store, for tests, prototypes and
+//     single-process hosts.
+//   - storetest: the conformance suite every Store passes.
+//   - examples/quickstart: the whole lifecycle in one runnable program.
+package invite

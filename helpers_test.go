@@ -1,0 +1,254 @@
+package invite_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/invitekit/invite"
+	"github.com/invitekit/invite/memstore"
+)
+
+// cheapParams keeps argon2id fast in tests.
+var cheapParams = invite.CodeHashParams{Time: 1, MemoryKiB: 64, Threads: 1}
+
+// fakeClock is a controllable Config.Now. The start has nanoseconds and a
+// non-UTC zone so that the Manager's truncation to UTC microseconds shows.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newClock() *fakeClock {
+	return &fakeClock{t: time.Date(2031, 3, 14, 15, 9, 26, 535897932, time.FixedZone("X", 2*3600))}
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// managerNow is what the Manager sees for the clock's current reading.
+func (c *fakeClock) managerNow() time.Time { return c.Now().UTC().Truncate(time.Microsecond) }
+
+// notifier records messages; fail, when set, is returned instead.
+type notifier struct {
+	mu   sync.Mutex
+	msgs []invite.Message
+	fail error
+}
+
+func (n *notifier) Notify(_ context.Context, msg invite.Message) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.fail != nil {
+		return n.fail
+	}
+	n.msgs = append(n.msgs, msg)
+	return nil
+}
+
+func (n *notifier) setFail(err error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.fail = err
+}
+
+func (n *notifier) messages() []invite.Message {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return slices.Clone(n.msgs)
+}
+
+// eventLog is an EventSink that keeps deep copies of what it receives.
+type eventLog struct {
+	mu     sync.Mutex
+	events []invite.Event
+	fail   error
+}
+
+func (l *eventLog) Publish(_ context.Context, evs []invite.Event) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, e := range evs {
+		if e.Old != nil {
+			e.Old = e.Old.Clone()
+		}
+		if e.New != nil {
+			e.New = e.New.Clone()
+		}
+		l.events = append(l.events, e)
+	}
+	return l.fail
+}
+
+func (l *eventLog) all() []invite.Event {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.events)
+}
+
+func (l *eventLog) types() []invite.EventType {
+	var out []invite.EventType
+	for _, e := range l.all() {
+		out = append(out, e.Type)
+	}
+	return out
+}
+
+func (l *eventLog) reset() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.events = nil
+}
+
+// syncBuffer is a goroutine-safe log destination.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// countingStore counts the token-hash lookups that reach the store.
+type countingStore struct {
+	invite.Store
+	byToken atomic.Int64
+}
+
+func (s *countingStore) GetByTokenHash(ctx context.Context, h invite.TokenHash) (*invite.Record, error) {
+	s.byToken.Add(1)
+	return s.Store.GetByTokenHash(ctx, h)
+}
+
+type env struct {
+	t      *testing.T
+	m      *invite.Manager
+	mem    *memstore.Store
+	store  *countingStore
+	clock  *fakeClock
+	notes  *notifier
+	events *eventLog
+	logs   *syncBuffer
+	cfg    invite.Config
+}
+
+// newEnv builds a Manager on a fresh memstore with a fake clock, a recording
+// notifier and event sink, a JSON logger and cheap argon2 parameters. opts
+// adjust the Config before New.
+func newEnv(t *testing.T, opts ...func(*invite.Config)) *env {
+	t.Helper()
+	e := &env{t: t, mem: memstore.New(), clock: newClock(), notes: &notifier{}, events: &eventLog{}, logs: &syncBuffer{}}
+	e.store = &countingStore{Store: e.mem}
+	cfg := invite.Config{
+		Now:            e.clock.Now,
+		Logger:         slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Notifier:       e.notes,
+		EventSink:      e.events,
+		CodeHashParams: cheapParams,
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	m, err := invite.New(e.store, cfg)
+	require.NoError(t, err)
+	e.m, e.cfg = m, cfg
+	return e
+}
+
+func (e *env) ctx() context.Context { return e.t.Context() }
+
+// input is a valid CreateInput for email in tenant "t1" that returns its
+// secret to the caller.
+func input(email string) invite.CreateInput {
+	return invite.CreateInput{
+		TenantID:    "t1",
+		Invitee:     invite.Invitee{Email: email},
+		GivenName:   "Ada",
+		FamilyName:  "Lovelace",
+		Inviter:     invite.Inviter{ID: "admin-1", Name: "Grace Hopper"},
+		AccountName: "Analytical Engines",
+		Roles:       []string{"member"},
+		RedirectURI: "https://app.example/register",
+		Delivery:    invite.DeliveryReturn,
+	}
+}
+
+func (e *env) create(in invite.CreateInput) *invite.Result {
+	e.t.Helper()
+	res, err := e.m.Create(e.ctx(), in)
+	require.NoError(e.t, err)
+	require.NotNil(e.t, res)
+	require.NoError(e.t, res.DeliveryErr)
+	return res
+}
+
+func (e *env) get(tenant, id string) *invite.Invitation {
+	e.t.Helper()
+	inv, err := e.m.Get(e.ctx(), tenant, id)
+	require.NoError(e.t, err)
+	return inv
+}
+
+func (e *env) record(tenant, id string) *invite.Record {
+	e.t.Helper()
+	rec, err := e.mem.Get(e.ctx(), tenant, id)
+	require.NoError(e.t, err)
+	return rec
+}
+
+// count returns how many invitations of tenant List sees, expired included.
+func (e *env) count(tenant string) int {
+	e.t.Helper()
+	page, err := e.m.List(e.ctx(), tenant, invite.ListOptions{Filter: invite.Filter{IncludeExpired: true,
+		States: invite.States}, Limit: invite.MaxPageSize})
+	require.NoError(e.t, err)
+	return len(page.Invitations)
+}
+
+// requireValidation asserts err is a *ValidationError naming every field.
+func requireValidation(t *testing.T, err error, fields ...string) *invite.ValidationError {
+	t.Helper()
+	require.Error(t, err)
+	require.ErrorIs(t, err, invite.ErrInvalid)
+	var ve *invite.ValidationError
+	require.True(t, errors.As(err, &ve), "want *ValidationError, got %T: %v", err, err)
+	for _, f := range fields {
+		require.True(t, ve.Has(f), "field %q missing from %v", f, err)
+	}
+	return ve
+}
+
+// requireTransition asserts err is a *TransitionError from the given state.
+func requireTransition(t *testing.T, err error, from invite.State) {
+	t.Helper()
+	require.ErrorIs(t, err, invite.ErrInvalidTransition)
+	var te *invite.TransitionError
+	require.True(t, errors.As(err, &te), "want *TransitionError, got %T: %v", err, err)
+	require.Equal(t, from, te.From)
+}

@@ -1,0 +1,176 @@
+package memstore_test
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/invitekit/invite"
+	"github.com/invitekit/invite/memstore"
+)
+
+// Benchmarks of the Manager on memstore with 10,000 and 1,000,000 stored
+// invitations:
+//
+//	go test -run '^$' -bench . -benchtime 200000x -count 6 ./memstore
+//
+// The fixture for each size is built once per process and shared.
+
+const benchTenants = 1000
+
+type fixture struct {
+	m      *invite.Manager
+	tokens []string
+	seq    atomic.Int64
+}
+
+var (
+	fixturesMu sync.Mutex
+	fixtures   = map[int]*fixture{}
+)
+
+func newBenchManager(b *testing.B, s invite.Store) *invite.Manager {
+	b.Helper()
+	m, err := invite.New(s, invite.Config{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return m
+}
+
+// create makes one invitation for a fresh invitee and returns its token.
+func (f *fixture) create(b *testing.B) string {
+	n := f.seq.Add(1)
+	res, err := f.m.Create(context.Background(), invite.CreateInput{
+		TenantID:  fmt.Sprintf("tenant-%d", n%benchTenants),
+		Invitee:   invite.Invitee{Email: fmt.Sprintf("user%d@example.com", n)},
+		GivenName: "Ada", FamilyName: "Lovelace",
+		Inviter:  invite.Inviter{ID: "admin-1", Name: "Grace"},
+		Roles:    []string{"member"},
+		Groups:   []string{"engineering"},
+		Data:     map[string]string{"team": "core"},
+		Delivery: invite.DeliveryReturn,
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return res.Token.Reveal()
+}
+
+func getFixture(b *testing.B, size int) *fixture {
+	b.Helper()
+	fixturesMu.Lock()
+	defer fixturesMu.Unlock()
+	if f := fixtures[size]; f != nil {
+		return f
+	}
+	f := &fixture{m: newBenchManager(b, memstore.New())}
+	f.tokens = make([]string, size)
+	for i := range f.tokens {
+		f.tokens[i] = f.create(b)
+	}
+	fixtures[size] = f
+	return f
+}
+
+var sizes = []int{10_000, 1_000_000}
+
+func BenchmarkCreate(b *testing.B) {
+	for _, size := range sizes {
+		b.Run(fmt.Sprintf("stored=%d", size), func(b *testing.B) {
+			f := getFixture(b, size)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				f.create(b)
+			}
+		})
+	}
+}
+
+func BenchmarkLookup(b *testing.B) {
+	for _, size := range sizes {
+		b.Run(fmt.Sprintf("stored=%d", size), func(b *testing.B) {
+			f := getFixture(b, size)
+			ctx := context.Background()
+			r := rand.New(rand.NewPCG(1, 2))
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if _, err := f.m.Lookup(ctx, f.tokens[r.IntN(len(f.tokens))]); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+func BenchmarkAccept(b *testing.B) {
+	for _, size := range sizes {
+		b.Run(fmt.Sprintf("stored=%d", size), func(b *testing.B) {
+			f := getFixture(b, size)
+			ctx := context.Background()
+			fresh := make([]string, b.N)
+			for i := range fresh {
+				fresh[i] = f.create(b)
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if _, err := f.m.Accept(ctx, fresh[i], invite.AcceptInput{Subject: "user-1"}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkParallel runs Create, Lookup and Accept from GOMAXPROCS
+// goroutines on 10,000 stored invitations; compare its ns/op with the
+// serial benchmarks (ns/op is wall time per op across all goroutines).
+func BenchmarkParallel(b *testing.B) {
+	ctx := context.Background()
+	b.Run("op=Create", func(b *testing.B) {
+		f := getFixture(b, sizes[0])
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				f.create(b)
+			}
+		})
+	})
+	b.Run("op=Lookup", func(b *testing.B) {
+		f := getFixture(b, sizes[0])
+		b.ReportAllocs()
+		var seed atomic.Uint64
+		b.RunParallel(func(pb *testing.PB) {
+			r := rand.New(rand.NewPCG(seed.Add(1), 7))
+			for pb.Next() {
+				if _, err := f.m.Lookup(ctx, f.tokens[r.IntN(len(f.tokens))]); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	})
+	b.Run("op=Accept", func(b *testing.B) {
+		f := getFixture(b, sizes[0])
+		fresh := make([]string, b.N)
+		for i := range fresh {
+			fresh[i] = f.create(b)
+		}
+		var next atomic.Int64
+		b.ReportAllocs()
+		b.ResetTimer()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				tok := fresh[next.Add(1)-1]
+				if _, err := f.m.Accept(ctx, tok, invite.AcceptInput{Subject: "user-1"}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	})
+}
