@@ -223,6 +223,7 @@ func FuzzCreateInput(f *testing.F) {
 	f.Add("\"a b\"@example.com", "++1", "x", "\xff", "名", "//evil.example", "en--US", "Acme\r")
 	f.Add("a@example.com.", "00 1 (234) 567-890", "", "", "", "http://[::1]/", "zh-Hant-TW", "Acme & Co")
 	f.Add("", "", "", "", "", "", "", "")
+	f.Add("", "", "0", "0", "0", "https://\xc4", "", "0") // found by fuzzing: invalid UTF-8 in a redirect URI
 
 	fields := map[string]bool{"Invitee.Email": true, "Invitee.Phone": true, "Invitee.UserID": true, "GivenName": true,
 		"FamilyName": true, "RedirectURI": true, "Locale": true, "AccountName": true}

@@ -35,6 +35,15 @@ func New(store Store, cfg Config) (*Manager, error) {
 	return &Manager{store: store, cfg: cfg, link: link}, nil
 }
 
+// WithStore returns a Manager with the same Config on another store: use it
+// to run one operation inside a host transaction (for example
+// m.WithStore(sqlStore.WithTx(tx))). It costs one small allocation.
+func (m *Manager) WithStore(s Store) *Manager {
+	c := *m
+	c.store = s
+	return &c
+}
+
 // maxRetries bounds how often an operation re-reads and recomputes after
 // losing a compare-and-swap race.
 const maxRetries = 8

@@ -1990,3 +1990,77 @@ func TestReturnedValuesAreCopies(t *testing.T) {
 		}
 	}
 }
+
+func TestConcurrentUpsertCreatesOnce(t *testing.T) {
+	e := newEnv(t)
+	const n = 12
+	results := make([]*invite.UpsertResult, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			in := input("ada@example.com")
+			in.Data = map[string]string{"i": fmt.Sprint(i)}
+			results[i], errs[i] = e.m.Upsert(e.ctx(), in)
+		})
+	}
+	wg.Wait()
+	created := 0
+	for i := range n {
+		require.NoError(t, errs[i])
+		require.Equal(t, results[0].Invitation.ID, results[i].Invitation.ID)
+		if results[i].Created {
+			created++
+			require.False(t, results[i].Token.IsZero())
+		} else {
+			require.True(t, results[i].Token.IsZero())
+		}
+	}
+	require.Equal(t, 1, created)
+	require.Equal(t, 1, e.count("t1"))
+	require.EqualValues(t, n, e.get("t1", results[0].Invitation.ID).Version, "one create and n-1 updates")
+}
+
+func TestConcurrentSupersedeLeavesOneOpen(t *testing.T) {
+	e := newEnv(t)
+	const n = 10
+	results := make([]*invite.Result, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			in := input("ada@example.com")
+			in.Supersede = true
+			results[i], errs[i] = e.m.Create(e.ctx(), in)
+		})
+	}
+	wg.Wait()
+	ok := 0
+	for i := range n {
+		if errs[i] == nil {
+			ok++
+			continue
+		}
+		// Losing every retry against the others is the only acceptable failure.
+		require.True(t, errors.Is(errs[i], invite.ErrAlreadyExists) || errors.Is(errs[i], invite.ErrConflict), "%v", errs[i])
+	}
+	require.Positive(t, ok)
+	page, err := e.m.List(e.ctx(), "t1", invite.ListOptions{Filter: invite.Filter{States: []invite.State{invite.StatePending}}})
+	require.NoError(t, err)
+	require.Len(t, page.Invitations, 1, "exactly one open invitation")
+	revoked, err := e.m.List(e.ctx(), "t1", invite.ListOptions{Filter: invite.Filter{States: []invite.State{invite.StateRevoked}}})
+	require.NoError(t, err)
+	require.Len(t, revoked.Invitations, ok-1)
+	// Only the open one's token works.
+	for i := range n {
+		if errs[i] != nil {
+			continue
+		}
+		_, err := e.m.Lookup(e.ctx(), results[i].Token.Reveal())
+		if results[i].Invitation.ID == page.Invitations[0].ID {
+			require.NoError(t, err)
+		} else {
+			requireTransition(t, err, invite.StateRevoked)
+		}
+	}
+}

@@ -316,8 +316,8 @@ func VerifyCode(encoded []byte, code string) (bool, error) {
 	if len(parts) != 6 || parts[0] != "" || parts[1] != "argon2id" {
 		return false, fmt.Errorf("invite: malformed code hash")
 	}
-	var version int
-	if _, err := fmt.Sscanf(parts[2], "v=%d", &version); err != nil || version != argon2.Version {
+	// Exact match: Sscanf("v=%d") would also take "v=19x", "v=019" or "v= 19".
+	if parts[2] != "v="+strconv.Itoa(argon2.Version) {
 		return false, fmt.Errorf("invite: unsupported code hash version")
 	}
 	var m, t uint32
