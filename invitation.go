@@ -110,17 +110,29 @@ type Invitation struct {
 // Clone returns a deep copy.
 func (inv *Invitation) Clone() *Invitation {
 	c := *inv
-	c.Roles = slices.Clone(inv.Roles)
-	c.Groups = slices.Clone(inv.Groups)
-	c.Data = maps.Clone(inv.Data)
-	if inv.FormData != nil {
-		c.FormData = make(map[string]map[string]string, len(inv.FormData))
-		for k, v := range inv.FormData {
-			c.FormData[k] = maps.Clone(v)
-		}
-	}
-	c.Metadata = slices.Clone(inv.Metadata)
+	c.cloneCollections()
 	return &c
+}
+
+// cloneCollections replaces inv's slices and maps with copies.
+func (inv *Invitation) cloneCollections() {
+	inv.Roles = slices.Clone(inv.Roles)
+	inv.Groups = slices.Clone(inv.Groups)
+	inv.Metadata = slices.Clone(inv.Metadata)
+	inv.Data, inv.FormData = cloneData(inv.Data, inv.FormData)
+}
+
+// cloneData deep-copies pre-filled data.
+func cloneData(data map[string]string, form map[string]map[string]string) (map[string]string, map[string]map[string]string) {
+	data = maps.Clone(data)
+	if form != nil {
+		c := make(map[string]map[string]string, len(form))
+		for k, v := range form {
+			c[k] = maps.Clone(v)
+		}
+		form = c
+	}
+	return data, form
 }
 
 // Name is the invitee's full name ("given family"), as used for {{name}}.

@@ -78,16 +78,17 @@ type Result struct {
 // DeliverySend, delivers it. See CreateInput for the options.
 func (m *Manager) Create(ctx context.Context, in CreateInput) (*Result, error) {
 	now := m.now()
-	inv, err := m.newInvitation(&in, now)
+	rec, err := m.newRecord(&in, now)
 	if err != nil {
 		return nil, err
 	}
+	inv := &rec.Invitation
 	if in.IdempotencyKey != "" {
 		if res, err := m.replay(ctx, inv); res != nil || !errors.Is(err, ErrNotFound) {
 			return res, err
 		}
 	}
-	rec, token, code := m.mint(inv, in.WithCode)
+	token, code := m.mint(rec, in.WithCode)
 	if err := m.insert(ctx, rec, in.Supersede, now); err != nil {
 		if errors.Is(err, ErrAlreadyExists) && in.IdempotencyKey != "" {
 			if res, rerr := m.replay(ctx, inv); res != nil || !errors.Is(rerr, ErrNotFound) {
@@ -124,15 +125,15 @@ func (m *Manager) replay(ctx context.Context, inv *Invitation) (*Result, error) 
 }
 
 // mint adds a fresh token (and code) to inv.
-func (m *Manager) mint(inv *Invitation, withCode bool) (*Record, Secret, Secret) {
+func (m *Manager) mint(rec *Record, withCode bool) (Secret, Secret) {
 	token, hash := MintToken(m.cfg.TokenPrefix)
-	rec := &Record{Invitation: *inv, Credentials: Credentials{TokenHash: hash}}
+	rec.Credentials = Credentials{TokenHash: hash}
 	var code Secret
 	if withCode {
 		code, rec.Credentials.CodeHash = MintCode(m.cfg.CodeLength, m.cfg.CodeHashParams)
 	}
 	rec.Invitation.HasCode = withCode
-	return rec, token, code
+	return token, code
 }
 
 // insert stores a new record. When an open invitation of the same invitee
@@ -229,10 +230,11 @@ func (m *Manager) Upsert(ctx context.Context, in CreateInput) (*UpsertResult, er
 	// delivery checks to Create.
 	asUpdate := in
 	asUpdate.Delivery = DeliveryReturn
-	want, err := m.newInvitation(&asUpdate, now)
+	wantRec, err := m.newRecord(&asUpdate, now)
 	if err != nil {
 		return nil, err
 	}
+	want := &wantRec.Invitation
 	in.Invitee, in.TemplateKey = asUpdate.Invitee, asUpdate.TemplateKey
 	for attempt := 0; attempt < maxRetries; attempt++ {
 		open, err := m.store.FindOpen(ctx, want.TenantID, want.Invitee)
@@ -682,10 +684,10 @@ func (m *Manager) Update(ctx context.Context, in UpdateInput) (*Invitation, erro
 			inv.Groups = slices.Clone(*in.Groups)
 		}
 		if in.Data != nil {
-			inv.Data = (&Invitation{Data: *in.Data}).Clone().Data
+			inv.Data, _ = cloneData(*in.Data, nil)
 		}
 		if in.FormData != nil {
-			inv.FormData = (&Invitation{FormData: *in.FormData}).Clone().FormData
+			_, inv.FormData = cloneData(nil, *in.FormData)
 		}
 		if in.Metadata != nil {
 			inv.Metadata = slices.Clone(*in.Metadata)
@@ -786,8 +788,8 @@ func (m *Manager) Resend(ctx context.Context, tenantID, id string, opts ResendOp
 		if validity == 0 {
 			validity = min(max(inv.ExpiresAt.Sub(inv.IssuedAt), m.cfg.MinExpiry), m.cfg.MaxExpiry)
 		}
-		var next *Record
-		next, token, code = m.mint(inv, inv.HasCode)
+		next := cur.shallow()
+		token, code = m.mint(next, inv.HasCode)
 		if m.cfg.KeepPreviousTokens && from != StateExpired {
 			prev := append([]PreviousToken{{Hash: cur.Credentials.TokenHash, ExpiresAt: inv.ExpiresAt}}, cur.Credentials.PreviousTokens...)
 			prev = slices.DeleteFunc(prev, func(p PreviousToken) bool { return !now.Before(p.ExpiresAt) })
@@ -1152,9 +1154,10 @@ func (m *Manager) checkExpiry(fe *fieldErrs, field string, d time.Duration) {
 	}
 }
 
-// newInvitation validates and normalises in (in place) and returns the new
-// invitation it describes, without secrets.
-func (m *Manager) newInvitation(in *CreateInput, now time.Time) (*Invitation, error) {
+// newRecord validates and normalises in (in place) and returns the record
+// of the new invitation it describes, without secrets. The record owns
+// copies of the input's slices and maps.
+func (m *Manager) newRecord(in *CreateInput, now time.Time) (*Record, error) {
 	var fe fieldErrs
 	fe.checkText("TenantID", in.TenantID, MaxIDLen, true)
 	fe.checkInvitee(&in.Invitee)
@@ -1216,7 +1219,7 @@ func (m *Manager) newInvitation(in *CreateInput, now time.Time) (*Invitation, er
 	if err := fe.err(); err != nil {
 		return nil, err
 	}
-	inv := &Invitation{
+	rec := &Record{Invitation: Invitation{
 		ID: uuid.Must(uuid.NewV7()).String(), TenantID: in.TenantID, Invitee: in.Invitee,
 		GivenName: strings.TrimSpace(in.GivenName), FamilyName: strings.TrimSpace(in.FamilyName),
 		Inviter: in.Inviter, AccountName: in.AccountName, Roles: in.Roles, Groups: in.Groups,
@@ -1227,6 +1230,9 @@ func (m *Manager) newInvitation(in *CreateInput, now time.Time) (*Invitation, er
 		State:             StatePending, CreatedAt: now, UpdatedAt: now, IssuedAt: now,
 		ExpiresAt:      now.Add(validity).Truncate(time.Microsecond),
 		IdempotencyKey: in.IdempotencyKey, Version: 1,
-	}
-	return inv.Clone(), nil // the caller's slices and maps are not shared with the store
+	}}
+	inv := &rec.Invitation
+	inv.Roles, inv.Groups, inv.Metadata = slices.Clone(inv.Roles), slices.Clone(inv.Groups), slices.Clone(inv.Metadata)
+	inv.Data, inv.FormData = cloneData(inv.Data, inv.FormData)
+	return rec, nil
 }

@@ -2,9 +2,11 @@ package invite
 
 import (
 	"context"
+	"errors"
 	"net/url"
 	"strings"
 	"text/template"
+	"text/template/parse"
 	"time"
 )
 
@@ -114,10 +116,29 @@ func newLinkData(inv *Invitation, token, code string) LinkData {
 
 // parseLinkTemplate parses and test-renders a link template, so that a bad
 // template is a validation error before anything is stored.
+//
+// A link template may hold only text and plain field references such as
+// {{.Token}}: no pipelines, functions, range, if or with. Templates can come
+// from API callers (reference 002 takes one per request), and a loop or a
+// call would let a caller burn CPU and memory on every render.
 func parseLinkTemplate(s string) (*template.Template, error) {
 	t, err := template.New("link").Option("missingkey=error").Parse(s)
 	if err != nil {
 		return nil, err
+	}
+	for _, n := range t.Tree.Root.Nodes {
+		switch n := n.(type) {
+		case *parse.TextNode:
+		case *parse.ActionNode:
+			if len(n.Pipe.Decl) != 0 || len(n.Pipe.Cmds) != 1 || len(n.Pipe.Cmds[0].Args) != 1 {
+				return nil, errors.New("only plain fields such as {{.Token}} are allowed")
+			}
+			if f, ok := n.Pipe.Cmds[0].Args[0].(*parse.FieldNode); !ok || len(f.Ident) != 1 {
+				return nil, errors.New("only plain fields such as {{.Token}} are allowed")
+			}
+		default:
+			return nil, errors.New("only text and plain fields such as {{.Token}} are allowed")
+		}
 	}
 	var b strings.Builder
 	if err := t.Execute(&b, LinkData{}); err != nil {

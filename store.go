@@ -85,7 +85,10 @@ type Record struct {
 
 // Clone returns a deep copy.
 func (r *Record) Clone() *Record {
-	return &Record{Invitation: *r.Invitation.Clone(), Credentials: r.Credentials.Clone()}
+	c := *r
+	c.Invitation.cloneCollections()
+	c.Credentials = r.Credentials.Clone()
+	return &c
 }
 
 // Credentials is the secret material of an invitation: hashes only, never a

@@ -1,6 +1,7 @@
 package invite_test
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/invitekit/invite"
+	"github.com/invitekit/invite/memstore"
 )
 
 func TestCreateValidationListsEveryBadField(t *testing.T) {
@@ -526,4 +528,34 @@ func TestStateTable(t *testing.T) {
 	require.True(t, invite.CanTransition(invite.StateExpired, invite.StatePending))
 	require.False(t, invite.CanTransition(invite.StateExpired, invite.StateAccepted))
 	require.True(t, invite.CanTransition(invite.StateSent, invite.StateAccepted))
+}
+
+func TestLinkTemplateAllowsOnlyPlainFields(t *testing.T) {
+	ctx := context.Background()
+	m, err := invite.New(memstore.New(), invite.Config{})
+	require.NoError(t, err)
+	for _, tmpl := range []string{
+		"{{range 1000000000}}x{{end}}",
+		"{{if .Token}}x{{end}}",
+		"{{with .Token}}{{.}}{{end}}",
+		"{{printf \"%s\" .Token}}",
+		"{{.Token | html}}",
+		"{{$x := .Token}}{{$x}}",
+		"{{template \"link\" .}}",
+		"{{.Nope}}",
+	} {
+		t.Run(tmpl, func(t *testing.T) {
+			_, err := m.Create(ctx, invite.CreateInput{TenantID: "t", Invitee: invite.Invitee{Email: "a@example.com"},
+				Delivery: invite.DeliveryReturn, LinkTemplate: tmpl})
+			var ve *invite.ValidationError
+			require.ErrorAs(t, err, &ve)
+			require.True(t, ve.Has("LinkTemplate"), err.Error())
+		})
+	}
+	_, err = invite.New(memstore.New(), invite.Config{LinkTemplate: "{{range 10}}x{{end}}"})
+	require.ErrorIs(t, err, invite.ErrInvalid)
+	res, err := m.Create(ctx, invite.CreateInput{TenantID: "t", Invitee: invite.Invitee{Email: "a@example.com"},
+		Delivery: invite.DeliveryReturn, LinkTemplate: "https://x.example/i?t={{.Token}}&o={{.OrgID}}"})
+	require.NoError(t, err)
+	require.Equal(t, "https://x.example/i?t="+res.Token.Reveal()+"&o=t", res.Link.Reveal())
 }
