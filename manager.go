@@ -447,8 +447,8 @@ func (m *Manager) byID(tenantID, id string) func(context.Context) (*Record, erro
 }
 
 // byToken loads the record a token hash belongs to. A hash that matches
-// nothing is ErrInvalidToken; a previous token past its own expiry reads as
-// expired.
+// nothing is ErrInvalidToken; a previous token past its own expiry is
+// ErrExpired.
 func (m *Manager) byToken(h TokenHash) func(context.Context) (*Record, error) {
 	return func(ctx context.Context) (*Record, error) {
 		rec, err := m.store.GetByTokenHash(ctx, h)
@@ -458,10 +458,12 @@ func (m *Manager) byToken(h TokenHash) func(context.Context) (*Record, error) {
 		if err != nil {
 			return nil, err
 		}
-		if !rec.Credentials.TokenHash.Equal(h) {
+		if !rec.Credentials.TokenHash.Equal(h) && rec.Invitation.State.Open() {
+			// A token replaced by Resend (Config.KeepPreviousTokens) lives
+			// until its own expiry, not the invitation's.
 			for _, p := range rec.Credentials.PreviousTokens {
-				if p.Hash.Equal(h) && !m.now().Before(p.ExpiresAt) && rec.Invitation.State.Open() {
-					rec.Invitation.ExpiresAt = p.ExpiresAt // this token's own expiry
+				if p.Hash.Equal(h) && !m.now().Before(p.ExpiresAt) {
+					return nil, fmt.Errorf("%w: this link was replaced by a newer one and has expired", ErrExpired)
 				}
 			}
 		}
