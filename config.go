@@ -20,8 +20,12 @@ type Config struct {
 	// Notifier delivers messages. Default: nil, in which case only
 	// DeliveryReturn is accepted.
 	Notifier Notifier
-	// EventSink receives every event after its change commits. Default: nil
-	// (events are only written to the store's outbox, if it has one).
+	// EventSink receives every event after the store write that caused it
+	// returns. Default: nil (events are only written to the store's outbox,
+	// if it has one). When the store runs inside a host transaction
+	// (Manager.WithStore with sqlstore's WithTx), the sink hears of the
+	// change before the host commits and even if it then rolls back; the
+	// outbox, written inside that transaction, is the reliable record.
 	EventSink EventSink
 
 	// TokenPrefix starts every link token: 1 to 16 characters from [A-Za-z0-9_].

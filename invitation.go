@@ -1,6 +1,7 @@
 package invite
 
 import (
+	"bytes"
 	"encoding/json"
 	"maps"
 	"net/mail"
@@ -29,7 +30,7 @@ type Invitee struct {
 func (iv Invitee) Keys() []string {
 	keys := make([]string, 0, 3)
 	if iv.Email != "" {
-		keys = append(keys, "email:"+strings.ToLower(iv.Email))
+		keys = append(keys, "email:"+emailKey(iv.Email))
 	}
 	if iv.Phone != "" {
 		keys = append(keys, "phone:"+iv.Phone)
@@ -39,6 +40,10 @@ func (iv Invitee) Keys() []string {
 	}
 	return keys
 }
+
+// emailKey is the form emails are matched in: lower-cased (Unicode
+// lower case, as strings.ToLower), so stores can index it.
+func emailKey(email string) string { return strings.ToLower(email) }
 
 // IsZero reports whether no identifier is set.
 func (iv Invitee) IsZero() bool { return iv == Invitee{} }
@@ -359,8 +364,8 @@ func (fe *fieldErrs) checkData(data map[string]string, form map[string]map[strin
 	size := len(meta)
 	for k, v := range data {
 		fe.checkText("Data["+k+"]", k, MaxIDLen, true)
-		if !utf8.ValidString(v) {
-			fe.add("Data["+k+"]", "value is not valid UTF-8")
+		if !utf8.ValidString(v) || strings.ContainsRune(v, 0) {
+			fe.add("Data["+k+"]", "value is not valid UTF-8 or contains NUL")
 		}
 		size += len(k) + len(v) + 6
 	}
@@ -369,14 +374,16 @@ func (fe *fieldErrs) checkData(data map[string]string, form map[string]map[strin
 		size += len(id) + 6
 		for k, v := range fields {
 			fe.checkText("FormData["+id+"]["+k+"]", k, MaxIDLen, true)
-			if !utf8.ValidString(v) {
-				fe.add("FormData["+id+"]["+k+"]", "value is not valid UTF-8")
+			if !utf8.ValidString(v) || strings.ContainsRune(v, 0) {
+				fe.add("FormData["+id+"]["+k+"]", "value is not valid UTF-8 or contains NUL")
 			}
 			size += len(k) + len(v) + 6
 		}
 	}
-	if len(meta) > 0 && !json.Valid(meta) {
-		fe.add("Metadata", "is not valid JSON")
+	// NUL (\u0000) is valid JSON but no PostgreSQL jsonb can store it, so
+	// no store accepts it.
+	if len(meta) > 0 && (!json.Valid(meta) || bytes.Contains(meta, []byte(`\u0000`))) {
+		fe.add("Metadata", "is not valid JSON or contains \\u0000")
 	}
 	if size > max {
 		fe.add("Data", "pre-filled data and metadata exceed "+itoa(max)+" bytes")

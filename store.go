@@ -8,7 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"slices"
-	"strings"
 	"time"
 )
 
@@ -28,7 +27,9 @@ type Store interface {
 	// atomically: all of it or none of it.
 	//
 	// A write with Expect == 0 inserts Record. Apply must return an error
-	// matching ErrAlreadyExists when the insert collides on the id, on a token
+	// matching ErrAlreadyExists when the insert collides on the id (ids are
+	// unique within a tenant; the Manager's UUIDv7 ids are unique
+	// globally), on a token
 	// hash (current or previous) of another record, on the idempotency key
 	// within the tenant, or, when the record's State is open (pending or
 	// sent), on an invitee key (Invitee.Keys) of another record of the tenant
@@ -188,7 +189,7 @@ func (f *Filter) Matches(inv *Invitation, now time.Time) bool {
 	} else if st == StateExpired && !f.IncludeExpired {
 		return false
 	}
-	if f.Email != "" && !strings.EqualFold(inv.Invitee.Email, f.Email) {
+	if f.Email != "" && emailKey(inv.Invitee.Email) != emailKey(f.Email) {
 		return false
 	}
 	if (f.Phone != "" && inv.Invitee.Phone != f.Phone) || (f.UserID != "" && inv.Invitee.UserID != f.UserID) ||

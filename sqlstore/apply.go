@@ -1,0 +1,390 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/invitekit/invite"
+)
+
+// write is one invite.Write, validated and encoded.
+type write struct {
+	row    row
+	expect int64
+	delete bool
+}
+
+// Apply implements invite.Store: it commits every write of b, in order,
+// together with one outbox row per event of b, atomically.
+//
+// An insert collides (invite.ErrAlreadyExists) on the primary key (tenant
+// and id), on the unique token hash of the tokens table, on the tenant's
+// idempotency key and, for an open record, on the partial (or, on MySQL,
+// generated-column) unique index of each invitee key among the tenant's
+// open records. An update or delete is guarded by the version it was
+// computed from (WHERE tenant_id = ? AND id = ? AND version = ?); when it
+// matches no row, one more SELECT tells invite.ErrNotFound from
+// invite.ErrConflict. Updates rewrite the token rows only when the token
+// hashes changed.
+//
+// On PostgreSQL a batch of one write is one statement (a data-modifying
+// CTE writing the invitation, its token rows and the outbox rows), with no
+// transaction around it. Larger batches, and every batch on SQLite and
+// MySQL, run in one transaction (see DBTX and WithTx). When the database
+// aborts that statement or transaction to resolve a deadlock or a
+// serialisation failure, Apply runs it again, up to five times in all; in a
+// host's transaction it returns the error instead (the database rolled
+// the host's transaction back).
+//
+// Apply validates b first, and reports every problem in one
+// *invite.ValidationError before any statement runs: a nil record, an
+// empty tenant or id, an invalid state, a negative Expect, a Delete
+// without Expect, a Version other than Expect+1 on an update or below 1 on
+// an insert, Metadata that is not JSON, an event without an id, and, on
+// PostgreSQL, a U+0000 in any string of an invitation or event (jsonb
+// cannot hold it).
+func (s *Store) Apply(ctx context.Context, b *invite.Batch) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if b == nil || (len(b.Writes) == 0 && len(b.Events) == 0) {
+		return nil
+	}
+	ws, fields := s.prepareWrites(b.Writes)
+	evs := make([]event, len(b.Events))
+	for i := range b.Events {
+		var err error
+		if evs[i], err = s.d.encodeEvent(i, &b.Events[i]); err != nil {
+			var ve *invite.ValidationError
+			if !errors.As(err, &ve) {
+				return err
+			}
+			fields = append(fields, ve.Fields...)
+		}
+	}
+	if len(fields) > 0 {
+		return &invite.ValidationError{Fields: fields}
+	}
+	if s.d == Postgres && len(ws) == 1 && s.begin != nil {
+		return s.retrying(ctx, func() error { return s.pgWrite(ctx, s.db, &ws[0], evs) })
+	}
+	return s.retrying(ctx, func() error { return s.applyAtomically(ctx, ws, evs) })
+}
+
+// applyAtomically runs the writes and inserts the events in one transaction
+// (or savepoint).
+func (s *Store) applyAtomically(ctx context.Context, ws []write, evs []event) error {
+	return s.atomically(ctx, "apply", func(ex DBTX) error {
+		for i := range ws {
+			if s.d == Postgres {
+				var attached []event
+				if i == len(ws)-1 {
+					attached = evs
+				}
+				if err := s.pgWrite(ctx, ex, &ws[i], attached); err != nil {
+					return err
+				}
+				continue
+			}
+			if err := s.genericWrite(ctx, ex, &ws[i]); err != nil {
+				return err
+			}
+		}
+		if s.d == Postgres && len(ws) > 0 {
+			return nil // the last write inserted the events
+		}
+		return s.insertEvents(ctx, ex, evs)
+	})
+}
+
+// prepareWrites validates and encodes the writes. It returns the field
+// errors of every invalid one.
+func (s *Store) prepareWrites(in []invite.Write) ([]write, []invite.FieldError) {
+	out := make([]write, len(in))
+	var fields []invite.FieldError
+	for i, w := range in {
+		f := "Writes[" + strconv.Itoa(i) + "]"
+		bad := func(field, reason string) {
+			fields = append(fields, invite.FieldError{Field: f + field, Reason: reason})
+		}
+		if w.Record == nil {
+			bad(".Record", "is nil")
+			continue
+		}
+		inv := &w.Record.Invitation
+		if inv.TenantID == "" {
+			bad(".Record.Invitation.TenantID", "is required")
+		}
+		if inv.ID == "" {
+			bad(".Record.Invitation.ID", "is required")
+		}
+		switch {
+		case w.Expect < 0:
+			bad(".Expect", "must not be negative")
+		case w.Delete && w.Expect == 0:
+			bad(".Delete", "needs Expect, the version deleted")
+		case w.Delete:
+		case !inv.State.Valid():
+			bad(".Record.Invitation.State", "is not a state")
+		case w.Expect == 0 && inv.Version < 1:
+			bad(".Record.Invitation.Version", "must be at least 1 on an insert")
+		case w.Expect > 0 && inv.Version != w.Expect+1:
+			bad(".Record.Invitation.Version", "must be Expect+1 on an update")
+		}
+		out[i] = write{expect: w.Expect, delete: w.Delete}
+		if w.Delete {
+			out[i].row = row{tenantID: inv.TenantID, id: inv.ID}
+			continue
+		}
+		rw, ferrs := s.d.encodeRecord(w.Record)
+		for _, fe := range ferrs {
+			bad(".Record."+fe.Field, fe.Reason)
+		}
+		out[i].row = rw
+	}
+	return out, fields
+}
+
+// op names a write in errors.
+func (w *write) op() string { return "apply: invitation " + w.row.id }
+
+// missing tells why a guarded update or delete of w matched no row: the
+// invitation is not in the tenant (invite.ErrNotFound) or has another
+// version (invite.ErrConflict).
+func (s *Store) missing(ctx context.Context, ex DBTX, w *write) error {
+	v, err := s.storedVersion(ctx, ex, w)
+	if err != nil {
+		return err
+	}
+	return s.conflict(w, v)
+}
+
+// storedVersion returns the stored version of w's invitation, or an error
+// matching invite.ErrNotFound when the tenant holds no such invitation.
+func (s *Store) storedVersion(ctx context.Context, ex DBTX, w *write) (int64, error) {
+	var v int64
+	err := ex.QueryRowContext(ctx, s.q.version, w.row.tenantID, w.row.id).Scan(&v)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return 0, fmt.Errorf("sqlstore: %s: %w", w.op(), invite.ErrNotFound)
+	case err != nil:
+		return 0, wrap(w.op(), err)
+	}
+	return v, nil
+}
+
+func (s *Store) conflict(w *write, stored int64) error {
+	return fmt.Errorf("sqlstore: %s: stored version %d, expected %d: %w", w.op(), stored, w.expect, invite.ErrConflict)
+}
+
+// pgWrite runs w as one PostgreSQL statement: a data-modifying CTE whose
+// first part ("w") inserts, updates or deletes the invitation row, and whose
+// other parts, run only when "w" touched a row, bring the token rows in line
+// and insert evs into the outbox.
+func (s *Store) pgWrite(ctx context.Context, ex DBTX, w *write, evs []event) error {
+	a := &args{d: Postgres}
+	var q strings.Builder
+	r := &w.row
+	switch {
+	case w.expect == 0:
+		vals := r.values()
+		ph := make([]string, len(vals))
+		for i, v := range vals {
+			ph[i] = a.add(v)
+		}
+		tenant, id := ph[0], ph[1]
+		fmt.Fprintf(&q, "WITH w AS (INSERT INTO %s (%s) VALUES (%s) RETURNING 1)",
+			s.invitations, strings.Join(invitationColumns, ", "), strings.Join(ph, ", "))
+		if len(r.hashes) > 0 {
+			tuples := make([]string, len(r.hashes))
+			for i, h := range r.hashes {
+				tuples[i] = "(" + a.add(h) + ", " + tenant + ", " + id + ")"
+			}
+			fmt.Fprintf(&q, ", k AS (INSERT INTO %s (token_hash, tenant_id, invitation_id) VALUES %s)",
+				s.tokens, strings.Join(tuples, ", "))
+		}
+	case w.delete:
+		tenant, id, version := a.add(r.tenantID), a.add(r.id), a.add(w.expect)
+		fmt.Fprintf(&q, "WITH w AS (DELETE FROM %s WHERE tenant_id = %s AND id = %s AND version = %s RETURNING 1)",
+			s.invitations, tenant, id, version)
+		fmt.Fprintf(&q, ", k AS (DELETE FROM %s WHERE tenant_id = %s AND invitation_id = %s AND EXISTS (SELECT 1 FROM w))",
+			s.tokens, tenant, id)
+	default:
+		vals := r.values()
+		tenant, id := a.add(vals[0]), a.add(vals[1])
+		set := make([]string, 0, len(vals)-2)
+		for i := 2; i < len(vals); i++ {
+			set = append(set, invitationColumns[i]+" = "+a.add(vals[i]))
+		}
+		fmt.Fprintf(&q, "WITH w AS (UPDATE %s SET %s WHERE tenant_id = %s AND id = %s AND version = %s RETURNING 1)",
+			s.invitations, strings.Join(set, ", "), tenant, id, a.add(w.expect))
+		hs := make([]string, len(r.hashes))
+		for i, h := range r.hashes {
+			hs[i] = a.add(h)
+		}
+		fmt.Fprintf(&q, ", d AS (DELETE FROM %s WHERE tenant_id = %s AND invitation_id = %s AND EXISTS (SELECT 1 FROM w)",
+			s.tokens, tenant, id)
+		if len(hs) > 0 {
+			fmt.Fprintf(&q, " AND token_hash NOT IN (%s)", strings.Join(hs, ", "))
+		}
+		q.WriteString(")")
+		if len(hs) > 0 {
+			tuples := make([]string, len(hs))
+			for i, h := range hs {
+				tuples[i] = "(" + h + "::bytea)"
+			}
+			fmt.Fprintf(&q, ", k AS (INSERT INTO %s (token_hash, tenant_id, invitation_id) SELECT v.h, %s, %s FROM (VALUES %s) AS v (h)"+
+				" WHERE EXISTS (SELECT 1 FROM w) AND NOT EXISTS (SELECT 1 FROM %s x WHERE x.token_hash = v.h AND x.tenant_id = %s AND x.invitation_id = %s))",
+				s.tokens, tenant, id, strings.Join(tuples, ", "), s.tokens, tenant, id)
+		}
+	}
+	if len(evs) > 0 {
+		tuples := make([]string, len(evs))
+		for i, e := range evs {
+			tuples[i] = "(" + a.add(e.id) + "::text, " + a.add(e.tenantID) + "::text, " + a.add(e.invitationID) + "::text, " +
+				a.add(e.typ) + "::text, " + a.add(e.payload) + "::jsonb, " + a.add(e.at) + "::timestamptz)"
+		}
+		fmt.Fprintf(&q, ", o AS (INSERT INTO %s (id, tenant_id, invitation_id, type, payload, created_at, available_at)"+
+			" SELECT v.id, v.tenant_id, v.invitation_id, v.type, v.payload, v.created_at, v.created_at"+
+			" FROM (VALUES %s) AS v (id, tenant_id, invitation_id, type, payload, created_at) WHERE EXISTS (SELECT 1 FROM w))",
+			s.outbox, strings.Join(tuples, ", "))
+	}
+	q.WriteString(" SELECT count(*) FROM w")
+	var n int64
+	if err := ex.QueryRowContext(ctx, q.String(), a.vals...).Scan(&n); err != nil {
+		return wrap(w.op(), err)
+	}
+	if n == 0 {
+		return s.missing(ctx, ex, w)
+	}
+	return nil
+}
+
+// genericWrite runs w on SQLite or MySQL, inside the caller's transaction:
+// the invitation row first (guarded by version for updates and deletes),
+// then its token rows.
+func (s *Store) genericWrite(ctx context.Context, ex DBTX, w *write) error {
+	r := &w.row
+	switch {
+	case w.expect == 0:
+		a := &args{d: s.d}
+		vals := r.values()
+		ph := make([]string, len(vals))
+		for i, v := range vals {
+			ph[i] = a.add(v)
+		}
+		q := "INSERT INTO " + s.invitations + " (" + strings.Join(invitationColumns, ", ") + ") VALUES (" + strings.Join(ph, ", ") + ")"
+		if _, err := ex.ExecContext(ctx, q, a.vals...); err != nil {
+			return wrap(w.op(), err)
+		}
+		return s.insertTokens(ctx, ex, w)
+	case w.delete:
+		q := "DELETE FROM " + s.invitations + " WHERE tenant_id = ? AND id = ? AND version = ?"
+		if n, err := affected(ex.ExecContext(ctx, q, r.tenantID, r.id, w.expect)); err != nil {
+			return wrap(w.op(), err)
+		} else if n == 0 {
+			return s.missing(ctx, ex, w)
+		}
+		return s.deleteTokens(ctx, ex, w)
+	}
+	// An update. The first attempt also requires the stored token columns to
+	// equal the new ones: when it matches, the token rows are already right
+	// and are left alone (accept, reject, revoke, expire, a failed code).
+	// When it does not, the stored version tells a lost race or a missing
+	// invitation (an error) from a change of tokens (a resend): that one
+	// updates the row under the version guard alone and rewrites its token
+	// rows.
+	vals := r.values()
+	set := make([]string, 0, len(vals)-2)
+	for i := 2; i < len(vals); i++ {
+		set = append(set, invitationColumns[i]+" = ?")
+	}
+	q := "UPDATE " + s.invitations + " SET " + strings.Join(set, ", ") + " WHERE tenant_id = ? AND id = ? AND version = ?"
+	same := " IS ?"
+	if s.d == MySQL {
+		same = " <=> ?"
+	}
+	base := append(vals[2:len(vals):len(vals)], r.tenantID, r.id, w.expect)
+	n, err := affected(ex.ExecContext(ctx, q+" AND token_hash"+same+" AND prev_tokens"+same, append(base, r.tokenHash, r.prevTokens)...))
+	if err != nil {
+		return wrap(w.op(), err)
+	}
+	if n > 0 {
+		return nil
+	}
+	if v, err := s.storedVersion(ctx, ex, w); err != nil {
+		return err
+	} else if v != w.expect {
+		return s.conflict(w, v)
+	}
+	if n, err = affected(ex.ExecContext(ctx, q, base...)); err != nil {
+		return wrap(w.op(), err)
+	} else if n == 0 {
+		return s.missing(ctx, ex, w)
+	}
+	if err := s.deleteTokens(ctx, ex, w); err != nil {
+		return err
+	}
+	return s.insertTokens(ctx, ex, w)
+}
+
+func affected(res sql.Result, err error) (int64, error) {
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+func (s *Store) insertTokens(ctx context.Context, ex DBTX, w *write) error {
+	r := &w.row
+	if len(r.hashes) == 0 {
+		return nil
+	}
+	a := &args{d: s.d}
+	tuples := make([]string, len(r.hashes))
+	for i, h := range r.hashes {
+		tuples[i] = "(" + a.add(h) + ", " + a.add(r.tenantID) + ", " + a.add(r.id) + ")"
+	}
+	q := "INSERT INTO " + s.tokens + " (token_hash, tenant_id, invitation_id) VALUES " + strings.Join(tuples, ", ")
+	if _, err := ex.ExecContext(ctx, q, a.vals...); err != nil {
+		return wrap(w.op(), err)
+	}
+	return nil
+}
+
+func (s *Store) deleteTokens(ctx context.Context, ex DBTX, w *write) error {
+	q := s.d.rebind("DELETE FROM " + s.tokens + " WHERE tenant_id = ? AND invitation_id = ?")
+	if _, err := ex.ExecContext(ctx, q, w.row.tenantID, w.row.id); err != nil {
+		return wrap(w.op(), err)
+	}
+	return nil
+}
+
+// eventsPerStatement bounds a multi-row outbox INSERT: 7 placeholders a row
+// stays far below every dialect's limit (SQLite's 32766 is the lowest).
+const eventsPerStatement = 200
+
+// insertEvents inserts evs into the outbox, in statements of up to
+// eventsPerStatement rows.
+func (s *Store) insertEvents(ctx context.Context, ex DBTX, evs []event) error {
+	for len(evs) > 0 {
+		chunk := evs[:min(len(evs), eventsPerStatement)]
+		evs = evs[len(chunk):]
+		a := &args{d: s.d}
+		tuples := make([]string, len(chunk))
+		for i, e := range chunk {
+			tuples[i] = "(" + a.add(e.id) + ", " + a.add(e.tenantID) + ", " + a.add(e.invitationID) + ", " + a.add(e.typ) +
+				", " + a.add(e.payload) + ", " + a.add(e.at) + ", " + a.add(e.at) + ")"
+		}
+		q := "INSERT INTO " + s.outbox + " (id, tenant_id, invitation_id, type, payload, created_at, available_at) VALUES " +
+			strings.Join(tuples, ", ")
+		if _, err := ex.ExecContext(ctx, q, a.vals...); err != nil {
+			return wrap("apply: outbox", err)
+		}
+	}
+	return nil
+}

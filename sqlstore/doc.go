@@ -1,0 +1,172 @@
+// Package sqlstore is an invite.Store on database/sql, for PostgreSQL
+// (and CockroachDB, YugabyteDB), SQLite, and MySQL or MariaDB.
+//
+// It imports database/sql and no driver: the host opens the database with
+// the driver of its choice and names the dialect.
+//
+//	db, err := sql.Open("pgx", os.Getenv("DATABASE_URL")) // github.com/jackc/pgx/v5/stdlib
+//	...
+//	store, err := sqlstore.New(db, sqlstore.Config{Dialect: sqlstore.Postgres})
+//	...
+//	if err := store.Migrate(ctx); err != nil { ... } // at startup, from every replica
+//	manager, err := invite.New(store, invite.Config{...})
+//
+// # Dialects and connections
+//
+// PostgreSQL 14 or later, through pgx's stdlib ("pgx") or lib/pq
+// ("postgres"). The Store's SQL stays within what CockroachDB and
+// YugabyteDB accept: no advisory locks, no LISTEN/NOTIFY, no column
+// collations. It works at READ COMMITTED (PostgreSQL's default) and at
+// SERIALIZABLE (CockroachDB's), where a serialisation failure of a write
+// the Store owns is retried (see Errors).
+//
+// SQLite 3.35 or later, through modernc.org/sqlite ("sqlite", pure Go) or
+// mattn/go-sqlite3. SQLite admits one writer at a time; open it so that
+// writers wait for each other instead of failing with SQLITE_BUSY: a busy
+// timeout, WAL (readers never wait for the writer), and BEGIN IMMEDIATE for
+// every transaction (a transaction that read first and writes later cannot
+// always be made to wait, and fails at once). With modernc.org/sqlite:
+//
+//	file:/var/lib/app/invite.db?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_txlock=immediate
+//
+// and with mattn/go-sqlite3:
+//
+//	file:/var/lib/app/invite.db?_busy_timeout=10000&_journal_mode=WAL&_synchronous=NORMAL&_txlock=immediate
+//
+// The path is a URI path: escape a %, # or ? in it (%25, %23, %3F).
+//
+// Open one *sql.DB per file per process and share it: the Store queues its
+// own write transactions in the process (handing the write lock on the
+// moment it is free, where SQLite's busy handler would poll with sleeps)
+// and lets reads run in parallel on the pool's other connections. A pool of
+// a few connections (SetMaxOpenConns(4) to 16) is plenty. Several processes
+// on one file are kept apart by SQLite's locking and the busy timeout. An
+// in-memory database must be shared by the pool's connections
+// ("file:name?mode=memory&cache=shared"); ":memory:" gives every connection
+// a database of its own.
+//
+// MySQL 8.0.16 or later, or MariaDB 10.11 or later, through
+// github.com/go-sql-driver/mysql ("mysql"), with this DSN:
+//
+//	user:password@tcp(host:3306)/dbname?loc=UTC&interpolateParams=true
+//
+// loc=UTC (the driver's default) stores times as UTC; another location
+// would store local wall-clock times. interpolateParams=true sends each
+// statement with its arguments in one round trip instead of preparing it
+// first (three round trips). parseTime is not needed: the Store reads no
+// time column (times come back from the invitation's JSON document).
+//
+// # Schema
+//
+// Migrate creates the schema from numbered migrations embedded in the
+// package (migrations/<dialect>/NNNN_name.sql; the comment at the top of
+// each says what it does), with every table and index name prefixed by
+// Config.TablePrefix ("invite_" by default). The migrations so far:
+//
+//   - 0001_init creates <prefix>invitations, <prefix>tokens and
+//     <prefix>outbox with the indexes below.
+//
+// Migrate records each migration it applies in <prefix>schema_migrations
+// (version, file name, SHA-256, time) and is safe to call from every replica
+// at once: see Store.Migrate.
+//
+// <prefix>invitations holds one row per invitation: the whole
+// invite.Invitation as a JSON document (doc: jsonb on PostgreSQL, JSON on
+// MySQL and MariaDB, TEXT on SQLite), which is what reads return, and the
+// columns the queries filter and sort on, copied from it on every write:
+// tenant_id, id, version, state, email_key (the email lower-cased),
+// phone_key, user_key, inviter_id, idempotency_key, created_at, expires_at,
+// closed_at. The credentials are columns of their own: token_hash,
+// prev_tokens (JSON: hash and expiry of each previous token), code_hash and
+// code_failures. No plaintext token or code is ever stored.
+//
+// <prefix>tokens maps every current and previous token hash (its primary
+// key) to its invitation, so that a token lookup is one probe whichever
+// hash it is, and a hash can belong to one invitation only.
+//
+// <prefix>outbox receives one row per invite.Event of every write, in the
+// same statement or transaction: id (the event's id, its primary key),
+// tenant_id, invitation_id, type, payload (the event's JSON, which carries
+// no secret and no hash of one), created_at, and for a dispatcher attempts
+// (0), available_at (created_at), delivered_at (NULL) and last_error (NULL),
+// indexed by available_at among the undelivered rows. This package writes
+// the outbox; delivering it is a dispatcher's job.
+//
+// The indexes keep every operation an index lookup or range scan: the
+// primary key (tenant_id, id); the tokens' primary key; unique (tenant_id,
+// idempotency_key); one open invitation per invitee key and tenant, enforced
+// by the database: unique (tenant_id, email_key), (tenant_id, phone_key) and
+// (tenant_id, user_key) over the rows whose state is pending or sent
+// (partial indexes on PostgreSQL and SQLite; on MySQL, unique indexes on
+// STORED generated columns that hold the key while the state is open and
+// NULL otherwise); (tenant_id, created_at, id) for List's keyset pages;
+// expires_at over the open rows for ListDue; closed_at over the closed rows
+// for Purge; and (tenant_id, invitation_id) on the tokens.
+//
+// Times are stored in UTC with microsecond precision (timestamptz,
+// DATETIME(6), INTEGER unix microseconds on SQLite) and returned in UTC.
+// Identifiers compare and sort byte for byte, as invite.Cursor does
+// (COLLATE "C" in PostgreSQL's queries, VARBINARY columns on MySQL).
+//
+// # Round trips
+//
+// On PostgreSQL a write of one invitation (Create, Accept, Reject, Revoke,
+// Resend, a sweep's expiry) is one statement: a data-modifying CTE that
+// writes the invitation row guarded by its version, brings the token rows in
+// line and inserts the outbox rows, with no BEGIN or COMMIT. Create costs
+// one statement, Accept two (the token lookup and the guarded write).
+//
+// On SQLite and MySQL a write is one transaction: BEGIN, the invitation's
+// INSERT (and one INSERT of its token rows) or its UPDATE guarded by
+// version and by the stored token hashes, one multi-row INSERT into the
+// outbox, COMMIT. Accept is the lookup and then BEGIN, UPDATE, INSERT,
+// COMMIT. A Resend, which rotates the token, misses the token guard and
+// costs a SELECT of the version, the UPDATE under the version guard alone,
+// and a DELETE and an INSERT of the token rows.
+//
+// Everywhere, a write that loses a version race costs one more SELECT (to
+// tell invite.ErrConflict from invite.ErrNotFound); a batch of several
+// writes is one transaction with a statement (PostgreSQL) or two to four
+// (elsewhere) per write; inside a host's transaction each write adds a
+// SAVEPOINT and a RELEASE. Reads are one statement each: Get,
+// GetByTokenHash (the tokens row joined to its invitation),
+// GetByIdempotencyKey, FindOpen (one UNION ALL of a lookup per key), a List
+// page (LIMIT the page size + 1, to learn whether another page follows),
+// ListDue. Purge is one statement on PostgreSQL, and on SQLite and MySQL a
+// transaction that selects the ids and deletes by them (MySQL cannot LIMIT
+// a subquery on the table it deletes from).
+//
+// # Concurrency and transactions
+//
+// Every state change is one atomic write of the new version guarded by the
+// version it was computed from (UPDATE ... WHERE tenant_id = ? AND id = ?
+// AND version = ?). The database re-checks the guard on the row it locked
+// (PostgreSQL's READ COMMITTED re-evaluates the WHERE of an UPDATE that
+// waited for another), so of many concurrent Accepts of one token exactly
+// one writes; the others find the new version and the Manager reports
+// invite.ErrAlreadyAccepted.
+//
+// A batch of several statements runs in a transaction the Store begins on
+// its *sql.DB or *sql.Conn, or, on a Store from WithTx, inside the host's
+// transaction under a savepoint: the host's own writes and the invitation's
+// then commit or roll back together, and a failed write leaves the host's
+// transaction usable. A write whose transaction the database aborted to
+// resolve a deadlock or a serialisation failure is run again, up to five
+// times in all, when the Store owns the transaction (InnoDB deadlocks
+// concurrent inserts colliding on several unique indexes; the retry then
+// reports the collision).
+//
+// # Errors
+//
+// Driver errors are translated without importing a driver: a unique
+// violation is invite.ErrAlreadyExists (the error names the constraint,
+// never the colliding value), a row that is not there is
+// invite.ErrNotFound, a lost version race invite.ErrConflict. Every other
+// database failure is an *Error wrapping the driver's error, which matches
+// ErrRetryable when running the operation again may succeed (a lost
+// connection, a deadlock, SQLITE_BUSY: see IsRetryable). Input the schema
+// cannot hold is an *invite.ValidationError before any statement runs;
+// notably PostgreSQL's jsonb cannot hold U+0000, so on PostgreSQL an
+// invitation or event with a NUL character in a string (Data, FormData,
+// Metadata) is refused. Migrate's failures are a *MigrationError.
+package sqlstore

@@ -1,0 +1,250 @@
+package sqlstore
+
+import (
+	"bytes"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/invitekit/invite"
+)
+
+// row is a record as the invitations table holds it, ready to bind: every
+// value is what the dialect's driver takes for its column.
+type row struct {
+	tenantID, id string
+	version      int64
+	state        string
+	// emailKey, phoneKey, userKey, inviterID and idemKey are a string, or
+	// nil when empty.
+	emailKey, phoneKey, userKey, inviterID, idemKey any
+	createdAt, expiresAt                            any
+	closedAt                                        any // nil when zero
+	doc                                             string
+	tokenHash                                       any // []byte, or nil when zero
+	prevTokens                                      any // string, or nil when there are none
+	codeHash                                        any // []byte, or nil when empty
+	codeFailures                                    int64
+	// hashes are the current and previous token hashes, without the zero
+	// hash and without duplicates: the rows of the tokens table.
+	hashes [][]byte
+}
+
+// values returns the row's values in the order of invitationColumns.
+func (r *row) values() []any {
+	return []any{r.tenantID, r.id, r.version, r.state, r.emailKey, r.phoneKey, r.userKey, r.inviterID, r.idemKey,
+		r.createdAt, r.expiresAt, r.closedAt, r.doc, r.tokenHash, r.prevTokens, r.codeHash, r.codeFailures}
+}
+
+// invitationColumns are the columns of the invitations table an insert or
+// update writes, in the order of row.values.
+var invitationColumns = []string{"tenant_id", "id", "version", "state", "email_key", "phone_key", "user_key",
+	"inviter_id", "idempotency_key", "created_at", "expires_at", "closed_at", "doc", "token_hash", "prev_tokens",
+	"code_hash", "code_failures"}
+
+// recordColumns are the columns a read selects, in the order scanRecord
+// takes them.
+const recordColumns = "doc, token_hash, prev_tokens, code_hash, code_failures"
+
+// utc is t in UTC, truncated to the microsecond every dialect keeps.
+func utc(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
+
+// timeValue is t as the dialect's time columns take it: a time.Time in UTC
+// (timestamptz, DATETIME(6)) or, on SQLite, unix microseconds (INTEGER).
+func (d Dialect) timeValue(t time.Time) any {
+	if d == SQLite {
+		return t.UnixMicro()
+	}
+	return utc(t)
+}
+
+func nullString(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+// prevTokenJSON is one previous token in the prev_tokens column.
+type prevTokenJSON struct {
+	Hash      string    `json:"hash"` // hex
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+func invalid(field, reason string) error {
+	return &invite.ValidationError{Fields: []invite.FieldError{{Field: field, Reason: reason}}}
+}
+
+// encodeRecord turns r into a row, or returns what makes it unstorable. Its
+// times are stored in UTC, truncated to microseconds, in the columns and in
+// the document alike.
+func (d Dialect) encodeRecord(r *invite.Record) (row, []invite.FieldError) {
+	inv := r.Invitation // a shallow copy: only its times are replaced
+	for _, t := range []*time.Time{&inv.CreatedAt, &inv.UpdatedAt, &inv.IssuedAt, &inv.ExpiresAt, &inv.SentAt, &inv.ClosedAt} {
+		*t = utc(*t)
+	}
+	doc, err := json.Marshal(&inv)
+	if err != nil {
+		// Metadata that is not JSON, or a time beyond year 9999.
+		return row{}, []invite.FieldError{{Field: "Invitation", Reason: "does not encode as JSON: " + err.Error()}}
+	}
+	if d == Postgres && hasNULEscape(doc) {
+		return row{}, []invite.FieldError{{Field: "Invitation",
+			Reason: "holds U+0000 in a string, which PostgreSQL cannot store in jsonb"}}
+	}
+	rw := row{
+		tenantID: inv.TenantID, id: inv.ID, version: inv.Version, state: string(inv.State),
+		phoneKey: nullString(inv.Invitee.Phone), userKey: nullString(inv.Invitee.UserID),
+		inviterID: nullString(inv.Inviter.ID), idemKey: nullString(inv.IdempotencyKey),
+		createdAt: d.timeValue(inv.CreatedAt), expiresAt: d.timeValue(inv.ExpiresAt),
+		doc: string(doc), codeFailures: int64(r.Credentials.CodeFailures),
+	}
+	if inv.Invitee.Email != "" {
+		rw.emailKey = strings.ToLower(inv.Invitee.Email) // as invite.Invitee.Keys lower-cases it
+	}
+	if !inv.ClosedAt.IsZero() {
+		rw.closedAt = d.timeValue(inv.ClosedAt)
+	}
+	c := &r.Credentials
+	if !c.TokenHash.IsZero() {
+		rw.tokenHash = bytes.Clone(c.TokenHash[:])
+		rw.hashes = append(rw.hashes, rw.tokenHash.([]byte))
+	}
+	if len(c.PreviousTokens) > 0 {
+		prev := make([]prevTokenJSON, len(c.PreviousTokens))
+		for i, p := range c.PreviousTokens {
+			prev[i] = prevTokenJSON{Hash: hex.EncodeToString(p.Hash[:]), ExpiresAt: utc(p.ExpiresAt)}
+			h := bytes.Clone(p.Hash[:])
+			if !p.Hash.IsZero() && !containsHash(rw.hashes, h) {
+				rw.hashes = append(rw.hashes, h)
+			}
+		}
+		b, err := json.Marshal(prev)
+		if err != nil { // an expiry beyond year 9999
+			return row{}, []invite.FieldError{{Field: "Credentials.PreviousTokens", Reason: "does not encode as JSON: " + err.Error()}}
+		}
+		rw.prevTokens = string(b)
+	}
+	if len(c.CodeHash) > 0 {
+		rw.codeHash = bytes.Clone(c.CodeHash)
+	}
+	return rw, nil
+}
+
+func containsHash(hs [][]byte, h []byte) bool {
+	for _, x := range hs {
+		if bytes.Equal(x, h) {
+			return true
+		}
+	}
+	return false
+}
+
+// hasNULEscape reports whether the JSON text b holds the escape \u0000 in a
+// string (PostgreSQL's jsonb rejects it). It follows escapes, so an escaped
+// backslash followed by "u0000" is not one.
+func hasNULEscape(b []byte) bool {
+	for i := 0; i < len(b); i++ {
+		if b[i] != '\\' || i+1 >= len(b) {
+			continue
+		}
+		if b[i+1] == 'u' && i+6 <= len(b) && string(b[i+2:i+6]) == "0000" {
+			return true
+		}
+		i++ // skip the escaped character
+	}
+	return false
+}
+
+// decodeRecord rebuilds a record from the columns recordColumns selects.
+func decodeRecord(doc, tokenHash, prevTokens, codeHash []byte, codeFailures int64) (*invite.Record, error) {
+	r := &invite.Record{}
+	if err := json.Unmarshal(doc, &r.Invitation); err != nil {
+		return nil, fmt.Errorf("document: %w", err)
+	}
+	inv := &r.Invitation
+	for _, t := range []*time.Time{&inv.CreatedAt, &inv.UpdatedAt, &inv.IssuedAt, &inv.ExpiresAt, &inv.SentAt, &inv.ClosedAt} {
+		if !t.IsZero() {
+			*t = t.UTC()
+		}
+	}
+	if len(tokenHash) > 0 {
+		if len(tokenHash) != len(r.Credentials.TokenHash) {
+			return nil, errors.New("token_hash is " + strconv.Itoa(len(tokenHash)) + " bytes long")
+		}
+		copy(r.Credentials.TokenHash[:], tokenHash)
+	}
+	if len(prevTokens) > 0 {
+		var prev []prevTokenJSON
+		if err := json.Unmarshal(prevTokens, &prev); err != nil {
+			return nil, fmt.Errorf("prev_tokens: %w", err)
+		}
+		r.Credentials.PreviousTokens = make([]invite.PreviousToken, len(prev))
+		for i, p := range prev {
+			h, err := hex.DecodeString(p.Hash)
+			if err != nil || len(h) != len(invite.TokenHash{}) {
+				return nil, errors.New("prev_tokens holds a malformed hash")
+			}
+			pt := &r.Credentials.PreviousTokens[i]
+			copy(pt.Hash[:], h)
+			pt.ExpiresAt = p.ExpiresAt.UTC()
+		}
+	}
+	if len(codeHash) > 0 {
+		r.Credentials.CodeHash = bytes.Clone(codeHash)
+	}
+	r.Credentials.CodeFailures = int(codeFailures)
+	return r, nil
+}
+
+// scanner is *sql.Row or *sql.Rows.
+type scanner interface{ Scan(dest ...any) error }
+
+// scanRecord scans the columns of recordColumns. A row that does not
+// decode is an *Error naming op.
+func scanRecord(op string, sc scanner) (*invite.Record, error) {
+	var doc, tokenHash, prevTokens, codeHash []byte
+	var codeFailures int64
+	if err := sc.Scan(&doc, &tokenHash, &prevTokens, &codeHash, &codeFailures); err != nil {
+		return nil, wrap(op, err)
+	}
+	r, err := decodeRecord(doc, tokenHash, prevTokens, codeHash, codeFailures)
+	if err != nil {
+		return nil, &Error{Op: op, Err: fmt.Errorf("malformed invitation row: %w", err)}
+	}
+	return r, nil
+}
+
+// event is an outbox row, ready to bind.
+type event struct {
+	id, tenantID, invitationID, typ string
+	payload                         string
+	at                              any
+}
+
+// encodeEvent turns ev into an outbox row. The payload is the event's JSON:
+// it carries the invitation before and after the change, never a secret
+// or a hash of one (invite.Invitation holds none).
+func (d Dialect) encodeEvent(i int, ev *invite.Event) (event, error) {
+	field := "Events[" + strconv.Itoa(i) + "]"
+	if ev.ID == "" {
+		return event{}, invalid(field+".ID", "is required")
+	}
+	payload, err := json.Marshal(ev)
+	if err != nil {
+		return event{}, invalid(field, "does not encode as JSON: "+err.Error())
+	}
+	if d == Postgres && hasNULEscape(payload) {
+		return event{}, invalid(field, "holds U+0000 in a string, which PostgreSQL cannot store in jsonb")
+	}
+	at := ev.Time
+	if at.IsZero() {
+		at = time.Now()
+	}
+	return event{id: ev.ID, tenantID: ev.TenantID, invitationID: ev.InvitationID, typ: string(ev.Type),
+		payload: string(payload), at: d.timeValue(at)}, nil
+}

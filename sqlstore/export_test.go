@@ -1,0 +1,10 @@
+package sqlstore
+
+import "io/fs"
+
+// SetMigrationFS makes Migrate apply the migrations in fsys's root instead
+// of the embedded ones.
+func SetMigrationFS(s *Store, fsys fs.FS) { s.migrationFS = fsys }
+
+// EmbeddedMigrations returns the embedded migrations of d.
+func EmbeddedMigrations(d Dialect) fs.FS { return dialectMigrations(d) }

@@ -1,0 +1,215 @@
+package sqlstore_test
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	_ "github.com/go-sql-driver/mysql"
+	_ "github.com/jackc/pgx/v5/stdlib"
+	"github.com/stretchr/testify/require"
+	_ "modernc.org/sqlite"
+
+	"github.com/invitekit/invite"
+	"github.com/invitekit/invite/sqlstore"
+	"github.com/invitekit/invite/storetest"
+)
+
+// The servers the tests run against, from .ci/services.sh. SQLite needs
+// none: it always runs.
+const (
+	postgresEnv = "INVITE_POSTGRES_DSN"
+	mysqlEnv    = "INVITE_MYSQL_DSN"
+)
+
+// sqliteDSN is the DSN the package documentation recommends for
+// modernc.org/sqlite: a busy timeout, WAL, and BEGIN IMMEDIATE for every
+// transaction.
+func sqliteDSN(path string) string {
+	// The path is a URI path: a # or ? in it (a subtest's temporary
+	// directory is named after the subtest: "TestX/SQLite#01") must be
+	// escaped, or SQLite would cut the path there.
+	path = strings.NewReplacer("%", "%25", "#", "%23", "?", "%3F").Replace(path)
+	return "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_txlock=immediate"
+}
+
+// backend is one dialect under test.
+type backend struct {
+	name    string
+	dialect sqlstore.Dialect
+	// db returns a database for t: a fresh SQLite file per call, or the
+	// shared server pool.
+	db func(t testing.TB) *sql.DB
+	// server is true for PostgreSQL and MySQL, where stores of different
+	// tests share one database and differ by table prefix.
+	server bool
+}
+
+// backends returns every dialect that can run here. A server whose DSN is
+// unset is skipped, except under CI=true, where it is a failure.
+func backends(t *testing.T) []backend {
+	t.Helper()
+	out := []backend{{name: "SQLite", dialect: sqlstore.SQLite, db: newSQLiteDB}}
+	for _, s := range []struct {
+		name, env, driver string
+		dialect           sqlstore.Dialect
+	}{
+		{"Postgres", postgresEnv, "pgx", sqlstore.Postgres},
+		{"MySQL", mysqlEnv, "mysql", sqlstore.MySQL},
+	} {
+		dsn := os.Getenv(s.env)
+		if dsn == "" {
+			if os.Getenv("CI") == "true" {
+				t.Fatalf("%s is not set: CI must run the %s tests (source .ci/services.sh)", s.env, s.name)
+			}
+			t.Logf("%s is not set: skipping %s (source .ci/services.sh to run it)", s.env, s.name)
+			continue
+		}
+		out = append(out, backend{name: s.name, dialect: s.dialect, db: serverDB(s.driver, dsn), server: true})
+	}
+	return out
+}
+
+func newSQLiteDB(t testing.TB) *sql.DB {
+	t.Helper()
+	db, err := sql.Open("sqlite", sqliteDSN(filepath.Join(t.TempDir(), "invite.db")))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = db.Close() })
+	return db
+}
+
+var (
+	serverMu  sync.Mutex
+	serverDBs = map[string]*sql.DB{}
+)
+
+// serverDB returns a function handing out one pool per DSN, shared by every
+// test of the binary (the accept race needs 32 connections at once).
+func serverDB(driver, dsn string) func(t testing.TB) *sql.DB {
+	return func(t testing.TB) *sql.DB {
+		t.Helper()
+		serverMu.Lock()
+		defer serverMu.Unlock()
+		if db := serverDBs[dsn]; db != nil {
+			return db
+		}
+		db, err := sql.Open(driver, dsn)
+		require.NoError(t, err)
+		db.SetMaxOpenConns(48)
+		db.SetMaxIdleConns(48)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		require.NoError(t, db.PingContext(ctx), "connecting to %s", driver)
+		serverDBs[dsn] = db
+		return db
+	}
+}
+
+// uniquePrefix returns a table prefix no other test uses: servers are shared.
+func uniquePrefix(t testing.TB) string {
+	var b [6]byte
+	_, err := rand.Read(b[:])
+	require.NoError(t, err)
+	return "t" + hex.EncodeToString(b[:]) + "_"
+}
+
+// newStore returns a migrated, empty Store for t on be: a new SQLite file,
+// or new tables (a unique prefix) on the server, dropped when t ends.
+func (be backend) newStore(t testing.TB) (*sqlstore.Store, *sql.DB) {
+	t.Helper()
+	db := be.db(t)
+	cfg := sqlstore.Config{Dialect: be.dialect}
+	if be.server {
+		cfg.TablePrefix = uniquePrefix(t)
+		t.Cleanup(func() { dropTables(t, db, cfg.TablePrefix) })
+	}
+	st, err := sqlstore.New(db, cfg)
+	require.NoError(t, err)
+	require.NoError(t, st.Migrate(context.Background()), "Migrate")
+	return st, db
+}
+
+// dropTables drops the tables of prefix (and a test's own users table).
+func dropTables(t testing.TB, db *sql.DB, prefix string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for _, table := range []string{"invitations", "tokens", "outbox", "schema_migrations", "users"} {
+		if _, err := db.ExecContext(ctx, "DROP TABLE IF EXISTS "+prefix+table); err != nil {
+			t.Errorf("dropping %s%s: %v", prefix, table, err)
+		}
+	}
+}
+
+func forEachBackend(t *testing.T, fn func(t *testing.T, be backend)) {
+	for _, be := range backends(t) {
+		t.Run(be.name, func(t *testing.T) { fn(t, be) })
+	}
+}
+
+// TestConformance runs the storetest suite, with its default sizes (the
+// accept race: 200 rounds of 32 goroutines), on every dialect: a fresh
+// SQLite file, or fresh tables on the server, per subtest.
+func TestConformance(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, be backend) {
+		start := time.Now()
+		storetest.Run(t, func(t *testing.T) invite.Store {
+			st, _ := be.newStore(t)
+			return st
+		})
+		t.Logf("%s: storetest took %s", be.name, time.Since(start).Round(time.Millisecond))
+	})
+}
+
+// countRows returns the number of rows of prefix+table matching where.
+func countRows(t testing.TB, db sqlstore.DBTX, d sqlstore.Dialect, table, where string, args ...any) int {
+	t.Helper()
+	q := "SELECT count(*) FROM " + table
+	if where != "" {
+		q += " WHERE " + where
+	}
+	if d == sqlstore.Postgres {
+		q = rebind(q)
+	}
+	var n int
+	require.NoError(t, db.QueryRowContext(context.Background(), q, args...).Scan(&n), "%s", q)
+	return n
+}
+
+func rebind(q string) string {
+	out := make([]byte, 0, len(q)+8)
+	n := 0
+	for i := 0; i < len(q); i++ {
+		if q[i] == '?' {
+			n++
+			out = fmt.Appendf(out, "$%d", n)
+			continue
+		}
+		out = append(out, q[i])
+	}
+	return string(out)
+}
+
+// manager returns a Manager on st that returns secrets instead of sending
+// them, with cheap code hashing.
+func manager(t testing.TB, st invite.Store) *invite.Manager {
+	t.Helper()
+	m, err := invite.New(st, invite.Config{CodeHashParams: invite.CodeHashParams{Time: 1, MemoryKiB: 64, Threads: 1}})
+	require.NoError(t, err)
+	return m
+}
+
+func create(t testing.TB, m *invite.Manager, email string) *invite.Result {
+	t.Helper()
+	res, err := m.Create(context.Background(), invite.CreateInput{TenantID: "tenant-1",
+		Invitee: invite.Invitee{Email: email}, Delivery: invite.DeliveryReturn, Roles: []string{"member"}})
+	require.NoError(t, err, "Create")
+	return res
+}

@@ -1,0 +1,309 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"io/fs"
+	"math/rand/v2"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/invitekit/invite"
+)
+
+// DBTX is what a Store runs its statements on: a *sql.DB (the usual case), a
+// *sql.Conn (one dedicated connection), or a *sql.Tx (a transaction of the
+// host's: see WithTx).
+//
+// Writes of several statements are atomic whatever the DBTX: on a *sql.DB or
+// *sql.Conn, or any DBTX with a BeginTx method like theirs, the Store begins
+// a transaction of its own; on a *sql.Tx it runs inside that transaction,
+// under a savepoint, so that a failed write leaves no trace and does not
+// abort the host's transaction.
+type DBTX interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+var (
+	_ DBTX = (*sql.DB)(nil)
+	_ DBTX = (*sql.Tx)(nil)
+	_ DBTX = (*sql.Conn)(nil)
+)
+
+// beginner is a DBTX that can begin transactions: *sql.DB and *sql.Conn.
+type beginner interface {
+	BeginTx(ctx context.Context, opts *sql.TxOptions) (*sql.Tx, error)
+}
+
+var (
+	_ beginner = (*sql.DB)(nil)
+	_ beginner = (*sql.Conn)(nil)
+)
+
+// Store is an invite.Store on a database/sql database. It is safe for
+// concurrent use, except a Store returned by WithTx, which is bound to one
+// transaction and shares its limits: one statement at a time, and nothing
+// after the transaction ends.
+type Store struct {
+	db DBTX
+	// begin begins the Store's own transactions; nil when db is the host's
+	// transaction.
+	begin beginner
+	cfg   Config
+	d     Dialect
+	// Table names, prefixed.
+	invitations, tokens, outbox, migrations string
+	// migrationFS holds the numbered migrations of the dialect, in its root.
+	migrationFS fs.FS
+	q           *queries
+	// writeSem serialises the write transactions of a SQLite Store (a
+	// channel of capacity one, so that waiting honours the context).
+	writeSem chan struct{}
+}
+
+var _ invite.Store = (*Store)(nil)
+
+// New returns a Store that runs its statements on db, in the SQL of
+// cfg.Dialect. It validates cfg and fills its defaults (see Config); every
+// problem is reported in one *invite.ValidationError. New does not touch
+// the database: call Migrate to create or update the schema.
+//
+// db must be a *sql.DB, a *sql.Conn or a *sql.Tx, or have a method
+// BeginTx(context.Context, *sql.TxOptions) (*sql.Tx, error). A Store on a
+// *sql.Tx works inside that transaction only (as WithTx does).
+func New(db DBTX, cfg Config) (*Store, error) {
+	cfg, err := cfg.withDefaults()
+	var fields []invite.FieldError
+	var ve *invite.ValidationError
+	if errors.As(err, &ve) {
+		fields = ve.Fields
+	}
+	s := &Store{db: db, cfg: cfg, d: cfg.Dialect}
+	switch x := db.(type) {
+	case nil:
+		fields = append(fields, invite.FieldError{Field: "db", Reason: "is nil"})
+	case *sql.DB:
+		if x == nil {
+			fields = append(fields, invite.FieldError{Field: "db", Reason: "is a nil *sql.DB"})
+		}
+		s.begin = x
+	case *sql.Conn:
+		if x == nil {
+			fields = append(fields, invite.FieldError{Field: "db", Reason: "is a nil *sql.Conn"})
+		}
+		s.begin = x
+	case *sql.Tx:
+		if x == nil {
+			fields = append(fields, invite.FieldError{Field: "db", Reason: "is a nil *sql.Tx"})
+		}
+	case beginner:
+		s.begin = x
+	default:
+		fields = append(fields, invite.FieldError{Field: "db",
+			Reason: "must be a *sql.DB, *sql.Conn or *sql.Tx, or have BeginTx(context.Context, *sql.TxOptions) (*sql.Tx, error)"})
+	}
+	if len(fields) > 0 {
+		return nil, &invite.ValidationError{Fields: fields}
+	}
+	p := cfg.TablePrefix
+	s.invitations, s.tokens, s.outbox, s.migrations = p+"invitations", p+"tokens", p+"outbox", p+"schema_migrations"
+	s.migrationFS = dialectMigrations(cfg.Dialect)
+	s.q = s.buildQueries()
+	if s.d == SQLite {
+		s.writeSem = make(chan struct{}, 1)
+	}
+	return s, nil
+}
+
+// WithTx returns a Store on the host's transaction tx, with the same
+// configuration: every read and write of the returned Store happens inside
+// tx, and commits or rolls back with it. This is how a host accepts an
+// invitation and inserts its own user row atomically:
+//
+//	tx, err := db.BeginTx(ctx, nil)
+//	...
+//	acc, err := manager.WithStore(store.WithTx(tx)).Accept(ctx, token, in)
+//	... insert the user with tx, apply acc.Invitation's grants ...
+//	err = tx.Commit()
+//
+// Each write runs under a savepoint of tx: a write that fails (a collision,
+// a lost version race) is undone on its own and leaves tx usable, so the
+// Manager's follow-up reads and retries work inside it. A deadlock or a
+// serialisation failure is the exception: the database has rolled all of
+// tx back, and the error (matching ErrRetryable) tells the host to run its
+// transaction again. The events of a write go into the outbox inside tx
+// and commit with it; a Manager's EventSink, though, is called when Apply
+// returns, before the host commits or rolls back.
+// The returned Store must not be used after tx ends, nor from two
+// goroutines at once. Migrate refuses to run on it. tx must not be nil.
+func (s *Store) WithTx(tx *sql.Tx) *Store {
+	if tx == nil {
+		panic("sqlstore: WithTx(nil)")
+	}
+	c := *s
+	c.db, c.begin = tx, nil
+	return &c
+}
+
+// Dialect returns the dialect the Store speaks.
+func (s *Store) Dialect() Dialect { return s.d }
+
+// TablePrefix returns the prefix of the Store's tables.
+func (s *Store) TablePrefix() string { return s.cfg.TablePrefix }
+
+// maxAttempts bounds how often the Store runs a write whose transaction
+// the database aborted to resolve a deadlock or a serialisation conflict
+// (see isDeadlock). InnoDB, in particular, deadlocks concurrent inserts that
+// collide on several unique indexes in different orders; the retry then
+// finds the winner's row and reports the collision.
+const maxAttempts = 5
+
+// retrying runs fn, and runs it again, after a short random pause, while
+// it fails with a deadlock and the Store owns its transactions: a deadlock
+// rolls back the whole transaction, so a host's transaction (WithTx) is
+// lost, and the error goes back to the host.
+func (s *Store) retrying(ctx context.Context, fn func() error) error {
+	for attempt := 1; ; attempt++ {
+		err := fn()
+		if err == nil || s.begin == nil || attempt == maxAttempts || !isDeadlock(err) {
+			return err
+		}
+		pause := time.Duration(rand.Int64N(int64(time.Millisecond) << attempt))
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(pause):
+		}
+	}
+}
+
+// savepoint names the savepoint writes run under inside a host transaction.
+const savepoint = "invite_sqlstore"
+
+// atomically runs fn with a DBTX on which everything fn does commits
+// together or not at all: a transaction of the Store's own, or a savepoint
+// inside the host's transaction. fn returns errors already wrapped; only
+// the transaction's own failures are wrapped here, under op.
+func (s *Store) atomically(ctx context.Context, op string, fn func(ex DBTX) error) error {
+	if s.begin == nil {
+		return s.inSavepoint(ctx, op, fn)
+	}
+	release, err := s.lockWrites(ctx)
+	if err != nil {
+		return err
+	}
+	defer release()
+	tx, err := s.begin.BeginTx(ctx, nil)
+	if err != nil {
+		return wrap(op+": begin", err)
+	}
+	if err := fn(tx); err != nil {
+		if rerr := tx.Rollback(); rerr != nil && !errors.Is(rerr, sql.ErrTxDone) {
+			s.cfg.Logger.WarnContext(ctx, "sqlstore: rollback failed", "op", op, "error", rerr)
+		}
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return wrap(op+": commit", err)
+	}
+	return nil
+}
+
+// lockWrites waits until no other write transaction of a SQLite Store is
+// running, and returns the function that lets the next one run. SQLite
+// admits one writer at a time; without this, concurrent writers of one
+// process would queue in SQLite's busy handler, which polls with sleeps of
+// up to 100 ms, instead of being handed the lock the moment it is free.
+// Other dialects, and writers of other processes, are not held back.
+func (s *Store) lockWrites(ctx context.Context) (release func(), err error) {
+	if s.writeSem == nil {
+		return func() {}, nil
+	}
+	select {
+	case s.writeSem <- struct{}{}:
+		return func() { <-s.writeSem }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+func (s *Store) inSavepoint(ctx context.Context, op string, fn func(ex DBTX) error) error {
+	if _, err := s.db.ExecContext(ctx, "SAVEPOINT "+savepoint); err != nil {
+		return wrap(op+": savepoint", err)
+	}
+	if err := fn(s.db); err != nil {
+		// Undo fn's statements even when ctx is what failed them.
+		bg := context.WithoutCancel(ctx)
+		if _, rerr := s.db.ExecContext(bg, "ROLLBACK TO SAVEPOINT "+savepoint); rerr != nil {
+			s.cfg.Logger.WarnContext(ctx, "sqlstore: rollback to savepoint failed", "op", op, "error", rerr)
+		} else if _, rerr := s.db.ExecContext(bg, "RELEASE SAVEPOINT "+savepoint); rerr != nil {
+			s.cfg.Logger.WarnContext(ctx, "sqlstore: releasing savepoint failed", "op", op, "error", rerr)
+		}
+		return err
+	}
+	if _, err := s.db.ExecContext(ctx, "RELEASE SAVEPOINT "+savepoint); err != nil {
+		return wrap(op+": release savepoint", err)
+	}
+	return nil
+}
+
+// args collects the arguments of a statement and returns each one's
+// placeholder: ? or, on PostgreSQL, $n.
+type args struct {
+	d    Dialect
+	vals []any
+}
+
+func (a *args) add(v any) string {
+	a.vals = append(a.vals, v)
+	if a.d == Postgres {
+		return "$" + strconv.Itoa(len(a.vals))
+	}
+	return "?"
+}
+
+// rebind rewrites the ? placeholders of q as $1, $2, ... for PostgreSQL.
+// The Store's statements hold no ? inside a literal.
+func (d Dialect) rebind(q string) string {
+	if d != Postgres || !strings.Contains(q, "?") {
+		return q
+	}
+	var b strings.Builder
+	n := 0
+	for i := 0; i < len(q); i++ {
+		if q[i] == '?' {
+			n++
+			b.WriteString("$" + strconv.Itoa(n))
+			continue
+		}
+		b.WriteByte(q[i])
+	}
+	return b.String()
+}
+
+// The SQL sets of the states.
+const (
+	openStates   = "('pending', 'sent')"
+	closedStates = "('accepted', 'rejected', 'revoked', 'expired')"
+)
+
+// queries are the Store's fixed statements, built once by New.
+type queries struct {
+	get, getByIdempotencyKey, getByTokenHash, version string
+}
+
+func (s *Store) buildQueries() *queries {
+	sel := "SELECT " + recordColumns + " FROM " + s.invitations
+	return &queries{
+		get:                 s.d.rebind(sel + " WHERE tenant_id = ? AND id = ?"),
+		getByIdempotencyKey: s.d.rebind(sel + " WHERE tenant_id = ? AND idempotency_key = ?"),
+		getByTokenHash: s.d.rebind("SELECT i.doc, i.token_hash, i.prev_tokens, i.code_hash, i.code_failures FROM " +
+			s.tokens + " k JOIN " + s.invitations + " i ON i.tenant_id = k.tenant_id AND i.id = k.invitation_id" +
+			" WHERE k.token_hash = ?"),
+		version: s.d.rebind("SELECT version FROM " + s.invitations + " WHERE tenant_id = ? AND id = ?"),
+	}
+}
