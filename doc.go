@@ -60,8 +60,9 @@
 //     cannot consume an invitation. Accept can be bound to the invited email
 //     (ErrEmailMismatch) and an invitation for an existing user id can only
 //     be accepted by that user (ErrSubjectMismatch); neither consumes it.
-//   - Every store operation is scoped by tenant: another tenant's invitation
-//     is ErrNotFound.
+//   - Every admin operation is scoped by tenant: another tenant's invitation
+//     is ErrNotFound. Token operations find the tenant from the token (it is
+//     the capability); AcceptInput.TenantID pins an acceptance to a tenant.
 //
 // # Errors
 //

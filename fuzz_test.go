@@ -225,7 +225,7 @@ func FuzzCreateInput(f *testing.F) {
 	f.Add("", "", "", "", "", "", "", "")
 	f.Add("", "", "0", "0", "0", "https://\xc4", "", "0") // found by fuzzing: invalid UTF-8 in a redirect URI
 
-	fields := map[string]bool{"Invitee.Email": true, "Invitee.Phone": true, "Invitee.UserID": true, "GivenName": true,
+	fields := map[string]bool{"Invitee": true, "Invitee.Email": true, "Invitee.Phone": true, "Invitee.UserID": true, "GivenName": true,
 		"FamilyName": true, "RedirectURI": true, "Locale": true, "AccountName": true}
 	f.Fuzz(func(t *testing.T, email, phone, userID, given, family, redirect, locale, account string) {
 		store := memstore.New()

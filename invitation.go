@@ -266,7 +266,8 @@ func NormalizeEmail(s string) (string, bool) {
 
 // NormalizePhone returns the E.164 form of a phone number written with an
 // international prefix ("+" or "00"), dropping spaces, dots, dashes and
-// parentheses: "+" and 8 to 15 digits, the first not 0. It reports false
+// parentheses: "+" and 7 to 15 digits (the shortest numbering plans, such
+// as +290, have 7), the first not 0. It reports false
 // when the input is not such a number or is longer than MaxPhoneLen.
 func NormalizePhone(s string) (string, bool) {
 	if len(s) > MaxPhoneLen {
@@ -292,7 +293,7 @@ func NormalizePhone(s string) (string, bool) {
 			return "", false
 		}
 	}
-	if len(digits) < 8 || len(digits) > 15 || digits[0] == '0' {
+	if len(digits) < 7 || len(digits) > 15 || digits[0] == '0' {
 		return "", false
 	}
 	return "+" + string(digits), true
@@ -363,19 +364,20 @@ func (fe *fieldErrs) checkList(field string, items []string) {
 func (fe *fieldErrs) checkData(data map[string]string, form map[string]map[string]string, meta json.RawMessage, max int) {
 	size := len(meta)
 	for k, v := range data {
-		fe.checkText("Data["+k+"]", k, MaxIDLen, true)
+		fe.checkText("Data["+strconv.Quote(k)+"]", k, MaxIDLen, true)
 		if !utf8.ValidString(v) || strings.ContainsRune(v, 0) {
-			fe.add("Data["+k+"]", "value is not valid UTF-8 or contains NUL")
+			fe.add("Data["+strconv.Quote(k)+"]", "value is not valid UTF-8 or contains NUL")
 		}
 		size += len(k) + len(v) + 6
 	}
 	for id, fields := range form {
-		fe.checkText("FormData["+id+"]", id, MaxIDLen, true)
+		qid := strconv.Quote(id)
+		fe.checkText("FormData["+qid+"]", id, MaxIDLen, true)
 		size += len(id) + 6
 		for k, v := range fields {
-			fe.checkText("FormData["+id+"]["+k+"]", k, MaxIDLen, true)
+			fe.checkText("FormData["+qid+"]["+strconv.Quote(k)+"]", k, MaxIDLen, true)
 			if !utf8.ValidString(v) || strings.ContainsRune(v, 0) {
-				fe.add("FormData["+id+"]["+k+"]", "value is not valid UTF-8 or contains NUL")
+				fe.add("FormData["+qid+"]["+strconv.Quote(k)+"]", "value is not valid UTF-8 or contains NUL")
 			}
 			size += len(k) + len(v) + 6
 		}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"text/template"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 )
@@ -68,7 +69,8 @@ type Result struct {
 	// was kept); Resend mints a new one.
 	Replayed bool
 	// DeliveryErr is set (matching ErrDelivery) when the Notifier failed.
-	// The invitation exists and stays pending; Resend retries.
+	// The invitation and its new secret are committed but not marked sent
+	// (a new invitation stays pending); Resend retries with a fresh secret.
 	DeliveryErr error
 }
 
@@ -89,6 +91,12 @@ func (m *Manager) Create(ctx context.Context, in CreateInput) (*Result, error) {
 		}
 	}
 	token, code := m.mint(rec, in.WithCode)
+	// Build the link before anything is stored: a failure must not leave a
+	// committed invitation whose secret nobody received.
+	link, err := buildLink(m.link, m.cfg.LinkTokenParam, &rec.Invitation, token.Reveal(), code.Reveal())
+	if err != nil {
+		return nil, fmt.Errorf("invite: building link: %w", err)
+	}
 	if err := m.insert(ctx, rec, in.Supersede, now); err != nil {
 		if errors.Is(err, ErrAlreadyExists) && in.IdempotencyKey != "" {
 			if res, rerr := m.replay(ctx, inv); res != nil || !errors.Is(rerr, ErrNotFound) {
@@ -97,12 +105,7 @@ func (m *Manager) Create(ctx context.Context, in CreateInput) (*Result, error) {
 		}
 		return nil, err
 	}
-	res := &Result{Invitation: &rec.Invitation, Token: token, Code: code}
-	link, err := buildLink(m.link, m.cfg.LinkTokenParam, &rec.Invitation, token.Reveal(), code.Reveal())
-	if err != nil {
-		return nil, fmt.Errorf("invite: building link: %w", err)
-	}
-	res.Link = NewSecret(link)
+	res := &Result{Invitation: &rec.Invitation, Token: token, Code: code, Link: NewSecret(link)}
 	if in.Delivery == DeliverySend {
 		m.deliver(ctx, rec, res, false)
 	}
@@ -143,7 +146,9 @@ func (m *Manager) insert(ctx context.Context, rec *Record, supersede bool, now t
 	created := m.newEvent(ctx, EventCreated, Actor{Kind: ActorAdmin}, nil, &rec.Invitation, now)
 	err := m.apply(ctx, &Batch{Writes: []Write{{Record: rec}}, Events: []Event{created}})
 	for attempt := 0; err != nil && attempt < maxRetries; attempt++ {
-		if !errors.Is(err, ErrAlreadyExists) && !errors.Is(err, ErrConflict) {
+		// A blocker that changed (ErrConflict) or vanished (ErrNotFound)
+		// since FindOpen: look again.
+		if !errors.Is(err, ErrAlreadyExists) && !errors.Is(err, ErrConflict) && !errors.Is(err, ErrNotFound) {
 			return err
 		}
 		open, ferr := m.store.FindOpen(ctx, rec.Invitation.TenantID, rec.Invitation.Invitee)
@@ -241,7 +246,17 @@ func (m *Manager) Upsert(ctx context.Context, in CreateInput) (*UpsertResult, er
 		if err != nil {
 			return nil, err
 		}
-		open = slices.DeleteFunc(open, func(r *Record) bool { return !r.Invitation.StateAt(now).Open() })
+		// Lapsed invitations never block: close them (with their events)
+		// before updating or creating, as Create does.
+		live := open[:0]
+		for _, r := range open {
+			if r.Invitation.StateAt(m.now()).Open() {
+				live = append(live, r)
+			} else if _, err := m.expire(ctx, r); err != nil && !errors.Is(err, ErrNotFound) {
+				return nil, err
+			}
+		}
+		open = live
 		switch len(open) {
 		case 0:
 			res, err := m.Create(ctx, in)
@@ -479,6 +494,10 @@ type AcceptInput struct {
 	// Email is the subject's verified email, checked when acceptance is
 	// bound to the invited email.
 	Email string
+	// TenantID, when set, pins the acceptance to one tenant: a token of
+	// another tenant is ErrInvalidToken and is not consumed. (A token names
+	// its own tenant; a host serving tenants on separate paths sets this.)
+	TenantID string
 }
 
 // Acceptance is the outcome of Accept: the accepted invitation, carrying
@@ -527,11 +546,13 @@ func (m *Manager) accept(ctx context.Context, load func(context.Context) (*Recor
 	var replayed bool
 	var codeErr error
 	rec, _, err := m.mutate(ctx, load, func(cur *Record, now time.Time) (*Record, EventType, Actor, error) {
-		replayed, codeErr = false, nil
+		replayed = false
+		if in.TenantID != "" && cur.Invitation.TenantID != in.TenantID {
+			return nil, "", Actor{}, ErrInvalidToken // another tenant's token: not consumed
+		}
 		if code != nil {
-			if err := m.checkCode(cur, *code); err != nil {
-				codeErr = err
-				return m.codeFailure(cur, err)
+			if next, ev, actor, err := m.codeFailure(cur, *code, now, &codeErr); next != nil || err != nil {
+				return next, ev, actor, err
 			}
 		}
 		inv := &cur.Invitation
@@ -546,7 +567,7 @@ func (m *Manager) accept(ctx context.Context, load func(context.Context) (*Recor
 			return nil, "", Actor{}, ErrSubjectMismatch
 		}
 		if (m.cfg.RequireEmailMatch || inv.RequireEmailMatch) && inv.Invitee.Email != "" &&
-			!strings.EqualFold(inv.Invitee.Email, in.Email) {
+			emailKey(inv.Invitee.Email) != emailKey(in.Email) {
 			return nil, "", Actor{}, ErrEmailMismatch
 		}
 		next := cur.shallow()
@@ -585,8 +606,8 @@ func (m *Manager) Revoke(ctx context.Context, tenantID, id, reason string) (*Inv
 
 func (m *Manager) close(ctx context.Context, load func(context.Context) (*Record, error), to State, ev EventType, actor Actor, reason string) (*Invitation, error) {
 	var fe fieldErrs
-	if len(reason) > 1000 || hasControl(strings.ReplaceAll(reason, "\n", " ")) {
-		fe.add("Reason", "is longer than 1000 bytes or contains control characters")
+	if len(reason) > 1000 || !utf8.ValidString(reason) || hasControl(strings.ReplaceAll(reason, "\n", " ")) {
+		fe.add("Reason", "is longer than 1000 bytes, not valid UTF-8 or contains control characters")
 	}
 	if err := fe.err(); err != nil {
 		return nil, err
@@ -636,6 +657,25 @@ func (m *Manager) Update(ctx context.Context, in UpdateInput) (*Invitation, erro
 	fe.checkText("ID", in.ID, MaxIDLen, true)
 	if in.ExpiresAt != nil {
 		m.checkExpiry(&fe, "ExpiresAt", in.ExpiresAt.Sub(now))
+	}
+	// Names are trimmed as Create trims them (into new strings: the
+	// pointers are the caller's).
+	for _, name := range []**string{&in.GivenName, &in.FamilyName} {
+		if *name != nil {
+			trimmed := strings.TrimSpace(**name)
+			*name = &trimmed
+		}
+	}
+	if in == (UpdateInput{TenantID: in.TenantID, ID: in.ID, Version: in.Version}) {
+		// Nothing to change: no write, no event.
+		inv, err := m.Get(ctx, in.TenantID, in.ID)
+		if err == nil && in.Version != 0 && inv.Version != in.Version {
+			err = fmt.Errorf("%w: invitation %s is at version %d, not %d", ErrConflict, in.ID, inv.Version, in.Version)
+		}
+		if err != nil {
+			return nil, err
+		}
+		return inv, nil
 	}
 	if in.GivenName != nil {
 		fe.checkText("GivenName", *in.GivenName, MaxNameLen, false)
@@ -771,6 +811,7 @@ func (m *Manager) Resend(ctx context.Context, tenantID, id string, opts ResendOp
 		return nil, err
 	}
 	var token, code Secret
+	var link string
 	rec, _, err := m.mutate(ctx, m.byID(tenantID, id), func(cur *Record, now time.Time) (*Record, EventType, Actor, error) {
 		inv := &cur.Invitation
 		from := inv.StateAt(now)
@@ -798,21 +839,22 @@ func (m *Manager) Resend(ctx context.Context, tenantID, id string, opts ResendOp
 			next.Credentials.PreviousTokens = prev[:min(len(prev), MaxPreviousTokens)]
 		}
 		n := &next.Invitation
-		n.State, n.IssuedAt, n.ExpiresAt = to, now, now.Add(validity)
+		n.State, n.IssuedAt, n.ExpiresAt = to, now, now.Add(validity).Truncate(time.Microsecond)
 		if from == StateExpired {
 			n.ClosedAt = time.Time{}
+		}
+		// The link is built before the write: a failure must not commit a
+		// secret nobody received (the old one would be dead already).
+		var err error
+		if link, err = buildLink(m.link, m.cfg.LinkTokenParam, n, token.Reveal(), code.Reveal()); err != nil {
+			return nil, "", Actor{}, fmt.Errorf("invite: building link: %w", err)
 		}
 		return next, EventResent, ActorFrom(ctx, Actor{Kind: ActorAdmin}), nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	res := &Result{Invitation: &rec.Invitation, Token: token, Code: code}
-	link, err := buildLink(m.link, m.cfg.LinkTokenParam, &rec.Invitation, token.Reveal(), code.Reveal())
-	if err != nil {
-		return nil, fmt.Errorf("invite: building link: %w", err)
-	}
-	res.Link = NewSecret(link)
+	res := &Result{Invitation: &rec.Invitation, Token: token, Code: code, Link: NewSecret(link)}
 	if opts.Delivery == DeliverySend {
 		m.deliver(ctx, rec, res, true)
 	}
@@ -916,11 +958,10 @@ type CodeRef struct {
 // VerifyCode checks a short code without consuming the invitation and
 // returns it, like Lookup. A wrong code is ErrInvalidCode and counts as a
 // failed attempt (event invitation.code_failed); after
-// Config.CodeMaxAttempts failures every attempt is ErrCodeLocked. Each
-// answer is committed against the version it was computed from, so parallel
-// guesses cannot exceed the limit: a success is a guard write that resets
-// the failure count (it bumps Version and emits no event, since the
-// invitation itself does not change).
+// Config.CodeMaxAttempts failures in total every attempt is ErrCodeLocked.
+// Each answer is committed against the version it was computed from, so
+// parallel guesses cannot exceed the limit: a success is a guard write that
+// bumps Version and emits no event (the invitation itself does not change).
 func (m *Manager) VerifyCode(ctx context.Context, ref CodeRef, code string) (*Invitation, error) {
 	load, err := m.byCode(ref)
 	if err != nil {
@@ -928,17 +969,15 @@ func (m *Manager) VerifyCode(ctx context.Context, ref CodeRef, code string) (*In
 	}
 	var codeErr error
 	rec, _, err := m.mutate(ctx, load, func(cur *Record, now time.Time) (*Record, EventType, Actor, error) {
-		codeErr = nil
-		if err := m.checkCode(cur, code); err != nil {
-			codeErr = err
-			return m.codeFailure(cur, err)
+		if next, ev, actor, err := m.codeFailure(cur, code, now, &codeErr); next != nil || err != nil {
+			return next, ev, actor, err
 		}
 		if err := transition(&cur.Invitation, now, StateAccepted); err != nil {
 			return nil, "", Actor{}, err
 		}
-		next := cur.shallow()
-		next.Credentials.CodeFailures = 0
-		return next, "", Actor{}, nil
+		// A guard write: it commits this answer against the version it was
+		// computed from, so parallel guesses cannot outrun the failure limit.
+		return cur.shallow(), "", Actor{}, nil
 	})
 	if err != nil {
 		return nil, err
@@ -962,33 +1001,40 @@ func (m *Manager) AcceptCode(ctx context.Context, ref CodeRef, code string, in A
 	return m.accept(ctx, load, in, &code)
 }
 
-// checkCode verifies code against cur's code hash.
-func (m *Manager) checkCode(cur *Record, code string) error {
+// checkCode verifies code against cur's code hash at now. countable
+// reports whether a failure is to be recorded: only a wrong guess at the
+// live code of an open invitation counts (an invitation without a code, a
+// closed one or a locked code answers without writing anything).
+func (m *Manager) checkCode(cur *Record, code string, now time.Time) (countable bool, err error) {
 	c := &cur.Credentials
 	if !cur.Invitation.HasCode || len(c.CodeHash) == 0 {
-		return ErrInvalidCode
+		return false, ErrInvalidCode
 	}
 	if c.CodeFailures >= m.cfg.CodeMaxAttempts {
-		return ErrCodeLocked
+		return false, ErrCodeLocked
 	}
+	countable = cur.Invitation.StateAt(now).Open()
 	norm, ok := NormalizeCode(code)
 	if !ok || len(norm) != m.cfg.CodeLength {
-		return ErrInvalidCode
+		return countable, ErrInvalidCode
 	}
 	match, err := VerifyCode(c.CodeHash, norm)
 	if err != nil {
-		return err
+		return false, err
 	}
 	if !match {
-		return ErrInvalidCode
+		return countable, ErrInvalidCode
 	}
-	return nil
+	return false, nil
 }
 
-// codeFailure returns the write that records a failed attempt, or err
-// unchanged when nothing is to be recorded (a locked code).
-func (m *Manager) codeFailure(cur *Record, err error) (*Record, EventType, Actor, error) {
-	if !errors.Is(err, ErrInvalidCode) {
+// codeFailure checks the code in cur and, for a countable failure, returns
+// the write that records it (event invitation.code_failed); *codeErr gets
+// the answer to give once that write has committed.
+func (m *Manager) codeFailure(cur *Record, code string, now time.Time, codeErr *error) (*Record, EventType, Actor, error) {
+	countable, err := m.checkCode(cur, code, now)
+	*codeErr = err
+	if err == nil || !countable {
 		return nil, "", Actor{}, err
 	}
 	next := cur.shallow()
@@ -1070,21 +1116,7 @@ func (m *Manager) ExpireDue(ctx context.Context, limit int) (int, error) {
 	n := 0
 	var errs []error
 	for _, rec := range due {
-		first := true
-		_, wrote, err := m.mutate(ctx, func(ctx context.Context) (*Record, error) {
-			if first {
-				first = false
-				return rec, nil
-			}
-			return m.store.Get(ctx, rec.Invitation.TenantID, rec.Invitation.ID)
-		}, func(cur *Record, now time.Time) (*Record, EventType, Actor, error) {
-			if !cur.Invitation.State.Open() || cur.Invitation.StateAt(now) != StateExpired {
-				return nil, "", Actor{}, nil
-			}
-			next := cur.shallow()
-			closeAs(&next.Invitation, StateExpired, now, "")
-			return next, EventExpired, Actor{Kind: ActorSystem}, nil
-		})
+		wrote, err := m.expire(ctx, rec)
 		if errors.Is(err, ErrNotFound) {
 			continue // deleted meanwhile
 		}
@@ -1097,6 +1129,27 @@ func (m *Manager) ExpireDue(ctx context.Context, limit int) (int, error) {
 		}
 	}
 	return n, errors.Join(errs...)
+}
+
+// expire marks rec expired (with its event) if it is still open and past
+// its expiry, starting from rec and re-reading on conflict.
+func (m *Manager) expire(ctx context.Context, rec *Record) (bool, error) {
+	first := true
+	_, wrote, err := m.mutate(ctx, func(ctx context.Context) (*Record, error) {
+		if first {
+			first = false
+			return rec, nil
+		}
+		return m.store.Get(ctx, rec.Invitation.TenantID, rec.Invitation.ID)
+	}, func(cur *Record, now time.Time) (*Record, EventType, Actor, error) {
+		if !cur.Invitation.State.Open() || cur.Invitation.StateAt(now) != StateExpired {
+			return nil, "", Actor{}, nil
+		}
+		next := cur.shallow()
+		closeAs(&next.Invitation, StateExpired, now, "")
+		return next, EventExpired, Actor{Kind: ActorSystem}, nil
+	})
+	return wrote, err
 }
 
 // Purge deletes up to limit (default 1,000) accepted, rejected, revoked and
@@ -1203,11 +1256,11 @@ func (m *Manager) newRecord(in *CreateInput, now time.Time) (*Record, error) {
 	if in.RequireEmailMatch && in.Invitee.Email == "" {
 		fe.add("RequireEmailMatch", "needs Invitee.Email")
 	}
+	if in.Invitee.IsZero() {
+		fe.addErr("Invitee", "needs an email, phone or user id", ErrNoDeliveryChannel)
+	}
 	switch in.Delivery {
 	case DeliverySend:
-		if in.Invitee.IsZero() {
-			fe.addErr("Invitee", "has no email, phone or user id to deliver to", ErrNoDeliveryChannel)
-		}
 		if m.cfg.Notifier == nil {
 			fe.add("Delivery", "no Notifier is configured (use DeliveryReturn)")
 		}

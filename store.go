@@ -21,6 +21,11 @@ import (
 // (the Manager truncates every time it writes to microseconds) and returned in
 // UTC.
 //
+// Tenant ids, invitation ids, idempotency keys and invitee keys compare
+// byte for byte (a SQL store uses binary collations: "Acme" and "acme" are
+// two tenants). Stores index the keys Invitee.Keys computes in Go (the email
+// lower-cased by strings.ToLower), never a database's own LOWER().
+//
 // storetest.Run is this contract made executable.
 type Store interface {
 	// Apply commits every write of b, in order, together with b.Events,

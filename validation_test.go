@@ -91,7 +91,7 @@ func TestCreateValidation(t *testing.T) {
 		{"email list", func(in *invite.CreateInput) { in.Invitee.Email = "a@example.com, b@example.com" }, "Invitee.Email", nil},
 		{"phone without prefix", func(in *invite.CreateInput) { in.Invitee.Phone = "030 1234567" }, "Invitee.Phone", nil},
 		{"phone leading zero", func(in *invite.CreateInput) { in.Invitee.Phone = "+0301234567" }, "Invitee.Phone", nil},
-		{"phone too few digits", func(in *invite.CreateInput) { in.Invitee.Phone = "+1234567" }, "Invitee.Phone", nil},
+		{"phone too few digits", func(in *invite.CreateInput) { in.Invitee.Phone = "+123456" }, "Invitee.Phone", nil},
 		{"phone too many digits", func(in *invite.CreateInput) { in.Invitee.Phone = "+1234567890123456" }, "Invitee.Phone", nil},
 		{"phone letters", func(in *invite.CreateInput) { in.Invitee.Phone = "+1 555 CALL NOW" }, "Invitee.Phone", nil},
 		{"phone newline", func(in *invite.CreateInput) { in.Invitee.Phone = "+15555550100\n" + "x" }, "Invitee.Phone", nil},
@@ -129,12 +129,14 @@ func TestCreateValidation(t *testing.T) {
 			in.Metadata = json.RawMessage(`"` + strings.Repeat("x", 33<<10) + `"`)
 		}, "Data", nil},
 		{"metadata not JSON", func(in *invite.CreateInput) { in.Metadata = json.RawMessage(`{"a":`) }, "Metadata", nil},
-		{"data key control", func(in *invite.CreateInput) { in.Data = map[string]string{"a\nb": "v"} }, "Data[a\nb]", nil},
-		{"data key empty", func(in *invite.CreateInput) { in.Data = map[string]string{"": "v"} }, "Data[]", nil},
-		{"data value bad UTF-8", func(in *invite.CreateInput) { in.Data = map[string]string{"k": "\xff"} }, "Data[k]", nil},
+		{"data key control", func(in *invite.CreateInput) { in.Data = map[string]string{"a\nb": "v"} }, "Data[\"a\\nb\"]", nil},
+		{"data key empty", func(in *invite.CreateInput) { in.Data = map[string]string{"": "v"} }, "Data[\"\"]", nil},
+		{"data value NUL", func(in *invite.CreateInput) { in.Data = map[string]string{"k": "a\x00b"} }, "Data[\"k\"]", nil},
+		{"metadata NUL escape", func(in *invite.CreateInput) { in.Metadata = []byte(`{"a":"\u0000"}`) }, "Metadata", nil},
+		{"data value bad UTF-8", func(in *invite.CreateInput) { in.Data = map[string]string{"k": "\xff"} }, "Data[\"k\"]", nil},
 		{"form field key control", func(in *invite.CreateInput) {
 			in.FormData = map[string]map[string]string{"f": {"k\r": "v"}}
-		}, "FormData[f][k\r]", nil},
+		}, "FormData[\"f\"][\"k\\r\"]", nil},
 		{"redirect relative", func(in *invite.CreateInput) { in.RedirectURI = "/register" }, "RedirectURI", nil},
 		{"redirect no scheme", func(in *invite.CreateInput) { in.RedirectURI = "app.example/register" }, "RedirectURI", nil},
 		{"redirect scheme-relative", func(in *invite.CreateInput) { in.RedirectURI = "//app.example/register" }, "RedirectURI", nil},
@@ -335,7 +337,7 @@ func TestNormalizePhone(t *testing.T) {
 		require.True(t, valid)
 		require.Equal(t, got, again, "idempotent")
 	}
-	for _, in := range []string{"", "+", "00", "4930123456", "+1234567", "+1234567890123456", "+0123456789",
+	for _, in := range []string{"", "+", "00", "4930123456", "+123456", "+1234567890123456", "+0123456789",
 		"000123456789", "+49 30 12345x", "+49/30/123456", "+49\n30123456", "+49 30 123456\x00", "++4930123456",
 		"+4930123456" + strings.Repeat(" ", 40), "+٤٩٣٠١٢٣٤٥٦"} {
 		got, valid := invite.NormalizePhone(in)
