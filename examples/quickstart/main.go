@@ -1,30 +1,174 @@
-// Command quickstart walks one invitation through its whole lifecycle on the
-// in-memory store: create, look up, resend, accept, list, expire and purge.
+// Command quickstart walks one invitation through its whole lifecycle:
+// create, look up, resend, accept, list, expire and purge. By default it
+// keeps the invitations with sqlstore in a SQLite file in the temporary
+// directory (modernc.org/sqlite, pure Go: no server needed), recreated at
+// every run; -store picks another store:
 //
 //	go run ./examples/quickstart
+//	go run ./examples/quickstart -store memory
+//	go run ./examples/quickstart -store postgres -dsn 'postgres://user:password@localhost:5432/db?sslmode=disable'
+//	go run ./examples/quickstart -store mysql -dsn 'user:password@tcp(localhost:3306)/db?loc=UTC&interpolateParams=true'
+//
+// On PostgreSQL and MySQL it uses tables of its own (prefix quickstart_),
+// which it drops and creates afresh at every run: the demo moves a fake
+// clock, expires and purges, so it must not share tables with anything.
+// Apart from its first line, which names the store, the output is the same
+// on every store.
 package main
 
 import (
 	"context"
+	"database/sql"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/url"
 	"os"
+	"path/filepath"
+	"strings"
 	"time"
+
+	_ "github.com/go-sql-driver/mysql" // -store mysql
+	_ "github.com/jackc/pgx/v5/stdlib" // -store postgres
+	_ "modernc.org/sqlite"             // -store sqlite
 
 	"github.com/invitekit/invite"
 	"github.com/invitekit/invite/memstore"
+	"github.com/invitekit/invite/sqlstore"
 )
 
 func main() {
-	if err := run(os.Stdout); err != nil {
+	kind := flag.String("store", "sqlite", "where the invitations are kept: sqlite (a file in the temporary directory), memory, postgres or mysql")
+	dsn := flag.String("dsn", "", "the database of -store postgres or mysql (its tables prefixed quickstart_ are dropped and recreated)")
+	flag.Parse()
+	cfg := storeConfig{
+		kind:        *kind,
+		dsn:         *dsn,
+		sqlitePath:  filepath.Join(os.TempDir(), "invite-quickstart.db"),
+		tablePrefix: "quickstart_",
+	}
+	if flag.NArg() > 0 {
+		fmt.Fprintln(os.Stderr, "quickstart: unexpected arguments:", strings.Join(flag.Args(), " "))
+		flag.Usage()
+		os.Exit(2)
+	}
+	if err := quickstart(context.Background(), os.Stdout, cfg); err != nil {
 		fmt.Fprintln(os.Stderr, "quickstart:", err)
 		os.Exit(1)
 	}
 }
 
-func run(w io.Writer) error {
+// storeConfig says which store the quickstart runs on.
+type storeConfig struct {
+	kind string // sqlite, memory, postgres or mysql
+	// dsn is the database of postgres and mysql.
+	dsn string
+	// sqlitePath is the SQLite file, deleted (with its WAL files) first.
+	sqlitePath string
+	// tablePrefix names the tables on postgres and mysql, dropped first.
+	tablePrefix string
+	// dropAfter drops those tables again when the quickstart ends.
+	dropAfter bool
+}
+
+// quickstart opens the store of cfg and runs the lifecycle on it.
+func quickstart(ctx context.Context, w io.Writer, cfg storeConfig) (err error) {
+	store, name, closeStore, err := openStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, closeStore()) }()
+	fmt.Fprintln(w, "Store:", name)
+	return run(w, store)
+}
+
+// openStore returns the store cfg names, empty and ready, a name for it,
+// and the function that closes it.
+func openStore(ctx context.Context, cfg storeConfig) (store invite.Store, name string, closeStore func() error, err error) {
+	var driver, dsn string
+	var dialect sqlstore.Dialect
+	prefix := cfg.tablePrefix
+	switch cfg.kind {
+	case "memory":
+		if cfg.dsn != "" {
+			return nil, "", nil, errors.New("-dsn is for -store postgres or mysql")
+		}
+		return memstore.New(), "memory (memstore)", func() error { return nil }, nil
+	case "sqlite":
+		if cfg.dsn != "" {
+			return nil, "", nil, errors.New("-dsn is for -store postgres or mysql")
+		}
+		// A fresh file at every run. The DSN is the one sqlstore's
+		// documentation advises: writers wait for each other (busy
+		// timeout, BEGIN IMMEDIATE) and readers never wait (WAL).
+		for _, f := range []string{cfg.sqlitePath, cfg.sqlitePath + "-wal", cfg.sqlitePath + "-shm"} {
+			if err := os.Remove(f); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return nil, "", nil, err
+			}
+		}
+		driver, dialect, prefix = "sqlite", sqlstore.SQLite, ""
+		name = "sqlite (sqlstore, " + cfg.sqlitePath + ")"
+		// The path is a URI path: escape %, # and ?.
+		path := strings.NewReplacer("%", "%25", "#", "%23", "?", "%3F").Replace(filepath.ToSlash(cfg.sqlitePath))
+		dsn = "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_txlock=immediate"
+	case "postgres", "mysql":
+		if cfg.dsn == "" {
+			return nil, "", nil, fmt.Errorf("-store %s needs -dsn", cfg.kind)
+		}
+		driver, dialect, dsn = "pgx", sqlstore.Postgres, cfg.dsn
+		if cfg.kind == "mysql" {
+			driver, dialect = "mysql", sqlstore.MySQL
+		}
+		name = cfg.kind + " (sqlstore, tables " + prefix + "*)"
+	default:
+		return nil, "", nil, fmt.Errorf("-store %q: want sqlite, memory, postgres or mysql", cfg.kind)
+	}
+
+	db, err := sql.Open(driver, dsn)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	fail := func(err error) (invite.Store, string, func() error, error) {
+		return nil, "", nil, errors.Join(err, db.Close())
+	}
+	st, err := sqlstore.New(db, sqlstore.Config{Dialect: dialect, TablePrefix: prefix})
+	if err != nil {
+		return fail(err)
+	}
+	if dialect != sqlstore.SQLite {
+		if err := dropTables(ctx, db, prefix); err != nil {
+			return fail(fmt.Errorf("%s: %w", cfg.kind, err))
+		}
+	}
+	if err := st.Migrate(ctx); err != nil {
+		return fail(fmt.Errorf("%s: %w", cfg.kind, err))
+	}
+	closeStore = func() error {
+		var err error
+		if cfg.dropAfter && dialect != sqlstore.SQLite {
+			err = dropTables(context.WithoutCancel(ctx), db, prefix)
+		}
+		return errors.Join(err, db.Close())
+	}
+	return st, name, closeStore, nil
+}
+
+// dropTables drops the Store's tables of prefix.
+func dropTables(ctx context.Context, db *sql.DB, prefix string) error {
+	for _, table := range []string{"invitations", "tokens", "outbox", "schema_migrations"} {
+		if _, err := db.ExecContext(ctx, "DROP TABLE IF EXISTS "+prefix+table); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// run walks one invitation through its lifecycle on store, printing what
+// happens to w. It checks every expected outcome itself and returns an
+// error on the first surprise.
+func run(w io.Writer, store invite.Store) error {
 	// A clock we can move, to show expiry without waiting a week.
 	now := time.Date(2026, 1, 2, 9, 0, 0, 0, time.UTC)
 	var inbox string // the link of the last message "sent"
@@ -53,7 +197,7 @@ func run(w io.Writer) error {
 		}
 		return nil
 	})
-	m, err := invite.New(memstore.New(), invite.Config{
+	m, err := invite.New(store, invite.Config{
 		Now:          func() time.Time { return now },
 		Notifier:     notifier,
 		EventSink:    sink,
@@ -94,7 +238,7 @@ func run(w io.Writer) error {
 
 	fmt.Fprintln(w, "3. Inviting Ada again while her invitation is open")
 	if _, err := m.Create(ctx, in); !errors.Is(err, invite.ErrAlreadyExists) {
-		return fmt.Errorf("duplicate create: want ErrAlreadyExists, got %v", err)
+		return unexpected("duplicate create", invite.ErrAlreadyExists, err)
 	}
 	fmt.Fprintln(w, "  ErrAlreadyExists (set Supersede to replace it, or use Upsert)")
 
@@ -105,7 +249,7 @@ func run(w io.Writer) error {
 		return err
 	}
 	if _, err := m.Lookup(ctx, first); !errors.Is(err, invite.ErrInvalidToken) {
-		return fmt.Errorf("old link: want ErrInvalidToken, got %v", err)
+		return unexpected("old link", invite.ErrInvalidToken, err)
 	}
 	fmt.Fprintln(w, "  sends:", res.Invitation.SendCount, "| old link: ErrInvalidToken")
 
@@ -125,7 +269,7 @@ func run(w io.Writer) error {
 	}
 	fmt.Fprintln(w, "  same subject: replayed =", acc.Replayed)
 	if _, err := m.Accept(ctx, token, invite.AcceptInput{Subject: "user-666"}); !errors.Is(err, invite.ErrAlreadyAccepted) {
-		return fmt.Errorf("other subject: want ErrAlreadyAccepted, got %v", err)
+		return unexpected("other subject", invite.ErrAlreadyAccepted, err)
 	}
 	fmt.Fprintln(w, "  other subject: ErrAlreadyAccepted")
 
@@ -156,6 +300,15 @@ func run(w io.Writer) error {
 	}
 	fmt.Fprintln(w, "  purged:", n)
 	return list(ctx, w, m)
+}
+
+// unexpected reports a call that did not fail with want. It wraps what the
+// call returned instead, so that a caller can tell a database failure.
+func unexpected(what string, want, got error) error {
+	if got == nil {
+		return fmt.Errorf("%s: want %v, got success", what, want)
+	}
+	return fmt.Errorf("%s: want %v, got %w", what, want, got)
 }
 
 // list prints every invitation of the tenant, expired ones included.
