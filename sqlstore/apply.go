@@ -186,6 +186,24 @@ func (s *Store) conflict(w *write, stored int64) error {
 // other parts, run only when "w" touched a row, bring the token rows in line
 // and insert evs into the outbox.
 func (s *Store) pgWrite(ctx context.Context, ex DBTX, w *write, evs []event) error {
+	if w.expect != 0 && !w.delete {
+		// Most updates (accept, reject, revoke, expire, update) keep the
+		// token hashes: try the statement that also requires the stored
+		// token columns to be unchanged and so leaves the tokens table
+		// alone (Accept stays at two statements: lookup and this write).
+		if n, err := s.pgUpdate(ctx, ex, w, evs, true); err != nil || n == 1 {
+			return err
+		}
+		// No row: a lost race (answered by one SELECT, as before) or new
+		// token hashes (a rotation: run the full statement).
+		v, err := s.storedVersion(ctx, ex, w)
+		if err != nil {
+			return err
+		}
+		if v != w.expect {
+			return s.conflict(w, v)
+		}
+	}
 	a := &args{d: Postgres}
 	var q strings.Builder
 	r := &w.row
@@ -242,17 +260,7 @@ func (s *Store) pgWrite(ctx context.Context, ex DBTX, w *write, evs []event) err
 				s.tokens, tenant, id, strings.Join(tuples, ", "), s.tokens, tenant, id)
 		}
 	}
-	if len(evs) > 0 {
-		tuples := make([]string, len(evs))
-		for i, e := range evs {
-			tuples[i] = "(" + a.add(e.id) + "::text, " + a.add(e.tenantID) + "::text, " + a.add(e.invitationID) + "::text, " +
-				a.add(e.typ) + "::text, " + a.add(e.payload) + "::jsonb, " + a.add(e.at) + "::timestamptz)"
-		}
-		fmt.Fprintf(&q, ", o AS (INSERT INTO %s (id, tenant_id, invitation_id, type, payload, created_at, available_at)"+
-			" SELECT v.id, v.tenant_id, v.invitation_id, v.type, v.payload, v.created_at, v.created_at"+
-			" FROM (VALUES %s) AS v (id, tenant_id, invitation_id, type, payload, created_at) WHERE EXISTS (SELECT 1 FROM w))",
-			s.outbox, strings.Join(tuples, ", "))
-	}
+	s.pgOutbox(&q, a, evs)
 	q.WriteString(" SELECT count(*) FROM w")
 	var n int64
 	if err := ex.QueryRowContext(ctx, q.String(), a.vals...).Scan(&n); err != nil {
@@ -262,6 +270,51 @@ func (s *Store) pgWrite(ctx context.Context, ex DBTX, w *write, evs []event) err
 		return s.missing(ctx, ex, w)
 	}
 	return nil
+}
+
+// pgUpdate runs the update w guarded by its version and, when
+// keepTokens, also by the stored token columns being equal to the new
+// ones, without touching the tokens table; it returns the rows updated.
+func (s *Store) pgUpdate(ctx context.Context, ex DBTX, w *write, evs []event, keepTokens bool) (int64, error) {
+	a := &args{d: Postgres}
+	var q strings.Builder
+	vals := w.row.values()
+	tenant, id := a.add(vals[0]), a.add(vals[1])
+	set := make([]string, 0, len(vals)-2)
+	for i := 2; i < len(vals); i++ {
+		set = append(set, invitationColumns[i]+" = "+a.add(vals[i]))
+	}
+	fmt.Fprintf(&q, "WITH w AS (UPDATE %s SET %s WHERE tenant_id = %s AND id = %s AND version = %s",
+		s.invitations, strings.Join(set, ", "), tenant, id, a.add(w.expect))
+	if keepTokens {
+		fmt.Fprintf(&q, " AND token_hash IS NOT DISTINCT FROM %s::bytea AND prev_tokens IS NOT DISTINCT FROM %s::jsonb",
+			a.add(w.row.tokenHash), a.add(w.row.prevTokens))
+	}
+	q.WriteString(" RETURNING 1)")
+	s.pgOutbox(&q, a, evs)
+	q.WriteString(" SELECT count(*) FROM w")
+	var n int64
+	if err := ex.QueryRowContext(ctx, q.String(), a.vals...).Scan(&n); err != nil {
+		return 0, wrap(w.op(), err)
+	}
+	return n, nil
+}
+
+// pgOutbox appends the CTE inserting evs into the outbox when "w" touched a
+// row.
+func (s *Store) pgOutbox(q *strings.Builder, a *args, evs []event) {
+	if len(evs) == 0 {
+		return
+	}
+	tuples := make([]string, len(evs))
+	for i, e := range evs {
+		tuples[i] = "(" + a.add(e.id) + "::text, " + a.add(e.tenantID) + "::text, " + a.add(e.invitationID) + "::text, " +
+			a.add(e.typ) + "::text, " + a.add(e.payload) + "::jsonb, " + a.add(e.at) + "::timestamptz)"
+	}
+	fmt.Fprintf(q, ", o AS (INSERT INTO %s (id, tenant_id, invitation_id, type, payload, created_at, available_at)"+
+		" SELECT v.id, v.tenant_id, v.invitation_id, v.type, v.payload, v.created_at, v.created_at"+
+		" FROM (VALUES %s) AS v (id, tenant_id, invitation_id, type, payload, created_at) WHERE EXISTS (SELECT 1 FROM w))",
+		s.outbox, strings.Join(tuples, ", "))
 }
 
 // genericWrite runs w on SQLite or MySQL, inside the caller's transaction:
