@@ -232,14 +232,7 @@ func (s *Store) pgWrite(ctx context.Context, ex DBTX, w *write, evs []event) err
 		fmt.Fprintf(&q, ", k AS (DELETE FROM %s WHERE tenant_id = %s AND invitation_id = %s AND EXISTS (SELECT 1 FROM w))",
 			s.tokens, tenant, id)
 	default:
-		vals := r.values()
-		tenant, id := a.add(vals[0]), a.add(vals[1])
-		set := make([]string, 0, len(vals)-2)
-		for i := 2; i < len(vals); i++ {
-			set = append(set, invitationColumns[i]+" = "+a.add(vals[i]))
-		}
-		fmt.Fprintf(&q, "WITH w AS (UPDATE %s SET %s WHERE tenant_id = %s AND id = %s AND version = %s RETURNING 1)",
-			s.invitations, strings.Join(set, ", "), tenant, id, a.add(w.expect))
+		tenant, id := s.pgUpdateHead(&q, a, w, false)
 		hs := make([]string, len(r.hashes))
 		for i, h := range r.hashes {
 			hs[i] = a.add(h)
@@ -278,19 +271,7 @@ func (s *Store) pgWrite(ctx context.Context, ex DBTX, w *write, evs []event) err
 func (s *Store) pgUpdate(ctx context.Context, ex DBTX, w *write, evs []event, keepTokens bool) (int64, error) {
 	a := &args{d: Postgres}
 	var q strings.Builder
-	vals := w.row.values()
-	tenant, id := a.add(vals[0]), a.add(vals[1])
-	set := make([]string, 0, len(vals)-2)
-	for i := 2; i < len(vals); i++ {
-		set = append(set, invitationColumns[i]+" = "+a.add(vals[i]))
-	}
-	fmt.Fprintf(&q, "WITH w AS (UPDATE %s SET %s WHERE tenant_id = %s AND id = %s AND version = %s",
-		s.invitations, strings.Join(set, ", "), tenant, id, a.add(w.expect))
-	if keepTokens {
-		fmt.Fprintf(&q, " AND token_hash IS NOT DISTINCT FROM %s::bytea AND prev_tokens IS NOT DISTINCT FROM %s::jsonb",
-			a.add(w.row.tokenHash), a.add(w.row.prevTokens))
-	}
-	q.WriteString(" RETURNING 1)")
+	s.pgUpdateHead(&q, a, w, keepTokens)
 	s.pgOutbox(&q, a, evs)
 	q.WriteString(" SELECT count(*) FROM w")
 	var n int64
@@ -298,6 +279,26 @@ func (s *Store) pgUpdate(ctx context.Context, ex DBTX, w *write, evs []event, ke
 		return 0, wrap(w.op(), err)
 	}
 	return n, nil
+}
+
+// pgUpdateHead writes the "w" CTE of an update: every column set from
+// w.row, guarded by the version and, with keepTokens, by the stored token
+// columns. It returns the placeholders of the tenant and id.
+func (s *Store) pgUpdateHead(q *strings.Builder, a *args, w *write, keepTokens bool) (tenant, id string) {
+	vals := w.row.values()
+	tenant, id = a.add(vals[0]), a.add(vals[1])
+	set := make([]string, 0, len(vals)-2)
+	for i := 2; i < len(vals); i++ {
+		set = append(set, invitationColumns[i]+" = "+a.add(vals[i]))
+	}
+	fmt.Fprintf(q, "WITH w AS (UPDATE %s SET %s WHERE tenant_id = %s AND id = %s AND version = %s",
+		s.invitations, strings.Join(set, ", "), tenant, id, a.add(w.expect))
+	if keepTokens {
+		fmt.Fprintf(q, " AND token_hash IS NOT DISTINCT FROM %s::bytea AND prev_tokens IS NOT DISTINCT FROM %s::jsonb",
+			a.add(w.row.tokenHash), a.add(w.row.prevTokens))
+	}
+	q.WriteString(" RETURNING 1)")
+	return tenant, id
 }
 
 // pgOutbox appends the CTE inserting evs into the outbox when "w" touched a
