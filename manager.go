@@ -457,6 +457,19 @@ func (m *Manager) mutate(ctx context.Context, load func(context.Context) (*Recor
 	}
 }
 
+// startingAt returns a loader that yields rec (already read) first and
+// re-reads it from the store on every retry.
+func (m *Manager) startingAt(rec *Record) func(context.Context) (*Record, error) {
+	first := true
+	return func(ctx context.Context) (*Record, error) {
+		if first {
+			first = false
+			return rec, nil
+		}
+		return m.store.Get(ctx, rec.Invitation.TenantID, rec.Invitation.ID)
+	}
+}
+
 func (m *Manager) byID(tenantID, id string) func(context.Context) (*Record, error) {
 	return func(ctx context.Context) (*Record, error) { return m.store.Get(ctx, tenantID, id) }
 }
@@ -880,14 +893,7 @@ func (m *Manager) deliver(ctx context.Context, rec *Record, res *Result, resend 
 		return
 	}
 	hash := rec.Credentials.TokenHash
-	first := true
-	sent, wrote, err := m.mutate(ctx, func(ctx context.Context) (*Record, error) {
-		if first {
-			first = false
-			return rec, nil
-		}
-		return m.store.Get(ctx, inv.TenantID, inv.ID)
-	}, func(cur *Record, now time.Time) (*Record, EventType, Actor, error) {
+	sent, wrote, err := m.mutate(ctx, m.startingAt(rec), func(cur *Record, now time.Time) (*Record, EventType, Actor, error) {
 		// Accepted, revoked or re-sent meanwhile: nothing to mark.
 		if !cur.Invitation.StateAt(now).Open() || !cur.Credentials.TokenHash.Equal(hash) {
 			return nil, "", Actor{}, nil
@@ -1134,14 +1140,7 @@ func (m *Manager) ExpireDue(ctx context.Context, limit int) (int, error) {
 // expire marks rec expired (with its event) if it is still open and past
 // its expiry, starting from rec and re-reading on conflict.
 func (m *Manager) expire(ctx context.Context, rec *Record) (bool, error) {
-	first := true
-	_, wrote, err := m.mutate(ctx, func(ctx context.Context) (*Record, error) {
-		if first {
-			first = false
-			return rec, nil
-		}
-		return m.store.Get(ctx, rec.Invitation.TenantID, rec.Invitation.ID)
-	}, func(cur *Record, now time.Time) (*Record, EventType, Actor, error) {
+	_, wrote, err := m.mutate(ctx, m.startingAt(rec), func(cur *Record, now time.Time) (*Record, EventType, Actor, error) {
 		if !cur.Invitation.State.Open() || cur.Invitation.StateAt(now) != StateExpired {
 			return nil, "", Actor{}, nil
 		}
