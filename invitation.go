@@ -121,10 +121,22 @@ func (inv *Invitation) Clone() *Invitation {
 
 // cloneCollections replaces inv's slices and maps with copies.
 func (inv *Invitation) cloneCollections() {
-	inv.Roles = slices.Clone(inv.Roles)
-	inv.Groups = slices.Clone(inv.Groups)
+	inv.Roles, inv.Groups = cloneLists(inv.Roles, inv.Groups)
 	inv.Metadata = slices.Clone(inv.Metadata)
 	inv.Data, inv.FormData = cloneData(inv.Data, inv.FormData)
+}
+
+// cloneLists copies roles and groups into one allocation. Each copy's
+// capacity is its length, so appending to one never writes into the other.
+// A nil list stays nil, an empty one empty.
+func cloneLists(roles, groups []string) ([]string, []string) {
+	if roles == nil || groups == nil {
+		return slices.Clone(roles), slices.Clone(groups)
+	}
+	all := make([]string, len(roles)+len(groups))
+	n := copy(all, roles)
+	copy(all[n:], groups)
+	return all[:n:n], all[n:]
 }
 
 // cloneData deep-copies pre-filled data.
@@ -225,20 +237,29 @@ func hasControl(s string) bool {
 // checkText validates a single-line text field: valid UTF-8, no control
 // characters (they could split a mail header), at most max runes.
 func (fe *fieldErrs) checkText(field, s string, max int, required bool) {
+	if reason := textProblem(s, max, required); reason != "" {
+		fe.add(field, reason)
+	}
+}
+
+// textProblem is checkText's verdict: "" when s is fine, else the reason.
+// Callers that compose field names build them only for a bad value.
+func textProblem(s string, max int, required bool) string {
 	switch {
 	case s == "":
 		if required {
-			fe.add(field, "is required")
+			return "is required"
 		}
 	case !utf8.ValidString(s):
-		fe.add(field, "is not valid UTF-8")
+		return "is not valid UTF-8"
 	case hasControl(s):
-		fe.add(field, "contains control characters")
+		return "contains control characters"
 	case utf8.RuneCountInString(s) > max:
-		fe.add(field, "is longer than "+itoa(max)+" characters")
+		return "is longer than " + itoa(max) + " characters"
 	case strings.TrimSpace(s) == "":
-		fe.add(field, "is blank")
+		return "is blank"
 	}
+	return ""
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
@@ -251,18 +272,79 @@ func NormalizeEmail(s string) (string, bool) {
 	if s == "" || len(s) > MaxEmailLen || hasControl(s) || !utf8.ValidString(s) {
 		return "", false
 	}
-	a, err := mail.ParseAddress(s)
-	if err != nil || a.Name != "" || a.Address != s {
-		return "", false
-	}
-	at := strings.LastIndexByte(s, '@')
-	domain := s[at+1:]
-	if at <= 0 || !strings.Contains(domain, ".") || strings.HasPrefix(domain, ".") ||
-		strings.HasSuffix(domain, ".") || strings.Contains(domain, "..") {
+	if !simpleEmail(s) && !parsedEmail(s) {
 		return "", false
 	}
 	return s, true
 }
+
+// parsedEmail is the full check: net/mail parses s as a bare addr-spec,
+// and the domain is dotted.
+func parsedEmail(s string) bool {
+	a, err := mail.ParseAddress(s)
+	if err != nil || a.Name != "" || a.Address != s {
+		return false
+	}
+	at := strings.LastIndexByte(s, '@')
+	domain := s[at+1:]
+	return at > 0 && strings.Contains(domain, ".") && !strings.HasPrefix(domain, ".") &&
+		!strings.HasSuffix(domain, ".") && !strings.Contains(domain, "..")
+}
+
+// simpleEmail reports whether s is an address of the common shape that
+// NormalizeEmail's full parse (net/mail) accepts unchanged, so the parse
+// can be skipped: a dot-atom local part of ASCII atext, "@", and a domain
+// of at least two dot-separated labels of ASCII letters, digits and
+// hyphens. A false answer means only "parse it" (FuzzSimpleEmail checks
+// that every true answer is one net/mail agrees with).
+func simpleEmail(s string) bool {
+	at := strings.IndexByte(s, '@')
+	if at <= 0 || at == len(s)-1 {
+		return false
+	}
+	local, domain := s[:at], s[at+1:]
+	for i := 0; i < len(local); i++ {
+		c := local[i]
+		if c == '.' {
+			if i == 0 || i == len(local)-1 || local[i-1] == '.' {
+				return false
+			}
+			continue
+		}
+		if c >= 0x80 || !atext[c] {
+			return false
+		}
+	}
+	dots := 0
+	for i := 0; i < len(domain); i++ {
+		c := domain[i]
+		switch {
+		case c == '.':
+			if i == 0 || i == len(domain)-1 || domain[i-1] == '.' {
+				return false
+			}
+			dots++
+		case c == '-', c >= '0' && c <= '9', c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z':
+		default:
+			return false
+		}
+	}
+	return dots > 0
+}
+
+// atext are the ASCII characters RFC 5322 allows in an atom.
+var atext = func() (t [128]bool) {
+	for c := '0'; c <= '9'; c++ {
+		t[c] = true
+	}
+	for c := 'a'; c <= 'z'; c++ {
+		t[c], t[c-'a'+'A'] = true, true
+	}
+	for _, c := range "!#$%&'*+-/=?^_`{|}~" {
+		t[c] = true
+	}
+	return t
+}()
 
 // NormalizePhone returns the E.164 form of a phone number written with an
 // international prefix ("+" or "00"), dropping spaces, dots, dashes and
@@ -355,7 +437,9 @@ func (fe *fieldErrs) checkList(field string, items []string) {
 		return
 	}
 	for i, s := range items {
-		fe.checkText(field+"["+itoa(i)+"]", s, MaxIDLen, true)
+		if reason := textProblem(s, MaxIDLen, true); reason != "" {
+			fe.add(field+"["+itoa(i)+"]", reason)
+		}
 	}
 }
 
@@ -363,21 +447,27 @@ func (fe *fieldErrs) checkList(field string, items []string) {
 // the combined JSON size must stay within max bytes.
 func (fe *fieldErrs) checkData(data map[string]string, form map[string]map[string]string, meta json.RawMessage, max int) {
 	size := len(meta)
+	// Field names are built only for bad entries.
 	for k, v := range data {
-		fe.checkText("Data["+strconv.Quote(k)+"]", k, MaxIDLen, true)
-		if !utf8.ValidString(v) || strings.ContainsRune(v, 0) {
+		if reason := textProblem(k, MaxIDLen, true); reason != "" {
+			fe.add("Data["+strconv.Quote(k)+"]", reason)
+		}
+		if !utf8.ValidString(v) || strings.IndexByte(v, 0) >= 0 {
 			fe.add("Data["+strconv.Quote(k)+"]", "value is not valid UTF-8 or contains NUL")
 		}
 		size += len(k) + len(v) + 6
 	}
 	for id, fields := range form {
-		qid := strconv.Quote(id)
-		fe.checkText("FormData["+qid+"]", id, MaxIDLen, true)
+		if reason := textProblem(id, MaxIDLen, true); reason != "" {
+			fe.add("FormData["+strconv.Quote(id)+"]", reason)
+		}
 		size += len(id) + 6
 		for k, v := range fields {
-			fe.checkText("FormData["+qid+"]["+strconv.Quote(k)+"]", k, MaxIDLen, true)
-			if !utf8.ValidString(v) || strings.ContainsRune(v, 0) {
-				fe.add("FormData["+qid+"]["+strconv.Quote(k)+"]", "value is not valid UTF-8 or contains NUL")
+			if reason := textProblem(k, MaxIDLen, true); reason != "" {
+				fe.add("FormData["+strconv.Quote(id)+"]["+strconv.Quote(k)+"]", reason)
+			}
+			if !utf8.ValidString(v) || strings.IndexByte(v, 0) >= 0 {
+				fe.add("FormData["+strconv.Quote(id)+"]["+strconv.Quote(k)+"]", "value is not valid UTF-8 or contains NUL")
 			}
 			size += len(k) + len(v) + 6
 		}

@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/google/uuid"
+	"github.com/invitekit/invite/internal/seal"
 )
 
 // Manager runs the invitation lifecycle on a Store. It holds no state between
@@ -19,8 +20,18 @@ import (
 // share one Store.
 type Manager struct {
 	store Store
-	cfg   Config
-	link  *template.Template
+	// rw is the store the Manager reads records to change and writes
+	// through: store itself, or, for this module's in-memory store, a view
+	// that shares its records instead of copying them (see own).
+	rw Store
+	// shared is true when rw shares records: whatever the Manager hands
+	// out must be copied first (own).
+	shared bool
+	// events is false when nobody would see events (the store discards
+	// them and there is no EventSink): then none are built.
+	events bool
+	cfg    Config
+	link   *template.Template
 }
 
 // New returns a Manager for store. It validates cfg (a *ValidationError
@@ -33,7 +44,35 @@ func New(store Store, cfg Config) (*Manager, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Manager{store: store, cfg: cfg, link: link}, nil
+	m := &Manager{cfg: cfg, link: link}
+	m.setStore(store)
+	return m, nil
+}
+
+// sharedViewer is implemented by this module's in-memory store. Its view
+// returns the stored records themselves, which the Manager must never
+// modify, and its Apply keeps the written records, which the Manager must
+// not touch afterwards. Only the Manager can call it (seal.Key is internal).
+type sharedViewer interface {
+	SharedView(seal.Key) Store
+}
+
+func (m *Manager) setStore(s Store) {
+	m.store, m.rw, m.shared = s, s, false
+	if v, ok := s.(sharedViewer); ok {
+		m.rw, m.shared = v.SharedView(seal.Key{}), true
+	}
+	d, ok := s.(EventDiscarder)
+	m.events = m.cfg.EventSink != nil || !ok || !d.DiscardsEvents()
+}
+
+// own returns inv for a caller to keep: a copy when it may be shared with
+// the store.
+func (m *Manager) own(inv *Invitation) *Invitation {
+	if m.shared {
+		return inv.Clone()
+	}
+	return inv
 }
 
 // WithStore returns a Manager with the same Config on another store: use it
@@ -41,7 +80,7 @@ func New(store Store, cfg Config) (*Manager, error) {
 // m.WithStore(sqlStore.WithTx(tx))). It costs one small allocation.
 func (m *Manager) WithStore(s Store) *Manager {
 	c := *m
-	c.store = s
+	c.setStore(s)
 	return &c
 }
 
@@ -109,6 +148,7 @@ func (m *Manager) Create(ctx context.Context, in CreateInput) (*Result, error) {
 	if in.Delivery == DeliverySend {
 		m.deliver(ctx, rec, res, false)
 	}
+	res.Invitation = m.own(res.Invitation)
 	return res, nil
 }
 
@@ -143,8 +183,8 @@ func (m *Manager) mint(rec *Record, withCode bool) (Secret, Secret) {
 // blocks it, an expired one is marked expired and a live one is revoked
 // (with supersede) in the same atomic batch; otherwise ErrAlreadyExists.
 func (m *Manager) insert(ctx context.Context, rec *Record, supersede bool, now time.Time) error {
-	created := m.newEvent(ctx, EventCreated, Actor{Kind: ActorAdmin}, nil, &rec.Invitation, now)
-	err := m.apply(ctx, &Batch{Writes: []Write{{Record: rec}}, Events: []Event{created}})
+	created := m.newEvents(ctx, EventCreated, Actor{Kind: ActorAdmin}, nil, &rec.Invitation, now)
+	err := m.apply(ctx, &Batch{Writes: []Write{{Record: rec}}, Events: created})
 	for attempt := 0; err != nil && attempt < maxRetries; attempt++ {
 		// A blocker that changed (ErrConflict) or vanished (ErrNotFound)
 		// since FindOpen: look again.
@@ -173,10 +213,10 @@ func (m *Manager) insert(ctx context.Context, rec *Record, supersede bool, now t
 				next.Invitation.Reason = ""
 			}
 			b.Writes = append(b.Writes, Write{Record: next, Expect: o.Invitation.Version})
-			b.Events = append(b.Events, m.newEvent(ctx, ev, actor, &o.Invitation, &next.Invitation, now))
+			b.Events = append(b.Events, m.newEvents(ctx, ev, actor, &o.Invitation, &next.Invitation, now)...)
 		}
 		b.Writes = append(b.Writes, Write{Record: rec})
-		b.Events = append(b.Events, created)
+		b.Events = append(b.Events, created...)
 		err = m.apply(ctx, &b)
 	}
 	return err
@@ -283,7 +323,7 @@ func (m *Manager) Upsert(ctx context.Context, in CreateInput) (*UpsertResult, er
 			if err != nil {
 				return nil, err
 			}
-			return &UpsertResult{Result: Result{Invitation: &rec.Invitation}}, nil
+			return &UpsertResult{Result: Result{Invitation: m.own(&rec.Invitation)}}, nil
 		default:
 			return nil, fmt.Errorf("%w: the invitee matches open invitations %s and %s", ErrConflict,
 				open[0].Invitation.ID, open[1].Invitation.ID)
@@ -410,7 +450,7 @@ func (m *Manager) Lookup(ctx context.Context, token string) (*Invitation, error)
 	if err := transition(&rec.Invitation, m.now(), StateAccepted); err != nil {
 		return nil, err
 	}
-	return &rec.Invitation, nil
+	return m.own(&rec.Invitation), nil
 }
 
 // ---------------------------------------------------------------- mutations
@@ -445,7 +485,7 @@ func (m *Manager) mutate(ctx context.Context, load func(context.Context) (*Recor
 		next.Invitation.UpdatedAt = now
 		b := Batch{Writes: []Write{{Record: next, Expect: cur.Invitation.Version}}}
 		if ev != "" {
-			b.Events = []Event{m.newEvent(ctx, ev, actor, &cur.Invitation, &next.Invitation, now)}
+			b.Events = m.newEvents(ctx, ev, actor, &cur.Invitation, &next.Invitation, now)
 		}
 		err = m.apply(ctx, &b)
 		if err == nil {
@@ -466,12 +506,12 @@ func (m *Manager) startingAt(rec *Record) func(context.Context) (*Record, error)
 			first = false
 			return rec, nil
 		}
-		return m.store.Get(ctx, rec.Invitation.TenantID, rec.Invitation.ID)
+		return m.rw.Get(ctx, rec.Invitation.TenantID, rec.Invitation.ID)
 	}
 }
 
 func (m *Manager) byID(tenantID, id string) func(context.Context) (*Record, error) {
-	return func(ctx context.Context) (*Record, error) { return m.store.Get(ctx, tenantID, id) }
+	return func(ctx context.Context) (*Record, error) { return m.rw.Get(ctx, tenantID, id) }
 }
 
 // byToken loads the record a token hash belongs to. A hash that matches
@@ -479,7 +519,7 @@ func (m *Manager) byID(tenantID, id string) func(context.Context) (*Record, erro
 // ErrExpired.
 func (m *Manager) byToken(h TokenHash) func(context.Context) (*Record, error) {
 	return func(ctx context.Context) (*Record, error) {
-		rec, err := m.store.GetByTokenHash(ctx, h)
+		rec, err := m.rw.GetByTokenHash(ctx, h)
 		if errors.Is(err, ErrNotFound) {
 			return nil, ErrInvalidToken
 		}
@@ -595,7 +635,7 @@ func (m *Manager) accept(ctx context.Context, load func(context.Context) (*Recor
 	if codeErr != nil {
 		return nil, codeErr
 	}
-	return &Acceptance{Invitation: &rec.Invitation, Replayed: replayed}, nil
+	return &Acceptance{Invitation: m.own(&rec.Invitation), Replayed: replayed}, nil
 }
 
 // Reject records that the invitee declined the invitation the token belongs
@@ -637,7 +677,7 @@ func (m *Manager) close(ctx context.Context, load func(context.Context) (*Record
 	if err != nil {
 		return nil, err
 	}
-	return &rec.Invitation, nil
+	return m.own(&rec.Invitation), nil
 }
 
 // UpdateInput changes an invitation. Nil fields stay as they are.
@@ -760,7 +800,7 @@ func (m *Manager) Update(ctx context.Context, in UpdateInput) (*Invitation, erro
 	if err != nil {
 		return nil, err
 	}
-	return &rec.Invitation, nil
+	return m.own(&rec.Invitation), nil
 }
 
 func setIf[T any](dst *T, src *T) {
@@ -784,8 +824,8 @@ func (m *Manager) Delete(ctx context.Context, tenantID, id string, version int64
 			return fmt.Errorf("%w: invitation %s is at version %d, not %d", ErrConflict, id, cur.Invitation.Version, version)
 		}
 		now := m.now()
-		ev := m.newEvent(ctx, EventDeleted, Actor{Kind: ActorAdmin}, &cur.Invitation, nil, now)
-		err = m.apply(ctx, &Batch{Writes: []Write{{Record: cur, Expect: cur.Invitation.Version, Delete: true}}, Events: []Event{ev}})
+		ev := m.newEvents(ctx, EventDeleted, Actor{Kind: ActorAdmin}, &cur.Invitation, nil, now)
+		err = m.apply(ctx, &Batch{Writes: []Write{{Record: cur, Expect: cur.Invitation.Version, Delete: true}}, Events: ev})
 		if err == nil || !errors.Is(err, ErrConflict) || attempt >= maxRetries {
 			return err
 		}
@@ -871,6 +911,7 @@ func (m *Manager) Resend(ctx context.Context, tenantID, id string, opts ResendOp
 	if opts.Delivery == DeliverySend {
 		m.deliver(ctx, rec, res, true)
 	}
+	res.Invitation = m.own(res.Invitation)
 	return res, nil
 }
 
@@ -947,7 +988,7 @@ func (m *Manager) MarkSent(ctx context.Context, tenantID, id string) (*Invitatio
 	if err != nil {
 		return nil, err
 	}
-	return &rec.Invitation, nil
+	return m.own(&rec.Invitation), nil
 }
 
 // ---------------------------------------------------------------- short codes
@@ -991,7 +1032,7 @@ func (m *Manager) VerifyCode(ctx context.Context, ref CodeRef, code string) (*In
 	if codeErr != nil {
 		return nil, codeErr
 	}
-	return &rec.Invitation, nil
+	return m.own(&rec.Invitation), nil
 }
 
 // AcceptCode is Accept with a short code instead of the link token. A wrong
@@ -1170,10 +1211,21 @@ func (m *Manager) Purge(ctx context.Context, retention time.Duration, limit int)
 // apply writes the batch and, once it has committed, hands its events to the
 // sink.
 func (m *Manager) apply(ctx context.Context, b *Batch) error {
-	if err := m.store.Apply(ctx, b); err != nil {
+	if err := m.rw.Apply(ctx, b); err != nil {
 		return err
 	}
 	if m.cfg.EventSink != nil && len(b.Events) > 0 {
+		if m.shared { // the sink gets copies, never the stored records
+			for i := range b.Events {
+				e := &b.Events[i]
+				if e.Old != nil {
+					e.Old = e.Old.Clone()
+				}
+				if e.New != nil {
+					e.New = e.New.Clone()
+				}
+			}
+		}
 		if err := m.cfg.EventSink.Publish(ctx, b.Events); err != nil {
 			m.cfg.Logger.WarnContext(ctx, "invite: event sink failed", "events", len(b.Events), "error", err)
 		}
@@ -1181,9 +1233,13 @@ func (m *Manager) apply(ctx context.Context, b *Batch) error {
 	return nil
 }
 
-// newEvent builds an event; actor is the default when the context names
-// none (invitee and system actors are not overridden).
-func (m *Manager) newEvent(ctx context.Context, typ EventType, actor Actor, old, new *Invitation, now time.Time) Event {
+// newEvents returns the event of a change, or nil when nobody would see it
+// (m.events); actor is the default when the context names none (invitee
+// and system actors are not overridden).
+func (m *Manager) newEvents(ctx context.Context, typ EventType, actor Actor, old, new *Invitation, now time.Time) []Event {
+	if !m.events {
+		return nil
+	}
 	if actor.Kind == ActorAdmin {
 		actor = ActorFrom(ctx, actor)
 	}
@@ -1191,8 +1247,8 @@ func (m *Manager) newEvent(ctx context.Context, typ EventType, actor Actor, old,
 	if inv == nil {
 		inv = old
 	}
-	return Event{ID: uuid.Must(uuid.NewV7()).String(), Type: typ, Time: now, TenantID: inv.TenantID,
-		InvitationID: inv.ID, Actor: actor, Old: old, New: new}
+	return []Event{{ID: newID(now), Type: typ, Time: now, TenantID: inv.TenantID,
+		InvitationID: inv.ID, Actor: actor, Old: old, New: new}}
 }
 
 func checkRef(tenantID, id string) error {
@@ -1274,7 +1330,7 @@ func (m *Manager) newRecord(in *CreateInput, now time.Time) (*Record, error) {
 		return nil, err
 	}
 	rec := &Record{Invitation: Invitation{
-		ID: uuid.Must(uuid.NewV7()).String(), TenantID: in.TenantID, Invitee: in.Invitee,
+		ID: newID(now), TenantID: in.TenantID, Invitee: in.Invitee,
 		GivenName: strings.TrimSpace(in.GivenName), FamilyName: strings.TrimSpace(in.FamilyName),
 		Inviter: in.Inviter, AccountName: in.AccountName, Roles: in.Roles, Groups: in.Groups,
 		Data: in.Data, FormData: in.FormData, Metadata: in.Metadata,
@@ -1286,7 +1342,6 @@ func (m *Manager) newRecord(in *CreateInput, now time.Time) (*Record, error) {
 		IdempotencyKey: in.IdempotencyKey, Version: 1,
 	}}
 	inv := &rec.Invitation
-	inv.Roles, inv.Groups, inv.Metadata = slices.Clone(inv.Roles), slices.Clone(inv.Groups), slices.Clone(inv.Metadata)
-	inv.Data, inv.FormData = cloneData(inv.Data, inv.FormData)
+	inv.cloneCollections()
 	return rec, nil
 }

@@ -83,6 +83,15 @@ type Store interface {
 	Purge(ctx context.Context, before time.Time, limit int) (int, error)
 }
 
+// EventDiscarder is an optional Store ability. A Store that does not
+// persist Batch.Events (an in-memory store without an outbox) implements it
+// and returns true; the Manager then builds no events at all when it has no
+// Config.EventSink either. A Store that persists events must not implement
+// it, or must return false.
+type EventDiscarder interface {
+	DiscardsEvents() bool
+}
+
 // Record is what a Store keeps: the invitation and its secret material.
 type Record struct {
 	Invitation  Invitation

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/invitekit/invite"
+	"github.com/invitekit/invite/internal/seal"
 )
 
 const shardCount = 64
@@ -28,8 +29,8 @@ const shardCount = 64
 type Store struct {
 	seed   maphash.Seed
 	shards [shardCount]shard
-	// tokens maps every current and previous token hash to its record,
-	// sharded by the hash's first byte.
+	// tokens maps every current and previous token hash to the entry of
+	// its record, sharded by the hash's first byte.
 	tokens [shardCount]tokenShard
 }
 
@@ -40,19 +41,54 @@ type shard struct {
 
 type tokenShard struct {
 	mu sync.RWMutex
-	m  map[invite.TokenHash]ref
+	m  map[invite.TokenHash]*entry
 }
 
-type ref struct{ tenantID, id string }
+// entry is the store's slot for one invitation. The indexes point at
+// entries, so a write that replaces the record (the common case) touches
+// only the indexes whose keys change. Records are never modified once
+// stored: a write stores a new one.
+type entry struct {
+	sh *shard // whose lock guards the fields below
+	id string
+	// created is the record's CreatedAt, the entry's place in tenant.order.
+	created time.Time
+	// rec is the current record; nil once deleted.
+	rec *invite.Record
+}
+
+func (e *entry) cursor() invite.Cursor { return invite.Cursor{CreatedAt: e.created, ID: e.id} }
+
+// openKey is an invitee key (invite.Invitee.Keys) without the string
+// concatenation: kind 'e' (email, lower-cased), 'p' (phone) or 'u' (user id).
+type openKey struct {
+	kind byte
+	v    string
+}
+
+// openKeys returns iv's keys in buf.
+func openKeys(iv *invite.Invitee, buf *[3]openKey) []openKey {
+	ks := buf[:0]
+	if iv.Email != "" {
+		ks = append(ks, openKey{'e', strings.ToLower(iv.Email)})
+	}
+	if iv.Phone != "" {
+		ks = append(ks, openKey{'p', iv.Phone})
+	}
+	if iv.UserID != "" {
+		ks = append(ks, openKey{'u', iv.UserID})
+	}
+	return ks
+}
 
 type tenant struct {
-	byID map[string]*invite.Record
+	byID map[string]*entry
 	// open maps the invitee keys of records whose stored state is open.
-	open map[string]string
+	open map[openKey]*entry
 	// idem maps idempotency keys.
-	idem map[string]string
-	// order holds the records sorted by (CreatedAt, ID).
-	order []*invite.Record
+	idem map[string]*entry
+	// order holds the entries sorted by (created, id).
+	order []*entry
 }
 
 var _ invite.Store = (*Store)(nil)
@@ -62,7 +98,7 @@ func New() *Store {
 	s := &Store{seed: maphash.MakeSeed()}
 	for i := range s.shards {
 		s.shards[i].tenants = make(map[string]*tenant)
-		s.tokens[i].m = make(map[invite.TokenHash]ref)
+		s.tokens[i].m = make(map[invite.TokenHash]*entry)
 	}
 	return s
 }
@@ -78,7 +114,7 @@ func (s *Store) tokenShard(h invite.TokenHash) *tokenShard { return &s.tokens[h[
 func (sh *shard) tenant(id string, create bool) *tenant {
 	t := sh.tenants[id]
 	if t == nil && create {
-		t = &tenant{byID: map[string]*invite.Record{}, open: map[string]string{}, idem: map[string]string{}}
+		t = &tenant{byID: map[string]*entry{}, open: map[openKey]*entry{}, idem: map[string]*entry{}}
 		sh.tenants[id] = t
 	}
 	return t
@@ -88,9 +124,14 @@ func (sh *shard) tenant(id string, create bool) *tenant {
 // batch (in index order), applies the writes one by one while keeping an
 // undo log, and rolls all of them back on the first failure. Token hashes
 // are reserved in the token index as they are added and unindexed only once
-// the batch has committed, so a concurrent GetByTokenHash sees either the
-// old or the new state (it double-checks against the record).
+// the batch has committed; a reader of the token index double-checks the
+// hash against the record under the shard lock, so it sees either the old
+// or the new state.
 func (s *Store) Apply(ctx context.Context, b *invite.Batch) error {
+	return s.apply(ctx, b, true)
+}
+
+func (s *Store) apply(ctx context.Context, b *invite.Batch, clone bool) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -113,13 +154,13 @@ func (s *Store) Apply(ctx context.Context, b *invite.Batch) error {
 	tx := txPool.Get().(*txn)
 	tx.s = s
 	defer func() {
-		clear(tx.undo) // drop references to records and tenants
+		clear(tx.undo) // drop references to records and entries
 		clear(tx.drop)
 		tx.s, tx.undo, tx.drop = nil, tx.undo[:0], tx.drop[:0]
 		txPool.Put(tx)
 	}()
 	for _, w := range b.Writes {
-		if err := tx.write(w); err != nil {
+		if err := tx.write(w, clone); err != nil {
 			tx.rollback()
 			return err
 		}
@@ -142,28 +183,32 @@ var txPool = sync.Pool{New: func() any { return new(txn) }}
 type undoKind uint8
 
 const (
-	undoRecord      undoKind = iota // t.byID[key] = rec, or delete when rec is nil
-	undoOpen                        // t.open[key] = prev, or delete when prev is ""
-	undoIdem                        // t.idem[key] = prev, or delete when prev is ""
-	undoToken                       // unreserve h if it still maps to r
-	undoTokenTake                   // give h back to r, its owner before the batch
-	undoOrderSet                    // t.order[i] = rec
+	undoRec         undoKind = iota // e.rec = rec
+	undoCreated                     // e.created = created
+	undoByID                        // t.byID[e.id] = e, or delete when prev is nil
+	undoOpen                        // t.open[okey] = prev, or delete when prev is nil
+	undoIdem                        // t.idem[key] = prev, or delete when prev is nil
+	undoToken                       // unreserve tok.h if it still maps to tok.e
+	undoTokenTake                   // give tok.h back to tok.e, its owner before the batch
 	undoOrderInsert                 // t.order: remove index i
-	undoOrderRemove                 // t.order: insert rec at i
+	undoOrderRemove                 // t.order: insert e at i
 )
 
 type undo struct {
-	kind      undoKind
-	t         *tenant
-	key, prev string
-	rec       *invite.Record
-	i         int
-	tok       tokenRef
+	kind    undoKind
+	t       *tenant
+	e, prev *entry
+	rec     *invite.Record
+	key     string
+	okey    openKey
+	created time.Time
+	i       int
+	tok     tokenRef
 }
 
 type tokenRef struct {
 	h invite.TokenHash
-	r ref
+	e *entry
 }
 
 func (tx *txn) rollback() {
@@ -171,43 +216,45 @@ func (tx *txn) rollback() {
 		u := &tx.undo[i]
 		t := u.t
 		switch u.kind {
-		case undoRecord:
-			if u.rec == nil {
-				delete(t.byID, u.key)
+		case undoRec:
+			u.e.rec = u.rec
+		case undoCreated:
+			u.e.created = u.created
+		case undoByID:
+			if u.prev == nil {
+				delete(t.byID, u.e.id)
 			} else {
-				t.byID[u.key] = u.rec
+				t.byID[u.e.id] = u.prev
 			}
 		case undoOpen:
-			restore(t.open, u.key, u.prev)
+			if u.prev == nil {
+				delete(t.open, u.okey)
+			} else {
+				t.open[u.okey] = u.prev
+			}
 		case undoIdem:
-			restore(t.idem, u.key, u.prev)
+			if u.prev == nil {
+				delete(t.idem, u.key)
+			} else {
+				t.idem[u.key] = u.prev
+			}
 		case undoToken:
 			ts := tx.s.tokenShard(u.tok.h)
 			ts.mu.Lock()
-			if ts.m[u.tok.h] == u.tok.r {
+			if ts.m[u.tok.h] == u.tok.e {
 				delete(ts.m, u.tok.h)
 			}
 			ts.mu.Unlock()
 		case undoTokenTake:
 			ts := tx.s.tokenShard(u.tok.h)
 			ts.mu.Lock()
-			ts.m[u.tok.h] = u.tok.r
+			ts.m[u.tok.h] = u.tok.e
 			ts.mu.Unlock()
-		case undoOrderSet:
-			t.order[u.i] = u.rec
 		case undoOrderInsert:
 			t.order = slices.Delete(t.order, u.i, u.i+1)
 		case undoOrderRemove:
-			t.order = slices.Insert(t.order, u.i, u.rec)
+			t.order = slices.Insert(t.order, u.i, u.e)
 		}
-	}
-}
-
-func restore(m map[string]string, key, prev string) {
-	if prev == "" {
-		delete(m, key)
-	} else {
-		m[key] = prev
 	}
 }
 
@@ -215,7 +262,7 @@ func (tx *txn) commit() {
 	for _, d := range tx.drop {
 		ts := tx.s.tokenShard(d.h)
 		ts.mu.Lock()
-		if ts.m[d.h] == d.r {
+		if ts.m[d.h] == d.e {
 			delete(ts.m, d.h)
 		}
 		ts.mu.Unlock()
@@ -247,103 +294,129 @@ func hasHash(r *invite.Record, h invite.TokenHash) bool {
 	return false
 }
 
-func (tx *txn) write(w invite.Write) error {
+// write applies one write of the batch. With clone, the store keeps a copy
+// of w.Record; without, it keeps w.Record itself (the caller gives it up).
+func (tx *txn) write(w invite.Write, clone bool) error {
 	inv := &w.Record.Invitation
 	sh := tx.s.shardOf(inv.TenantID)
 	t := sh.tenant(inv.TenantID, w.Expect == 0)
+	var e *entry
 	var old *invite.Record
 	if w.Expect == 0 {
 		if _, ok := t.byID[inv.ID]; ok {
 			return invite.ErrAlreadyExists
 		}
 	} else {
-		if t == nil || t.byID[inv.ID] == nil {
+		if t != nil {
+			e = t.byID[inv.ID]
+		}
+		if e == nil {
 			return invite.ErrNotFound
 		}
-		old = t.byID[inv.ID]
+		old = e.rec
 		if old.Invitation.Version != w.Expect {
 			return invite.ErrConflict
 		}
 	}
 	var next *invite.Record
 	if !w.Delete {
-		next = w.Record.Clone()
-		toUTC(&next.Invitation)
+		next = w.Record
+		if clone || !isUTC(&next.Invitation) {
+			next = next.Clone()
+			toUTC(&next.Invitation)
+		}
 	}
 	// Unindex the old version first, so that a batch may hand a key from
 	// one record to another.
 	if old != nil {
-		tx.unindex(t, old, next)
-		delete(t.byID, inv.ID)
-		tx.undo = append(tx.undo, undo{kind: undoRecord, t: t, key: inv.ID, rec: old})
+		tx.unindex(t, e, old, next)
 	}
 	if next == nil {
-		tx.removeOrder(t, old)
+		delete(t.byID, e.id)
+		tx.undo = append(tx.undo, undo{kind: undoByID, t: t, e: e, prev: e})
+		tx.removeOrder(t, e)
+		tx.setRec(e, nil)
 		return nil
 	}
-	if err := tx.index(t, next); err != nil {
-		return err
+	if e == nil {
+		e = &entry{sh: sh, id: inv.ID, created: next.Invitation.CreatedAt}
+		t.byID[e.id] = e
+		tx.undo = append(tx.undo, undo{kind: undoByID, t: t, e: e})
+		tx.insertOrder(t, e)
+	} else if !e.created.Equal(next.Invitation.CreatedAt) {
+		tx.removeOrder(t, e)
+		tx.undo = append(tx.undo, undo{kind: undoCreated, e: e, created: e.created})
+		e.created = next.Invitation.CreatedAt
+		tx.insertOrder(t, e)
 	}
-	t.byID[inv.ID] = next
-	tx.undo = append(tx.undo, undo{kind: undoRecord, t: t, key: inv.ID})
-	if old != nil && cursorOf(old) == cursorOf(next) {
-		i := tx.find(t, old)
-		t.order[i] = next
-		tx.undo = append(tx.undo, undo{kind: undoOrderSet, t: t, i: i, rec: old})
-		return nil
+	tx.setRec(e, next)
+	return tx.index(t, e, next)
+}
+
+func (tx *txn) setRec(e *entry, r *invite.Record) {
+	tx.undo = append(tx.undo, undo{kind: undoRec, e: e, rec: e.rec})
+	e.rec = r
+}
+
+// isUTC reports whether every time of inv is in UTC already.
+func isUTC(inv *invite.Invitation) bool {
+	for _, t := range [...]time.Time{inv.CreatedAt, inv.UpdatedAt, inv.IssuedAt, inv.ExpiresAt, inv.SentAt, inv.ClosedAt} {
+		if t.Location() != time.UTC {
+			return false
+		}
 	}
-	if old != nil {
-		tx.removeOrder(t, old)
-	}
-	tx.insertOrder(t, next)
-	return nil
+	return true
 }
 
 // toUTC keeps every stored time in UTC, as the contract promises readers.
 func toUTC(inv *invite.Invitation) {
-	for _, t := range []*time.Time{&inv.CreatedAt, &inv.UpdatedAt, &inv.IssuedAt, &inv.ExpiresAt, &inv.SentAt, &inv.ClosedAt} {
+	for _, t := range [...]*time.Time{&inv.CreatedAt, &inv.UpdatedAt, &inv.IssuedAt, &inv.ExpiresAt, &inv.SentAt, &inv.ClosedAt} {
 		*t = t.UTC()
 	}
 }
 
-// index adds next's idempotency key, open invitee keys and token hashes.
-func (tx *txn) index(t *tenant, next *invite.Record) error {
+// index adds next's idempotency key, open invitee keys and token hashes,
+// pointing them at e.
+func (tx *txn) index(t *tenant, e *entry, next *invite.Record) error {
 	inv := &next.Invitation
 	if k := inv.IdempotencyKey; k != "" {
 		prev, had := t.idem[k]
-		if had && prev != inv.ID {
+		if had && prev != e {
 			return invite.ErrAlreadyExists
 		}
-		t.idem[k] = inv.ID
-		tx.undo = append(tx.undo, undo{kind: undoIdem, t: t, key: k, prev: prev})
+		if !had {
+			t.idem[k] = e
+			tx.undo = append(tx.undo, undo{kind: undoIdem, t: t, key: k})
+		}
 	}
 	if inv.State.Open() {
-		keys := inv.Invitee.Keys()
+		var buf [3]openKey
+		keys := openKeys(&inv.Invitee, &buf)
 		for _, k := range keys {
-			if id, ok := t.open[k]; ok && id != inv.ID {
+			if got, ok := t.open[k]; ok && got != e {
 				return invite.ErrAlreadyExists
 			}
 		}
 		for _, k := range keys {
-			prev := t.open[k]
-			t.open[k] = inv.ID
-			tx.undo = append(tx.undo, undo{kind: undoOpen, t: t, key: k, prev: prev})
+			if prev := t.open[k]; prev == nil {
+				t.open[k] = e
+				tx.undo = append(tx.undo, undo{kind: undoOpen, t: t, okey: k})
+			}
 		}
 	}
-	r := ref{inv.TenantID, inv.ID}
 	var buf [2]invite.TokenHash
 	for _, h := range hashes(next, &buf) {
 		ts := tx.s.tokenShard(h)
 		ts.mu.Lock()
 		got, loaded := ts.m[h]
 		if !loaded {
-			ts.m[h] = r
+			ts.m[h] = e
 		}
 		ts.mu.Unlock()
 		switch {
 		case !loaded:
-			tx.undo = append(tx.undo, undo{kind: undoToken, tok: tokenRef{h, r}})
-		case got != r:
+			tx.undo = append(tx.undo, undo{kind: undoToken, tok: tokenRef{h, e}})
+		case got != e:
 			// Another record's, unless an earlier write of this batch
 			// released it (deleted that record or rotated the hash away):
 			// then it is taken over. The batch holds the lock of got's
@@ -354,7 +427,7 @@ func (tx *txn) index(t *tenant, next *invite.Record) error {
 			}
 			tx.drop = slices.Delete(tx.drop, i, i+1)
 			ts.mu.Lock()
-			ts.m[h] = r
+			ts.m[h] = e
 			ts.mu.Unlock()
 			tx.undo = append(tx.undo, undo{kind: undoTokenTake, tok: tokenRef{h, got}})
 		default: // already ours: make sure commit does not drop it
@@ -364,60 +437,61 @@ func (tx *txn) index(t *tenant, next *invite.Record) error {
 	return nil
 }
 
-// unindex removes old's keys; its token hashes are dropped at commit unless
-// next keeps them.
-func (tx *txn) unindex(t *tenant, old, next *invite.Record) {
+// unindex removes old's keys that next (nil on delete) does not keep; its
+// token hashes are dropped at commit.
+func (tx *txn) unindex(t *tenant, e *entry, old, next *invite.Record) {
 	inv := &old.Invitation
-	if k := inv.IdempotencyKey; k != "" && t.idem[k] == inv.ID {
+	if k := inv.IdempotencyKey; k != "" && t.idem[k] == e && (next == nil || next.Invitation.IdempotencyKey != k) {
 		delete(t.idem, k)
-		tx.undo = append(tx.undo, undo{kind: undoIdem, t: t, key: k, prev: inv.ID})
+		tx.undo = append(tx.undo, undo{kind: undoIdem, t: t, key: k, prev: e})
 	}
 	if inv.State.Open() {
-		for _, k := range inv.Invitee.Keys() {
-			if t.open[k] == inv.ID {
+		keep := next != nil && next.Invitation.State.Open() && next.Invitation.Invitee == inv.Invitee
+		var buf [3]openKey
+		for _, k := range openKeys(&inv.Invitee, &buf) {
+			if !keep && t.open[k] == e {
 				delete(t.open, k)
-				tx.undo = append(tx.undo, undo{kind: undoOpen, t: t, key: k, prev: inv.ID})
+				tx.undo = append(tx.undo, undo{kind: undoOpen, t: t, okey: k, prev: e})
 			}
 		}
 	}
-	r := ref{inv.TenantID, inv.ID}
 	var buf [2]invite.TokenHash
 	for _, h := range hashes(old, &buf) {
 		if next == nil || !hasHash(next, h) {
-			tx.drop = append(tx.drop, tokenRef{h, r})
+			tx.drop = append(tx.drop, tokenRef{h, e})
 		}
 	}
 }
 
-func less(a, b *invite.Invitation) bool {
-	return invite.Cursor{CreatedAt: a.CreatedAt, ID: a.ID}.Less(invite.Cursor{CreatedAt: b.CreatedAt, ID: b.ID})
+// find returns the index of e (or where it would go) in t.order.
+func find(t *tenant, c invite.Cursor) int {
+	return sort.Search(len(t.order), func(j int) bool { return !t.order[j].cursor().Less(c) })
 }
 
-// find returns r's index in t.order.
-func (tx *txn) find(t *tenant, r *invite.Record) int {
-	return sort.Search(len(t.order), func(j int) bool { return !less(&t.order[j].Invitation, &r.Invitation) })
-}
-
-func (tx *txn) insertOrder(t *tenant, r *invite.Record) {
+func (tx *txn) insertOrder(t *tenant, e *entry) {
 	n := len(t.order)
 	i := n
-	if n > 0 && less(&r.Invitation, &t.order[n-1].Invitation) {
-		i = sort.Search(n, func(j int) bool { return less(&r.Invitation, &t.order[j].Invitation) })
+	if c := e.cursor(); n > 0 && c.Less(t.order[n-1].cursor()) {
+		i = find(t, c)
 	}
-	t.order = slices.Insert(t.order, i, r)
+	t.order = slices.Insert(t.order, i, e)
 	tx.undo = append(tx.undo, undo{kind: undoOrderInsert, t: t, i: i})
 }
 
-func (tx *txn) removeOrder(t *tenant, r *invite.Record) {
-	i := tx.find(t, r)
-	if i < len(t.order) && t.order[i] == r {
+func (tx *txn) removeOrder(t *tenant, e *entry) {
+	i := find(t, e.cursor())
+	if i < len(t.order) && t.order[i] == e {
 		t.order = slices.Delete(t.order, i, i+1)
-		tx.undo = append(tx.undo, undo{kind: undoOrderRemove, t: t, i: i, rec: r})
+		tx.undo = append(tx.undo, undo{kind: undoOrderRemove, t: t, i: i, e: e})
 	}
 }
 
 // Get implements invite.Store.
 func (s *Store) Get(ctx context.Context, tenantID, id string) (*invite.Record, error) {
+	return s.get(ctx, tenantID, id, true)
+}
+
+func (s *Store) get(ctx context.Context, tenantID, id string, clone bool) (*invite.Record, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -425,34 +499,43 @@ func (s *Store) Get(ctx context.Context, tenantID, id string) (*invite.Record, e
 	sh.mu.RLock()
 	defer sh.mu.RUnlock()
 	if t := sh.tenants[tenantID]; t != nil {
-		if r := t.byID[id]; r != nil {
-			return r.Clone(), nil
+		if e := t.byID[id]; e != nil {
+			return out(e.rec, clone), nil
 		}
 	}
 	return nil, invite.ErrNotFound
 }
 
+// out returns r, or a copy of it with clone.
+func out(r *invite.Record, clone bool) *invite.Record {
+	if clone {
+		return r.Clone()
+	}
+	return r
+}
+
 // GetByTokenHash implements invite.Store.
 func (s *Store) GetByTokenHash(ctx context.Context, h invite.TokenHash) (*invite.Record, error) {
+	return s.getByTokenHash(ctx, h, true)
+}
+
+func (s *Store) getByTokenHash(ctx context.Context, h invite.TokenHash, clone bool) (*invite.Record, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	ts := s.tokenShard(h)
 	ts.mu.RLock()
-	r, ok := ts.m[h]
+	e := ts.m[h]
 	ts.mu.RUnlock()
-	if !ok {
+	if e == nil {
 		return nil, invite.ErrNotFound
 	}
-	sh := s.shardOf(r.tenantID)
-	sh.mu.RLock()
-	defer sh.mu.RUnlock()
+	e.sh.mu.RLock()
+	defer e.sh.mu.RUnlock()
 	// The index may be a moment ahead of (or behind) the record during a
 	// concurrent Apply: trust only the record.
-	if t := sh.tenants[r.tenantID]; t != nil {
-		if rec := t.byID[r.id]; rec != nil && hasHash(rec, h) {
-			return rec.Clone(), nil
-		}
+	if r := e.rec; r != nil && hasHash(r, h) {
+		return out(r, clone), nil
 	}
 	return nil, invite.ErrNotFound
 }
@@ -466,8 +549,8 @@ func (s *Store) GetByIdempotencyKey(ctx context.Context, tenantID, key string) (
 	sh.mu.RLock()
 	defer sh.mu.RUnlock()
 	if t := sh.tenants[tenantID]; t != nil {
-		if id, ok := t.idem[key]; ok {
-			return t.byID[id].Clone(), nil
+		if e := t.idem[key]; e != nil {
+			return e.rec.Clone(), nil
 		}
 	}
 	return nil, invite.ErrNotFound
@@ -485,20 +568,25 @@ func (s *Store) FindOpen(ctx context.Context, tenantID string, iv invite.Invitee
 	if t == nil {
 		return nil, nil
 	}
-	var out []*invite.Record
-	for _, k := range iv.Keys() {
-		id, ok := t.open[k]
-		if ok && !slices.ContainsFunc(out, func(r *invite.Record) bool { return r.Invitation.ID == id }) {
-			out = append(out, t.byID[id].Clone())
+	var found [3]*entry
+	es := found[:0]
+	var buf [3]openKey
+	for _, k := range openKeys(&iv, &buf) {
+		if e := t.open[k]; e != nil && !slices.Contains(es, e) {
+			es = append(es, e)
 		}
 	}
-	slices.SortFunc(out, func(a, b *invite.Record) int {
-		if less(&a.Invitation, &b.Invitation) {
+	slices.SortFunc(es, func(a, b *entry) int {
+		if a.cursor().Less(b.cursor()) {
 			return -1
 		}
 		return 1
 	})
-	return out, nil
+	var recs []*invite.Record
+	for _, e := range es {
+		recs = append(recs, e.rec.Clone())
+	}
+	return recs, nil
 }
 
 // List implements invite.Store.
@@ -520,17 +608,17 @@ func (s *Store) List(ctx context.Context, tenantID string, q invite.Query) ([]*i
 	case !q.Descending:
 		i, step = 0, 1
 		if q.After != nil {
-			i = sort.Search(n, func(j int) bool { return q.After.Less(cursorOf(t.order[j])) })
+			i = sort.Search(n, func(j int) bool { return q.After.Less(t.order[j].cursor()) })
 		}
 	default:
 		i, step = n-1, -1
 		if q.After != nil {
-			i = sort.Search(n, func(j int) bool { return !cursorOf(t.order[j]).Less(*q.After) }) - 1
+			i = sort.Search(n, func(j int) bool { return !t.order[j].cursor().Less(*q.After) }) - 1
 		}
 	}
 	out := make([]*invite.Invitation, 0, min(q.Limit, n))
 	for ; i >= 0 && i < n; i += step {
-		inv := &t.order[i].Invitation
+		inv := &t.order[i].rec.Invitation
 		if !q.Matches(inv, q.Now) {
 			continue
 		}
@@ -540,10 +628,6 @@ func (s *Store) List(ctx context.Context, tenantID string, q invite.Query) ([]*i
 		out = append(out, inv.Clone())
 	}
 	return out, nil, nil
-}
-
-func cursorOf(r *invite.Record) invite.Cursor {
-	return invite.Cursor{CreatedAt: r.Invitation.CreatedAt, ID: r.Invitation.ID}
 }
 
 // ListDue implements invite.Store. It scans every record: memstore keeps no
@@ -557,8 +641,8 @@ func (s *Store) ListDue(ctx context.Context, now time.Time, limit int) ([]*invit
 		sh := &s.shards[i]
 		sh.mu.RLock()
 		for _, t := range sh.tenants {
-			for _, r := range t.order {
-				if r.Invitation.State.Open() && !now.Before(r.Invitation.ExpiresAt) {
+			for _, e := range t.order {
+				if r := e.rec; r.Invitation.State.Open() && !now.Before(r.Invitation.ExpiresAt) {
 					due = append(due, r.Clone())
 				}
 			}
@@ -579,22 +663,24 @@ func (s *Store) Purge(ctx context.Context, before time.Time, limit int) (int, er
 		sh := &s.shards[i]
 		sh.mu.Lock()
 		for id, t := range sh.tenants {
-			var victims []*invite.Record
-			for _, r := range t.order {
+			var victims []*entry
+			for _, e := range t.order {
 				if n+len(victims) >= limit {
 					break
 				}
+				r := e.rec
 				st := r.Invitation.State
 				if (st.Terminal() || st == invite.StateExpired) && r.Invitation.ClosedAt.Before(before) {
-					victims = append(victims, r)
+					victims = append(victims, e)
 				}
 			}
-			for _, r := range victims {
+			for _, e := range victims {
 				var tx txn
 				tx.s = s
-				tx.unindex(t, r, nil)
-				tx.removeOrder(t, r)
-				delete(t.byID, r.Invitation.ID)
+				tx.unindex(t, e, e.rec, nil)
+				tx.removeOrder(t, e)
+				delete(t.byID, e.id)
+				e.rec = nil
 				tx.commit()
 			}
 			n += len(victims)
@@ -605,4 +691,54 @@ func (s *Store) Purge(ctx context.Context, before time.Time, limit int) (int, er
 		sh.mu.Unlock()
 	}
 	return n, nil
+}
+
+// DiscardsEvents implements invite.EventDiscarder: memstore keeps no
+// outbox, so a Manager without an EventSink skips building events.
+func (s *Store) DiscardsEvents() bool { return true }
+
+// SharedView is for invite.Manager only: its argument type is internal to
+// this module, so no other package can call it. The view's Get and
+// GetByTokenHash return the stored records themselves, and its Apply keeps
+// the records it is given instead of copies; the Manager never modifies
+// either and copies whatever it hands to its callers. This saves two deep
+// copies per change.
+func (s *Store) SharedView(seal.Key) invite.Store { return (*sharedView)(s) }
+
+type sharedView Store
+
+func (v *sharedView) s() *Store { return (*Store)(v) }
+
+func (v *sharedView) DiscardsEvents() bool { return true }
+
+func (v *sharedView) Apply(ctx context.Context, b *invite.Batch) error {
+	return v.s().apply(ctx, b, false)
+}
+
+func (v *sharedView) Get(ctx context.Context, tenantID, id string) (*invite.Record, error) {
+	return v.s().get(ctx, tenantID, id, false)
+}
+
+func (v *sharedView) GetByTokenHash(ctx context.Context, h invite.TokenHash) (*invite.Record, error) {
+	return v.s().getByTokenHash(ctx, h, false)
+}
+
+func (v *sharedView) GetByIdempotencyKey(ctx context.Context, tenantID, key string) (*invite.Record, error) {
+	return v.s().GetByIdempotencyKey(ctx, tenantID, key)
+}
+
+func (v *sharedView) FindOpen(ctx context.Context, tenantID string, iv invite.Invitee) ([]*invite.Record, error) {
+	return v.s().FindOpen(ctx, tenantID, iv)
+}
+
+func (v *sharedView) List(ctx context.Context, tenantID string, q invite.Query) ([]*invite.Invitation, *invite.Cursor, error) {
+	return v.s().List(ctx, tenantID, q)
+}
+
+func (v *sharedView) ListDue(ctx context.Context, now time.Time, limit int) ([]*invite.Record, error) {
+	return v.s().ListDue(ctx, now, limit)
+}
+
+func (v *sharedView) Purge(ctx context.Context, before time.Time, limit int) (int, error) {
+	return v.s().Purge(ctx, before, limit)
 }
