@@ -35,9 +35,13 @@ type row struct {
 }
 
 // values returns the row's values in the order of invitationColumns.
-func (r *row) values() []any {
-	return []any{r.tenantID, r.id, r.version, r.state, r.emailKey, r.phoneKey, r.userKey, r.inviterID, r.idemKey,
-		r.createdAt, r.expiresAt, r.closedAt, r.doc, r.tokenHash, r.prevTokens, r.codeHash, r.codeFailures}
+func (r *row) values() []any { return r.appendValues(make([]any, 0, len(invitationColumns))) }
+
+// appendValues appends the row's values to dst in the order of
+// invitationColumns.
+func (r *row) appendValues(dst []any) []any {
+	return append(dst, r.tenantID, r.id, r.version, r.state, r.emailKey, r.phoneKey, r.userKey, r.inviterID, r.idemKey,
+		r.createdAt, r.expiresAt, r.closedAt, r.doc, r.tokenHash, r.prevTokens, r.codeHash, r.codeFailures)
 }
 
 // invitationColumns are the columns of the invitations table an insert or

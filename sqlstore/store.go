@@ -60,6 +60,8 @@ type Store struct {
 	// migrationFS holds the numbered migrations of the dialect, in its root.
 	migrationFS fs.FS
 	q           *queries
+	// pgStmts caches the text of the PostgreSQL write statements.
+	pgStmts *stmtCache
 	// writeSem serialises the write transactions of a SQLite Store (a
 	// channel of capacity one, so that waiting honours the context).
 	writeSem chan struct{}
@@ -113,6 +115,7 @@ func New(db DBTX, cfg Config) (*Store, error) {
 	s.invitations, s.tokens, s.outbox, s.migrations = p+"invitations", p+"tokens", p+"outbox", p+"schema_migrations"
 	s.migrationFS = dialectMigrations(cfg.Dialect)
 	s.q = s.buildQueries()
+	s.pgStmts = &stmtCache{}
 	if s.d == SQLite {
 		s.writeSem = make(chan struct{}, 1)
 	}

@@ -1,0 +1,66 @@
+package sqlstore
+
+import (
+	"regexp"
+	"strconv"
+	"testing"
+	"time"
+)
+
+// TestPgShapes checks that the text of every PostgreSQL write statement
+// uses exactly the placeholders $1 ... $n of the n arguments its shape
+// binds, and that the cache returns the text it builds.
+func TestPgShapes(t *testing.T) {
+	s := &Store{d: Postgres, invitations: "invitations", tokens: "tokens", outbox: "outbox", pgStmts: &stmtCache{}}
+	placeholder := regexp.MustCompile(`\$([0-9]+)`)
+	for _, kind := range []pgKind{pgInsert, pgUpdateKeep, pgUpdate, pgDelete} {
+		for hashes := range 4 {
+			if kind == pgUpdateKeep || kind == pgDelete {
+				if hashes > 0 {
+					continue
+				}
+			}
+			for _, events := range []int{0, 1, 2, 3, maxCachedCount + 1} {
+				sh := pgShape{kind: kind, hashes: hashes, events: events}
+				w := &write{row: row{tenantID: "t", id: "i", version: 2, doc: "{}"}, expect: 1}
+				for range hashes {
+					w.row.hashes = append(w.row.hashes, make([]byte, 32))
+				}
+				evs := make([]event, events)
+				for i := range evs {
+					evs[i] = event{id: "e" + strconv.Itoa(i), at: time.Now()}
+				}
+				args := sh.args(w, evs)
+				if len(args) != sh.nargs() {
+					t.Errorf("%+v: %d arguments, nargs %d", sh, len(args), sh.nargs())
+				}
+				q := s.pgStatement(sh)
+				if q2 := s.pgStatement(sh); q2 != q {
+					t.Errorf("%+v: the cached text differs:\n%s\n%s", sh, q, q2)
+				}
+				used := map[int]bool{}
+				for _, m := range placeholder.FindAllStringSubmatch(q, -1) {
+					n, _ := strconv.Atoi(m[1])
+					used[n] = true
+				}
+				for n := 1; n <= len(args); n++ {
+					if !used[n] {
+						t.Errorf("%+v: $%d unused in %s", sh, n, q)
+					}
+				}
+				if len(used) != len(args) {
+					t.Errorf("%+v: %d placeholders for %d arguments in %s", sh, len(used), len(args), q)
+				}
+			}
+		}
+	}
+	if m := s.pgStmts.m.Load(); m == nil || len(*m) == 0 {
+		t.Error("nothing cached")
+	} else {
+		for sh := range *m {
+			if sh.events > maxCachedCount || sh.hashes > maxCachedCount {
+				t.Errorf("%+v cached", sh)
+			}
+		}
+	}
+}
