@@ -152,6 +152,9 @@ func containsHash(hs [][]byte, h []byte) bool {
 // string (PostgreSQL's jsonb rejects it). It follows escapes, so an escaped
 // backslash followed by "u0000" is not one.
 func hasNULEscape(b []byte) bool {
+	if !bytes.Contains(b, []byte(`\u0000`)) {
+		return false // the usual case, found by a fast search
+	}
 	for i := 0; i < len(b); i++ {
 		if b[i] != '\\' || i+1 >= len(b) {
 			continue
