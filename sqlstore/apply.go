@@ -107,9 +107,8 @@ func (s *Store) prepareWrites(in []invite.Write) ([]write, []invite.FieldError) 
 	out := make([]write, len(in))
 	var fields []invite.FieldError
 	for i, w := range in {
-		f := "Writes[" + strconv.Itoa(i) + "]"
 		bad := func(field, reason string) {
-			fields = append(fields, invite.FieldError{Field: f + field, Reason: reason})
+			fields = append(fields, invite.FieldError{Field: "Writes[" + strconv.Itoa(i) + "]" + field, Reason: reason})
 		}
 		if w.Record == nil {
 			bad(".Record", "is nil")

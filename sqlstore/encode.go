@@ -237,16 +237,16 @@ type event struct {
 // it carries the invitation before and after the change, never a secret
 // or a hash of one (invite.Invitation holds none).
 func (d Dialect) encodeEvent(i int, ev *invite.Event) (event, error) {
-	field := "Events[" + strconv.Itoa(i) + "]"
+	field := func() string { return "Events[" + strconv.Itoa(i) + "]" }
 	if ev.ID == "" {
-		return event{}, invalid(field+".ID", "is required")
+		return event{}, invalid(field()+".ID", "is required")
 	}
 	payload, err := json.Marshal(ev)
 	if err != nil {
-		return event{}, invalid(field, "does not encode as JSON: "+err.Error())
+		return event{}, invalid(field(), "does not encode as JSON: "+err.Error())
 	}
 	if d == Postgres && hasNULEscape(payload) {
-		return event{}, invalid(field, "holds U+0000 in a string, which PostgreSQL cannot store in jsonb")
+		return event{}, invalid(field(), "holds U+0000 in a string, which PostgreSQL cannot store in jsonb")
 	}
 	at := ev.Time
 	if at.IsZero() {
