@@ -7,12 +7,12 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"text/template"
 	"time"
 	"unicode/utf8"
 
 	"github.com/google/uuid"
-	"github.com/invitekit/invite/internal/seal"
 )
 
 // Manager runs the invitation lifecycle on a Store. It holds no state between
@@ -20,13 +20,6 @@ import (
 // share one Store.
 type Manager struct {
 	store Store
-	// rw is the store the Manager reads records to change and writes
-	// through: store itself, or, for this module's in-memory store, a view
-	// that shares its records instead of copying them (see own).
-	rw Store
-	// shared is true when rw shares records: whatever the Manager hands
-	// out must be copied first (own).
-	shared bool
 	// events is false when nobody would see events (the store discards
 	// them and there is no EventSink): then none are built.
 	events bool
@@ -49,30 +42,10 @@ func New(store Store, cfg Config) (*Manager, error) {
 	return m, nil
 }
 
-// sharedViewer is implemented by this module's in-memory store. Its view
-// returns the stored records themselves, which the Manager must never
-// modify, and its Apply keeps the written records, which the Manager must
-// not touch afterwards. Only the Manager can call it (seal.Key is internal).
-type sharedViewer interface {
-	SharedView(seal.Key) Store
-}
-
 func (m *Manager) setStore(s Store) {
-	m.store, m.rw, m.shared = s, s, false
-	if v, ok := s.(sharedViewer); ok {
-		m.rw, m.shared = v.SharedView(seal.Key{}), true
-	}
+	m.store = s
 	d, ok := s.(EventDiscarder)
 	m.events = m.cfg.EventSink != nil || !ok || !d.DiscardsEvents()
-}
-
-// own returns inv for a caller to keep: a copy when it may be shared with
-// the store.
-func (m *Manager) own(inv *Invitation) *Invitation {
-	if m.shared {
-		return inv.Clone()
-	}
-	return inv
 }
 
 // WithStore returns a Manager with the same Config on another store: use it
@@ -148,7 +121,6 @@ func (m *Manager) Create(ctx context.Context, in CreateInput) (*Result, error) {
 	if in.Delivery == DeliverySend {
 		m.deliver(ctx, rec, res, false)
 	}
-	res.Invitation = m.own(res.Invitation)
 	return res, nil
 }
 
@@ -183,8 +155,15 @@ func (m *Manager) mint(rec *Record, withCode bool) (Secret, Secret) {
 // blocks it, an expired one is marked expired and a live one is revoked
 // (with supersede) in the same atomic batch; otherwise ErrAlreadyExists.
 func (m *Manager) insert(ctx context.Context, rec *Record, supersede bool, now time.Time) error {
-	created := m.newEvents(ctx, EventCreated, Actor{Kind: ActorAdmin}, nil, &rec.Invitation, now)
-	err := m.apply(ctx, &Batch{Writes: []Write{{Record: rec}}, Events: created})
+	b := getBatch()
+	b.Writes = append(b.Writes, Write{Record: rec})
+	b.Events = m.appendEvent(ctx, b.Events, EventCreated, Actor{Kind: ActorAdmin}, nil, &rec.Invitation, now)
+	err := m.apply(ctx, b)
+	var created []Event // for the retries
+	if err != nil {
+		created = slices.Clone(b.Events)
+	}
+	putBatch(b)
 	for attempt := 0; err != nil && attempt < maxRetries; attempt++ {
 		// A blocker that changed (ErrConflict) or vanished (ErrNotFound)
 		// since FindOpen: look again.
@@ -213,7 +192,7 @@ func (m *Manager) insert(ctx context.Context, rec *Record, supersede bool, now t
 				next.Invitation.Reason = ""
 			}
 			b.Writes = append(b.Writes, Write{Record: next, Expect: o.Invitation.Version})
-			b.Events = append(b.Events, m.newEvents(ctx, ev, actor, &o.Invitation, &next.Invitation, now)...)
+			b.Events = m.appendEvent(ctx, b.Events, ev, actor, &o.Invitation, &next.Invitation, now)
 		}
 		b.Writes = append(b.Writes, Write{Record: rec})
 		b.Events = append(b.Events, created...)
@@ -323,7 +302,7 @@ func (m *Manager) Upsert(ctx context.Context, in CreateInput) (*UpsertResult, er
 			if err != nil {
 				return nil, err
 			}
-			return &UpsertResult{Result: Result{Invitation: m.own(&rec.Invitation)}}, nil
+			return &UpsertResult{Result: Result{Invitation: &rec.Invitation}}, nil
 		default:
 			return nil, fmt.Errorf("%w: the invitee matches open invitations %s and %s", ErrConflict,
 				open[0].Invitation.ID, open[1].Invitation.ID)
@@ -450,7 +429,7 @@ func (m *Manager) Lookup(ctx context.Context, token string) (*Invitation, error)
 	if err := transition(&rec.Invitation, m.now(), StateAccepted); err != nil {
 		return nil, err
 	}
-	return m.own(&rec.Invitation), nil
+	return &rec.Invitation, nil
 }
 
 // ---------------------------------------------------------------- mutations
@@ -483,11 +462,13 @@ func (m *Manager) mutate(ctx context.Context, load func(context.Context) (*Recor
 		}
 		next.Invitation.Version = cur.Invitation.Version + 1
 		next.Invitation.UpdatedAt = now
-		b := Batch{Writes: []Write{{Record: next, Expect: cur.Invitation.Version}}}
+		b := getBatch()
+		b.Writes = append(b.Writes, Write{Record: next, Expect: cur.Invitation.Version})
 		if ev != "" {
-			b.Events = m.newEvents(ctx, ev, actor, &cur.Invitation, &next.Invitation, now)
+			b.Events = m.appendEvent(ctx, b.Events, ev, actor, &cur.Invitation, &next.Invitation, now)
 		}
-		err = m.apply(ctx, &b)
+		err = m.apply(ctx, b)
+		putBatch(b)
 		if err == nil {
 			return next, true, nil
 		}
@@ -506,12 +487,12 @@ func (m *Manager) startingAt(rec *Record) func(context.Context) (*Record, error)
 			first = false
 			return rec, nil
 		}
-		return m.rw.Get(ctx, rec.Invitation.TenantID, rec.Invitation.ID)
+		return m.store.Get(ctx, rec.Invitation.TenantID, rec.Invitation.ID)
 	}
 }
 
 func (m *Manager) byID(tenantID, id string) func(context.Context) (*Record, error) {
-	return func(ctx context.Context) (*Record, error) { return m.rw.Get(ctx, tenantID, id) }
+	return func(ctx context.Context) (*Record, error) { return m.store.Get(ctx, tenantID, id) }
 }
 
 // byToken loads the record a token hash belongs to. A hash that matches
@@ -519,7 +500,7 @@ func (m *Manager) byID(tenantID, id string) func(context.Context) (*Record, erro
 // ErrExpired.
 func (m *Manager) byToken(h TokenHash) func(context.Context) (*Record, error) {
 	return func(ctx context.Context) (*Record, error) {
-		rec, err := m.rw.GetByTokenHash(ctx, h)
+		rec, err := m.store.GetByTokenHash(ctx, h)
 		if errors.Is(err, ErrNotFound) {
 			return nil, ErrInvalidToken
 		}
@@ -635,7 +616,7 @@ func (m *Manager) accept(ctx context.Context, load func(context.Context) (*Recor
 	if codeErr != nil {
 		return nil, codeErr
 	}
-	return &Acceptance{Invitation: m.own(&rec.Invitation), Replayed: replayed}, nil
+	return &Acceptance{Invitation: &rec.Invitation, Replayed: replayed}, nil
 }
 
 // Reject records that the invitee declined the invitation the token belongs
@@ -677,7 +658,7 @@ func (m *Manager) close(ctx context.Context, load func(context.Context) (*Record
 	if err != nil {
 		return nil, err
 	}
-	return m.own(&rec.Invitation), nil
+	return &rec.Invitation, nil
 }
 
 // UpdateInput changes an invitation. Nil fields stay as they are.
@@ -800,7 +781,7 @@ func (m *Manager) Update(ctx context.Context, in UpdateInput) (*Invitation, erro
 	if err != nil {
 		return nil, err
 	}
-	return m.own(&rec.Invitation), nil
+	return &rec.Invitation, nil
 }
 
 func setIf[T any](dst *T, src *T) {
@@ -824,7 +805,7 @@ func (m *Manager) Delete(ctx context.Context, tenantID, id string, version int64
 			return fmt.Errorf("%w: invitation %s is at version %d, not %d", ErrConflict, id, cur.Invitation.Version, version)
 		}
 		now := m.now()
-		ev := m.newEvents(ctx, EventDeleted, Actor{Kind: ActorAdmin}, &cur.Invitation, nil, now)
+		ev := m.appendEvent(ctx, nil, EventDeleted, Actor{Kind: ActorAdmin}, &cur.Invitation, nil, now)
 		err = m.apply(ctx, &Batch{Writes: []Write{{Record: cur, Expect: cur.Invitation.Version, Delete: true}}, Events: ev})
 		if err == nil || !errors.Is(err, ErrConflict) || attempt >= maxRetries {
 			return err
@@ -911,7 +892,6 @@ func (m *Manager) Resend(ctx context.Context, tenantID, id string, opts ResendOp
 	if opts.Delivery == DeliverySend {
 		m.deliver(ctx, rec, res, true)
 	}
-	res.Invitation = m.own(res.Invitation)
 	return res, nil
 }
 
@@ -988,7 +968,7 @@ func (m *Manager) MarkSent(ctx context.Context, tenantID, id string) (*Invitatio
 	if err != nil {
 		return nil, err
 	}
-	return m.own(&rec.Invitation), nil
+	return &rec.Invitation, nil
 }
 
 // ---------------------------------------------------------------- short codes
@@ -1032,7 +1012,7 @@ func (m *Manager) VerifyCode(ctx context.Context, ref CodeRef, code string) (*In
 	if codeErr != nil {
 		return nil, codeErr
 	}
-	return m.own(&rec.Invitation), nil
+	return &rec.Invitation, nil
 }
 
 // AcceptCode is Accept with a short code instead of the link token. A wrong
@@ -1211,21 +1191,10 @@ func (m *Manager) Purge(ctx context.Context, retention time.Duration, limit int)
 // apply writes the batch and, once it has committed, hands its events to the
 // sink.
 func (m *Manager) apply(ctx context.Context, b *Batch) error {
-	if err := m.rw.Apply(ctx, b); err != nil {
+	if err := m.store.Apply(ctx, b); err != nil {
 		return err
 	}
 	if m.cfg.EventSink != nil && len(b.Events) > 0 {
-		if m.shared { // the sink gets copies, never the stored records
-			for i := range b.Events {
-				e := &b.Events[i]
-				if e.Old != nil {
-					e.Old = e.Old.Clone()
-				}
-				if e.New != nil {
-					e.New = e.New.Clone()
-				}
-			}
-		}
 		if err := m.cfg.EventSink.Publish(ctx, b.Events); err != nil {
 			m.cfg.Logger.WarnContext(ctx, "invite: event sink failed", "events", len(b.Events), "error", err)
 		}
@@ -1233,12 +1202,12 @@ func (m *Manager) apply(ctx context.Context, b *Batch) error {
 	return nil
 }
 
-// newEvents returns the event of a change, or nil when nobody would see it
-// (m.events); actor is the default when the context names none (invitee
-// and system actors are not overridden).
-func (m *Manager) newEvents(ctx context.Context, typ EventType, actor Actor, old, new *Invitation, now time.Time) []Event {
+// appendEvent appends the event of a change to evs, unless nobody would
+// see it (m.events); actor is the default when the context names none
+// (invitee and system actors are not overridden).
+func (m *Manager) appendEvent(ctx context.Context, evs []Event, typ EventType, actor Actor, old, new *Invitation, now time.Time) []Event {
 	if !m.events {
-		return nil
+		return evs
 	}
 	if actor.Kind == ActorAdmin {
 		actor = ActorFrom(ctx, actor)
@@ -1247,8 +1216,21 @@ func (m *Manager) newEvents(ctx context.Context, typ EventType, actor Actor, old
 	if inv == nil {
 		inv = old
 	}
-	return []Event{{ID: newID(now), Type: typ, Time: now, TenantID: inv.TenantID,
-		InvitationID: inv.ID, Actor: actor, Old: old, New: new}}
+	return append(evs, Event{ID: newID(now), Type: typ, Time: now, TenantID: inv.TenantID,
+		InvitationID: inv.ID, Actor: actor, Old: old, New: new})
+}
+
+// batchPool recycles the batches of single-record changes (Store.Apply
+// must not retain them).
+var batchPool = sync.Pool{New: func() any { return &Batch{Writes: make([]Write, 0, 1), Events: make([]Event, 0, 1)} }}
+
+func getBatch() *Batch { return batchPool.Get().(*Batch) }
+
+func putBatch(b *Batch) {
+	clear(b.Writes[:cap(b.Writes)])
+	clear(b.Events[:cap(b.Events)])
+	b.Writes, b.Events = b.Writes[:0], b.Events[:0]
+	batchPool.Put(b)
 }
 
 func checkRef(tenantID, id string) error {

@@ -45,6 +45,10 @@ type Store interface {
 	// such record exists in that tenant, and ErrConflict when its stored
 	// Version differs from Expect. Record.Invitation.Version is Expect+1 on
 	// updates. The uniqueness rules of inserts hold for updates too.
+	//
+	// Apply must not retain b (its slices) after it returns: the Manager
+	// reuses batches. It may keep the Records, which the Manager does not
+	// modify after handing them over.
 	Apply(ctx context.Context, b *Batch) error
 
 	// Get must return ErrNotFound when the tenant holds no invitation with

@@ -1,6 +1,7 @@
 package memstore
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"sync"
@@ -12,11 +13,11 @@ import (
 	"github.com/invitekit/invite"
 )
 
-// The Manager reads and writes memstore through SharedView, without copies.
-// TestSharedRecordsNeverChange checks the promise that makes this safe:
-// once a record has been stored, nothing changes it — neither the Manager
-// nor a caller (or EventSink) changing what it was given.
-func TestSharedRecordsNeverChange(t *testing.T) {
+// memstore decodes string fields as views of its immutable blobs.
+// TestStoredVersionsNeverChange checks the promise that makes this safe:
+// once a version has been stored, nothing changes its bytes, neither the
+// Manager nor a caller (or EventSink) changing what it was given.
+func TestStoredVersionsNeverChange(t *testing.T) {
 	ctx := context.Background()
 	s := New()
 	now := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
@@ -36,18 +37,20 @@ func TestSharedRecordsNeverChange(t *testing.T) {
 		CodeHashParams: invite.CodeHashParams{Time: 1, MemoryKiB: 64, Threads: 1}})
 	require.NoError(t, err)
 
-	seen := map[*invite.Record]*invite.Record{} // every record ever stored -> its content then
+	seen := map[*stored][]byte{} // every version ever stored -> its bytes then
 	check := func(step string) {
 		t.Helper()
-		for p, want := range seen {
-			require.Equal(t, want, p, "%s changed a stored record", step)
+		for st, want := range seen {
+			require.Equal(t, want, st.blob, "%s changed a stored version", step)
 		}
 		for i := range s.shards {
 			for _, tn := range s.shards[i].tenants {
 				for _, e := range tn.order {
-					if _, ok := seen[e.rec]; !ok {
-						seen[e.rec] = e.rec.Clone()
+					if _, ok := seen[e.cur]; !ok {
+						seen[e.cur] = bytes.Clone(e.cur.blob)
 					}
+					// and what is stored is still what was written
+					require.NotContains(t, e.cur.decode().Invitation.Roles, "vandal", step)
 				}
 			}
 		}

@@ -20,7 +20,6 @@ import (
 	"time"
 
 	"github.com/invitekit/invite"
-	"github.com/invitekit/invite/internal/seal"
 )
 
 const shardCount = 64
@@ -46,15 +45,15 @@ type tokenShard struct {
 
 // entry is the store's slot for one invitation. The indexes point at
 // entries, so a write that replaces the record (the common case) touches
-// only the indexes whose keys change. Records are never modified once
-// stored: a write stores a new one.
+// only the indexes whose keys change. A stored version is never modified:
+// a write stores a new one.
 type entry struct {
 	sh *shard // whose lock guards the fields below
 	id string
 	// created is the record's CreatedAt, the entry's place in tenant.order.
 	created time.Time
-	// rec is the current record; nil once deleted.
-	rec *invite.Record
+	// cur is the current version; nil once deleted.
+	cur *stored
 }
 
 func (e *entry) cursor() invite.Cursor { return invite.Cursor{CreatedAt: e.created, ID: e.id} }
@@ -128,10 +127,6 @@ func (sh *shard) tenant(id string, create bool) *tenant {
 // hash against the record under the shard lock, so it sees either the old
 // or the new state.
 func (s *Store) Apply(ctx context.Context, b *invite.Batch) error {
-	return s.apply(ctx, b, true)
-}
-
-func (s *Store) apply(ctx context.Context, b *invite.Batch, clone bool) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -160,7 +155,7 @@ func (s *Store) apply(ctx context.Context, b *invite.Batch, clone bool) error {
 		txPool.Put(tx)
 	}()
 	for _, w := range b.Writes {
-		if err := tx.write(w, clone); err != nil {
+		if err := tx.write(w); err != nil {
 			tx.rollback()
 			return err
 		}
@@ -183,7 +178,7 @@ var txPool = sync.Pool{New: func() any { return new(txn) }}
 type undoKind uint8
 
 const (
-	undoRec         undoKind = iota // e.rec = rec
+	undoCur         undoKind = iota // e.cur = cur
 	undoCreated                     // e.created = created
 	undoByID                        // t.byID[e.id] = e, or delete when prev is nil
 	undoOpen                        // t.open[okey] = prev, or delete when prev is nil
@@ -198,7 +193,7 @@ type undo struct {
 	kind    undoKind
 	t       *tenant
 	e, prev *entry
-	rec     *invite.Record
+	cur     *stored
 	key     string
 	okey    openKey
 	created time.Time
@@ -216,8 +211,8 @@ func (tx *txn) rollback() {
 		u := &tx.undo[i]
 		t := u.t
 		switch u.kind {
-		case undoRec:
-			u.e.rec = u.rec
+		case undoCur:
+			u.e.cur = u.cur
 		case undoCreated:
 			u.e.created = u.created
 		case undoByID:
@@ -269,39 +264,13 @@ func (tx *txn) commit() {
 	}
 }
 
-// hashes returns the record's current and previous token hashes, in buf
-// when they fit.
-func hashes(r *invite.Record, buf *[2]invite.TokenHash) []invite.TokenHash {
-	hs := buf[:0]
-	if !r.Credentials.TokenHash.IsZero() {
-		hs = append(hs, r.Credentials.TokenHash)
-	}
-	for _, p := range r.Credentials.PreviousTokens {
-		hs = append(hs, p.Hash)
-	}
-	return hs
-}
-
-func hasHash(r *invite.Record, h invite.TokenHash) bool {
-	if r.Credentials.TokenHash == h {
-		return true
-	}
-	for _, p := range r.Credentials.PreviousTokens {
-		if p.Hash == h {
-			return true
-		}
-	}
-	return false
-}
-
-// write applies one write of the batch. With clone, the store keeps a copy
-// of w.Record; without, it keeps w.Record itself (the caller gives it up).
-func (tx *txn) write(w invite.Write, clone bool) error {
+// write applies one write of the batch.
+func (tx *txn) write(w invite.Write) error {
 	inv := &w.Record.Invitation
 	sh := tx.s.shardOf(inv.TenantID)
 	t := sh.tenant(inv.TenantID, w.Expect == 0)
 	var e *entry
-	var old *invite.Record
+	var old *stored
 	if w.Expect == 0 {
 		if _, ok := t.byID[inv.ID]; ok {
 			return invite.ErrAlreadyExists
@@ -313,18 +282,14 @@ func (tx *txn) write(w invite.Write, clone bool) error {
 		if e == nil {
 			return invite.ErrNotFound
 		}
-		old = e.rec
-		if old.Invitation.Version != w.Expect {
+		old = e.cur
+		if old.version != w.Expect {
 			return invite.ErrConflict
 		}
 	}
-	var next *invite.Record
+	var next *stored
 	if !w.Delete {
-		next = w.Record
-		if clone || !isUTC(&next.Invitation) {
-			next = next.Clone()
-			toUTC(&next.Invitation)
-		}
+		next = encode(w.Record)
 	}
 	// Unindex the old version first, so that a batch may hand a key from
 	// one record to another.
@@ -335,51 +300,34 @@ func (tx *txn) write(w invite.Write, clone bool) error {
 		delete(t.byID, e.id)
 		tx.undo = append(tx.undo, undo{kind: undoByID, t: t, e: e, prev: e})
 		tx.removeOrder(t, e)
-		tx.setRec(e, nil)
+		tx.setCur(e, nil)
 		return nil
 	}
+	created := inv.CreatedAt.UTC()
 	if e == nil {
-		e = &entry{sh: sh, id: inv.ID, created: next.Invitation.CreatedAt}
+		e = &entry{sh: sh, id: inv.ID, created: created}
 		t.byID[e.id] = e
 		tx.undo = append(tx.undo, undo{kind: undoByID, t: t, e: e})
 		tx.insertOrder(t, e)
-	} else if !e.created.Equal(next.Invitation.CreatedAt) {
+	} else if !e.created.Equal(created) {
 		tx.removeOrder(t, e)
 		tx.undo = append(tx.undo, undo{kind: undoCreated, e: e, created: e.created})
-		e.created = next.Invitation.CreatedAt
+		e.created = created
 		tx.insertOrder(t, e)
 	}
-	tx.setRec(e, next)
+	tx.setCur(e, next)
 	return tx.index(t, e, next)
 }
 
-func (tx *txn) setRec(e *entry, r *invite.Record) {
-	tx.undo = append(tx.undo, undo{kind: undoRec, e: e, rec: e.rec})
-	e.rec = r
-}
-
-// isUTC reports whether every time of inv is in UTC already.
-func isUTC(inv *invite.Invitation) bool {
-	for _, t := range [...]time.Time{inv.CreatedAt, inv.UpdatedAt, inv.IssuedAt, inv.ExpiresAt, inv.SentAt, inv.ClosedAt} {
-		if t.Location() != time.UTC {
-			return false
-		}
-	}
-	return true
-}
-
-// toUTC keeps every stored time in UTC, as the contract promises readers.
-func toUTC(inv *invite.Invitation) {
-	for _, t := range [...]*time.Time{&inv.CreatedAt, &inv.UpdatedAt, &inv.IssuedAt, &inv.ExpiresAt, &inv.SentAt, &inv.ClosedAt} {
-		*t = t.UTC()
-	}
+func (tx *txn) setCur(e *entry, st *stored) {
+	tx.undo = append(tx.undo, undo{kind: undoCur, e: e, cur: e.cur})
+	e.cur = st
 }
 
 // index adds next's idempotency key, open invitee keys and token hashes,
 // pointing them at e.
-func (tx *txn) index(t *tenant, e *entry, next *invite.Record) error {
-	inv := &next.Invitation
-	if k := inv.IdempotencyKey; k != "" {
+func (tx *txn) index(t *tenant, e *entry, next *stored) error {
+	if k := next.idem; k != "" {
 		prev, had := t.idem[k]
 		if had && prev != e {
 			return invite.ErrAlreadyExists
@@ -389,9 +337,9 @@ func (tx *txn) index(t *tenant, e *entry, next *invite.Record) error {
 			tx.undo = append(tx.undo, undo{kind: undoIdem, t: t, key: k})
 		}
 	}
-	if inv.State.Open() {
+	if next.open() {
 		var buf [3]openKey
-		keys := openKeys(&inv.Invitee, &buf)
+		keys := openKeys(&next.invitee, &buf)
 		for _, k := range keys {
 			if got, ok := t.open[k]; ok && got != e {
 				return invite.ErrAlreadyExists
@@ -405,7 +353,7 @@ func (tx *txn) index(t *tenant, e *entry, next *invite.Record) error {
 		}
 	}
 	var buf [2]invite.TokenHash
-	for _, h := range hashes(next, &buf) {
+	for _, h := range next.hashes(&buf) {
 		ts := tx.s.tokenShard(h)
 		ts.mu.Lock()
 		got, loaded := ts.m[h]
@@ -439,16 +387,15 @@ func (tx *txn) index(t *tenant, e *entry, next *invite.Record) error {
 
 // unindex removes old's keys that next (nil on delete) does not keep; its
 // token hashes are dropped at commit.
-func (tx *txn) unindex(t *tenant, e *entry, old, next *invite.Record) {
-	inv := &old.Invitation
-	if k := inv.IdempotencyKey; k != "" && t.idem[k] == e && (next == nil || next.Invitation.IdempotencyKey != k) {
+func (tx *txn) unindex(t *tenant, e *entry, old, next *stored) {
+	if k := old.idem; k != "" && t.idem[k] == e && (next == nil || next.idem != k) {
 		delete(t.idem, k)
 		tx.undo = append(tx.undo, undo{kind: undoIdem, t: t, key: k, prev: e})
 	}
-	if inv.State.Open() {
-		keep := next != nil && next.Invitation.State.Open() && next.Invitation.Invitee == inv.Invitee
+	if old.open() {
+		keep := next != nil && next.open() && next.invitee == old.invitee
 		var buf [3]openKey
-		for _, k := range openKeys(&inv.Invitee, &buf) {
+		for _, k := range openKeys(&old.invitee, &buf) {
 			if !keep && t.open[k] == e {
 				delete(t.open, k)
 				tx.undo = append(tx.undo, undo{kind: undoOpen, t: t, okey: k, prev: e})
@@ -456,8 +403,8 @@ func (tx *txn) unindex(t *tenant, e *entry, old, next *invite.Record) {
 		}
 	}
 	var buf [2]invite.TokenHash
-	for _, h := range hashes(old, &buf) {
-		if next == nil || !hasHash(next, h) {
+	for _, h := range old.hashes(&buf) {
+		if next == nil || !next.hasHash(h) {
 			tx.drop = append(tx.drop, tokenRef{h, e})
 		}
 	}
@@ -488,10 +435,6 @@ func (tx *txn) removeOrder(t *tenant, e *entry) {
 
 // Get implements invite.Store.
 func (s *Store) Get(ctx context.Context, tenantID, id string) (*invite.Record, error) {
-	return s.get(ctx, tenantID, id, true)
-}
-
-func (s *Store) get(ctx context.Context, tenantID, id string, clone bool) (*invite.Record, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -500,26 +443,14 @@ func (s *Store) get(ctx context.Context, tenantID, id string, clone bool) (*invi
 	defer sh.mu.RUnlock()
 	if t := sh.tenants[tenantID]; t != nil {
 		if e := t.byID[id]; e != nil {
-			return out(e.rec, clone), nil
+			return e.cur.decode(), nil
 		}
 	}
 	return nil, invite.ErrNotFound
 }
 
-// out returns r, or a copy of it with clone.
-func out(r *invite.Record, clone bool) *invite.Record {
-	if clone {
-		return r.Clone()
-	}
-	return r
-}
-
 // GetByTokenHash implements invite.Store.
 func (s *Store) GetByTokenHash(ctx context.Context, h invite.TokenHash) (*invite.Record, error) {
-	return s.getByTokenHash(ctx, h, true)
-}
-
-func (s *Store) getByTokenHash(ctx context.Context, h invite.TokenHash, clone bool) (*invite.Record, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -531,11 +462,13 @@ func (s *Store) getByTokenHash(ctx context.Context, h invite.TokenHash, clone bo
 		return nil, invite.ErrNotFound
 	}
 	e.sh.mu.RLock()
-	defer e.sh.mu.RUnlock()
+	cur := e.cur
+	e.sh.mu.RUnlock()
 	// The index may be a moment ahead of (or behind) the record during a
-	// concurrent Apply: trust only the record.
-	if r := e.rec; r != nil && hasHash(r, h) {
-		return out(r, clone), nil
+	// concurrent Apply: trust only the record. A version is immutable, so
+	// it is decoded outside the lock.
+	if cur != nil && cur.hasHash(h) {
+		return cur.decode(), nil
 	}
 	return nil, invite.ErrNotFound
 }
@@ -550,7 +483,7 @@ func (s *Store) GetByIdempotencyKey(ctx context.Context, tenantID, key string) (
 	defer sh.mu.RUnlock()
 	if t := sh.tenants[tenantID]; t != nil {
 		if e := t.idem[key]; e != nil {
-			return e.rec.Clone(), nil
+			return e.cur.decode(), nil
 		}
 	}
 	return nil, invite.ErrNotFound
@@ -584,7 +517,7 @@ func (s *Store) FindOpen(ctx context.Context, tenantID string, iv invite.Invitee
 	})
 	var recs []*invite.Record
 	for _, e := range es {
-		recs = append(recs, e.rec.Clone())
+		recs = append(recs, e.cur.decode())
 	}
 	return recs, nil
 }
@@ -618,14 +551,16 @@ func (s *Store) List(ctx context.Context, tenantID string, q invite.Query) ([]*i
 	}
 	out := make([]*invite.Invitation, 0, min(q.Limit, n))
 	for ; i >= 0 && i < n; i += step {
-		inv := &t.order[i].rec.Invitation
-		if !q.Matches(inv, q.Now) {
+		st := t.order[i].cur
+		// Filter on the scalar fields; decode the collections of matches only.
+		var r invite.Record
+		if st.decodeInto(&r, false); !q.Matches(&r.Invitation, q.Now) {
 			continue
 		}
 		if len(out) == q.Limit {
 			return out, invite.CursorOf(out[len(out)-1]), nil
 		}
-		out = append(out, inv.Clone())
+		out = append(out, &st.decode().Invitation)
 	}
 	return out, nil, nil
 }
@@ -633,7 +568,7 @@ func (s *Store) List(ctx context.Context, tenantID string, q invite.Query) ([]*i
 // ListDue implements invite.Store. It scans every record: memstore keeps no
 // expiry index.
 func (s *Store) ListDue(ctx context.Context, now time.Time, limit int) ([]*invite.Record, error) {
-	var due []*invite.Record
+	var due []*stored
 	for i := range s.shards {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -642,15 +577,20 @@ func (s *Store) ListDue(ctx context.Context, now time.Time, limit int) ([]*invit
 		sh.mu.RLock()
 		for _, t := range sh.tenants {
 			for _, e := range t.order {
-				if r := e.rec; r.Invitation.State.Open() && !now.Before(r.Invitation.ExpiresAt) {
-					due = append(due, r.Clone())
+				if st := e.cur; st.open() && !now.Before(st.expires) {
+					due = append(due, st)
 				}
 			}
 		}
 		sh.mu.RUnlock()
 	}
-	slices.SortFunc(due, func(a, b *invite.Record) int { return a.Invitation.ExpiresAt.Compare(b.Invitation.ExpiresAt) })
-	return due[:min(len(due), max(limit, 0))], nil
+	slices.SortFunc(due, func(a, b *stored) int { return a.expires.Compare(b.expires) })
+	due = due[:min(len(due), max(limit, 0))]
+	recs := make([]*invite.Record, 0, len(due))
+	for _, st := range due {
+		recs = append(recs, st.decode())
+	}
+	return recs, nil
 }
 
 // Purge implements invite.Store.
@@ -668,19 +608,18 @@ func (s *Store) Purge(ctx context.Context, before time.Time, limit int) (int, er
 				if n+len(victims) >= limit {
 					break
 				}
-				r := e.rec
-				st := r.Invitation.State
-				if (st.Terminal() || st == invite.StateExpired) && r.Invitation.ClosedAt.Before(before) {
+				st := e.cur
+				if (st.state.Terminal() || st.state == invite.StateExpired) && st.closed.Before(before) {
 					victims = append(victims, e)
 				}
 			}
 			for _, e := range victims {
 				var tx txn
 				tx.s = s
-				tx.unindex(t, e, e.rec, nil)
+				tx.unindex(t, e, e.cur, nil)
 				tx.removeOrder(t, e)
 				delete(t.byID, e.id)
-				e.rec = nil
+				e.cur = nil
 				tx.commit()
 			}
 			n += len(victims)
@@ -696,49 +635,3 @@ func (s *Store) Purge(ctx context.Context, before time.Time, limit int) (int, er
 // DiscardsEvents implements invite.EventDiscarder: memstore keeps no
 // outbox, so a Manager without an EventSink skips building events.
 func (s *Store) DiscardsEvents() bool { return true }
-
-// SharedView is for invite.Manager only: its argument type is internal to
-// this module, so no other package can call it. The view's Get and
-// GetByTokenHash return the stored records themselves, and its Apply keeps
-// the records it is given instead of copies; the Manager never modifies
-// either and copies whatever it hands to its callers. This saves two deep
-// copies per change.
-func (s *Store) SharedView(seal.Key) invite.Store { return (*sharedView)(s) }
-
-type sharedView Store
-
-func (v *sharedView) s() *Store { return (*Store)(v) }
-
-func (v *sharedView) DiscardsEvents() bool { return true }
-
-func (v *sharedView) Apply(ctx context.Context, b *invite.Batch) error {
-	return v.s().apply(ctx, b, false)
-}
-
-func (v *sharedView) Get(ctx context.Context, tenantID, id string) (*invite.Record, error) {
-	return v.s().get(ctx, tenantID, id, false)
-}
-
-func (v *sharedView) GetByTokenHash(ctx context.Context, h invite.TokenHash) (*invite.Record, error) {
-	return v.s().getByTokenHash(ctx, h, false)
-}
-
-func (v *sharedView) GetByIdempotencyKey(ctx context.Context, tenantID, key string) (*invite.Record, error) {
-	return v.s().GetByIdempotencyKey(ctx, tenantID, key)
-}
-
-func (v *sharedView) FindOpen(ctx context.Context, tenantID string, iv invite.Invitee) ([]*invite.Record, error) {
-	return v.s().FindOpen(ctx, tenantID, iv)
-}
-
-func (v *sharedView) List(ctx context.Context, tenantID string, q invite.Query) ([]*invite.Invitation, *invite.Cursor, error) {
-	return v.s().List(ctx, tenantID, q)
-}
-
-func (v *sharedView) ListDue(ctx context.Context, now time.Time, limit int) ([]*invite.Record, error) {
-	return v.s().ListDue(ctx, now, limit)
-}
-
-func (v *sharedView) Purge(ctx context.Context, before time.Time, limit int) (int, error) {
-	return v.s().Purge(ctx, before, limit)
-}

@@ -1,0 +1,380 @@
+package memstore
+
+import (
+	"encoding/binary"
+	"time"
+	"unsafe"
+
+	"github.com/invitekit/invite"
+)
+
+// memstore keeps each record version as one encoded, pointer-free byte
+// slice (a blob) plus the few fields its indexes need (stored). Compared
+// with keeping *invite.Record values this
+//   - makes writes and reads copies by construction (encode in, decode out),
+//     as the Store contract wants;
+//   - leaves the garbage collector two objects per invitation to mark, one
+//     of them without pointers, instead of a pointer-dense struct and the
+//     dozen strings, slices and maps hanging off it: with a million stored
+//     invitations marking dominated every operation's cost;
+//   - keeps a record's bytes together, so a read at a million records costs
+//     about the cache misses of a read at ten thousand.
+//
+// A blob is never modified once built, so the strings of a decoded record
+// point into it (unsafe.String) instead of being copied; the slices and
+// maps a caller could modify (lists, data, metadata, hashes) are fresh.
+
+// stored is one version of a record.
+type stored struct {
+	blob []byte
+	// Index fields, decoded from blob (strings point into it).
+	version int64
+	state   invite.State
+	invitee invite.Invitee
+	idem    string
+	expires time.Time
+	closed  time.Time
+	token   invite.TokenHash
+	prev    []invite.PreviousToken
+	// body is where the fields after the index fields start in blob.
+	body int
+}
+
+// open reports whether the version's stored state is open.
+func (st *stored) open() bool { return st.state.Open() }
+
+func (st *stored) hasHash(h invite.TokenHash) bool {
+	if st.token == h {
+		return true
+	}
+	for _, p := range st.prev {
+		if p.Hash == h {
+			return true
+		}
+	}
+	return false
+}
+
+// hashes returns the version's current and previous token hashes, in buf
+// when they fit.
+func (st *stored) hashes(buf *[2]invite.TokenHash) []invite.TokenHash {
+	hs := buf[:0]
+	if !st.token.IsZero() {
+		hs = append(hs, st.token)
+	}
+	for _, p := range st.prev {
+		hs = append(hs, p.Hash)
+	}
+	return hs
+}
+
+// encode builds the stored form of r. Times are kept in UTC.
+func encode(r *invite.Record) *stored {
+	e := encoder{sizing: true}
+	e.record(r)
+	e.buf = make([]byte, 0, e.n)
+	e.sizing = false
+	e.record(r)
+	st := &stored{blob: e.buf}
+	d := decoder{buf: st.blob}
+	d.header(st)
+	return st
+}
+
+// decode returns a new record the caller owns.
+func (st *stored) decode() *invite.Record {
+	r := new(invite.Record)
+	st.decodeInto(r, true)
+	return r
+}
+
+// decodeInto fills r from the blob; without own it leaves the collections
+// (lists, data, metadata, code hash) out.
+func (st *stored) decodeInto(r *invite.Record, own bool) {
+	d := decoder{buf: st.blob, off: st.body}
+	inv, c := &r.Invitation, &r.Credentials
+	inv.Version, inv.State, inv.Invitee, inv.IdempotencyKey = st.version, st.state, st.invitee, st.idem
+	inv.ExpiresAt, inv.ClosedAt = st.expires, st.closed
+	c.TokenHash = st.token
+	if st.prev != nil {
+		c.PreviousTokens = append(make([]invite.PreviousToken, 0, len(st.prev)), st.prev...)
+	}
+	d.body(r, own)
+}
+
+// encoder writes varint-framed fields; with sizing it only counts bytes.
+type encoder struct {
+	buf    []byte
+	n      int
+	sizing bool
+}
+
+func (e *encoder) uvarint(v uint64) {
+	if e.sizing {
+		e.n += uvarintLen(v)
+		return
+	}
+	e.buf = binary.AppendUvarint(e.buf, v)
+}
+
+func uvarintLen(v uint64) int {
+	n := 1
+	for v >= 0x80 {
+		v >>= 7
+		n++
+	}
+	return n
+}
+
+func (e *encoder) varint(v int64) { e.uvarint(uint64(v<<1) ^ uint64(v>>63)) }
+
+func (e *encoder) bytes(b []byte) {
+	e.uvarint(uint64(len(b)))
+	if e.sizing {
+		e.n += len(b)
+		return
+	}
+	e.buf = append(e.buf, b...)
+}
+
+func (e *encoder) str(s string) {
+	e.uvarint(uint64(len(s)))
+	if e.sizing {
+		e.n += len(s)
+		return
+	}
+	e.buf = append(e.buf, s...)
+}
+
+// length writes a collection's length, 0 for nil and n+1 otherwise, so
+// nil and empty survive the round trip.
+func (e *encoder) length(n int, isNil bool) {
+	if isNil {
+		e.uvarint(0)
+		return
+	}
+	e.uvarint(uint64(n) + 1)
+}
+
+func (e *encoder) time(t time.Time) {
+	e.varint(t.Unix())
+	e.uvarint(uint64(t.Nanosecond()))
+}
+
+func (e *encoder) bool(b bool) {
+	if b {
+		e.uvarint(1)
+	} else {
+		e.uvarint(0)
+	}
+}
+
+func (e *encoder) list(l []string) {
+	e.length(len(l), l == nil)
+	for _, s := range l {
+		e.str(s)
+	}
+}
+
+func (e *encoder) dict(m map[string]string) {
+	// Map order differs between the sizing and the writing pass; the size
+	// does not, and nothing depends on the order of the bytes.
+	e.length(len(m), m == nil)
+	for k, v := range m {
+		e.str(k)
+		e.str(v)
+	}
+}
+
+// record writes the index fields first (the header), then the rest.
+func (e *encoder) record(r *invite.Record) {
+	inv, c := &r.Invitation, &r.Credentials
+	e.varint(inv.Version)
+	for _, s := range [...]string{string(inv.State), inv.Invitee.Email, inv.Invitee.Phone, inv.Invitee.UserID, inv.IdempotencyKey} {
+		e.str(s)
+	}
+	e.time(inv.ExpiresAt)
+	e.time(inv.ClosedAt)
+	e.bytes(c.TokenHash[:])
+	e.length(len(c.PreviousTokens), c.PreviousTokens == nil)
+	for _, p := range c.PreviousTokens {
+		e.bytes(p.Hash[:])
+		e.time(p.ExpiresAt)
+	}
+	// body
+	for _, s := range [...]string{inv.ID, inv.TenantID, inv.GivenName, inv.FamilyName, inv.Inviter.ID, inv.Inviter.Name,
+		inv.AccountName, inv.ClientID, inv.IdentityProviderID, inv.RedirectURI, inv.LinkTemplate, inv.TemplateKey,
+		inv.Locale, inv.AcceptedBy, inv.Reason} {
+		e.str(s)
+	}
+	e.bool(inv.RequireEmailMatch)
+	e.bool(inv.HasCode)
+	for _, t := range [...]time.Time{inv.CreatedAt, inv.UpdatedAt, inv.IssuedAt, inv.SentAt} {
+		e.time(t)
+	}
+	e.varint(int64(inv.SendCount))
+	e.varint(int64(c.CodeFailures))
+	e.list(inv.Roles)
+	e.list(inv.Groups)
+	e.dict(inv.Data)
+	e.length(len(inv.FormData), inv.FormData == nil)
+	for k, v := range inv.FormData {
+		e.str(k)
+		e.dict(v)
+	}
+	e.length(len(inv.Metadata), inv.Metadata == nil)
+	e.bytes(inv.Metadata)
+	e.length(len(c.CodeHash), c.CodeHash == nil)
+	e.bytes(c.CodeHash)
+}
+
+// decoder reads what encoder wrote. The blob is trusted (memstore wrote
+// it), so malformed input is a bug and panics.
+type decoder struct {
+	buf []byte
+	off int
+}
+
+func (d *decoder) uvarint() uint64 {
+	v, n := binary.Uvarint(d.buf[d.off:])
+	if n <= 0 {
+		panic("memstore: corrupt record")
+	}
+	d.off += n
+	return v
+}
+
+func (d *decoder) varint() int64 {
+	u := d.uvarint()
+	return int64(u>>1) ^ -int64(u&1)
+}
+
+// raw returns the next length-prefixed bytes, aliasing the blob.
+func (d *decoder) raw() []byte {
+	n := int(d.uvarint())
+	b := d.buf[d.off : d.off+n : d.off+n]
+	d.off += n
+	return b
+}
+
+// str returns the next string, sharing the (immutable) blob's bytes.
+func (d *decoder) str() string {
+	b := d.raw()
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(&b[0], len(b))
+}
+
+// length reads what encoder.length wrote: -1 for nil.
+func (d *decoder) length() int { return int(d.uvarint()) - 1 }
+
+func (d *decoder) time() time.Time {
+	sec := d.varint()
+	nsec := int64(d.uvarint())
+	return time.Unix(sec, nsec).UTC()
+}
+
+func (d *decoder) bool() bool { return d.uvarint() == 1 }
+
+// lists decodes roles and groups into one allocation (each capped at its
+// length, so appending to one never writes into the other).
+func (d *decoder) lists() (roles, groups []string) {
+	start := d.off
+	nr := d.length()
+	for range max(nr, 0) {
+		d.raw()
+	}
+	ng := d.length()
+	d.off = start
+	var all []string
+	if nr > 0 || ng > 0 {
+		all = make([]string, max(nr, 0)+max(ng, 0))
+	}
+	roles = d.strings(d.length(), all)
+	groups = d.strings(d.length(), all[max(nr, 0):])
+	return roles, groups
+}
+
+// strings decodes n strings into the front of dst (n == -1: nil).
+func (d *decoder) strings(n int, dst []string) []string {
+	switch {
+	case n < 0:
+		return nil
+	case n == 0:
+		return []string{}
+	}
+	for i := range n {
+		dst[i] = d.str()
+	}
+	return dst[:n:n]
+}
+
+func (d *decoder) dict() map[string]string {
+	n := d.length()
+	if n < 0 {
+		return nil
+	}
+	m := make(map[string]string, n)
+	for range n {
+		k, v := d.str(), d.str()
+		m[k] = v
+	}
+	return m
+}
+
+// header reads the index fields into st.
+func (d *decoder) header(st *stored) {
+	st.version = d.varint()
+	st.state = invite.State(d.str())
+	st.invitee = invite.Invitee{Email: d.str(), Phone: d.str(), UserID: d.str()}
+	st.idem = d.str()
+	st.expires, st.closed = d.time(), d.time()
+	copy(st.token[:], d.raw())
+	if n := d.length(); n >= 0 {
+		st.prev = make([]invite.PreviousToken, n)
+		for i := range n {
+			copy(st.prev[i].Hash[:], d.raw())
+			st.prev[i].ExpiresAt = d.time()
+		}
+	}
+	st.body = d.off
+}
+
+// body reads the fields after the header into r; without own it stops
+// before the collections.
+func (d *decoder) body(r *invite.Record, own bool) {
+	inv, c := &r.Invitation, &r.Credentials
+	inv.ID, inv.TenantID, inv.GivenName, inv.FamilyName = d.str(), d.str(), d.str(), d.str()
+	inv.Inviter = invite.Inviter{ID: d.str(), Name: d.str()}
+	inv.AccountName, inv.ClientID, inv.IdentityProviderID, inv.RedirectURI = d.str(), d.str(), d.str(), d.str()
+	inv.LinkTemplate, inv.TemplateKey, inv.Locale, inv.AcceptedBy, inv.Reason = d.str(), d.str(), d.str(), d.str(), d.str()
+	inv.RequireEmailMatch, inv.HasCode = d.bool(), d.bool()
+	inv.CreatedAt, inv.UpdatedAt, inv.IssuedAt, inv.SentAt = d.time(), d.time(), d.time(), d.time()
+	inv.SendCount = int(d.varint())
+	c.CodeFailures = int(d.varint())
+	if !own {
+		return
+	}
+	inv.Roles, inv.Groups = d.lists()
+	inv.Data = d.dict()
+	if n := d.length(); n >= 0 {
+		inv.FormData = make(map[string]map[string]string, n)
+		for range n {
+			k := d.str()
+			inv.FormData[k] = d.dict()
+		}
+	}
+	inv.Metadata = d.ownBytes()
+	c.CodeHash = d.ownBytes()
+}
+
+// ownBytes reads what a length and bytes pair wrote, as a fresh slice.
+func (d *decoder) ownBytes() []byte {
+	isNil := d.length() < 0
+	b := d.raw()
+	if isNil {
+		return nil
+	}
+	return append(make([]byte, 0, len(b)), b...)
+}

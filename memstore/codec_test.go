@@ -1,0 +1,72 @@
+package memstore
+
+import (
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/invitekit/invite"
+)
+
+func TestCodecRoundTrip(t *testing.T) {
+	paris := time.FixedZone("CET", 3600)
+	at := time.Date(2030, 5, 6, 7, 8, 9, 123456789, paris)
+	full := invite.Record{
+		Invitation: invite.Invitation{
+			ID: "id-1", TenantID: "t", Invitee: invite.Invitee{Email: "Ada@Example.com", Phone: "+33612345678", UserID: "u"},
+			GivenName: "Ada", FamilyName: "Lovelace", Inviter: invite.Inviter{ID: "i", Name: "Grace"}, AccountName: "Acme",
+			Roles: []string{"a", "b"}, Groups: []string{"g"}, Data: map[string]string{"k": "v", "": "empty key", "ü": "\x00"},
+			FormData: map[string]map[string]string{"f1": {"x": "1"}, "f2": nil, "f3": {}},
+			Metadata: json.RawMessage(`{"a":1}`), ClientID: "c", IdentityProviderID: "idp", RedirectURI: "https://x",
+			LinkTemplate: "https://x/{{.Token}}", TemplateKey: "tk", Locale: "fr-FR", RequireEmailMatch: true, HasCode: true,
+			State: invite.StateAccepted, CreatedAt: at, UpdatedAt: at.Add(time.Second), IssuedAt: at.Add(-time.Hour),
+			ExpiresAt: at.Add(7 * 24 * time.Hour), SentAt: at.Add(time.Minute), SendCount: 3, ClosedAt: at.Add(time.Hour),
+			AcceptedBy: "subject", Reason: "why\nnot", IdempotencyKey: "idem", Version: 1 << 40,
+		},
+		Credentials: invite.Credentials{
+			TokenHash:      invite.TokenHash{1, 2, 3},
+			PreviousTokens: []invite.PreviousToken{{Hash: invite.TokenHash{4}, ExpiresAt: at}, {Hash: invite.TokenHash{5}}},
+			CodeHash:       []byte("$argon2id$..."), CodeFailures: 4,
+		},
+	}
+	empty := invite.Record{Invitation: invite.Invitation{Roles: []string{}, Groups: []string{}, Data: map[string]string{},
+		FormData: map[string]map[string]string{}, Metadata: json.RawMessage{}},
+		Credentials: invite.Credentials{PreviousTokens: []invite.PreviousToken{}, CodeHash: []byte{}}}
+	onlyGroups := invite.Record{Invitation: invite.Invitation{Groups: []string{"g1", "g2"}, SendCount: -1, Version: -7}}
+	for name, r := range map[string]invite.Record{"full": full, "zero": {}, "empty": empty, "only groups": onlyGroups} {
+		t.Run(name, func(t *testing.T) {
+			want := r.Clone()
+			for _, tm := range []*time.Time{&want.Invitation.CreatedAt, &want.Invitation.UpdatedAt, &want.Invitation.IssuedAt,
+				&want.Invitation.ExpiresAt, &want.Invitation.SentAt, &want.Invitation.ClosedAt} {
+				*tm = tm.UTC()
+			}
+			for i := range want.Credentials.PreviousTokens {
+				want.Credentials.PreviousTokens[i].ExpiresAt = want.Credentials.PreviousTokens[i].ExpiresAt.UTC()
+			}
+			st := encode(&r)
+			got := st.decode()
+			require.Equal(t, want, got)
+			require.Equal(t, want.Invitation.Version, st.version)
+			require.Equal(t, want.Invitation.State, st.state)
+			require.Equal(t, want.Invitation.Invitee, st.invitee)
+			require.Equal(t, want.Invitation.IdempotencyKey, st.idem)
+			require.True(t, want.Invitation.ExpiresAt.Equal(st.expires))
+			require.True(t, want.Invitation.ClosedAt.Equal(st.closed))
+			require.Equal(t, want.Credentials.TokenHash, st.token)
+			var scalars invite.Record
+			st.decodeInto(&scalars, false)
+			require.Equal(t, want.Invitation.ID, scalars.Invitation.ID)
+			require.Equal(t, want.Invitation.CreatedAt, scalars.Invitation.CreatedAt)
+			require.Equal(t, want.Invitation.State, scalars.Invitation.State)
+			require.Nil(t, scalars.Invitation.Roles)
+
+			// Lists are separate: appending to one never shows in the other.
+			if len(got.Invitation.Roles) > 0 && len(got.Invitation.Groups) > 0 {
+				got.Invitation.Roles = append(got.Invitation.Roles, "x")
+				require.Equal(t, want.Invitation.Groups, got.Invitation.Groups)
+			}
+		})
+	}
+}
