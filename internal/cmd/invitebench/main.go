@@ -42,8 +42,13 @@
 //
 // Other flags (see -h): -dsn, -conns, -preload, -duration or -ops, -rounds,
 // -measure (a subset of lookup,accept,create), -prefix, -keep, -json, -v
-// (every window), -cpuprofile (of the whole run: compare the trees under
+// (every window, and the CPU time this process used per operation, the Go
+// side of the cost, as the median of each side's windows; -json has it
+// too), -cpuprofile (of the whole run: compare the trees under
 // invite.(*Manager).Create and main.(*rawClient).create, for instance).
+// go test -bench . ./internal/cmd/invitebench runs each operation of both
+// sides one at a time on one connection, with allocations and CPU time per
+// operation (SQLite, and PostgreSQL and MySQL when their DSNs are set).
 package main
 
 import (
@@ -533,8 +538,8 @@ func (b *bench) measureOp(ctx context.Context, op string) (opResult, error) {
 			if w.Exhausted {
 				ex = " (pool ran out)"
 			}
-			b.logf("%-6s %s round %d: %d ops in %s, %.0f ops/s, p50 %s, p99 %s%s", op, s, r+1, w.Ops,
-				w.Elapsed.Round(time.Millisecond), w.OpsPerSec, fmtDur(w.P50), fmtDur(w.P99), ex)
+			b.logf("%-6s %s round %d: %d ops in %s, %.0f ops/s, p50 %s, p99 %s, client CPU %s/op%s", op, s, r+1, w.Ops,
+				w.Elapsed.Round(time.Millisecond), w.OpsPerSec, fmtDur(w.P50), fmtDur(w.P99), fmtUs(w.ClientCPU), ex)
 		}
 		pairs = append(pairs, thr[lib]/thr[raw])
 	}
@@ -547,6 +552,10 @@ func (b *bench) measureOp(ctx context.Context, op string) (opResult, error) {
 	res.P50Ratio = float64(res.Lib.P50) / float64(res.Raw.P50)
 	res.PairMin, res.PairMax = slices.Min(pairs), slices.Max(pairs)
 	return res, nil
+}
+
+func fmtUs(d time.Duration) string {
+	return strconv.FormatFloat(float64(d)/float64(time.Microsecond), 'f', 0, 64) + "us"
 }
 
 func fmtDur(d time.Duration) string {
@@ -693,9 +702,11 @@ func (rep *report) print(w io.Writer, verbose bool) {
 		_ = tw.Flush()
 		if verbose {
 			for _, r := range sr.Ops {
+				fmt.Fprintf(w, "  %-6s client CPU per op (median of the windows): lib %s, raw %s\n", r.Op,
+					fmtUs(r.Lib.ClientCPUPerOp), fmtUs(r.Raw.ClientCPUPerOp))
 				for _, win := range r.Windows {
-					fmt.Fprintf(w, "  %-6s %s round %d: %d ops in %s, %.0f ops/s, p50 %s, p99 %s, pool ran out: %v\n", r.Op, win.Side, win.Round,
-						win.Ops, win.Elapsed.Round(time.Millisecond), win.OpsPerSec, fmtDur(win.P50), fmtDur(win.P99), win.Exhausted)
+					fmt.Fprintf(w, "  %-6s %s round %d: %d ops in %s, %.0f ops/s, p50 %s, p99 %s, client CPU %s/op, pool ran out: %v\n", r.Op, win.Side, win.Round,
+						win.Ops, win.Elapsed.Round(time.Millisecond), win.OpsPerSec, fmtDur(win.P50), fmtDur(win.P99), fmtUs(win.ClientCPU), win.Exhausted)
 				}
 			}
 		}
@@ -743,9 +754,10 @@ func (rep *report) print(w io.Writer, verbose bool) {
 // JSON output: durations in microseconds.
 
 type jsonSide struct {
-	OpsPerSec float64 `json:"ops_per_sec"`
-	P50us     float64 `json:"p50_us"`
-	P99us     float64 `json:"p99_us"`
+	OpsPerSec   float64 `json:"ops_per_sec"`
+	P50us       float64 `json:"p50_us"`
+	P99us       float64 `json:"p99_us"`
+	ClientCPUus float64 `json:"client_cpu_us_per_op"`
 }
 
 type jsonWindow struct {
@@ -756,6 +768,7 @@ type jsonWindow struct {
 	OpsPerSec float64 `json:"ops_per_sec"`
 	P50us     float64 `json:"p50_us"`
 	P99us     float64 `json:"p99_us"`
+	ClientCPU float64 `json:"client_cpu_us_per_op"`
 	Exhausted bool    `json:"pool_exhausted,omitempty"`
 }
 
@@ -801,13 +814,13 @@ func (rep *report) toJSON() jsonReport {
 		js := jsonSize{Preload: sr.Preload}
 		for _, r := range sr.Ops {
 			jo := jsonOp{Op: r.Op, RowsAtStart: r.RowsAtStart,
-				Lib:             jsonSide{r.Lib.OpsPerSec, us(r.Lib.P50), us(r.Lib.P99)},
-				Raw:             jsonSide{r.Raw.OpsPerSec, us(r.Raw.P50), us(r.Raw.P99)},
+				Lib:             jsonSide{r.Lib.OpsPerSec, us(r.Lib.P50), us(r.Lib.P99), us(r.Lib.ClientCPUPerOp)},
+				Raw:             jsonSide{r.Raw.OpsPerSec, us(r.Raw.P50), us(r.Raw.P99), us(r.Raw.ClientCPUPerOp)},
 				ThroughputRatio: r.ThrRatio, P50Ratio: r.P50Ratio, RoundRatioMin: r.PairMin, RoundRatioMax: r.PairMax}
 			for _, w := range r.Windows {
 				jo.Windows = append(jo.Windows, jsonWindow{Side: w.Side.String(), Round: w.Round, Ops: w.Ops,
 					ElapsedMS: float64(w.Elapsed) / float64(time.Millisecond), OpsPerSec: w.OpsPerSec,
-					P50us: us(w.P50), P99us: us(w.P99), Exhausted: w.Exhausted})
+					P50us: us(w.P50), P99us: us(w.P99), ClientCPU: us(w.ClientCPU), Exhausted: w.Exhausted})
 			}
 			js.Ops = append(js.Ops, jo)
 		}

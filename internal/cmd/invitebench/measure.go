@@ -48,6 +48,10 @@ type window struct {
 	// Exhausted is true when an Accept window ran out of prepared
 	// invitations before its duration (its rate is still ops/elapsed).
 	Exhausted bool
+	// ClientCPU is the CPU time this process used in the window, per
+	// operation (0 where it cannot be read): the Go side of the cost, the
+	// database's being the rest.
+	ClientCPU time.Duration
 }
 
 // runWindow runs fn from conns workers, for dur, or for exactly ops
@@ -63,6 +67,7 @@ func runWindow(ctx context.Context, conns, ops int, dur time.Duration, fn opFunc
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	lats := make([][]time.Duration, conns)
+	cpu0 := processCPU()
 	start := time.Now()
 	deadline := start.Add(dur)
 	for w := range conns {
@@ -97,6 +102,7 @@ func runWindow(ctx context.Context, conns, ops int, dur time.Duration, fn opFunc
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
+	cpu := processCPU() - cpu0
 	if firstErr != nil {
 		return window{}, firstErr
 	}
@@ -118,6 +124,7 @@ func runWindow(ctx context.Context, conns, ops int, dur time.Duration, fn opFunc
 		P50:       percentile(all, 0.50),
 		P99:       percentile(all, 0.99),
 		Exhausted: exhausted.Load(),
+		ClientCPU: cpu / time.Duration(len(all)),
 	}, nil
 }
 
@@ -144,16 +151,19 @@ func median(xs []float64) float64 {
 
 // summary is the medians of one side's windows.
 type summary struct {
-	OpsPerSec float64
-	P50, P99  time.Duration
+	OpsPerSec      float64
+	P50, P99       time.Duration
+	ClientCPUPerOp time.Duration
 }
 
 func summarize(ws []window) summary {
-	var thr, p50, p99 []float64
+	var thr, p50, p99, cpu []float64
 	for _, w := range ws {
 		thr = append(thr, w.OpsPerSec)
 		p50 = append(p50, float64(w.P50))
 		p99 = append(p99, float64(w.P99))
+		cpu = append(cpu, float64(w.ClientCPU))
 	}
-	return summary{OpsPerSec: median(thr), P50: time.Duration(median(p50)), P99: time.Duration(median(p99))}
+	return summary{OpsPerSec: median(thr), P50: time.Duration(median(p50)), P99: time.Duration(median(p99)),
+		ClientCPUPerOp: time.Duration(median(cpu))}
 }
