@@ -2,6 +2,7 @@ package memstore
 
 import (
 	"encoding/binary"
+	"sync"
 	"time"
 	"unsafe"
 
@@ -70,12 +71,14 @@ func (st *stored) hashes(buf *[2]invite.TokenHash) []invite.TokenHash {
 
 // encode builds the stored form of r. Times are kept in UTC.
 func encode(r *invite.Record) *stored {
-	e := encoder{sizing: true}
+	bp := scratch.Get().(*[]byte)
+	e := encoder{buf: (*bp)[:0]}
 	e.record(r)
-	e.buf = make([]byte, 0, e.n)
-	e.sizing = false
-	e.record(r)
-	st := &stored{blob: e.buf}
+	st := &stored{blob: append(make([]byte, 0, len(e.buf)), e.buf...)}
+	if cap(e.buf) <= 64<<10 {
+		*bp = e.buf
+		scratch.Put(bp)
+	}
 	d := decoder{buf: st.blob}
 	d.header(st)
 	return st
@@ -102,47 +105,24 @@ func (st *stored) decodeInto(r *invite.Record, own bool) {
 	d.body(r, own)
 }
 
-// encoder writes varint-framed fields; with sizing it only counts bytes.
-type encoder struct {
-	buf    []byte
-	n      int
-	sizing bool
-}
+// scratch holds encoding buffers: a record is encoded into one, then
+// copied into a blob of its exact size.
+var scratch = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
 
-func (e *encoder) uvarint(v uint64) {
-	if e.sizing {
-		e.n += uvarintLen(v)
-		return
-	}
-	e.buf = binary.AppendUvarint(e.buf, v)
-}
+// encoder writes varint-framed fields.
+type encoder struct{ buf []byte }
 
-func uvarintLen(v uint64) int {
-	n := 1
-	for v >= 0x80 {
-		v >>= 7
-		n++
-	}
-	return n
-}
+func (e *encoder) uvarint(v uint64) { e.buf = binary.AppendUvarint(e.buf, v) }
 
 func (e *encoder) varint(v int64) { e.uvarint(uint64(v<<1) ^ uint64(v>>63)) }
 
 func (e *encoder) bytes(b []byte) {
 	e.uvarint(uint64(len(b)))
-	if e.sizing {
-		e.n += len(b)
-		return
-	}
 	e.buf = append(e.buf, b...)
 }
 
 func (e *encoder) str(s string) {
 	e.uvarint(uint64(len(s)))
-	if e.sizing {
-		e.n += len(s)
-		return
-	}
 	e.buf = append(e.buf, s...)
 }
 
@@ -177,8 +157,6 @@ func (e *encoder) list(l []string) {
 }
 
 func (e *encoder) dict(m map[string]string) {
-	// Map order differs between the sizing and the writing pass; the size
-	// does not, and nothing depends on the order of the bytes.
 	e.length(len(m), m == nil)
 	for k, v := range m {
 		e.str(k)

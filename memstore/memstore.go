@@ -3,11 +3,17 @@
 //
 // Lookups by id, token hash, idempotency key and open invitee key are O(1)
 // (hash maps); List seeks its cursor by binary search in a per-tenant slice
-// ordered by (CreatedAt, ID). Tenants are spread over 64 shards, each with its
-// own lock, and the token index has 64 shards of its own, so unrelated tenants never
-// contend. Every record going in or out is deep-copied: a caller can never
-// change stored state through a value it holds. Events in a batch are not
-// kept (memstore has no outbox); the Manager hands them to its EventSink.
+// ordered by (CreatedAt, ID). Tenants are spread over 64 shards, each with
+// its own lock, and the token index has 64 shards of its own, so unrelated
+// tenants never contend.
+//
+// Each version of a record is kept encoded in one pointer-free byte slice
+// (see codec.go): a write encodes the record it is given and a read decodes
+// a new one, so a caller can never change stored state through a value it
+// holds, and the garbage collector has little to trace however many
+// invitations are stored. Events in a batch are not kept (memstore has no
+// outbox); the Manager hands them to its EventSink, and builds none when it
+// has no EventSink (memstore implements invite.EventDiscarder).
 package memstore
 
 import (
