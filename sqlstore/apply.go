@@ -58,7 +58,8 @@ func (s *Store) Apply(ctx context.Context, b *invite.Batch) error {
 	evs := make([]event, len(b.Events))
 	for i := range b.Events {
 		var err error
-		if evs[i], err = s.d.encodeEvent(i, &b.Events[i]); err != nil {
+		ev := &b.Events[i]
+		if evs[i], err = s.d.encodeEvent(i, ev, writtenDoc(b.Writes, ws, ev.New)); err != nil {
 			var ve *invite.ValidationError
 			if !errors.As(err, &ve) {
 				return err
@@ -146,6 +147,22 @@ func (s *Store) prepareWrites(in []invite.Write) ([]write, []invite.FieldError) 
 		out[i].row = rw
 	}
 	return out, fields
+}
+
+// writtenDoc returns the document encoded for the write of in (encoded as
+// ws) whose Invitation inv is, when it is exactly json.Marshal(inv), or "".
+// An event's New is usually the invitation its batch writes (the
+// Manager's Create, Accept, ...): its payload then reuses that encoding.
+func writtenDoc(in []invite.Write, ws []write, inv *invite.Invitation) string {
+	if inv == nil {
+		return ""
+	}
+	for i := range in {
+		if r := in[i].Record; r != nil && &r.Invitation == inv && !in[i].Delete && ws[i].row.exactDoc {
+			return ws[i].row.doc
+		}
+	}
+	return ""
 }
 
 // op names a write in errors.

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -32,6 +33,11 @@ type row struct {
 	// hashes are the current and previous token hashes, without the zero
 	// hash and without duplicates: the rows of the tokens table.
 	hashes [][]byte
+	// exactDoc is true when doc is exactly json.Marshal of the record's
+	// own Invitation (its times were already in UTC, in microseconds), so
+	// that an event carrying that Invitation can reuse it (see
+	// encodeEvent).
+	exactDoc bool
 }
 
 // values returns the row's values in the order of invitationColumns.
@@ -56,6 +62,13 @@ const recordColumns = "doc, token_hash, prev_tokens, code_hash, code_failures"
 
 // utc is t in UTC, truncated to the microsecond every dialect keeps.
 func utc(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
+
+// sameJSONTime reports whether utc(t) encodes in JSON (RFC 3339, with
+// nanoseconds and the zone offset) exactly as t does.
+func sameJSONTime(t time.Time) bool {
+	_, offset := t.Zone()
+	return offset == 0 && t.Nanosecond()%int(time.Microsecond) == 0
+}
 
 // timeValue is t as the dialect's time columns take it: a time.Time in UTC
 // (timestamptz, DATETIME(6)) or, on SQLite, unix microseconds (INTEGER).
@@ -88,7 +101,9 @@ func invalid(field, reason string) error {
 // the document alike.
 func (d Dialect) encodeRecord(r *invite.Record) (row, []invite.FieldError) {
 	inv := r.Invitation // a shallow copy: only its times are replaced
+	exact := true
 	for _, t := range []*time.Time{&inv.CreatedAt, &inv.UpdatedAt, &inv.IssuedAt, &inv.ExpiresAt, &inv.SentAt, &inv.ClosedAt} {
+		exact = exact && sameJSONTime(*t)
 		*t = utc(*t)
 	}
 	doc, err := json.Marshal(&inv)
@@ -105,7 +120,7 @@ func (d Dialect) encodeRecord(r *invite.Record) (row, []invite.FieldError) {
 		phoneKey: nullString(inv.Invitee.Phone), userKey: nullString(inv.Invitee.UserID),
 		inviterID: nullString(inv.Inviter.ID), idemKey: nullString(inv.IdempotencyKey),
 		createdAt: d.timeValue(inv.CreatedAt), expiresAt: d.timeValue(inv.ExpiresAt),
-		doc: string(doc), codeFailures: int64(r.Credentials.CodeFailures),
+		doc: string(doc), codeFailures: int64(r.Credentials.CodeFailures), exactDoc: exact,
 	}
 	if inv.Invitee.Email != "" {
 		rw.emailKey = strings.ToLower(inv.Invitee.Email) // as invite.Invitee.Keys lower-cases it
@@ -236,22 +251,91 @@ type event struct {
 // encodeEvent turns ev into an outbox row. The payload is the event's JSON:
 // it carries the invitation before and after the change, never a secret
 // or a hash of one (invite.Invitation holds none).
-func (d Dialect) encodeEvent(i int, ev *invite.Event) (event, error) {
+//
+// newDoc, when not empty, is json.Marshal(ev.New), already encoded (and,
+// on PostgreSQL, checked) as the document of a write of the same batch:
+// the payload reuses it instead of encoding the invitation again. The
+// payload is the same bytes either way (see marshalEvent).
+func (d Dialect) encodeEvent(i int, ev *invite.Event, newDoc string) (event, error) {
 	field := func() string { return "Events[" + strconv.Itoa(i) + "]" }
 	if ev.ID == "" {
 		return event{}, invalid(field()+".ID", "is required")
 	}
-	payload, err := json.Marshal(ev)
+	payload, err := marshalEvent(ev, newDoc, d == Postgres)
 	if err != nil {
+		if errors.Is(err, errNUL) {
+			return event{}, invalid(field(), "holds U+0000 in a string, which PostgreSQL cannot store in jsonb")
+		}
 		return event{}, invalid(field(), "does not encode as JSON: "+err.Error())
-	}
-	if d == Postgres && hasNULEscape(payload) {
-		return event{}, invalid(field(), "holds U+0000 in a string, which PostgreSQL cannot store in jsonb")
 	}
 	at := ev.Time
 	if at.IsZero() {
 		at = time.Now()
 	}
 	return event{id: ev.ID, tenantID: ev.TenantID, invitationID: ev.InvitationID, typ: string(ev.Type),
-		payload: string(payload), at: d.timeValue(at)}, nil
+		payload: payload, at: d.timeValue(at)}, nil
 }
+
+// errNUL is marshalEvent's error for a \u0000 escape it was asked to refuse.
+var errNUL = errors.New("holds U+0000")
+
+// marshalEvent returns json.Marshal(ev) as a string; with noNUL, errNUL if
+// it holds a \u0000 escape. With newDoc (json.Marshal(ev.New), already
+// checked for \u0000 when noNUL), it encodes ev without Old and New and
+// appends them, Old encoded and New as newDoc: json.Marshal writes the
+// fields in order and Old and New are the last ones, omitted when nil
+// (eventSplices checks that layout once).
+func marshalEvent(ev *invite.Event, newDoc string, noNUL bool) (string, error) {
+	if newDoc == "" || ev.New == nil || !eventSplices {
+		b, err := json.Marshal(ev)
+		if err != nil {
+			return "", err
+		}
+		if noNUL && hasNULEscape(b) {
+			return "", errNUL
+		}
+		return string(b), nil
+	}
+	head := *ev
+	head.Old, head.New = nil, nil
+	h, err := json.Marshal(&head)
+	if err != nil {
+		return "", err
+	}
+	var old []byte
+	if ev.Old != nil {
+		if old, err = json.Marshal(ev.Old); err != nil {
+			return "", err
+		}
+	}
+	if noNUL && (hasNULEscape(h) || hasNULEscape(old)) {
+		return "", errNUL
+	}
+	var b strings.Builder
+	b.Grow(len(h) + len(`,"old":`) + len(old) + len(`,"new":`) + len(newDoc) + 1)
+	b.Write(h[:len(h)-1]) // without its closing brace
+	if old != nil {
+		b.WriteString(`,"old":`)
+		b.Write(old)
+	}
+	b.WriteString(`,"new":`)
+	b.WriteString(newDoc)
+	b.WriteByte('}')
+	return b.String(), nil
+}
+
+// eventSplices reports whether invite.Event encodes as marshalEvent
+// assumes: a plain struct (no MarshalJSON) whose last two fields are
+// Old and New, *invite.Invitation, tagged "old,omitempty" and
+// "new,omitempty". Otherwise every payload is encoded whole.
+var eventSplices = func() bool {
+	t := reflect.TypeFor[invite.Event]()
+	marshaler := reflect.TypeFor[json.Marshaler]()
+	if t.Implements(marshaler) || reflect.PointerTo(t).Implements(marshaler) || t.NumField() < 2 {
+		return false
+	}
+	inv := reflect.TypeFor[*invite.Invitation]()
+	o, n := t.Field(t.NumField()-2), t.Field(t.NumField()-1)
+	return o.Name == "Old" && o.Type == inv && o.Tag.Get("json") == "old,omitempty" &&
+		n.Name == "New" && n.Type == inv && n.Tag.Get("json") == "new,omitempty"
+}()
