@@ -70,3 +70,33 @@ func TestCodecRoundTrip(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkCodec measures one encode and one decode of a typical record.
+func BenchmarkCodec(b *testing.B) {
+	now := time.Now().UTC()
+	r := &invite.Record{Invitation: invite.Invitation{ID: "0193a8f2-6b7c-7d8e-9f00-112233445566", TenantID: "tenant-42",
+		Invitee: invite.Invitee{Email: "user42@example.com"}, GivenName: "Ada", FamilyName: "Lovelace",
+		Inviter: invite.Inviter{ID: "admin-1", Name: "Grace"}, Roles: []string{"member"}, Groups: []string{"engineering"},
+		Data: map[string]string{"team": "core"}, TemplateKey: "default", State: invite.StatePending,
+		CreatedAt: now, UpdatedAt: now, IssuedAt: now, ExpiresAt: now.Add(time.Hour), Version: 1},
+		Credentials: invite.Credentials{TokenHash: invite.TokenHash{1}}}
+	b.Run("encode", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			_ = encode(r)
+		}
+	})
+	st := encode(r)
+	b.Run("decode", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			_ = st.decode()
+		}
+	})
+	b.Run("clone", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			_ = r.Clone()
+		}
+	})
+}
