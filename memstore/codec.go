@@ -113,11 +113,15 @@ var scratch = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b 
 // cannot prove is on the stack pays the GC write barrier, which made
 // encoding several times slower while a collection was running.
 
-func appendVarint(b []byte, v int64) []byte { return binary.AppendUvarint(b, uint64(v<<1)^uint64(v>>63)) }
+func appendVarint(b []byte, v int64) []byte {
+	return binary.AppendUvarint(b, uint64(v<<1)^uint64(v>>63))
+}
 
 func appendBytes(b, v []byte) []byte { return append(binary.AppendUvarint(b, uint64(len(v))), v...) }
 
-func appendStr(b []byte, s string) []byte { return append(binary.AppendUvarint(b, uint64(len(s))), s...) }
+func appendStr(b []byte, s string) []byte {
+	return append(binary.AppendUvarint(b, uint64(len(s))), s...)
+}
 
 // appendLength writes a collection's length, 0 for nil and n+1 otherwise,
 // so nil and empty survive the round trip.
