@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -224,31 +225,34 @@ func (s *Store) genericWrite(ctx context.Context, ex DBTX, w *write) error {
 		}
 		return s.deleteTokens(ctx, ex, w)
 	}
-	// An update. The first attempt also requires the stored token columns to
-	// equal the new ones: when it matches, the token rows are already right
-	// and are left alone (accept, reject, revoke, expire, a failed code).
-	// When it does not, the stored version tells a lost race or a missing
-	// invitation (an error) from a change of tokens (a resend): that one
-	// updates the row under the version guard alone and rewrites its token
-	// rows.
+	// An update. The first attempt also requires the stored token columns
+	// (and, on SQLite, the columns an update practically never changes) to
+	// equal the new ones, and leaves them out of its SET: when it matches,
+	// the token rows are already right and are left alone (accept, reject,
+	// revoke, expire, a failed code). When it does not, the stored version
+	// tells a lost race or a missing invitation (an error) from another
+	// change (a resend's new tokens): that one updates the row under the
+	// version guard alone and rewrites its token rows.
 	vals := r.values()
-	set := make([]string, 0, len(vals)-2)
+	args := make([]any, 0, len(vals)+len(s.q.keptColumns))
 	for i := 2; i < len(vals); i++ {
-		set = append(set, invitationColumns[i]+" = ?")
+		if !slices.Contains(s.q.keptColumns, i) {
+			args = append(args, vals[i])
+		}
 	}
-	q := "UPDATE " + s.invitations + " SET " + strings.Join(set, ", ") + " WHERE tenant_id = ? AND id = ? AND version = ?"
-	same := " IS ?"
-	if s.d == MySQL {
-		same = " <=> ?"
+	args = append(args, r.tenantID, r.id, w.expect)
+	for _, i := range s.q.keptColumns {
+		args = append(args, vals[i])
 	}
-	base := append(vals[2:len(vals):len(vals)], r.tenantID, r.id, w.expect)
-	n, err := affected(ex.ExecContext(ctx, q+" AND token_hash"+same+" AND prev_tokens"+same, append(base, r.tokenHash, r.prevTokens)...))
+	n, err := affected(ex.ExecContext(ctx, s.q.updateKeep, args...))
 	if err != nil {
 		return wrap(w.op(), err)
 	}
 	if n > 0 {
 		return nil
 	}
+	q := s.q.update
+	base := append(vals[2:len(vals):len(vals)], r.tenantID, r.id, w.expect)
 	if v, err := s.storedVersion(ctx, ex, w); err != nil {
 		return err
 	} else if v != w.expect {

@@ -118,8 +118,10 @@
 //
 // On SQLite and MySQL a write is one transaction: BEGIN, the invitation's
 // INSERT (and one INSERT of its token rows) or its UPDATE guarded by
-// version and by the stored token hashes, one multi-row INSERT into the
-// outbox, COMMIT. Accept is the lookup and then BEGIN, UPDATE, INSERT,
+// version and by the stored token hashes (on SQLite also by the stored
+// created_at and idempotency_key, which it then leaves out of its SET, so
+// that SQLite does not rewrite those indexes' entries), one multi-row
+// INSERT into the outbox, COMMIT. Accept is the lookup and then BEGIN, UPDATE, INSERT,
 // COMMIT. A Resend, which rotates the token, misses the token guard and
 // costs a SELECT of the version, the UPDATE under the version guard alone,
 // and a DELETE and an INSERT of the token rows.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io/fs"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -297,11 +298,48 @@ const (
 // queries are the Store's fixed statements, built once by New.
 type queries struct {
 	get, getByIdempotencyKey, getByTokenHash, version string
+	// update (SQLite and MySQL) sets every column of an invitation
+	// guarded by its version; updateKeep also requires the keptColumns
+	// (indexes in invitationColumns) to be stored as the new values, and
+	// leaves them out of its SET. Its arguments: the other columns, the
+	// tenant, the id, the expected version, then the kept columns.
+	update, updateKeep string
+	keptColumns        []int
 }
+
+// keptOnSQLite are the columns (beside the token columns) an update on
+// SQLite requires unchanged in its first attempt rather than sets: SQLite
+// rewrites the entries of every index whose columns an UPDATE sets, changed
+// or not, and no Manager operation changes these.
+var keptOnSQLite = []string{"idempotency_key", "created_at"}
 
 func (s *Store) buildQueries() *queries {
 	sel := "SELECT " + recordColumns + " FROM " + s.invitations
+	kept := []string{"token_hash", "prev_tokens"}
+	if s.d == SQLite {
+		kept = append(kept, keptOnSQLite...)
+	}
+	var keptIdx []int
+	var set, keepSet, guard []string
+	same := " IS ?"
+	if s.d == MySQL {
+		same = " <=> ?"
+	}
+	for i, c := range invitationColumns[2:] {
+		set = append(set, c+" = ?")
+		if slices.Contains(kept, c) {
+			keptIdx = append(keptIdx, i+2)
+			guard = append(guard, " AND "+c+same)
+		} else {
+			keepSet = append(keepSet, c+" = ?")
+		}
+	}
+	update := "UPDATE " + s.invitations + " SET "
+	where := " WHERE tenant_id = ? AND id = ? AND version = ?"
 	return &queries{
+		update:              s.d.rebind(update + strings.Join(set, ", ") + where),
+		updateKeep:          s.d.rebind(update + strings.Join(keepSet, ", ") + where + strings.Join(guard, "")),
+		keptColumns:         keptIdx,
 		get:                 s.d.rebind(sel + " WHERE tenant_id = ? AND id = ?"),
 		getByIdempotencyKey: s.d.rebind(sel + " WHERE tenant_id = ? AND idempotency_key = ?"),
 		getByTokenHash: s.d.rebind("SELECT i.doc, i.token_hash, i.prev_tokens, i.code_hash, i.code_failures FROM " +
