@@ -26,19 +26,34 @@ type Invitee struct {
 
 // Keys returns the invitee's uniqueness keys: "email:" + the lower-cased
 // email, "phone:" + the E.164 phone, "user:" + the user id, for the ones set.
-// Stores index open invitations by these keys.
+// Stores index open invitations by these keys (or by AppendKeys' parts).
 func (iv Invitee) Keys() []string {
+	var buf [3]InviteeKey
 	keys := make([]string, 0, 3)
-	if iv.Email != "" {
-		keys = append(keys, "email:"+emailKey(iv.Email))
-	}
-	if iv.Phone != "" {
-		keys = append(keys, "phone:"+iv.Phone)
-	}
-	if iv.UserID != "" {
-		keys = append(keys, "user:"+iv.UserID)
+	for _, k := range iv.AppendKeys(buf[:0]) {
+		keys = append(keys, k.Kind+":"+k.Value)
 	}
 	return keys
+}
+
+// InviteeKey is one uniqueness key of an invitee, in parts: Kind is
+// "email", "phone" or "user", Value the lower-cased email, the phone or the
+// user id.
+type InviteeKey struct{ Kind, Value string }
+
+// AppendKeys appends the invitee's keys (those Keys joins with ":") to dst;
+// with a dst of capacity 3 it allocates nothing for ASCII emails.
+func (iv Invitee) AppendKeys(dst []InviteeKey) []InviteeKey {
+	if iv.Email != "" {
+		dst = append(dst, InviteeKey{"email", emailKey(iv.Email)})
+	}
+	if iv.Phone != "" {
+		dst = append(dst, InviteeKey{"phone", iv.Phone})
+	}
+	if iv.UserID != "" {
+		dst = append(dst, InviteeKey{"user", iv.UserID})
+	}
+	return dst
 }
 
 // emailKey is the form emails are matched in: lower-cased (Unicode

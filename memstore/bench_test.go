@@ -96,7 +96,6 @@ func BenchmarkCreate(b *testing.B) {
 			for i := range ins {
 				ins[i] = f.input()
 			}
-			prefault(b.N * 4 << 10)
 			runtime.GC() // start timing with no collection debt from the setup
 			b.ReportAllocs()
 			b.ResetTimer()
@@ -291,23 +290,4 @@ func BenchmarkFloor(b *testing.B) {
 			}
 		})
 	}
-}
-
-// prefault has the runtime map, touch and free n bytes of heap before a
-// benchmark that grows the heap (Create keeps every invitation), so the
-// benchmark measures Create rather than the first touch of fresh pages:
-// on the Firecracker VMs these benchmarks run on, a page's first touch
-// costs about 5 µs (1.2 ns a byte), many times what it costs on bare
-// metal. A long-running host pays it once, while its heap grows.
-func prefault(n int) {
-	const chunk = 1 << 20
-	var keep [][]byte
-	for i := 0; i < n; i += chunk {
-		b := make([]byte, chunk)
-		for j := 0; j < len(b); j += 4096 {
-			b[j] = 1
-		}
-		keep = append(keep, b)
-	}
-	runtime.KeepAlive(keep)
 }

@@ -64,32 +64,10 @@ type entry struct {
 
 func (e *entry) cursor() invite.Cursor { return invite.Cursor{CreatedAt: e.created, ID: e.id} }
 
-// openKey is an invitee key (invite.Invitee.Keys) without the string
-// concatenation: kind 'e' (email, lower-cased), 'p' (phone) or 'u' (user id).
-type openKey struct {
-	kind byte
-	v    string
-}
-
-// openKeys returns iv's keys in buf.
-func openKeys(iv *invite.Invitee, buf *[3]openKey) []openKey {
-	ks := buf[:0]
-	if iv.Email != "" {
-		ks = append(ks, openKey{'e', strings.ToLower(iv.Email)})
-	}
-	if iv.Phone != "" {
-		ks = append(ks, openKey{'p', iv.Phone})
-	}
-	if iv.UserID != "" {
-		ks = append(ks, openKey{'u', iv.UserID})
-	}
-	return ks
-}
-
 type tenant struct {
 	byID map[string]*entry
 	// open maps the invitee keys of records whose stored state is open.
-	open map[openKey]*entry
+	open map[invite.InviteeKey]*entry
 	// idem maps idempotency keys.
 	idem map[string]*entry
 	// order holds the entries sorted by (created, id).
@@ -119,7 +97,7 @@ func (s *Store) tokenShard(h invite.TokenHash) *tokenShard { return &s.tokens[h[
 func (sh *shard) tenant(id string, create bool) *tenant {
 	t := sh.tenants[id]
 	if t == nil && create {
-		t = &tenant{byID: map[string]*entry{}, open: map[openKey]*entry{}, idem: map[string]*entry{}}
+		t = &tenant{byID: map[string]*entry{}, open: map[invite.InviteeKey]*entry{}, idem: map[string]*entry{}}
 		sh.tenants[id] = t
 	}
 	return t
@@ -201,7 +179,7 @@ type undo struct {
 	e, prev *entry
 	cur     *stored
 	key     string
-	okey    openKey
+	okey    invite.InviteeKey
 	created time.Time
 	i       int
 	tok     tokenRef
@@ -344,8 +322,8 @@ func (tx *txn) index(t *tenant, e *entry, next *stored) error {
 		}
 	}
 	if next.open() {
-		var buf [3]openKey
-		keys := openKeys(&next.invitee, &buf)
+		var buf [3]invite.InviteeKey
+		keys := next.invitee.AppendKeys(buf[:0])
 		for _, k := range keys {
 			if got, ok := t.open[k]; ok && got != e {
 				return invite.ErrAlreadyExists
@@ -400,8 +378,8 @@ func (tx *txn) unindex(t *tenant, e *entry, old, next *stored) {
 	}
 	if old.open() {
 		keep := next != nil && next.open() && next.invitee == old.invitee
-		var buf [3]openKey
-		for _, k := range openKeys(&old.invitee, &buf) {
+		var buf [3]invite.InviteeKey
+		for _, k := range old.invitee.AppendKeys(buf[:0]) {
 			if !keep && t.open[k] == e {
 				delete(t.open, k)
 				tx.undo = append(tx.undo, undo{kind: undoOpen, t: t, okey: k, prev: e})
@@ -509,8 +487,8 @@ func (s *Store) FindOpen(ctx context.Context, tenantID string, iv invite.Invitee
 	}
 	var found [3]*entry
 	es := found[:0]
-	var buf [3]openKey
-	for _, k := range openKeys(&iv, &buf) {
+	var buf [3]invite.InviteeKey
+	for _, k := range iv.AppendKeys(buf[:0]) {
 		if e := t.open[k]; e != nil && !slices.Contains(es, e) {
 			es = append(es, e)
 		}

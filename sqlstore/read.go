@@ -47,17 +47,8 @@ func (s *Store) FindOpen(ctx context.Context, tenantID string, iv invite.Invitee
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	type key struct{ column, value string }
-	var keys []key
-	if iv.Email != "" {
-		keys = append(keys, key{"email", strings.ToLower(iv.Email)})
-	}
-	if iv.Phone != "" {
-		keys = append(keys, key{"phone", iv.Phone})
-	}
-	if iv.UserID != "" {
-		keys = append(keys, key{"user", iv.UserID})
-	}
+	// Each key kind ("email", "phone", "user") names its column.
+	keys := iv.AppendKeys(nil)
 	if len(keys) == 0 {
 		return nil, nil
 	}
@@ -66,11 +57,11 @@ func (s *Store) FindOpen(ctx context.Context, tenantID string, iv invite.Invitee
 	for i, k := range keys {
 		// ? placeholders are positional: add the arguments in the order of the text.
 		tenant := a.add(tenantID)
-		cond := "state IN " + openStates + " AND " + k.column + "_key = "
+		cond := "state IN " + openStates + " AND " + k.Kind + "_key = "
 		if s.d == MySQL {
-			cond = "open_" + k.column + " = " // the generated column of the unique index
+			cond = "open_" + k.Kind + " = " // the generated column of the unique index
 		}
-		parts[i] = "SELECT " + recordColumns + " FROM " + s.invitations + " WHERE tenant_id = " + tenant + " AND " + cond + a.add(k.value)
+		parts[i] = "SELECT " + recordColumns + " FROM " + s.invitations + " WHERE tenant_id = " + tenant + " AND " + cond + a.add(k.Value)
 	}
 	rows, err := s.db.QueryContext(ctx, strings.Join(parts, " UNION ALL "), a.vals...)
 	if err != nil {
