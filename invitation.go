@@ -241,6 +241,9 @@ const (
 )
 
 func hasControl(s string) bool {
+	if ascii, ctl, _ := scanASCII(s); ascii {
+		return ctl
+	}
 	for _, r := range s {
 		if unicode.IsControl(r) || r == '\u2028' || r == '\u2029' {
 			return true
@@ -257,9 +260,50 @@ func (fe *fieldErrs) checkText(field, s string, max int, required bool) {
 	}
 }
 
+// scanASCII reports whether s is all ASCII and, if so, whether it has a
+// control character and whether it is all white space: one pass that
+// answers textProblem's questions for the common case.
+func scanASCII(s string) (ascii, control, blank bool) {
+	blank = true
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= utf8.RuneSelf:
+			return false, false, false
+		case c < 0x20 || c == 0x7f:
+			control = true
+			if c < '\t' || c > '\r' {
+				blank = false
+			}
+		case c != ' ':
+			blank = false
+		}
+	}
+	return true, control, blank
+}
+
 // textProblem is checkText's verdict: "" when s is fine, else the reason.
 // Callers that compose field names build them only for a bad value.
 func textProblem(s string, max int, required bool) string {
+	if ascii, control, blank := scanASCII(s); ascii && s != "" {
+		// The same verdicts as below: ASCII is valid UTF-8, one rune per
+		// byte, and its control characters are exactly C0 and DEL.
+		switch {
+		case control:
+			return "contains control characters"
+		case len(s) > max:
+			return "is longer than " + itoa(max) + " characters"
+		case blank:
+			return "is blank"
+		}
+		return ""
+	}
+	return textProblemSlow(s, max, required)
+}
+
+// textProblemSlow is textProblem for any input (FuzzTextProblem holds the
+// fast path to it).
+func textProblemSlow(s string, max int, required bool) string {
 	switch {
 	case s == "":
 		if required {

@@ -442,6 +442,17 @@ func (r *Record) shallow() *Record {
 	return &c
 }
 
+// successor returns the record a mutation changes into the next version of
+// cur: a shallow copy, or, when no events are built (the only reader of cur
+// after the mutation), cur itself. A mutation that uses it must not read
+// cur after changing the successor, nor change it before an error return.
+func (m *Manager) successor(cur *Record) *Record {
+	if m.events {
+		return cur.shallow()
+	}
+	return cur
+}
+
 // mutation computes the next version of cur. It returns nil to write
 // nothing. mutate sets Version and UpdatedAt.
 type mutation func(cur *Record, now time.Time) (next *Record, ev EventType, actor Actor, err error)
@@ -456,14 +467,15 @@ func (m *Manager) mutate(ctx context.Context, load func(context.Context) (*Recor
 			return nil, false, err
 		}
 		now := m.now()
+		version := cur.Invitation.Version // fn's next may be cur itself (successor)
 		next, ev, actor, err := fn(cur, now)
 		if err != nil || next == nil {
 			return cur, false, err
 		}
-		next.Invitation.Version = cur.Invitation.Version + 1
+		next.Invitation.Version = version + 1
 		next.Invitation.UpdatedAt = now
 		b := getBatch()
-		b.Writes = append(b.Writes, Write{Record: next, Expect: cur.Invitation.Version})
+		b.Writes = append(b.Writes, Write{Record: next, Expect: version})
 		if ev != "" {
 			b.Events = m.appendEvent(ctx, b.Events, ev, actor, &cur.Invitation, &next.Invitation, now)
 		}
@@ -604,7 +616,7 @@ func (m *Manager) accept(ctx context.Context, load func(context.Context) (*Recor
 			emailKey(inv.Invitee.Email) != emailKey(in.Email) {
 			return nil, "", Actor{}, ErrEmailMismatch
 		}
-		next := cur.shallow()
+		next := m.successor(cur)
 		next.Invitation.State = StateAccepted
 		next.Invitation.AcceptedBy = in.Subject
 		next.Invitation.ClosedAt = now
@@ -651,7 +663,7 @@ func (m *Manager) close(ctx context.Context, load func(context.Context) (*Record
 		if !CanTransition(from, to) && !(to == StateRevoked && from == StateExpired) {
 			return nil, "", Actor{}, &TransitionError{ID: cur.Invitation.ID, From: from, To: to}
 		}
-		next := cur.shallow()
+		next := m.successor(cur)
 		closeAs(&next.Invitation, to, now, reason)
 		return next, ev, actor, nil
 	})

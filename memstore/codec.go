@@ -207,6 +207,10 @@ type decoder struct {
 }
 
 func (d *decoder) uvarint() uint64 {
+	if d.off < len(d.buf) && d.buf[d.off] < 0x80 { // one byte: most lengths and flags
+		d.off++
+		return uint64(d.buf[d.off-1])
+	}
 	v, n := binary.Uvarint(d.buf[d.off:])
 	if n <= 0 {
 		panic("memstore: corrupt record")

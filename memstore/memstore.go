@@ -300,7 +300,7 @@ func (tx *txn) write(w invite.Write) error {
 		tx.insertOrder(t, e)
 	}
 	tx.setCur(e, next)
-	return tx.index(t, e, next)
+	return tx.index(t, e, old, next)
 }
 
 func (tx *txn) setCur(e *entry, st *stored) {
@@ -309,8 +309,9 @@ func (tx *txn) setCur(e *entry, st *stored) {
 }
 
 // index adds next's idempotency key, open invitee keys and token hashes,
-// pointing them at e.
-func (tx *txn) index(t *tenant, e *entry, next *stored) error {
+// pointing them at e. old is the version next replaces (nil for a new
+// record): the token index already maps each of old's hashes to e.
+func (tx *txn) index(t *tenant, e *entry, old, next *stored) error {
 	if k := next.idem; k != "" {
 		prev, had := t.idem[k]
 		if had && prev != e {
@@ -338,6 +339,9 @@ func (tx *txn) index(t *tenant, e *entry, next *stored) error {
 	}
 	var buf [2]invite.TokenHash
 	for _, h := range next.hashes(&buf) {
+		if old != nil && old.hasHash(h) {
+			continue // kept: unindex did not drop it
+		}
 		ts := tx.s.tokenShard(h)
 		ts.mu.Lock()
 		got, loaded := ts.m[h]

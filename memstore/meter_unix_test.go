@@ -1,0 +1,91 @@
+//go:build unix
+
+package memstore_test
+
+import (
+	"syscall"
+	"testing"
+)
+
+// meter starts and stops the benchmark timer and adds up, over the timed
+// parts, the process's minor page faults and kernel CPU time.
+type meter struct {
+	b             *testing.B
+	on            bool
+	faults, sys   int64
+	faults0, sys0 int64
+}
+
+func usage() (faults, sysNs int64) {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return int64(ru.Minflt), ru.Stime.Nano()
+}
+
+// startMeter resets the timer and starts timing.
+func startMeter(b *testing.B) *meter {
+	b.Helper()
+	b.ReportAllocs()
+	m := &meter{b: b}
+	b.ResetTimer()
+	m.faults0, m.sys0 = usage()
+	m.on = true
+	return m
+}
+
+func (m *meter) stop() {
+	if !m.on {
+		return
+	}
+	m.b.StopTimer()
+	f, s := usage()
+	m.faults += f - m.faults0
+	m.sys += s - m.sys0
+	m.on = false
+}
+
+func (m *meter) start() {
+	if m.on {
+		return
+	}
+	m.faults0, m.sys0 = usage()
+	m.b.StartTimer()
+	m.on = true
+}
+
+// report adds faults/op and sys-ns/op to the result; call it after stop.
+func (m *meter) report() {
+	n := float64(m.b.N)
+	m.b.ReportMetric(float64(m.faults)/n, "faults/op")
+	m.b.ReportMetric(float64(m.sys)/n, "sys-ns/op")
+}
+
+// BenchmarkFreshPage measures what the first write to a fresh 4 KiB page of
+// anonymous memory costs on this machine (the page fault, the kernel zeroing
+// the page and, on a virtual machine, the host backing it). A heap that
+// grows pays it for every 4 KiB; read BenchmarkStore's faults/op with it.
+func BenchmarkFreshPage(b *testing.B) {
+	const size = 64 << 20
+	const page = 4096
+	var mem []byte
+	off := size
+	for range b.N {
+		if off == size {
+			b.StopTimer()
+			if mem != nil {
+				_ = syscall.Munmap(mem)
+			}
+			var err error
+			mem, err = syscall.Mmap(-1, 0, size, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_ANON|syscall.MAP_PRIVATE)
+			if err != nil {
+				b.Fatal(err)
+			}
+			off = 0
+			b.StartTimer()
+		}
+		mem[off] = 1
+		off += page
+	}
+	b.StopTimer()
+	_ = syscall.Munmap(mem)
+}
