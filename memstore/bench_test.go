@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/invitekit/invite"
 	"github.com/invitekit/invite/memstore"
@@ -40,10 +42,6 @@ func BenchmarkStore(b *testing.B) {
 		{"library", func(b *testing.B, size int) target { return newLibrary(b, size) }},
 		{"floor", func(b *testing.B, size int) target { return newFloor(b, size) }},
 	}
-	ops := []struct {
-		name string
-		run  func(*testing.B, target)
-	}{{"Create", benchCreate}, {"Lookup", benchLookup}, {"Accept", benchAccept}}
 	for _, size := range []int{10_000, 1_000_000} {
 		b.Run(fmt.Sprintf("stored=%d", size), func(b *testing.B) {
 			for _, impl := range impls {
@@ -51,8 +49,8 @@ func BenchmarkStore(b *testing.B) {
 				// skips it skips building the store.
 				b.Run("impl="+impl.name, func(b *testing.B) {
 					t := impl.build(b, size)
-					for _, op := range ops {
-						b.Run("op="+op.name, func(b *testing.B) { op.run(b, t) })
+					for _, o := range ops {
+						b.Run("op="+o.name, func(b *testing.B) { runOp(b, t, o) })
 					}
 				})
 				runtime.GC() // the next store starts without this one
@@ -114,71 +112,166 @@ func fill(b *testing.B, t target, size int) []string {
 	return toks
 }
 
-func benchCreate(b *testing.B, t target) {
-	ins := make([]invite.CreateInput, chunk)
-	refs := make([]ref, 0, chunk)
+// op is one measured operation, run in chunks: prepare (untimed) removes
+// what the previous chunk added and makes the next n operations' inputs;
+// run (timed) does them.
+type op struct {
+	name    string
+	prepare func(b *testing.B, t target, c *chunkState, n int)
+	run     func(b *testing.B, t target, c *chunkState, n int)
+}
+
+// chunkState is an op's state on one target between chunks.
+type chunkState struct {
+	ins   []invite.CreateInput
+	fresh []string
+	refs  []ref
+	rnd   *rand.Rand
+}
+
+func newChunkState() *chunkState {
+	return &chunkState{ins: make([]invite.CreateInput, chunk), fresh: make([]string, chunk),
+		refs: make([]ref, 0, chunk), rnd: rand.New(rand.NewPCG(1, 2))}
+}
+
+// cleanup removes what the last chunk added, keeping the store at its size.
+func (c *chunkState) cleanup(b *testing.B, t target) {
+	for _, r := range c.refs {
+		t.remove(b, r)
+	}
+	c.refs = c.refs[:0]
+}
+
+var ops = []op{
+	{
+		name: "Create",
+		prepare: func(b *testing.B, t target, c *chunkState, n int) {
+			c.cleanup(b, t)
+			for i := range n {
+				c.ins[i] = t.inputs().next()
+			}
+		},
+		run: func(b *testing.B, t target, c *chunkState, n int) {
+			for i := range n {
+				r, _ := t.create(b, &c.ins[i])
+				c.refs = append(c.refs, r)
+			}
+		},
+	},
+	{
+		name: "Lookup",
+		prepare: func(b *testing.B, t target, c *chunkState, n int) {
+			toks := t.tokens()
+			for i := range n {
+				c.fresh[i] = toks[c.rnd.IntN(len(toks))]
+			}
+		},
+		run: func(b *testing.B, t target, c *chunkState, n int) {
+			for i := range n {
+				t.lookup(b, c.fresh[i])
+			}
+		},
+	},
+	{
+		name: "Accept",
+		prepare: func(b *testing.B, t target, c *chunkState, n int) {
+			c.cleanup(b, t)
+			for i := range n {
+				in := t.inputs().next()
+				_, c.fresh[i] = t.create(b, &in)
+			}
+		},
+		run: func(b *testing.B, t target, c *chunkState, n int) {
+			for i := range n {
+				c.refs = append(c.refs, t.accept(b, c.fresh[i]))
+			}
+		},
+	},
+}
+
+// runOp measures o on t: b.N operations in chunks.
+func runOp(b *testing.B, t target, o op) {
+	c := newChunkState()
 	m := startMeter(b)
 	for done := 0; done < b.N; {
 		n := min(chunk, b.N-done)
 		m.stop()
-		for _, r := range refs {
-			t.remove(b, r)
-		}
-		refs = refs[:0]
-		for i := range n {
-			ins[i] = t.inputs().next()
-		}
+		o.prepare(b, t, c, n)
 		m.start()
-		for i := range n {
-			r, _ := t.create(b, &ins[i])
-			refs = append(refs, r)
-		}
+		o.run(b, t, c, n)
 		done += n
 	}
 	m.stop()
 	m.report()
-	for _, r := range refs {
-		t.remove(b, r)
+	c.cleanup(b, t)
+}
+
+// BenchmarkRatio runs the library and the floor side by side, chunk by
+// chunk (alternating which goes first), so that the machine's drift, which
+// on a shared virtual machine moves absolute figures by tens of percent
+// within a minute, hits both alike:
+//
+//	go test -run '^$' -bench Ratio -benchtime 100000x -cpu 1 -count 5 ./memstore
+//
+// It reports library-ns/op and floor-ns/op (medians over chunks) and
+// library/floor, the median over chunks of the two chunks' time ratio;
+// ns/op is the sum of both. Both stores are alive at once, so each runs on
+// a heap twice its own size: read BenchmarkStore for absolute figures.
+func BenchmarkRatio(b *testing.B) {
+	for _, size := range []int{10_000, 1_000_000} {
+		b.Run(fmt.Sprintf("stored=%d", size), func(b *testing.B) {
+			lib, flo := newLibrary(b, size), newFloor(b, size)
+			for _, o := range ops {
+				b.Run("op="+o.name, func(b *testing.B) {
+					cl, cf := newChunkState(), newChunkState()
+					var tl, tf, ratios []float64
+					b.ResetTimer()
+					for done, k := 0, 0; done < b.N; k++ {
+						n := min(chunk, b.N-done)
+						b.StopTimer()
+						o.prepare(b, lib, cl, n)
+						o.prepare(b, flo, cf, n)
+						b.StartTimer()
+						var dl, df time.Duration
+						if k%2 == 0 {
+							dl = timeChunk(b, o, lib, cl, n)
+							df = timeChunk(b, o, flo, cf, n)
+						} else {
+							df = timeChunk(b, o, flo, cf, n)
+							dl = timeChunk(b, o, lib, cl, n)
+						}
+						tl = append(tl, float64(dl)/float64(n))
+						tf = append(tf, float64(df)/float64(n))
+						ratios = append(ratios, float64(dl)/float64(df))
+						done += n
+					}
+					b.StopTimer()
+					cl.cleanup(b, lib)
+					cf.cleanup(b, flo)
+					b.ReportMetric(median(tl), "library-ns/op")
+					b.ReportMetric(median(tf), "floor-ns/op")
+					b.ReportMetric(median(ratios), "library/floor")
+				})
+			}
+		})
+		runtime.GC()
 	}
 }
 
-func benchLookup(b *testing.B, t target) {
-	toks := t.tokens()
-	r := rand.New(rand.NewPCG(1, 2))
-	m := startMeter(b)
-	for range b.N {
-		t.lookup(b, toks[r.IntN(len(toks))])
-	}
-	m.stop()
-	m.report()
+// timeChunk runs one chunk of o on t and returns how long it took.
+func timeChunk(b *testing.B, o op, t target, c *chunkState, n int) time.Duration {
+	start := time.Now()
+	o.run(b, t, c, n)
+	return time.Since(start)
 }
 
-func benchAccept(b *testing.B, t target) {
-	fresh := make([]string, chunk)
-	refs := make([]ref, 0, chunk)
-	m := startMeter(b)
-	for done := 0; done < b.N; {
-		n := min(chunk, b.N-done)
-		m.stop()
-		for _, r := range refs {
-			t.remove(b, r)
-		}
-		refs = refs[:0]
-		for i := range n {
-			in := t.inputs().next()
-			_, fresh[i] = t.create(b, &in)
-		}
-		m.start()
-		for i := range n {
-			refs = append(refs, t.accept(b, fresh[i]))
-		}
-		done += n
+func median(xs []float64) float64 {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	if len(s) == 0 {
+		return 0
 	}
-	m.stop()
-	m.report()
-	for _, r := range refs {
-		t.remove(b, r)
-	}
+	return s[len(s)/2]
 }
 
 // library is the Manager on memstore, as a host uses it.
