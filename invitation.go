@@ -244,6 +244,11 @@ func hasControl(s string) bool {
 	if ascii, ctl, _ := scanASCII(s); ascii {
 		return ctl
 	}
+	return hasControlRune(s)
+}
+
+// hasControlRune is hasControl for any input, rune by rune.
+func hasControlRune(s string) bool {
 	for _, r := range s {
 		if unicode.IsControl(r) || r == '\u2028' || r == '\u2029' {
 			return true
@@ -301,8 +306,8 @@ func textProblem(s string, max int, required bool) string {
 	return textProblemSlow(s, max, required)
 }
 
-// textProblemSlow is textProblem for any input (FuzzTextProblem holds the
-// fast path to it).
+// textProblemSlow is textProblem for any input, without the ASCII scan
+// (FuzzTextProblem holds the fast path to it).
 func textProblemSlow(s string, max int, required bool) string {
 	switch {
 	case s == "":
@@ -311,7 +316,7 @@ func textProblemSlow(s string, max int, required bool) string {
 		}
 	case !utf8.ValidString(s):
 		return "is not valid UTF-8"
-	case hasControl(s):
+	case hasControlRune(s):
 		return "contains control characters"
 	case utf8.RuneCountInString(s) > max:
 		return "is longer than " + itoa(max) + " characters"

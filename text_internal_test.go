@@ -21,14 +21,8 @@ func FuzzTextProblem(f *testing.F) {
 		if got, want := textProblem(s, max, required), textProblemSlow(s, max, required); got != want {
 			t.Fatalf("textProblem(%q, %d, %v) = %q, the full check says %q", s, max, required, got, want)
 		}
-		slow := false
-		for _, r := range s {
-			if r < 0x20 || (r >= 0x7f && r < 0xa0) || r == '\u2028' || r == '\u2029' {
-				slow = true
-			}
-		}
-		if got := hasControl(s); got != slow {
-			t.Fatalf("hasControl(%q) = %v, want %v", s, got, slow)
+		if got, want := hasControl(s), hasControlRune(s); got != want {
+			t.Fatalf("hasControl(%q) = %v, the rune check says %v", s, got, want)
 		}
 	})
 }

@@ -64,7 +64,6 @@ const chunk = 1000
 
 // target is one implementation under measurement.
 type target interface {
-	name() string
 	// create stores an invitation for in and returns a reference to it and
 	// its token.
 	create(b *testing.B, in *invite.CreateInput) (ref, string)
@@ -299,7 +298,6 @@ func newLibrary(b *testing.B, size int) *library {
 	return l
 }
 
-func (l *library) name() string        { return "library" }
 func (l *library) tokens() []string    { return l.toks }
 func (l *library) inputs() *inputs     { return &l.in }
 func refOf(inv *invite.Invitation) ref { return ref{inv.TenantID, inv.ID, inv.Version} }
@@ -360,7 +358,6 @@ func newFloor(b *testing.B, size int) *floorStore {
 	return s
 }
 
-func (s *floorStore) name() string     { return "floor" }
 func (s *floorStore) tokens() []string { return s.toks }
 func (s *floorStore) inputs() *inputs  { return &s.in }
 
