@@ -10,14 +10,14 @@ import (
 )
 
 // memstore keeps each record version as one encoded, pointer-free byte
-// slice (a blob) plus the few fields its indexes need (stored). Compared
-// with keeping *invite.Record values this
+// slice (a blob): its index fields first (the header), then the rest.
+// Compared with keeping *invite.Record values this
 //   - makes writes and reads copies by construction (encode in, decode out),
 //     as the Store contract wants;
-//   - leaves the garbage collector two objects per invitation to mark, one
-//     of them without pointers, instead of a pointer-dense struct and the
-//     dozen strings, slices and maps hanging off it: with a million stored
-//     invitations marking dominated every operation's cost;
+//   - leaves the garbage collector one pointer-free object per version to
+//     mark instead of a pointer-dense struct and the dozen strings, slices
+//     and maps hanging off it: with a million stored invitations marking
+//     dominated every operation's cost;
 //   - keeps a record's bytes together, so a read at a million records costs
 //     about the cache misses of a read at ten thousand.
 //
@@ -25,10 +25,12 @@ import (
 // point into it (unsafe.String) instead of being copied; the slices and
 // maps a caller could modify (lists, data, metadata, hashes) are fresh.
 
-// stored is one version of a record.
-type stored struct {
-	blob []byte
-	// Index fields, decoded from blob (strings point into it).
+// blob is one encoded version of a record.
+type blob []byte
+
+// header holds a version's index fields, decoded from its blob (strings
+// point into it).
+type header struct {
 	version int64
 	state   invite.State
 	invitee invite.Invitee
@@ -36,70 +38,107 @@ type stored struct {
 	expires time.Time
 	closed  time.Time
 	token   invite.TokenHash
-	prev    []invite.PreviousToken
-	// body is where the fields after the index fields start in blob.
+	// prev is the encoded list of previous tokens (nprev of them), read
+	// on demand.
+	prev  []byte
+	nprev int
+	// body is where the fields after the header start in the blob.
 	body int
 }
 
 // open reports whether the version's stored state is open.
-func (st *stored) open() bool { return st.state.Open() }
+func (h *header) open() bool { return h.state.Open() }
 
-func (st *stored) hasHash(h invite.TokenHash) bool {
-	if st.token == h {
+// header decodes b's index fields.
+func (b blob) header() header {
+	var h header
+	d := decoder{buf: b}
+	h.version = d.varint()
+	h.state = invite.State(d.str())
+	h.invitee = invite.Invitee{Email: d.str(), Phone: d.str(), UserID: d.str()}
+	h.idem = d.str()
+	h.expires, h.closed = d.time(), d.time()
+	copy(h.token[:], d.raw())
+	start := d.off
+	h.nprev = d.length()
+	for range max(h.nprev, 0) {
+		d.raw()
+		d.time()
+	}
+	h.prev = d.buf[start:d.off]
+	h.body = d.off
+	return h
+}
+
+// previous calls fn for each previous token, in order.
+func (h *header) previous(fn func(invite.PreviousToken)) {
+	d := decoder{buf: h.prev}
+	for range max(d.length(), 0) {
+		var p invite.PreviousToken
+		copy(p.Hash[:], d.raw())
+		p.ExpiresAt = d.time()
+		fn(p)
+	}
+}
+
+// hasHash reports whether x is the version's current or a previous token
+// hash.
+func (h *header) hasHash(x invite.TokenHash) bool {
+	if h.token == x {
 		return true
 	}
-	for _, p := range st.prev {
-		if p.Hash == h {
+	d := decoder{buf: h.prev}
+	for range max(d.length(), 0) {
+		if invite.TokenHash(d.raw()) == x {
 			return true
 		}
+		d.time()
 	}
 	return false
 }
 
 // hashes returns the version's current and previous token hashes, in buf
 // when they fit.
-func (st *stored) hashes(buf *[2]invite.TokenHash) []invite.TokenHash {
+func (h *header) hashes(buf *[2]invite.TokenHash) []invite.TokenHash {
 	hs := buf[:0]
-	if !st.token.IsZero() {
-		hs = append(hs, st.token)
+	if !h.token.IsZero() {
+		hs = append(hs, h.token)
 	}
-	for _, p := range st.prev {
-		hs = append(hs, p.Hash)
-	}
+	h.previous(func(p invite.PreviousToken) { hs = append(hs, p.Hash) })
 	return hs
 }
 
 // encode builds the stored form of r. Times are kept in UTC.
-func encode(r *invite.Record) *stored {
+func encode(r *invite.Record) blob {
 	bp := scratch.Get().(*[]byte)
 	buf := appendRecord((*bp)[:0], r)
-	st := &stored{blob: append(make([]byte, 0, len(buf)), buf...)}
+	b := blob(append(make([]byte, 0, len(buf)), buf...))
 	if cap(buf) <= 64<<10 {
 		*bp = buf
 		scratch.Put(bp)
 	}
-	d := decoder{buf: st.blob}
-	d.header(st)
-	return st
+	return b
 }
 
 // decode returns a new record the caller owns.
-func (st *stored) decode() *invite.Record {
+func (b blob) decode() *invite.Record {
 	r := new(invite.Record)
-	st.decodeInto(r, true)
+	h := b.header()
+	b.decodeInto(&h, r, true)
 	return r
 }
 
-// decodeInto fills r from the blob; without own it leaves the collections
-// (lists, data, metadata, code hash) out.
-func (st *stored) decodeInto(r *invite.Record, own bool) {
-	d := decoder{buf: st.blob, off: st.body}
+// decodeInto fills r from the blob, whose header is h; without own it
+// leaves the collections (lists, data, metadata, code hash) out.
+func (b blob) decodeInto(h *header, r *invite.Record, own bool) {
+	d := decoder{buf: b, off: h.body}
 	inv, c := &r.Invitation, &r.Credentials
-	inv.Version, inv.State, inv.Invitee, inv.IdempotencyKey = st.version, st.state, st.invitee, st.idem
-	inv.ExpiresAt, inv.ClosedAt = st.expires, st.closed
-	c.TokenHash = st.token
-	if st.prev != nil {
-		c.PreviousTokens = append(make([]invite.PreviousToken, 0, len(st.prev)), st.prev...)
+	inv.Version, inv.State, inv.Invitee, inv.IdempotencyKey = h.version, h.state, h.invitee, h.idem
+	inv.ExpiresAt, inv.ClosedAt = h.expires, h.closed
+	c.TokenHash = h.token
+	if h.nprev >= 0 {
+		c.PreviousTokens = make([]invite.PreviousToken, 0, h.nprev)
+		h.previous(func(p invite.PreviousToken) { c.PreviousTokens = append(c.PreviousTokens, p) })
 	}
 	d.body(r, own)
 }
@@ -296,24 +335,6 @@ func (d *decoder) dict() map[string]string {
 		m[k] = v
 	}
 	return m
-}
-
-// header reads the index fields into st.
-func (d *decoder) header(st *stored) {
-	st.version = d.varint()
-	st.state = invite.State(d.str())
-	st.invitee = invite.Invitee{Email: d.str(), Phone: d.str(), UserID: d.str()}
-	st.idem = d.str()
-	st.expires, st.closed = d.time(), d.time()
-	copy(st.token[:], d.raw())
-	if n := d.length(); n >= 0 {
-		st.prev = make([]invite.PreviousToken, n)
-		for i := range n {
-			copy(st.prev[i].Hash[:], d.raw())
-			st.prev[i].ExpiresAt = d.time()
-		}
-	}
-	st.body = d.off
 }
 
 // body reads the fields after the header into r; without own it stops

@@ -48,15 +48,27 @@ func TestCodecRoundTrip(t *testing.T) {
 			st := encode(&r)
 			got := st.decode()
 			require.Equal(t, want, got)
-			require.Equal(t, want.Invitation.Version, st.version)
-			require.Equal(t, want.Invitation.State, st.state)
-			require.Equal(t, want.Invitation.Invitee, st.invitee)
-			require.Equal(t, want.Invitation.IdempotencyKey, st.idem)
-			require.True(t, want.Invitation.ExpiresAt.Equal(st.expires))
-			require.True(t, want.Invitation.ClosedAt.Equal(st.closed))
-			require.Equal(t, want.Credentials.TokenHash, st.token)
+			h := st.header()
+			require.Equal(t, want.Invitation.Version, h.version)
+			require.Equal(t, want.Invitation.State, h.state)
+			require.Equal(t, want.Invitation.Invitee, h.invitee)
+			require.Equal(t, want.Invitation.IdempotencyKey, h.idem)
+			require.True(t, want.Invitation.ExpiresAt.Equal(h.expires))
+			require.True(t, want.Invitation.ClosedAt.Equal(h.closed))
+			require.Equal(t, want.Credentials.TokenHash, h.token)
+			var hashes [2]invite.TokenHash
+			wantHashes := []invite.TokenHash{}
+			if !want.Credentials.TokenHash.IsZero() {
+				wantHashes = append(wantHashes, want.Credentials.TokenHash)
+			}
+			for _, p := range want.Credentials.PreviousTokens {
+				wantHashes = append(wantHashes, p.Hash)
+				require.True(t, h.hasHash(p.Hash))
+			}
+			require.Equal(t, wantHashes, append([]invite.TokenHash{}, h.hashes(&hashes)...))
+			require.False(t, h.hasHash(invite.TokenHash{9, 9}))
 			var scalars invite.Record
-			st.decodeInto(&scalars, false)
+			st.decodeInto(&h, &scalars, false)
 			require.Equal(t, want.Invitation.ID, scalars.Invitation.ID)
 			require.Equal(t, want.Invitation.CreatedAt, scalars.Invitation.CreatedAt)
 			require.Equal(t, want.Invitation.State, scalars.Invitation.State)

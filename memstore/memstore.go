@@ -34,44 +34,71 @@ const shardCount = 64
 type Store struct {
 	seed   maphash.Seed
 	shards [shardCount]shard
-	// tokens maps every current and previous token hash to the entry of
-	// its record, sharded by the hash's first byte.
+	// tokens maps every current and previous token hash to the slot of its
+	// record, sharded by the hash's first byte.
 	tokens [shardCount]tokenShard
 }
 
+// A shard holds the tenants whose ids hash to it and the slots of their
+// invitations. The indexes hold slot numbers, not pointers, and a slot holds
+// one pointer (its current blob) and the id, so the garbage collector has
+// about two pointers per invitation to follow however many are stored (the
+// maps keyed by token hash have none at all).
 type shard struct {
 	mu      sync.RWMutex
 	tenants map[string]*tenant
+	slots   []slot
+	// free lists slots released by committed deletes, for reuse.
+	free []uint32
 }
+
+// slot is the store's place for one invitation. A write that replaces the
+// record (the common case) changes cur and touches only the indexes whose
+// keys change. A blob is never modified: a write stores a new one.
+type slot struct {
+	// cur is the current version; nil when the slot is free.
+	cur blob
+	id  string
+	// sec and nsec are the record's CreatedAt, its place in tenant.order.
+	sec  int64
+	nsec int32
+}
+
+func (sl *slot) cursor() invite.Cursor {
+	return invite.Cursor{CreatedAt: time.Unix(sl.sec, int64(sl.nsec)).UTC(), ID: sl.id}
+}
+
+// before orders slots by (created, id), as invite.Cursor.Less does.
+func (sl *slot) before(sec int64, nsec int32, id string) bool {
+	if sl.sec != sec {
+		return sl.sec < sec
+	}
+	if sl.nsec != nsec {
+		return sl.nsec < nsec
+	}
+	return sl.id < id
+}
+
+// ref names a slot in the store: shard index and slot number.
+type ref uint64
+
+func refOf(shard int, slot uint32) ref { return ref(shard)<<32 | ref(slot) }
+func (r ref) shard() int               { return int(r >> 32) }
+func (r ref) slot() uint32             { return uint32(r) }
 
 type tokenShard struct {
 	mu sync.RWMutex
-	m  map[invite.TokenHash]*entry
+	m  map[invite.TokenHash]ref
 }
-
-// entry is the store's slot for one invitation. The indexes point at
-// entries, so a write that replaces the record (the common case) touches
-// only the indexes whose keys change. A stored version is never modified:
-// a write stores a new one.
-type entry struct {
-	sh *shard // whose lock guards the fields below
-	id string
-	// created is the record's CreatedAt, the entry's place in tenant.order.
-	created time.Time
-	// cur is the current version; nil once deleted.
-	cur *stored
-}
-
-func (e *entry) cursor() invite.Cursor { return invite.Cursor{CreatedAt: e.created, ID: e.id} }
 
 type tenant struct {
-	byID map[string]*entry
+	byID map[string]uint32
 	// open maps the invitee keys of records whose stored state is open.
-	open map[invite.InviteeKey]*entry
+	open map[invite.InviteeKey]uint32
 	// idem maps idempotency keys.
-	idem map[string]*entry
-	// order holds the entries sorted by (created, id).
-	order []*entry
+	idem map[string]uint32
+	// order holds the tenant's slots sorted by (created, id).
+	order []uint32
 }
 
 var _ invite.Store = (*Store)(nil)
@@ -81,7 +108,7 @@ func New() *Store {
 	s := &Store{seed: maphash.MakeSeed()}
 	for i := range s.shards {
 		s.shards[i].tenants = make(map[string]*tenant)
-		s.tokens[i].m = make(map[invite.TokenHash]*entry)
+		s.tokens[i].m = make(map[invite.TokenHash]ref)
 	}
 	return s
 }
@@ -97,10 +124,27 @@ func (s *Store) tokenShard(h invite.TokenHash) *tokenShard { return &s.tokens[h[
 func (sh *shard) tenant(id string, create bool) *tenant {
 	t := sh.tenants[id]
 	if t == nil && create {
-		t = &tenant{byID: map[string]*entry{}, open: map[invite.InviteeKey]*entry{}, idem: map[string]*entry{}}
+		t = &tenant{byID: map[string]uint32{}, open: map[invite.InviteeKey]uint32{}, idem: map[string]uint32{}}
 		sh.tenants[id] = t
 	}
 	return t
+}
+
+// alloc returns a free slot for a new record.
+func (sh *shard) alloc() uint32 {
+	if n := len(sh.free); n > 0 {
+		i := sh.free[n-1]
+		sh.free = sh.free[:n-1]
+		return i
+	}
+	sh.slots = append(sh.slots, slot{})
+	return uint32(len(sh.slots) - 1)
+}
+
+// release frees slot i for reuse.
+func (sh *shard) release(i uint32) {
+	sh.slots[i] = slot{}
+	sh.free = append(sh.free, i)
 }
 
 // Apply implements invite.Store. It locks the shards of every tenant in the
@@ -133,9 +177,8 @@ func (s *Store) Apply(ctx context.Context, b *invite.Batch) error {
 	tx := txPool.Get().(*txn)
 	tx.s = s
 	defer func() {
-		clear(tx.undo) // drop references to records and entries
-		clear(tx.drop)
-		tx.s, tx.undo, tx.drop = nil, tx.undo[:0], tx.drop[:0]
+		clear(tx.undo) // drop references to blobs and tenants
+		tx.s, tx.undo, tx.drop, tx.freed = nil, tx.undo[:0], tx.drop[:0], tx.freed[:0]
 		txPool.Put(tx)
 	}()
 	for _, w := range b.Writes {
@@ -155,6 +198,8 @@ type txn struct {
 	undo []undo
 	// drop are token hashes to unindex once the batch commits.
 	drop []tokenRef
+	// freed are the slots of deleted records, released at commit.
+	freed []ref
 }
 
 var txPool = sync.Pool{New: func() any { return new(txn) }}
@@ -162,32 +207,36 @@ var txPool = sync.Pool{New: func() any { return new(txn) }}
 type undoKind uint8
 
 const (
-	undoCur         undoKind = iota // e.cur = cur
-	undoCreated                     // e.created = created
-	undoByID                        // t.byID[e.id] = e, or delete when prev is nil
-	undoOpen                        // t.open[okey] = prev, or delete when prev is nil
-	undoIdem                        // t.idem[key] = prev, or delete when prev is nil
-	undoToken                       // unreserve tok.h if it still maps to tok.e
-	undoTokenTake                   // give tok.h back to tok.e, its owner before the batch
+	undoCur         undoKind = iota // slot.cur = cur
+	undoCreated                     // slot.sec, slot.nsec = sec, nsec
+	undoAlloc                       // release the slot
+	undoByID                        // t.byID[id] = e, or delete when !had
+	undoOpen                        // t.open[okey] = e, or delete when !had
+	undoIdem                        // t.idem[key] = e, or delete when !had
+	undoToken                       // unreserve tok.h if it still maps to tok.r
+	undoTokenTake                   // give tok.h back to tok.r, its owner before the batch
 	undoOrderInsert                 // t.order: remove index i
 	undoOrderRemove                 // t.order: insert e at i
 )
 
 type undo struct {
-	kind    undoKind
-	t       *tenant
-	e, prev *entry
-	cur     *stored
-	key     string
-	okey    invite.InviteeKey
-	created time.Time
-	i       int
-	tok     tokenRef
+	kind undoKind
+	had  bool
+	sh   *shard
+	t    *tenant
+	e    uint32
+	nsec int32
+	sec  int64
+	i    int
+	cur  blob
+	key  string
+	okey invite.InviteeKey
+	tok  tokenRef
 }
 
 type tokenRef struct {
 	h invite.TokenHash
-	e *entry
+	r ref
 }
 
 func (tx *txn) rollback() {
@@ -196,38 +245,40 @@ func (tx *txn) rollback() {
 		t := u.t
 		switch u.kind {
 		case undoCur:
-			u.e.cur = u.cur
+			u.sh.slots[u.e].cur = u.cur
 		case undoCreated:
-			u.e.created = u.created
+			u.sh.slots[u.e].sec, u.sh.slots[u.e].nsec = u.sec, u.nsec
+		case undoAlloc:
+			u.sh.release(u.e)
 		case undoByID:
-			if u.prev == nil {
-				delete(t.byID, u.e.id)
+			if u.had {
+				t.byID[u.key] = u.e
 			} else {
-				t.byID[u.e.id] = u.prev
+				delete(t.byID, u.key)
 			}
 		case undoOpen:
-			if u.prev == nil {
-				delete(t.open, u.okey)
+			if u.had {
+				t.open[u.okey] = u.e
 			} else {
-				t.open[u.okey] = u.prev
+				delete(t.open, u.okey)
 			}
 		case undoIdem:
-			if u.prev == nil {
-				delete(t.idem, u.key)
+			if u.had {
+				t.idem[u.key] = u.e
 			} else {
-				t.idem[u.key] = u.prev
+				delete(t.idem, u.key)
 			}
 		case undoToken:
 			ts := tx.s.tokenShard(u.tok.h)
 			ts.mu.Lock()
-			if ts.m[u.tok.h] == u.tok.e {
+			if r, ok := ts.m[u.tok.h]; ok && r == u.tok.r {
 				delete(ts.m, u.tok.h)
 			}
 			ts.mu.Unlock()
 		case undoTokenTake:
 			ts := tx.s.tokenShard(u.tok.h)
 			ts.mu.Lock()
-			ts.m[u.tok.h] = u.tok.e
+			ts.m[u.tok.h] = u.tok.r
 			ts.mu.Unlock()
 		case undoOrderInsert:
 			t.order = slices.Delete(t.order, u.i, u.i+1)
@@ -241,77 +292,92 @@ func (tx *txn) commit() {
 	for _, d := range tx.drop {
 		ts := tx.s.tokenShard(d.h)
 		ts.mu.Lock()
-		if ts.m[d.h] == d.e {
+		if r, ok := ts.m[d.h]; ok && r == d.r {
 			delete(ts.m, d.h)
 		}
 		ts.mu.Unlock()
+	}
+	for _, r := range tx.freed {
+		tx.s.shards[r.shard()].release(r.slot())
 	}
 }
 
 // write applies one write of the batch.
 func (tx *txn) write(w invite.Write) error {
 	inv := &w.Record.Invitation
-	sh := tx.s.shardOf(inv.TenantID)
+	si := tx.s.shardIndex(inv.TenantID)
+	sh := &tx.s.shards[si]
 	t := sh.tenant(inv.TenantID, w.Expect == 0)
-	var e *entry
-	var old *stored
+	var e uint32
+	var old blob
+	var oldH header
 	if w.Expect == 0 {
 		if _, ok := t.byID[inv.ID]; ok {
 			return invite.ErrAlreadyExists
 		}
 	} else {
+		ok := false
 		if t != nil {
-			e = t.byID[inv.ID]
+			e, ok = t.byID[inv.ID]
 		}
-		if e == nil {
+		if !ok {
 			return invite.ErrNotFound
 		}
-		old = e.cur
-		if old.version != w.Expect {
+		old = sh.slots[e].cur
+		if oldH = old.header(); oldH.version != w.Expect {
 			return invite.ErrConflict
 		}
 	}
-	var next *stored
+	var next blob
+	var nextH header
 	if !w.Delete {
 		next = encode(w.Record)
+		nextH = next.header()
 	}
 	// Unindex the old version first, so that a batch may hand a key from
 	// one record to another.
 	if old != nil {
-		tx.unindex(t, e, old, next)
+		tx.unindex(t, si, e, &oldH, next, &nextH)
 	}
 	if next == nil {
-		delete(t.byID, e.id)
-		tx.undo = append(tx.undo, undo{kind: undoByID, t: t, e: e, prev: e})
-		tx.removeOrder(t, e)
-		tx.setCur(e, nil)
+		id := sh.slots[e].id
+		delete(t.byID, id)
+		tx.undo = append(tx.undo, undo{kind: undoByID, t: t, key: id, e: e, had: true})
+		tx.removeOrder(sh, t, e)
+		tx.setCur(sh, e, nil)
+		tx.freed = append(tx.freed, refOf(si, e))
 		return nil
 	}
-	created := inv.CreatedAt.UTC()
-	if e == nil {
-		e = &entry{sh: sh, id: inv.ID, created: created}
-		t.byID[e.id] = e
-		tx.undo = append(tx.undo, undo{kind: undoByID, t: t, e: e})
-		tx.insertOrder(t, e)
-	} else if !e.created.Equal(created) {
-		tx.removeOrder(t, e)
-		tx.undo = append(tx.undo, undo{kind: undoCreated, e: e, created: e.created})
-		e.created = created
-		tx.insertOrder(t, e)
+	created := inv.CreatedAt
+	sec, nsec := created.Unix(), int32(created.Nanosecond())
+	if old == nil {
+		e = sh.alloc()
+		tx.undo = append(tx.undo, undo{kind: undoAlloc, sh: sh, e: e})
+		sl := &sh.slots[e]
+		sl.id, sl.sec, sl.nsec = strings.Clone(inv.ID), sec, nsec
+		t.byID[sl.id] = e
+		tx.undo = append(tx.undo, undo{kind: undoByID, t: t, key: sl.id})
+		tx.insertOrder(sh, t, e)
+	} else if sl := &sh.slots[e]; sl.sec != sec || sl.nsec != nsec {
+		tx.removeOrder(sh, t, e)
+		tx.undo = append(tx.undo, undo{kind: undoCreated, sh: sh, e: e, sec: sl.sec, nsec: sl.nsec})
+		sl.sec, sl.nsec = sec, nsec
+		tx.insertOrder(sh, t, e)
 	}
-	tx.setCur(e, next)
-	return tx.index(t, e, old, next)
+	tx.setCur(sh, e, next)
+	return tx.index(t, si, e, old, &oldH, &nextH)
 }
 
-func (tx *txn) setCur(e *entry, st *stored) {
-	tx.undo = append(tx.undo, undo{kind: undoCur, e: e, cur: e.cur})
-	e.cur = st
+func (tx *txn) setCur(sh *shard, e uint32, b blob) {
+	tx.undo = append(tx.undo, undo{kind: undoCur, sh: sh, e: e, cur: sh.slots[e].cur})
+	sh.slots[e].cur = b
 }
 
 // index adds next's idempotency key, open invitee keys and token hashes,
-// pointing them at e. old is the version next replaces (nil for a new
-// record): the token index already maps each of old's hashes to e.
-func (tx *txn) index(t *tenant, e *entry, old, next *stored) error {
+// pointing them at slot e of shard si. old is the version next replaces
+// (nil for a new record): the token index already maps each of old's hashes
+// to e.
+func (tx *txn) index(t *tenant, si int, e uint32, old blob, oldH, next *header) error {
 	if k := next.idem; k != "" {
 		prev, had := t.idem[k]
 		if had && prev != e {
@@ -331,39 +397,40 @@ func (tx *txn) index(t *tenant, e *entry, old, next *stored) error {
 			}
 		}
 		for _, k := range keys {
-			if prev := t.open[k]; prev == nil {
+			if _, ok := t.open[k]; !ok {
 				t.open[k] = e
 				tx.undo = append(tx.undo, undo{kind: undoOpen, t: t, okey: k})
 			}
 		}
 	}
+	r := refOf(si, e)
 	var buf [2]invite.TokenHash
 	for _, h := range next.hashes(&buf) {
-		if old != nil && old.hasHash(h) {
+		if old != nil && oldH.hasHash(h) {
 			continue // kept: unindex did not drop it
 		}
 		ts := tx.s.tokenShard(h)
 		ts.mu.Lock()
 		got, loaded := ts.m[h]
 		if !loaded {
-			ts.m[h] = e
+			ts.m[h] = r
 		}
 		ts.mu.Unlock()
 		switch {
 		case !loaded:
-			tx.undo = append(tx.undo, undo{kind: undoToken, tok: tokenRef{h, e}})
-		case got != e:
+			tx.undo = append(tx.undo, undo{kind: undoToken, tok: tokenRef{h, r}})
+		case got != r:
 			// Another record's, unless an earlier write of this batch
 			// released it (deleted that record or rotated the hash away):
 			// then it is taken over. The batch holds the lock of got's
-			// tenant, so no other Apply can move the entry meanwhile.
+			// tenant, so no other Apply can move the record meanwhile.
 			i := slices.Index(tx.drop, tokenRef{h, got})
 			if i < 0 {
 				return invite.ErrAlreadyExists
 			}
 			tx.drop = slices.Delete(tx.drop, i, i+1)
 			ts.mu.Lock()
-			ts.m[h] = e
+			ts.m[h] = r
 			ts.mu.Unlock()
 			tx.undo = append(tx.undo, undo{kind: undoTokenTake, tok: tokenRef{h, got}})
 		default: // already ours: make sure commit does not drop it
@@ -373,48 +440,58 @@ func (tx *txn) index(t *tenant, e *entry, old, next *stored) error {
 	return nil
 }
 
-// unindex removes old's keys that next (nil on delete) does not keep; its
-// token hashes are dropped at commit.
-func (tx *txn) unindex(t *tenant, e *entry, old, next *stored) {
-	if k := old.idem; k != "" && t.idem[k] == e && (next == nil || next.idem != k) {
-		delete(t.idem, k)
-		tx.undo = append(tx.undo, undo{kind: undoIdem, t: t, key: k, prev: e})
+// unindex removes the keys of old (slot e of shard si) that next (nil on
+// delete) does not keep; its token hashes are dropped at commit.
+func (tx *txn) unindex(t *tenant, si int, e uint32, old *header, next blob, nextH *header) {
+	if k := old.idem; k != "" && (next == nil || nextH.idem != k) {
+		if got, ok := t.idem[k]; ok && got == e {
+			delete(t.idem, k)
+			tx.undo = append(tx.undo, undo{kind: undoIdem, t: t, key: k, e: e, had: true})
+		}
 	}
 	if old.open() {
-		keep := next != nil && next.open() && next.invitee == old.invitee
+		keep := next != nil && nextH.open() && nextH.invitee == old.invitee
 		var buf [3]invite.InviteeKey
 		for _, k := range old.invitee.AppendKeys(buf[:0]) {
-			if !keep && t.open[k] == e {
+			if got, ok := t.open[k]; !keep && ok && got == e {
 				delete(t.open, k)
-				tx.undo = append(tx.undo, undo{kind: undoOpen, t: t, okey: k, prev: e})
+				tx.undo = append(tx.undo, undo{kind: undoOpen, t: t, okey: k, e: e, had: true})
 			}
 		}
 	}
+	r := refOf(si, e)
 	var buf [2]invite.TokenHash
 	for _, h := range old.hashes(&buf) {
-		if next == nil || !next.hasHash(h) {
-			tx.drop = append(tx.drop, tokenRef{h, e})
+		if next == nil || !nextH.hasHash(h) {
+			tx.drop = append(tx.drop, tokenRef{h, r})
 		}
 	}
 }
 
-// find returns the index of e (or where it would go) in t.order.
-func find(t *tenant, c invite.Cursor) int {
-	return sort.Search(len(t.order), func(j int) bool { return !t.order[j].cursor().Less(c) })
+// find returns the index in t.order of the first slot not before
+// (sec, nsec, id).
+func find(sh *shard, t *tenant, sec int64, nsec int32, id string) int {
+	return sort.Search(len(t.order), func(j int) bool { return !sh.slots[t.order[j]].before(sec, nsec, id) })
 }
 
-func (tx *txn) insertOrder(t *tenant, e *entry) {
+// findCursor is find at a cursor.
+func findCursor(sh *shard, t *tenant, c invite.Cursor) int {
+	return find(sh, t, c.CreatedAt.Unix(), int32(c.CreatedAt.Nanosecond()), c.ID)
+}
+
+func (tx *txn) insertOrder(sh *shard, t *tenant, e uint32) {
 	n := len(t.order)
 	i := n
-	if c := e.cursor(); n > 0 && c.Less(t.order[n-1].cursor()) {
-		i = find(t, c)
+	if sl := &sh.slots[e]; n > 0 && sl.before(sh.slots[t.order[n-1]].sec, sh.slots[t.order[n-1]].nsec, sh.slots[t.order[n-1]].id) {
+		i = find(sh, t, sl.sec, sl.nsec, sl.id)
 	}
 	t.order = slices.Insert(t.order, i, e)
 	tx.undo = append(tx.undo, undo{kind: undoOrderInsert, t: t, i: i})
 }
 
-func (tx *txn) removeOrder(t *tenant, e *entry) {
-	i := find(t, e.cursor())
+func (tx *txn) removeOrder(sh *shard, t *tenant, e uint32) {
+	sl := &sh.slots[e]
+	i := find(sh, t, sl.sec, sl.nsec, sl.id)
 	if i < len(t.order) && t.order[i] == e {
 		t.order = slices.Delete(t.order, i, i+1)
 		tx.undo = append(tx.undo, undo{kind: undoOrderRemove, t: t, i: i, e: e})
@@ -428,13 +505,18 @@ func (s *Store) Get(ctx context.Context, tenantID, id string) (*invite.Record, e
 	}
 	sh := s.shardOf(tenantID)
 	sh.mu.RLock()
-	defer sh.mu.RUnlock()
+	var cur blob
 	if t := sh.tenants[tenantID]; t != nil {
-		if e := t.byID[id]; e != nil {
-			return e.cur.decode(), nil
+		if e, ok := t.byID[id]; ok {
+			cur = sh.slots[e].cur
 		}
 	}
-	return nil, invite.ErrNotFound
+	sh.mu.RUnlock()
+	// A blob is immutable: it is decoded outside the lock.
+	if cur == nil {
+		return nil, invite.ErrNotFound
+	}
+	return cur.decode(), nil
 }
 
 // GetByTokenHash implements invite.Store.
@@ -444,21 +526,31 @@ func (s *Store) GetByTokenHash(ctx context.Context, h invite.TokenHash) (*invite
 	}
 	ts := s.tokenShard(h)
 	ts.mu.RLock()
-	e := ts.m[h]
+	r, ok := ts.m[h]
 	ts.mu.RUnlock()
-	if e == nil {
+	if !ok {
 		return nil, invite.ErrNotFound
 	}
-	e.sh.mu.RLock()
-	cur := e.cur
-	e.sh.mu.RUnlock()
-	// The index may be a moment ahead of (or behind) the record during a
-	// concurrent Apply: trust only the record. A version is immutable, so
-	// it is decoded outside the lock.
-	if cur != nil && cur.hasHash(h) {
-		return cur.decode(), nil
+	sh := &s.shards[r.shard()]
+	sh.mu.RLock()
+	var cur blob
+	if int(r.slot()) < len(sh.slots) {
+		cur = sh.slots[r.slot()].cur
 	}
-	return nil, invite.ErrNotFound
+	sh.mu.RUnlock()
+	// The index may be a moment ahead of (or behind) the record during a
+	// concurrent Apply, and the slot may have been reused: trust only the
+	// record. A blob is immutable, so it is decoded outside the lock.
+	if cur == nil {
+		return nil, invite.ErrNotFound
+	}
+	hd := cur.header()
+	if !hd.hasHash(h) {
+		return nil, invite.ErrNotFound
+	}
+	rec := new(invite.Record)
+	cur.decodeInto(&hd, rec, true)
+	return rec, nil
 }
 
 // GetByIdempotencyKey implements invite.Store.
@@ -468,13 +560,17 @@ func (s *Store) GetByIdempotencyKey(ctx context.Context, tenantID, key string) (
 	}
 	sh := s.shardOf(tenantID)
 	sh.mu.RLock()
-	defer sh.mu.RUnlock()
+	var cur blob
 	if t := sh.tenants[tenantID]; t != nil {
-		if e := t.idem[key]; e != nil {
-			return e.cur.decode(), nil
+		if e, ok := t.idem[key]; ok {
+			cur = sh.slots[e].cur
 		}
 	}
-	return nil, invite.ErrNotFound
+	sh.mu.RUnlock()
+	if cur == nil {
+		return nil, invite.ErrNotFound
+	}
+	return cur.decode(), nil
 }
 
 // FindOpen implements invite.Store.
@@ -489,23 +585,24 @@ func (s *Store) FindOpen(ctx context.Context, tenantID string, iv invite.Invitee
 	if t == nil {
 		return nil, nil
 	}
-	var found [3]*entry
+	var found [3]uint32
 	es := found[:0]
 	var buf [3]invite.InviteeKey
 	for _, k := range iv.AppendKeys(buf[:0]) {
-		if e := t.open[k]; e != nil && !slices.Contains(es, e) {
+		if e, ok := t.open[k]; ok && !slices.Contains(es, e) {
 			es = append(es, e)
 		}
 	}
-	slices.SortFunc(es, func(a, b *entry) int {
-		if a.cursor().Less(b.cursor()) {
+	slices.SortFunc(es, func(a, b uint32) int {
+		x, y := &sh.slots[a], &sh.slots[b]
+		if x.before(y.sec, y.nsec, y.id) {
 			return -1
 		}
 		return 1
 	})
 	var recs []*invite.Record
 	for _, e := range es {
-		recs = append(recs, e.cur.decode())
+		recs = append(recs, sh.slots[e].cur.decode())
 	}
 	return recs, nil
 }
@@ -528,27 +625,29 @@ func (s *Store) List(ctx context.Context, tenantID string, q invite.Query) ([]*i
 	switch {
 	case !q.Descending:
 		i, step = 0, 1
-		if q.After != nil {
-			i = sort.Search(n, func(j int) bool { return q.After.Less(t.order[j].cursor()) })
+		if c := q.After; c != nil {
+			// the first slot after the cursor
+			i = sort.Search(n, func(j int) bool { return c.Less(sh.slots[t.order[j]].cursor()) })
 		}
 	default:
 		i, step = n-1, -1
 		if q.After != nil {
-			i = sort.Search(n, func(j int) bool { return !t.order[j].cursor().Less(*q.After) }) - 1
+			i = findCursor(sh, t, *q.After) - 1
 		}
 	}
 	out := make([]*invite.Invitation, 0, min(q.Limit, n))
 	for ; i >= 0 && i < n; i += step {
-		st := t.order[i].cur
+		cur := sh.slots[t.order[i]].cur
 		// Filter on the scalar fields; decode the collections of matches only.
 		var r invite.Record
-		if st.decodeInto(&r, false); !q.Matches(&r.Invitation, q.Now) {
+		hd := cur.header()
+		if cur.decodeInto(&hd, &r, false); !q.Matches(&r.Invitation, q.Now) {
 			continue
 		}
 		if len(out) == q.Limit {
 			return out, invite.CursorOf(out[len(out)-1]), nil
 		}
-		out = append(out, &st.decode().Invitation)
+		out = append(out, &cur.decode().Invitation)
 	}
 	return out, nil, nil
 }
@@ -556,7 +655,11 @@ func (s *Store) List(ctx context.Context, tenantID string, q invite.Query) ([]*i
 // ListDue implements invite.Store. It scans every record: memstore keeps no
 // expiry index.
 func (s *Store) ListDue(ctx context.Context, now time.Time, limit int) ([]*invite.Record, error) {
-	var due []*stored
+	type due struct {
+		cur     blob
+		expires time.Time
+	}
+	var dues []due
 	for i := range s.shards {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -565,18 +668,19 @@ func (s *Store) ListDue(ctx context.Context, now time.Time, limit int) ([]*invit
 		sh.mu.RLock()
 		for _, t := range sh.tenants {
 			for _, e := range t.order {
-				if st := e.cur; st.open() && !now.Before(st.expires) {
-					due = append(due, st)
+				cur := sh.slots[e].cur
+				if hd := cur.header(); hd.open() && !now.Before(hd.expires) {
+					dues = append(dues, due{cur, hd.expires})
 				}
 			}
 		}
 		sh.mu.RUnlock()
 	}
-	slices.SortFunc(due, func(a, b *stored) int { return a.expires.Compare(b.expires) })
-	due = due[:min(len(due), max(limit, 0))]
-	recs := make([]*invite.Record, 0, len(due))
-	for _, st := range due {
-		recs = append(recs, st.decode())
+	slices.SortFunc(dues, func(a, b due) int { return a.expires.Compare(b.expires) })
+	dues = dues[:min(len(dues), max(limit, 0))]
+	recs := make([]*invite.Record, 0, len(dues))
+	for _, d := range dues {
+		recs = append(recs, d.cur.decode())
 	}
 	return recs, nil
 }
@@ -591,23 +695,23 @@ func (s *Store) Purge(ctx context.Context, before time.Time, limit int) (int, er
 		sh := &s.shards[i]
 		sh.mu.Lock()
 		for id, t := range sh.tenants {
-			var victims []*entry
+			var victims []uint32
 			for _, e := range t.order {
 				if n+len(victims) >= limit {
 					break
 				}
-				st := e.cur
-				if (st.state.Terminal() || st.state == invite.StateExpired) && st.closed.Before(before) {
+				hd := sh.slots[e].cur.header()
+				if (hd.state.Terminal() || hd.state == invite.StateExpired) && hd.closed.Before(before) {
 					victims = append(victims, e)
 				}
 			}
 			for _, e := range victims {
-				var tx txn
-				tx.s = s
-				tx.unindex(t, e, e.cur, nil)
-				tx.removeOrder(t, e)
-				delete(t.byID, e.id)
-				e.cur = nil
+				tx := txn{s: s}
+				hd := sh.slots[e].cur.header()
+				tx.unindex(t, i, e, &hd, nil, nil)
+				tx.removeOrder(sh, t, e)
+				delete(t.byID, sh.slots[e].id)
+				tx.freed = append(tx.freed, refOf(i, e))
 				tx.commit()
 			}
 			n += len(victims)

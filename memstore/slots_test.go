@@ -1,0 +1,88 @@
+package memstore
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/invitekit/invite"
+)
+
+func slotRecord(tenantID string, n int) *invite.Record {
+	_, h := invite.MintToken(invite.DefaultTokenPrefix)
+	at := time.Date(2027, 1, 2, 3, 4, 5, n*1000, time.UTC)
+	return &invite.Record{
+		Invitation: invite.Invitation{ID: fmt.Sprintf("id-%d", n), TenantID: tenantID,
+			Invitee: invite.Invitee{Email: fmt.Sprintf("u%d@example.com", n)}, State: invite.StatePending,
+			CreatedAt: at, UpdatedAt: at, IssuedAt: at, ExpiresAt: at.Add(time.Hour), Version: 1},
+		Credentials: invite.Credentials{TokenHash: h},
+	}
+}
+
+func applyOne(t *testing.T, s *Store, w invite.Write) error {
+	t.Helper()
+	return s.Apply(context.Background(), &invite.Batch{Writes: []invite.Write{w}})
+}
+
+// Deleted records give their slots back, and a reused slot never answers
+// for the token of the record that had it before.
+func TestSlotReuse(t *testing.T) {
+	ctx := context.Background()
+	s := New()
+	sh := s.shardOf("t")
+	prev := slotRecord("t", 0)
+	require.NoError(t, applyOne(t, s, invite.Write{Record: prev}))
+	require.Len(t, sh.slots, 1)
+	for n := 1; n <= 100; n++ {
+		require.NoError(t, applyOne(t, s, invite.Write{Record: prev, Expect: 1, Delete: true}))
+		next := slotRecord("t", n)
+		require.NoError(t, applyOne(t, s, invite.Write{Record: next}))
+		require.Len(t, sh.slots, 1, "the deleted record's slot is reused")
+
+		_, err := s.GetByTokenHash(ctx, prev.Credentials.TokenHash)
+		require.ErrorIs(t, err, invite.ErrNotFound)
+		_, err = s.Get(ctx, "t", prev.Invitation.ID)
+		require.ErrorIs(t, err, invite.ErrNotFound)
+		got, err := s.GetByTokenHash(ctx, next.Credentials.TokenHash)
+		require.NoError(t, err)
+		require.Equal(t, next.Invitation.ID, got.Invitation.ID)
+		prev = next
+	}
+}
+
+// A token index entry left pointing at a slot that now holds another
+// record (as a reader racing a delete and a create may see it) is not
+// trusted.
+func TestStaleTokenRef(t *testing.T) {
+	s := New()
+	a := slotRecord("t", 1)
+	require.NoError(t, applyOne(t, s, invite.Write{Record: a}))
+	ts := s.tokenShard(a.Credentials.TokenHash)
+	r := ts.m[a.Credentials.TokenHash]
+	require.NoError(t, applyOne(t, s, invite.Write{Record: a, Expect: 1, Delete: true}))
+	b := slotRecord("t", 2)
+	require.NoError(t, applyOne(t, s, invite.Write{Record: b}))
+	ts.m[a.Credentials.TokenHash] = r // as if read before the delete
+	_, err := s.GetByTokenHash(context.Background(), a.Credentials.TokenHash)
+	require.ErrorIs(t, err, invite.ErrNotFound)
+}
+
+// A batch that fails releases the slots it took.
+func TestRollbackReleasesSlots(t *testing.T) {
+	s := New()
+	taken := slotRecord("t", 1)
+	require.NoError(t, applyOne(t, s, invite.Write{Record: taken}))
+	dup := slotRecord("t", 3)
+	dup.Invitation.Invitee = taken.Invitation.Invitee // an open invitation exists: the batch fails
+	err := s.Apply(context.Background(), &invite.Batch{Writes: []invite.Write{{Record: slotRecord("t", 2)}, {Record: dup}}})
+	require.ErrorIs(t, err, invite.ErrAlreadyExists)
+	sh := s.shardOf("t")
+	require.Len(t, sh.slots, 3)
+	require.Len(t, sh.free, 2)
+	require.NoError(t, applyOne(t, s, invite.Write{Record: slotRecord("t", 4)}))
+	require.NoError(t, applyOne(t, s, invite.Write{Record: slotRecord("t", 5)}))
+	require.Len(t, sh.slots, 3, "the released slots are reused")
+}
