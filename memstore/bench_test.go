@@ -231,6 +231,7 @@ func BenchmarkRatio(b *testing.B) {
 	for _, size := range []int{10_000, 1_000_000} {
 		b.Run(fmt.Sprintf("stored=%d", size), func(b *testing.B) {
 			lib, flo := newLibrary(b, size), newFloor(b, size)
+			warmHeap()
 			for _, o := range ops {
 				b.Run("op="+o.name, func(b *testing.B) {
 					cl, cf := newChunkState(), newChunkState()
@@ -426,6 +427,33 @@ func (s *floorStore) remove(b *testing.B, r ref) {
 	delete(s.byHash, rec.Credentials.TokenHash)
 	if s.open[rec.Invitation.Invitee.Email] == r.id {
 		delete(s.open, rec.Invitation.Invitee.Email)
+	}
+}
+
+// BenchmarkCollect measures one full garbage collection (runtime.GC) with
+// the library's and the floor's store of 1,000,000 invitations alive: what
+// the store costs the collector, which a process pays once per cycle.
+//
+//	go test -run '^$' -bench Collect -benchtime 5x ./memstore
+func BenchmarkCollect(b *testing.B) {
+	for _, impl := range []struct {
+		name  string
+		build func(*testing.B, int) target
+	}{
+		{"library", func(b *testing.B, size int) target { return newLibrary(b, size) }},
+		{"floor", func(b *testing.B, size int) target { return newFloor(b, size) }},
+	} {
+		b.Run("stored=1000000/impl="+impl.name, func(b *testing.B) {
+			t := impl.build(b, 1_000_000)
+			runtime.GC()
+			b.ResetTimer()
+			for range b.N {
+				runtime.GC()
+			}
+			b.StopTimer()
+			runtime.KeepAlive(t)
+		})
+		runtime.GC()
 	}
 }
 
