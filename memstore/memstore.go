@@ -10,14 +10,18 @@
 // Each version of a record is kept encoded in one pointer-free byte slice
 // (see codec.go): a write encodes the record it is given and a read decodes
 // a new one, so a caller can never change stored state through a value it
-// holds, and the garbage collector has little to trace however many
-// invitations are stored. Events in a batch are not kept (memstore has no
-// outbox); the Manager hands them to its EventSink, and builds none when it
-// has no EventSink (memstore implements invite.EventDiscarder).
+// holds. A record lives in a slot of its shard; the indexes map hashes of
+// their keys to slot numbers (keyindex.go), so none of them holds a pointer
+// and the garbage collector has about two pointers per invitation to follow
+// (the slot's blob and id), however many invitations are stored. Events in
+// a batch are not kept (memstore has no outbox); the Manager hands them to
+// its EventSink, and builds none when it has no EventSink (memstore
+// implements invite.EventDiscarder).
 package memstore
 
 import (
 	"context"
+	"errors"
 	"hash/maphash"
 	"slices"
 	"sort"
@@ -32,18 +36,16 @@ const shardCount = 64
 
 // Store is the in-memory store. The zero value is not usable; call New.
 type Store struct {
-	seed   maphash.Seed
-	shards [shardCount]shard
+	seed    maphash.Seed
+	collide bool // see tenant.collide
+	shards  [shardCount]shard
 	// tokens maps every current and previous token hash to the slot of its
 	// record, sharded by the hash's first byte.
 	tokens [shardCount]tokenShard
 }
 
 // A shard holds the tenants whose ids hash to it and the slots of their
-// invitations. The indexes hold slot numbers, not pointers, and a slot holds
-// one pointer (its current blob) and the id, so the garbage collector has
-// about two pointers per invitation to follow however many are stored (the
-// maps keyed by token hash have none at all).
+// invitations.
 type shard struct {
 	mu      sync.RWMutex
 	tenants map[string]*tenant
@@ -91,16 +93,6 @@ type tokenShard struct {
 	m  map[invite.TokenHash]ref
 }
 
-type tenant struct {
-	byID map[string]uint32
-	// open maps the invitee keys of records whose stored state is open.
-	open map[invite.InviteeKey]uint32
-	// idem maps idempotency keys.
-	idem map[string]uint32
-	// order holds the tenant's slots sorted by (created, id).
-	order []uint32
-}
-
 var _ invite.Store = (*Store)(nil)
 
 // New returns an empty store.
@@ -121,24 +113,31 @@ func (s *Store) shardOf(tenantID string) *shard { return &s.shards[s.shardIndex(
 
 func (s *Store) tokenShard(h invite.TokenHash) *tokenShard { return &s.tokens[h[0]%shardCount] }
 
-func (sh *shard) tenant(id string, create bool) *tenant {
+func (sh *shard) tenant(id string, create bool, s *Store) *tenant {
 	t := sh.tenants[id]
 	if t == nil && create {
-		t = &tenant{byID: map[string]uint32{}, open: map[invite.InviteeKey]uint32{}, idem: map[string]uint32{}}
+		t = newTenant(sh, s.seed, s.collide)
 		sh.tenants[id] = t
 	}
 	return t
 }
 
+// maxSlots is how many slots a shard can have: the open index keeps a slot
+// number and a key kind in 32 bits.
+const maxSlots = 1 << 30
+
 // alloc returns a free slot for a new record.
-func (sh *shard) alloc() uint32 {
+func (sh *shard) alloc() (uint32, error) {
 	if n := len(sh.free); n > 0 {
 		i := sh.free[n-1]
 		sh.free = sh.free[:n-1]
-		return i
+		return i, nil
+	}
+	if len(sh.slots) >= maxSlots {
+		return 0, errors.New("memstore: too many invitations in one shard")
 	}
 	sh.slots = append(sh.slots, slot{})
-	return uint32(len(sh.slots) - 1)
+	return uint32(len(sh.slots) - 1), nil
 }
 
 // release frees slot i for reuse.
@@ -210,9 +209,9 @@ const (
 	undoCur         undoKind = iota // slot.cur = cur
 	undoCreated                     // slot.sec, slot.nsec = sec, nsec
 	undoAlloc                       // release the slot
-	undoByID                        // t.byID[id] = e, or delete when !had
-	undoOpen                        // t.open[okey] = e, or delete when !had
-	undoIdem                        // t.idem[key] = e, or delete when !had
+	undoByID                        // map key to e in t.byID, or unmap it when !had
+	undoOpen                        // map okey to e in t.open, or unmap it when !had
+	undoIdem                        // map key to e in t.idem, or unmap it when !had
 	undoToken                       // unreserve tok.h if it still maps to tok.r
 	undoTokenTake                   // give tok.h back to tok.r, its owner before the batch
 	undoOrderInsert                 // t.order: remove index i
@@ -252,21 +251,21 @@ func (tx *txn) rollback() {
 			u.sh.release(u.e)
 		case undoByID:
 			if u.had {
-				t.byID[u.key] = u.e
+				t.setID(u.key, u.e)
 			} else {
-				delete(t.byID, u.key)
+				t.delID(u.key)
 			}
 		case undoOpen:
 			if u.had {
-				t.open[u.okey] = u.e
+				t.setOpen(u.okey, u.e)
 			} else {
-				delete(t.open, u.okey)
+				t.delOpen(u.okey)
 			}
 		case undoIdem:
 			if u.had {
-				t.idem[u.key] = u.e
+				t.setIdem(u.key, u.e)
 			} else {
-				delete(t.idem, u.key)
+				t.delIdem(u.key)
 			}
 		case undoToken:
 			ts := tx.s.tokenShard(u.tok.h)
@@ -307,18 +306,18 @@ func (tx *txn) write(w invite.Write) error {
 	inv := &w.Record.Invitation
 	si := tx.s.shardIndex(inv.TenantID)
 	sh := &tx.s.shards[si]
-	t := sh.tenant(inv.TenantID, w.Expect == 0)
+	t := sh.tenant(inv.TenantID, w.Expect == 0, tx.s)
 	var e uint32
 	var old blob
 	var oldH header
 	if w.Expect == 0 {
-		if _, ok := t.byID[inv.ID]; ok {
+		if _, ok := t.getID(inv.ID); ok {
 			return invite.ErrAlreadyExists
 		}
 	} else {
 		ok := false
 		if t != nil {
-			e, ok = t.byID[inv.ID]
+			e, ok = t.getID(inv.ID)
 		}
 		if !ok {
 			return invite.ErrNotFound
@@ -341,7 +340,7 @@ func (tx *txn) write(w invite.Write) error {
 	}
 	if next == nil {
 		id := sh.slots[e].id
-		delete(t.byID, id)
+		t.delID(id)
 		tx.undo = append(tx.undo, undo{kind: undoByID, t: t, key: id, e: e, had: true})
 		tx.removeOrder(sh, t, e)
 		tx.setCur(sh, e, nil)
@@ -351,11 +350,14 @@ func (tx *txn) write(w invite.Write) error {
 	created := inv.CreatedAt
 	sec, nsec := created.Unix(), int32(created.Nanosecond())
 	if old == nil {
-		e = sh.alloc()
+		var err error
+		if e, err = sh.alloc(); err != nil {
+			return err
+		}
 		tx.undo = append(tx.undo, undo{kind: undoAlloc, sh: sh, e: e})
 		sl := &sh.slots[e]
 		sl.id, sl.sec, sl.nsec = strings.Clone(inv.ID), sec, nsec
-		t.byID[sl.id] = e
+		t.setID(sl.id, e)
 		tx.undo = append(tx.undo, undo{kind: undoByID, t: t, key: sl.id})
 		tx.insertOrder(sh, t, e)
 	} else if sl := &sh.slots[e]; sl.sec != sec || sl.nsec != nsec {
@@ -379,12 +381,12 @@ func (tx *txn) setCur(sh *shard, e uint32, b blob) {
 // to e.
 func (tx *txn) index(t *tenant, si int, e uint32, old blob, oldH, next *header) error {
 	if k := next.idem; k != "" {
-		prev, had := t.idem[k]
+		prev, had := t.getIdem(k)
 		if had && prev != e {
 			return invite.ErrAlreadyExists
 		}
 		if !had {
-			t.idem[k] = e
+			t.setIdem(k, e)
 			tx.undo = append(tx.undo, undo{kind: undoIdem, t: t, key: k})
 		}
 	}
@@ -392,13 +394,13 @@ func (tx *txn) index(t *tenant, si int, e uint32, old blob, oldH, next *header) 
 		var buf [3]invite.InviteeKey
 		keys := next.invitee.AppendKeys(buf[:0])
 		for _, k := range keys {
-			if got, ok := t.open[k]; ok && got != e {
+			if got, ok := t.getOpen(k); ok && got != e {
 				return invite.ErrAlreadyExists
 			}
 		}
 		for _, k := range keys {
-			if _, ok := t.open[k]; !ok {
-				t.open[k] = e
+			if _, ok := t.getOpen(k); !ok {
+				t.setOpen(k, e)
 				tx.undo = append(tx.undo, undo{kind: undoOpen, t: t, okey: k})
 			}
 		}
@@ -444,8 +446,8 @@ func (tx *txn) index(t *tenant, si int, e uint32, old blob, oldH, next *header) 
 // delete) does not keep; its token hashes are dropped at commit.
 func (tx *txn) unindex(t *tenant, si int, e uint32, old *header, next blob, nextH *header) {
 	if k := old.idem; k != "" && (next == nil || nextH.idem != k) {
-		if got, ok := t.idem[k]; ok && got == e {
-			delete(t.idem, k)
+		if got, ok := t.getIdem(k); ok && got == e {
+			t.delIdem(k)
 			tx.undo = append(tx.undo, undo{kind: undoIdem, t: t, key: k, e: e, had: true})
 		}
 	}
@@ -453,8 +455,8 @@ func (tx *txn) unindex(t *tenant, si int, e uint32, old *header, next blob, next
 		keep := next != nil && nextH.open() && nextH.invitee == old.invitee
 		var buf [3]invite.InviteeKey
 		for _, k := range old.invitee.AppendKeys(buf[:0]) {
-			if got, ok := t.open[k]; !keep && ok && got == e {
-				delete(t.open, k)
+			if got, ok := t.getOpen(k); !keep && ok && got == e {
+				t.delOpen(k)
 				tx.undo = append(tx.undo, undo{kind: undoOpen, t: t, okey: k, e: e, had: true})
 			}
 		}
@@ -507,7 +509,7 @@ func (s *Store) Get(ctx context.Context, tenantID, id string) (*invite.Record, e
 	sh.mu.RLock()
 	var cur blob
 	if t := sh.tenants[tenantID]; t != nil {
-		if e, ok := t.byID[id]; ok {
+		if e, ok := t.getID(id); ok {
 			cur = sh.slots[e].cur
 		}
 	}
@@ -562,7 +564,7 @@ func (s *Store) GetByIdempotencyKey(ctx context.Context, tenantID, key string) (
 	sh.mu.RLock()
 	var cur blob
 	if t := sh.tenants[tenantID]; t != nil {
-		if e, ok := t.idem[key]; ok {
+		if e, ok := t.getIdem(key); ok {
 			cur = sh.slots[e].cur
 		}
 	}
@@ -589,7 +591,7 @@ func (s *Store) FindOpen(ctx context.Context, tenantID string, iv invite.Invitee
 	es := found[:0]
 	var buf [3]invite.InviteeKey
 	for _, k := range iv.AppendKeys(buf[:0]) {
-		if e, ok := t.open[k]; ok && !slices.Contains(es, e) {
+		if e, ok := t.getOpen(k); ok && !slices.Contains(es, e) {
 			es = append(es, e)
 		}
 	}
@@ -710,12 +712,12 @@ func (s *Store) Purge(ctx context.Context, before time.Time, limit int) (int, er
 				hd := sh.slots[e].cur.header()
 				tx.unindex(t, i, e, &hd, nil, nil)
 				tx.removeOrder(sh, t, e)
-				delete(t.byID, sh.slots[e].id)
+				t.delID(sh.slots[e].id)
 				tx.freed = append(tx.freed, refOf(i, e))
 				tx.commit()
 			}
 			n += len(victims)
-			if len(t.byID) == 0 {
+			if t.byID.len() == 0 {
 				delete(sh.tenants, id)
 			}
 		}

@@ -1,0 +1,171 @@
+package memstore
+
+import (
+	"hash/maphash"
+
+	"github.com/invitekit/invite"
+)
+
+// keyIndex maps keys to values (slot numbers). Its main map is keyed by a
+// seeded 64-bit hash of the key and holds no pointers, so the garbage
+// collector never scans it however many keys it holds. The key itself is
+// not kept: a value stands for the key its holder function derives from
+// the store (the id of a slot, say), which is how a lookup checks that the
+// entry is its key's and not another key's with the same hash. A key whose
+// hash another key already holds goes to spill, keyed by the key itself
+// (rare: two keys of one tenant share a 64-bit hash with a likelihood of
+// about n²/2⁶⁵ for n keys).
+type keyIndex[K comparable] struct {
+	m     map[uint64]uint32
+	spill map[K]uint32
+}
+
+func newKeyIndex[K comparable]() keyIndex[K] { return keyIndex[K]{m: map[uint64]uint32{}} }
+
+func (x *keyIndex[K]) len() int { return len(x.m) + len(x.spill) }
+
+// get returns the value of k, whose hash is h.
+func (x *keyIndex[K]) get(h uint64, k K, holder func(uint32) K) (uint32, bool) {
+	if len(x.spill) > 0 {
+		if v, ok := x.spill[k]; ok {
+			return v, true
+		}
+	}
+	if v, ok := x.m[h]; ok && holder(v) == k {
+		return v, true
+	}
+	return 0, false
+}
+
+// set maps k, whose hash is h, to v; k must not be mapped already.
+func (x *keyIndex[K]) set(h uint64, k K, v uint32) {
+	if _, taken := x.m[h]; !taken {
+		x.m[h] = v
+		return
+	}
+	if x.spill == nil {
+		x.spill = map[K]uint32{}
+	}
+	x.spill[k] = v
+}
+
+// del unmaps k, whose hash is h. A spilled key with the same hash moves to
+// the main map in its place.
+func (x *keyIndex[K]) del(h uint64, k K, holder func(uint32) K, hash func(K) uint64) {
+	if len(x.spill) > 0 {
+		if _, ok := x.spill[k]; ok {
+			delete(x.spill, k)
+			return
+		}
+	}
+	if v, ok := x.m[h]; !ok || holder(v) != k {
+		return
+	}
+	delete(x.m, h)
+	for k2, v2 := range x.spill {
+		if hash(k2) == h {
+			delete(x.spill, k2)
+			x.m[h] = v2
+			return
+		}
+	}
+}
+
+// tenant holds the indexes of one tenant's invitations.
+type tenant struct {
+	sh   *shard
+	seed maphash.Seed
+	// collide makes every key hash the same (tests: every lookup goes
+	// through spill).
+	collide bool
+	// byID maps ids to slots.
+	byID keyIndex[string]
+	// open maps the invitee keys of records whose stored state is open to
+	// slot<<2 | kind (see keyKind): a record has up to three keys, and the
+	// kind says which one an entry stands for.
+	open keyIndex[invite.InviteeKey]
+	// idem maps idempotency keys to slots.
+	idem keyIndex[string]
+	// order holds the tenant's slots sorted by (created, id).
+	order []uint32
+}
+
+func newTenant(sh *shard, seed maphash.Seed, collide bool) *tenant {
+	return &tenant{sh: sh, seed: seed, collide: collide, byID: newKeyIndex[string](), open: newKeyIndex[invite.InviteeKey](),
+		idem: newKeyIndex[string]()}
+}
+
+func (t *tenant) hashString(s string) uint64 {
+	if t.collide {
+		return 0
+	}
+	return maphash.String(t.seed, s)
+}
+
+// hashKey hashes an invitee key; its kind is part of the hash.
+func (t *tenant) hashKey(k invite.InviteeKey) uint64 {
+	if t.collide {
+		return 0
+	}
+	return maphash.String(t.seed, k.Value) + uint64(keyKind(k.Kind)+1)*0x9e3779b97f4a7c15
+}
+
+func (t *tenant) idOf(e uint32) string { return t.sh.slots[e].id }
+
+func (t *tenant) idemOf(e uint32) string {
+	cur := t.sh.slots[e].cur
+	if cur == nil {
+		return ""
+	}
+	h := cur.header()
+	return h.idem
+}
+
+// keyOf returns the invitee key an open-index value stands for, from the
+// slot's current version.
+func (t *tenant) keyOf(v uint32) invite.InviteeKey {
+	cur := t.sh.slots[v>>2].cur
+	if cur == nil {
+		return invite.InviteeKey{}
+	}
+	h := cur.header()
+	var buf [3]invite.InviteeKey
+	for _, k := range h.invitee.AppendKeys(buf[:0]) {
+		if keyKind(k.Kind) == int(v&3) {
+			return k
+		}
+	}
+	return invite.InviteeKey{}
+}
+
+// keyKind numbers the kinds of invitee keys (invite.Invitee.AppendKeys).
+func keyKind(kind string) int {
+	switch kind {
+	case "email":
+		return 0
+	case "phone":
+		return 1
+	default:
+		return 2
+	}
+}
+
+func (t *tenant) getID(id string) (uint32, bool) { return t.byID.get(t.hashString(id), id, t.idOf) }
+func (t *tenant) setID(id string, e uint32)      { t.byID.set(t.hashString(id), id, e) }
+func (t *tenant) delID(id string)                { t.byID.del(t.hashString(id), id, t.idOf, t.hashString) }
+
+func (t *tenant) getIdem(k string) (uint32, bool) { return t.idem.get(t.hashString(k), k, t.idemOf) }
+func (t *tenant) setIdem(k string, e uint32)      { t.idem.set(t.hashString(k), k, e) }
+func (t *tenant) delIdem(k string)                { t.idem.del(t.hashString(k), k, t.idemOf, t.hashString) }
+
+// getOpen returns the slot of the open record with invitee key k.
+func (t *tenant) getOpen(k invite.InviteeKey) (uint32, bool) {
+	v, ok := t.open.get(t.hashKey(k), k, t.keyOf)
+	return v >> 2, ok
+}
+
+func (t *tenant) setOpen(k invite.InviteeKey, e uint32) {
+	t.open.set(t.hashKey(k), k, e<<2|uint32(keyKind(k.Kind)))
+}
+
+func (t *tenant) delOpen(k invite.InviteeKey) { t.open.del(t.hashKey(k), k, t.keyOf, t.hashKey) }

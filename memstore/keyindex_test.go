@@ -1,0 +1,65 @@
+package memstore
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/invitekit/invite"
+	"github.com/invitekit/invite/storetest"
+)
+
+// The conformance suite with every index key hashing alike: each lookup
+// past the first key of a tenant goes through the spill map, and every
+// delete promotes a spilled key.
+func TestConformanceCollidingKeys(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) invite.Store {
+		s := New()
+		s.collide = true
+		return s
+	})
+}
+
+func TestKeyIndex(t *testing.T) {
+	keys := map[uint32]string{1: "a", 2: "b", 3: "c"}
+	holder := func(v uint32) string { return keys[v] }
+	sameHash := func(string) uint64 { return 7 }
+	x := newKeyIndex[string]()
+	for v, k := range keys {
+		_, ok := x.get(7, k, holder)
+		require.False(t, ok)
+		x.set(7, k, v)
+	}
+	require.Equal(t, 3, x.len())
+	require.Len(t, x.m, 1)
+	require.Len(t, x.spill, 2)
+	for v, k := range keys {
+		got, ok := x.get(7, k, holder)
+		require.True(t, ok)
+		require.Equal(t, v, got)
+	}
+	_, ok := x.get(7, "d", holder)
+	require.False(t, ok, "a key absent from spill and not the main entry's")
+
+	// Deleting the main entry's key promotes a spilled one.
+	main := keys[x.m[7]]
+	x.del(7, main, holder, sameHash)
+	require.Equal(t, 2, x.len())
+	require.Len(t, x.m, 1)
+	_, ok = x.get(7, main, holder)
+	require.False(t, ok)
+	for v, k := range keys {
+		if k != main {
+			got, ok := x.get(7, k, holder)
+			require.True(t, ok)
+			require.Equal(t, v, got)
+		}
+	}
+	// Deleting an absent key changes nothing.
+	x.del(7, "d", holder, sameHash)
+	require.Equal(t, 2, x.len())
+	for _, k := range keys {
+		x.del(7, k, holder, sameHash)
+	}
+	require.Equal(t, 0, x.len())
+}
