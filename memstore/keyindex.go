@@ -49,26 +49,32 @@ func (x *keyIndex[K]) set(h uint64, k K, v uint32) {
 	x.spill[k] = v
 }
 
-// del unmaps k, whose hash is h. A spilled key with the same hash moves to
-// the main map in its place.
-func (x *keyIndex[K]) del(h uint64, k K, holder func(uint32) K, hash func(K) uint64) {
+// del unmaps k, whose hash is h, if it maps to v, and reports whether it
+// did. v names its key (a slot has one id, one idempotency key and one
+// invitee key per kind), so no holder check is needed. A spilled key with
+// the same hash moves to the main map in its place.
+func (x *keyIndex[K]) del(h uint64, k K, v uint32, hash func(K) uint64) bool {
 	if len(x.spill) > 0 {
-		if _, ok := x.spill[k]; ok {
+		if got, ok := x.spill[k]; ok {
+			if got != v {
+				return false
+			}
 			delete(x.spill, k)
-			return
+			return true
 		}
 	}
-	if v, ok := x.m[h]; !ok || holder(v) != k {
-		return
+	if got, ok := x.m[h]; !ok || got != v {
+		return false
 	}
 	delete(x.m, h)
 	for k2, v2 := range x.spill {
 		if hash(k2) == h {
 			delete(x.spill, k2)
 			x.m[h] = v2
-			return
+			break
 		}
 	}
+	return true
 }
 
 // tenant holds the indexes of one tenant's invitations.
@@ -152,11 +158,15 @@ func keyKind(kind string) int {
 
 func (t *tenant) getID(id string) (uint32, bool) { return t.byID.get(t.hashString(id), id, t.idOf) }
 func (t *tenant) setID(id string, e uint32)      { t.byID.set(t.hashString(id), id, e) }
-func (t *tenant) delID(id string)                { t.byID.del(t.hashString(id), id, t.idOf, t.hashString) }
+func (t *tenant) delID(id string, e uint32) bool {
+	return t.byID.del(t.hashString(id), id, e, t.hashString)
+}
 
 func (t *tenant) getIdem(k string) (uint32, bool) { return t.idem.get(t.hashString(k), k, t.idemOf) }
 func (t *tenant) setIdem(k string, e uint32)      { t.idem.set(t.hashString(k), k, e) }
-func (t *tenant) delIdem(k string)                { t.idem.del(t.hashString(k), k, t.idemOf, t.hashString) }
+func (t *tenant) delIdem(k string, e uint32) bool {
+	return t.idem.del(t.hashString(k), k, e, t.hashString)
+}
 
 // getOpen returns the slot of the open record with invitee key k.
 func (t *tenant) getOpen(k invite.InviteeKey) (uint32, bool) {
@@ -168,4 +178,7 @@ func (t *tenant) setOpen(k invite.InviteeKey, e uint32) {
 	t.open.set(t.hashKey(k), k, e<<2|uint32(keyKind(k.Kind)))
 }
 
-func (t *tenant) delOpen(k invite.InviteeKey) { t.open.del(t.hashKey(k), k, t.keyOf, t.hashKey) }
+// delOpen unmaps k if it is slot e's.
+func (t *tenant) delOpen(k invite.InviteeKey, e uint32) bool {
+	return t.open.del(t.hashKey(k), k, e<<2|uint32(keyKind(k.Kind)), t.hashKey)
+}

@@ -42,8 +42,10 @@ func TestKeyIndex(t *testing.T) {
 	require.False(t, ok, "a key absent from spill and not the main entry's")
 
 	// Deleting the main entry's key promotes a spilled one.
-	main := keys[x.m[7]]
-	x.del(7, main, holder, sameHash)
+	mv := x.m[7]
+	main := keys[mv]
+	require.False(t, x.del(7, main, mv+1, sameHash), "another value: not deleted")
+	require.True(t, x.del(7, main, mv, sameHash))
 	require.Equal(t, 2, x.len())
 	require.Len(t, x.m, 1)
 	_, ok = x.get(7, main, holder)
@@ -56,10 +58,10 @@ func TestKeyIndex(t *testing.T) {
 		}
 	}
 	// Deleting an absent key changes nothing.
-	x.del(7, "d", holder, sameHash)
+	require.False(t, x.del(7, "d", 4, sameHash))
 	require.Equal(t, 2, x.len())
-	for _, k := range keys {
-		x.del(7, k, holder, sameHash)
+	for v, k := range keys {
+		require.Equal(t, k != main, x.del(7, k, v, sameHash))
 	}
 	require.Equal(t, 0, x.len())
 }

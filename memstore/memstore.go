@@ -253,19 +253,19 @@ func (tx *txn) rollback() {
 			if u.had {
 				t.setID(u.key, u.e)
 			} else {
-				t.delID(u.key)
+				t.delID(u.key, u.e)
 			}
 		case undoOpen:
 			if u.had {
 				t.setOpen(u.okey, u.e)
 			} else {
-				t.delOpen(u.okey)
+				t.delOpen(u.okey, u.e)
 			}
 		case undoIdem:
 			if u.had {
 				t.setIdem(u.key, u.e)
 			} else {
-				t.delIdem(u.key)
+				t.delIdem(u.key, u.e)
 			}
 		case undoToken:
 			ts := tx.s.tokenShard(u.tok.h)
@@ -340,7 +340,7 @@ func (tx *txn) write(w invite.Write) error {
 	}
 	if next == nil {
 		id := sh.slots[e].id
-		t.delID(id)
+		t.delID(id, e)
 		tx.undo = append(tx.undo, undo{kind: undoByID, t: t, key: id, e: e, had: true})
 		tx.removeOrder(sh, t, e)
 		tx.setCur(sh, e, nil)
@@ -358,7 +358,7 @@ func (tx *txn) write(w invite.Write) error {
 		sl := &sh.slots[e]
 		sl.id, sl.sec, sl.nsec = strings.Clone(inv.ID), sec, nsec
 		t.setID(sl.id, e)
-		tx.undo = append(tx.undo, undo{kind: undoByID, t: t, key: sl.id})
+		tx.undo = append(tx.undo, undo{kind: undoByID, t: t, key: sl.id, e: e})
 		tx.insertOrder(sh, t, e)
 	} else if sl := &sh.slots[e]; sl.sec != sec || sl.nsec != nsec {
 		tx.removeOrder(sh, t, e)
@@ -387,7 +387,7 @@ func (tx *txn) index(t *tenant, si int, e uint32, old blob, oldH, next *header) 
 		}
 		if !had {
 			t.setIdem(k, e)
-			tx.undo = append(tx.undo, undo{kind: undoIdem, t: t, key: k})
+			tx.undo = append(tx.undo, undo{kind: undoIdem, t: t, key: k, e: e})
 		}
 	}
 	if next.open() {
@@ -401,7 +401,7 @@ func (tx *txn) index(t *tenant, si int, e uint32, old blob, oldH, next *header) 
 		for _, k := range keys {
 			if _, ok := t.getOpen(k); !ok {
 				t.setOpen(k, e)
-				tx.undo = append(tx.undo, undo{kind: undoOpen, t: t, okey: k})
+				tx.undo = append(tx.undo, undo{kind: undoOpen, t: t, okey: k, e: e})
 			}
 		}
 	}
@@ -446,8 +446,7 @@ func (tx *txn) index(t *tenant, si int, e uint32, old blob, oldH, next *header) 
 // delete) does not keep; its token hashes are dropped at commit.
 func (tx *txn) unindex(t *tenant, si int, e uint32, old *header, next blob, nextH *header) {
 	if k := old.idem; k != "" && (next == nil || nextH.idem != k) {
-		if got, ok := t.getIdem(k); ok && got == e {
-			t.delIdem(k)
+		if t.delIdem(k, e) {
 			tx.undo = append(tx.undo, undo{kind: undoIdem, t: t, key: k, e: e, had: true})
 		}
 	}
@@ -455,8 +454,7 @@ func (tx *txn) unindex(t *tenant, si int, e uint32, old *header, next blob, next
 		keep := next != nil && nextH.open() && nextH.invitee == old.invitee
 		var buf [3]invite.InviteeKey
 		for _, k := range old.invitee.AppendKeys(buf[:0]) {
-			if got, ok := t.getOpen(k); !keep && ok && got == e {
-				t.delOpen(k)
+			if !keep && t.delOpen(k, e) {
 				tx.undo = append(tx.undo, undo{kind: undoOpen, t: t, okey: k, e: e, had: true})
 			}
 		}
@@ -712,7 +710,7 @@ func (s *Store) Purge(ctx context.Context, before time.Time, limit int) (int, er
 				hd := sh.slots[e].cur.header()
 				tx.unindex(t, i, e, &hd, nil, nil)
 				tx.removeOrder(sh, t, e)
-				t.delID(sh.slots[e].id)
+				t.delID(sh.slots[e].id, e)
 				tx.freed = append(tx.freed, refOf(i, e))
 				tx.commit()
 			}
