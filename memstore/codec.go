@@ -108,6 +108,13 @@ func (h *header) hashes(buf *[2]invite.TokenHash) []invite.TokenHash {
 	return hs
 }
 
+// id returns the record's id (the first field of the body), a view of b,
+// whose header is h.
+func (b blob) id(h *header) string {
+	d := decoder{buf: b, off: h.body}
+	return d.str()
+}
+
 // encode builds the stored form of r. Times are kept in UTC.
 func encode(r *invite.Record) blob {
 	bp := scratch.Get().(*[]byte)

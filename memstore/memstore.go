@@ -60,7 +60,9 @@ type shard struct {
 type slot struct {
 	// cur is the current version; nil when the slot is free.
 	cur blob
-	id  string
+	// id is the record's id, a view of cur (of the last version while a
+	// delete commits), so that a slot keeps no object of its own alive.
+	id string
 	// sec and nsec are the record's CreatedAt, its place in tenant.order.
 	sec  int64
 	nsec int32
@@ -206,7 +208,7 @@ var txPool = sync.Pool{New: func() any { return new(txn) }}
 type undoKind uint8
 
 const (
-	undoCur         undoKind = iota // slot.cur = cur
+	undoCur         undoKind = iota // slot.cur, slot.id = cur, key
 	undoCreated                     // slot.sec, slot.nsec = sec, nsec
 	undoAlloc                       // release the slot
 	undoByID                        // map key to e in t.byID, or unmap it when !had
@@ -244,7 +246,7 @@ func (tx *txn) rollback() {
 		t := u.t
 		switch u.kind {
 		case undoCur:
-			u.sh.slots[u.e].cur = u.cur
+			u.sh.slots[u.e].cur, u.sh.slots[u.e].id = u.cur, u.key
 		case undoCreated:
 			u.sh.slots[u.e].sec, u.sh.slots[u.e].nsec = u.sec, u.nsec
 		case undoAlloc:
@@ -343,7 +345,7 @@ func (tx *txn) write(w invite.Write) error {
 		t.delID(id, e)
 		tx.undo = append(tx.undo, undo{kind: undoByID, t: t, key: id, e: e, had: true})
 		tx.removeOrder(sh, t, e)
-		tx.setCur(sh, e, nil)
+		tx.setCur(sh, e, nil, sh.slots[e].id)
 		tx.freed = append(tx.freed, refOf(si, e))
 		return nil
 	}
@@ -356,7 +358,7 @@ func (tx *txn) write(w invite.Write) error {
 		}
 		tx.undo = append(tx.undo, undo{kind: undoAlloc, sh: sh, e: e})
 		sl := &sh.slots[e]
-		sl.id, sl.sec, sl.nsec = strings.Clone(inv.ID), sec, nsec
+		sl.id, sl.sec, sl.nsec = next.id(&nextH), sec, nsec
 		t.setID(sl.id, e)
 		tx.undo = append(tx.undo, undo{kind: undoByID, t: t, key: sl.id, e: e})
 		tx.insertOrder(sh, t, e)
@@ -366,12 +368,16 @@ func (tx *txn) write(w invite.Write) error {
 		sl.sec, sl.nsec = sec, nsec
 		tx.insertOrder(sh, t, e)
 	}
-	tx.setCur(sh, e, next)
+	tx.setCur(sh, e, next, next.id(&nextH))
 	return tx.index(t, si, e, old, &oldH, &nextH)
 }
 
-func (tx *txn) setCur(sh *shard, e uint32, b blob) {
-	tx.undo = append(tx.undo, undo{kind: undoCur, sh: sh, e: e, cur: sh.slots[e].cur})
+// setCur makes b the current version of slot e; id is the record's id, a
+// view of b (so that the slot holds no other object).
+func (tx *txn) setCur(sh *shard, e uint32, b blob, id string) {
+	sl := &sh.slots[e]
+	tx.undo = append(tx.undo, undo{kind: undoCur, sh: sh, e: e, cur: sl.cur, key: sl.id})
+	sl.id = id
 	sh.slots[e].cur = b
 }
 
