@@ -2,7 +2,9 @@ package memstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -85,4 +87,75 @@ func TestRollbackReleasesSlots(t *testing.T) {
 	require.NoError(t, applyOne(t, s, invite.Write{Record: slotRecord("t", 4)}))
 	require.NoError(t, applyOne(t, s, invite.Write{Record: slotRecord("t", 5)}))
 	require.Len(t, sh.slots, 3, "the released slots are reused")
+}
+
+// Readers racing deletes and creates that reuse slots never get a record
+// for a token that is not its own.
+func TestSlotReuseRace(t *testing.T) {
+	ctx := context.Background()
+	s := New()
+	const writers, readers, rounds = 4, 4, 300
+	type pair struct {
+		h  invite.TokenHash
+		id string
+	}
+	var mu sync.Mutex
+	var seen []pair
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range rounds {
+				r := slotRecord("t", w*rounds+i)
+				if err := s.Apply(ctx, &invite.Batch{Writes: []invite.Write{{Record: r}}}); err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				seen = append(seen, pair{r.Credentials.TokenHash, r.Invitation.ID})
+				mu.Unlock()
+				if err := s.Apply(ctx, &invite.Batch{Writes: []invite.Write{{Record: r, Expect: 1, Delete: true}}}); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	stop := make(chan struct{})
+	var rg sync.WaitGroup
+	for range readers {
+		rg.Add(1)
+		go func() {
+			defer rg.Done()
+			for n := 0; ; n++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				mu.Lock()
+				if len(seen) == 0 {
+					mu.Unlock()
+					continue
+				}
+				p := seen[n%len(seen)]
+				mu.Unlock()
+				got, err := s.GetByTokenHash(ctx, p.h)
+				if err == nil && got.Invitation.ID != p.id {
+					t.Errorf("token of %s answered with %s", p.id, got.Invitation.ID)
+					return
+				}
+				if err != nil && !errors.Is(err, invite.ErrNotFound) {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(stop)
+	rg.Wait()
+	sh := s.shardOf("t")
+	require.LessOrEqual(t, len(sh.slots), writers, "slots are reused")
 }
