@@ -2,6 +2,7 @@ package memstore
 
 import (
 	"hash/maphash"
+	"strings"
 
 	"github.com/invitekit/invite"
 )
@@ -37,8 +38,10 @@ func (x *keyIndex[K]) get(h uint64, k K, holder func(uint32) K) (uint32, bool) {
 	return 0, false
 }
 
-// set maps k, whose hash is h, to v; k must not be mapped already.
-func (x *keyIndex[K]) set(h uint64, k K, v uint32) {
+// set maps k, whose hash is h, to v; k must not be mapped already. A key
+// that goes to spill is kept as clone(k): k may be a view of a version the
+// record will leave behind.
+func (x *keyIndex[K]) set(h uint64, k K, v uint32, clone func(K) K) {
 	if _, taken := x.m[h]; !taken {
 		x.m[h] = v
 		return
@@ -46,7 +49,7 @@ func (x *keyIndex[K]) set(h uint64, k K, v uint32) {
 	if x.spill == nil {
 		x.spill = map[K]uint32{}
 	}
-	x.spill[k] = v
+	x.spill[clone(k)] = v
 }
 
 // del unmaps k, whose hash is h, if it maps to v, and reports whether it
@@ -144,6 +147,11 @@ func (t *tenant) keyOf(v uint32) invite.InviteeKey {
 	return invite.InviteeKey{}
 }
 
+// cloneKey copies k's value (its kind is a constant).
+func cloneKey(k invite.InviteeKey) invite.InviteeKey {
+	return invite.InviteeKey{Kind: k.Kind, Value: strings.Clone(k.Value)}
+}
+
 // keyKind numbers the kinds of invitee keys (invite.Invitee.AppendKeys).
 func keyKind(kind string) int {
 	switch kind {
@@ -157,13 +165,13 @@ func keyKind(kind string) int {
 }
 
 func (t *tenant) getID(id string) (uint32, bool) { return t.byID.get(t.hashString(id), id, t.idOf) }
-func (t *tenant) setID(id string, e uint32)      { t.byID.set(t.hashString(id), id, e) }
+func (t *tenant) setID(id string, e uint32)      { t.byID.set(t.hashString(id), id, e, strings.Clone) }
 func (t *tenant) delID(id string, e uint32) bool {
 	return t.byID.del(t.hashString(id), id, e, t.hashString)
 }
 
 func (t *tenant) getIdem(k string) (uint32, bool) { return t.idem.get(t.hashString(k), k, t.idemOf) }
-func (t *tenant) setIdem(k string, e uint32)      { t.idem.set(t.hashString(k), k, e) }
+func (t *tenant) setIdem(k string, e uint32)      { t.idem.set(t.hashString(k), k, e, strings.Clone) }
 func (t *tenant) delIdem(k string, e uint32) bool {
 	return t.idem.del(t.hashString(k), k, e, t.hashString)
 }
@@ -175,7 +183,7 @@ func (t *tenant) getOpen(k invite.InviteeKey) (uint32, bool) {
 }
 
 func (t *tenant) setOpen(k invite.InviteeKey, e uint32) {
-	t.open.set(t.hashKey(k), k, e<<2|uint32(keyKind(k.Kind)))
+	t.open.set(t.hashKey(k), k, e<<2|uint32(keyKind(k.Kind)), cloneKey)
 }
 
 // delOpen unmaps k if it is slot e's.

@@ -1,7 +1,9 @@
 package memstore
 
 import (
+	"strings"
 	"testing"
+	"unsafe"
 
 	"github.com/stretchr/testify/require"
 
@@ -28,7 +30,7 @@ func TestKeyIndex(t *testing.T) {
 	for v, k := range keys {
 		_, ok := x.get(7, k, holder)
 		require.False(t, ok)
-		x.set(7, k, v)
+		x.set(7, k, v, strings.Clone)
 	}
 	require.Equal(t, 3, x.len())
 	require.Len(t, x.m, 1)
@@ -64,4 +66,36 @@ func TestKeyIndex(t *testing.T) {
 		require.Equal(t, k != main, x.del(7, k, v, sameHash))
 	}
 	require.Equal(t, 0, x.len())
+}
+
+// A spilled key is a copy: it does not keep the version it came from alive.
+func TestSpilledKeysAreCopies(t *testing.T) {
+	s := New()
+	s.collide = true
+	first, second := slotRecord("t", 1), slotRecord("t", 2)
+	first.Invitation.IdempotencyKey, second.Invitation.IdempotencyKey = "k1", "k2"
+	require.NoError(t, applyOne(t, s, invite.Write{Record: first}))
+	require.NoError(t, applyOne(t, s, invite.Write{Record: second}))
+	sh := s.shardOf("t")
+	tn := sh.tenants["t"]
+	e, ok := tn.getID(second.Invitation.ID)
+	require.True(t, ok)
+	v1 := sh.slots[e].cur
+	inBlob := func(str string) bool {
+		p := uintptr(unsafe.Pointer(unsafe.StringData(str)))
+		start := uintptr(unsafe.Pointer(&v1[0]))
+		return p >= start && p < start+uintptr(len(v1))
+	}
+	require.NotEmpty(t, tn.byID.spill)
+	require.NotEmpty(t, tn.idem.spill)
+	require.NotEmpty(t, tn.open.spill)
+	for k := range tn.byID.spill {
+		require.False(t, inBlob(k), "spilled id %q is a view of the version", k)
+	}
+	for k := range tn.idem.spill {
+		require.False(t, inBlob(k), "spilled idempotency key %q is a view of the version", k)
+	}
+	for k := range tn.open.spill {
+		require.False(t, inBlob(k.Value), "spilled invitee key %q is a view of the version", k.Value)
+	}
 }
