@@ -225,8 +225,11 @@ func runOp(b *testing.B, t target, o op) {
 // library/floor (the ratio of the totals) and median-chunk-ratio (the
 // median over chunks of the two chunks' time ratio: it leaves out the tail
 // of chunks a garbage collection landed in, which the totals include);
-// ns/op is the sum of both. Both stores are alive at once, so each runs on
-// a heap twice its own size: read BenchmarkStore for absolute figures.
+// ns/op is the sum of both. Both stores are alive at once and share one
+// heap: each collection marks both and each side pays for it in proportion
+// to what it allocates, so the ratio compares the work per operation, not
+// what each store costs the collector. Read BenchmarkStore for that and for
+// absolute figures.
 func BenchmarkRatio(b *testing.B) {
 	for _, size := range []int{10_000, 1_000_000} {
 		b.Run(fmt.Sprintf("stored=%d", size), func(b *testing.B) {
