@@ -43,13 +43,6 @@ import (
 // thousand operations at 1,000,000 stored (every few thousand at 10,000):
 // for its cost to be shared out fairly there, run at least 1000000x.
 func BenchmarkStore(b *testing.B) {
-	impls := []struct {
-		name  string
-		build func(*testing.B, int) target
-	}{
-		{"library", func(b *testing.B, size int) target { return newLibrary(b, size) }},
-		{"floor", func(b *testing.B, size int) target { return newFloor(b, size) }},
-	}
 	for _, size := range []int{10_000, 1_000_000} {
 		b.Run(fmt.Sprintf("stored=%d", size), func(b *testing.B) {
 			for _, impl := range impls {
@@ -66,6 +59,15 @@ func BenchmarkStore(b *testing.B) {
 			}
 		})
 	}
+}
+
+// impls are the implementations measured: the library and the floor.
+var impls = []struct {
+	name  string
+	build func(*testing.B, int) target
+}{
+	{"library", func(b *testing.B, size int) target { return newLibrary(b, size) }},
+	{"floor", func(b *testing.B, size int) target { return newFloor(b, size) }},
 }
 
 // chunk is how many operations run between two untimed setup phases.
@@ -439,13 +441,7 @@ func (s *floorStore) remove(b *testing.B, r ref) {
 //
 //	go test -run '^$' -bench Collect -benchtime 5x ./memstore
 func BenchmarkCollect(b *testing.B) {
-	for _, impl := range []struct {
-		name  string
-		build func(*testing.B, int) target
-	}{
-		{"library", func(b *testing.B, size int) target { return newLibrary(b, size) }},
-		{"floor", func(b *testing.B, size int) target { return newFloor(b, size) }},
-	} {
+	for _, impl := range impls {
 		b.Run("stored=1000000/impl="+impl.name, func(b *testing.B) {
 			t := impl.build(b, 1_000_000)
 			runtime.GC()

@@ -82,11 +82,8 @@ func (x *keyIndex[K]) del(h uint64, k K, v uint32, hash func(K) uint64) bool {
 
 // tenant holds the indexes of one tenant's invitations.
 type tenant struct {
-	sh   *shard
-	seed maphash.Seed
-	// collide makes every key hash the same (tests: every lookup goes
-	// through spill).
-	collide bool
+	s  *Store // for the hash seed
+	sh *shard // whose slots the indexes name
 	// byID maps ids to slots.
 	byID keyIndex[string]
 	// open maps the invitee keys of records whose stored state is open to
@@ -99,24 +96,24 @@ type tenant struct {
 	order []uint32
 }
 
-func newTenant(sh *shard, seed maphash.Seed, collide bool) *tenant {
-	return &tenant{sh: sh, seed: seed, collide: collide, byID: newKeyIndex[string](), open: newKeyIndex[invite.InviteeKey](),
+func newTenant(s *Store, sh *shard) *tenant {
+	return &tenant{s: s, sh: sh, byID: newKeyIndex[string](), open: newKeyIndex[invite.InviteeKey](),
 		idem: newKeyIndex[string]()}
 }
 
 func (t *tenant) hashString(s string) uint64 {
-	if t.collide {
+	if t.s.collide {
 		return 0
 	}
-	return maphash.String(t.seed, s)
+	return maphash.String(t.s.seed, s)
 }
 
 // hashKey hashes an invitee key; its kind is part of the hash.
 func (t *tenant) hashKey(k invite.InviteeKey) uint64 {
-	if t.collide {
+	if t.s.collide {
 		return 0
 	}
-	return maphash.String(t.seed, k.Value) + uint64(keyKind(k.Kind)+1)*0x9e3779b97f4a7c15
+	return maphash.String(t.s.seed, k.Value) + uint64(keyKind(k.Kind)+1)*0x9e3779b97f4a7c15
 }
 
 func (t *tenant) idOf(e uint32) string { return t.sh.slots[e].id }

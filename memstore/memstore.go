@@ -36,8 +36,10 @@ const shardCount = 64
 
 // Store is the in-memory store. The zero value is not usable; call New.
 type Store struct {
-	seed    maphash.Seed
-	collide bool // see tenant.collide
+	seed maphash.Seed
+	// collide makes every index key hash alike (tests: every lookup past a
+	// tenant's first key goes through spill, see keyIndex).
+	collide bool
 	shards  [shardCount]shard
 	// tokens maps every current and previous token hash to the slot of its
 	// record, sharded by the hash's first byte.
@@ -68,10 +70,6 @@ type slot struct {
 	nsec int32
 }
 
-func (sl *slot) cursor() invite.Cursor {
-	return invite.Cursor{CreatedAt: time.Unix(sl.sec, int64(sl.nsec)).UTC(), ID: sl.id}
-}
-
 // before orders slots by (created, id), as invite.Cursor.Less does.
 func (sl *slot) before(sec int64, nsec int32, id string) bool {
 	if sl.sec != sec {
@@ -82,6 +80,8 @@ func (sl *slot) before(sec int64, nsec int32, id string) bool {
 	}
 	return sl.id < id
 }
+
+func (sl *slot) less(o *slot) bool { return sl.before(o.sec, o.nsec, o.id) }
 
 // ref names a slot in the store: shard index and slot number.
 type ref uint64
@@ -115,10 +115,11 @@ func (s *Store) shardOf(tenantID string) *shard { return &s.shards[s.shardIndex(
 
 func (s *Store) tokenShard(h invite.TokenHash) *tokenShard { return &s.tokens[h[0]%shardCount] }
 
-func (sh *shard) tenant(id string, create bool, s *Store) *tenant {
+// tenant returns the tenant of sh with the given id, creating it if asked.
+func (s *Store) tenant(sh *shard, id string, create bool) *tenant {
 	t := sh.tenants[id]
 	if t == nil && create {
-		t = newTenant(sh, s.seed, s.collide)
+		t = newTenant(s, sh)
 		sh.tenants[id] = t
 	}
 	return t
@@ -308,7 +309,7 @@ func (tx *txn) write(w invite.Write) error {
 	inv := &w.Record.Invitation
 	si := tx.s.shardIndex(inv.TenantID)
 	sh := &tx.s.shards[si]
-	t := sh.tenant(inv.TenantID, w.Expect == 0, tx.s)
+	t := tx.s.tenant(sh, inv.TenantID, w.Expect == 0)
 	var e uint32
 	var old blob
 	var oldH header
@@ -345,7 +346,7 @@ func (tx *txn) write(w invite.Write) error {
 		t.delID(id, e)
 		tx.undo = append(tx.undo, undo{kind: undoByID, t: t, key: id, e: e, had: true})
 		tx.removeOrder(sh, t, e)
-		tx.setCur(sh, e, nil, sh.slots[e].id)
+		tx.setCur(sh, e, nil, id)
 		tx.freed = append(tx.freed, refOf(si, e))
 		return nil
 	}
@@ -377,8 +378,7 @@ func (tx *txn) write(w invite.Write) error {
 func (tx *txn) setCur(sh *shard, e uint32, b blob, id string) {
 	sl := &sh.slots[e]
 	tx.undo = append(tx.undo, undo{kind: undoCur, sh: sh, e: e, cur: sl.cur, key: sl.id})
-	sl.id = id
-	sh.slots[e].cur = b
+	sl.cur, sl.id = b, id
 }
 
 // index adds next's idempotency key, open invitee keys and token hashes,
@@ -480,15 +480,10 @@ func find(sh *shard, t *tenant, sec int64, nsec int32, id string) int {
 	return sort.Search(len(t.order), func(j int) bool { return !sh.slots[t.order[j]].before(sec, nsec, id) })
 }
 
-// findCursor is find at a cursor.
-func findCursor(sh *shard, t *tenant, c invite.Cursor) int {
-	return find(sh, t, c.CreatedAt.Unix(), int32(c.CreatedAt.Nanosecond()), c.ID)
-}
-
 func (tx *txn) insertOrder(sh *shard, t *tenant, e uint32) {
 	n := len(t.order)
 	i := n
-	if sl := &sh.slots[e]; n > 0 && sl.before(sh.slots[t.order[n-1]].sec, sh.slots[t.order[n-1]].nsec, sh.slots[t.order[n-1]].id) {
+	if sl := &sh.slots[e]; n > 0 && sl.less(&sh.slots[t.order[n-1]]) {
 		i = find(sh, t, sl.sec, sl.nsec, sl.id)
 	}
 	t.order = slices.Insert(t.order, i, e)
@@ -506,6 +501,12 @@ func (tx *txn) removeOrder(sh *shard, t *tenant, e uint32) {
 
 // Get implements invite.Store.
 func (s *Store) Get(ctx context.Context, tenantID, id string) (*invite.Record, error) {
+	return s.getIn(ctx, tenantID, func(t *tenant) (uint32, bool) { return t.getID(id) })
+}
+
+// getIn returns a copy of the record that find names in the tenant's
+// indexes.
+func (s *Store) getIn(ctx context.Context, tenantID string, find func(*tenant) (uint32, bool)) (*invite.Record, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -513,7 +514,7 @@ func (s *Store) Get(ctx context.Context, tenantID, id string) (*invite.Record, e
 	sh.mu.RLock()
 	var cur blob
 	if t := sh.tenants[tenantID]; t != nil {
-		if e, ok := t.getID(id); ok {
+		if e, ok := find(t); ok {
 			cur = sh.slots[e].cur
 		}
 	}
@@ -561,22 +562,7 @@ func (s *Store) GetByTokenHash(ctx context.Context, h invite.TokenHash) (*invite
 
 // GetByIdempotencyKey implements invite.Store.
 func (s *Store) GetByIdempotencyKey(ctx context.Context, tenantID, key string) (*invite.Record, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	sh := s.shardOf(tenantID)
-	sh.mu.RLock()
-	var cur blob
-	if t := sh.tenants[tenantID]; t != nil {
-		if e, ok := t.getIdem(key); ok {
-			cur = sh.slots[e].cur
-		}
-	}
-	sh.mu.RUnlock()
-	if cur == nil {
-		return nil, invite.ErrNotFound
-	}
-	return cur.decode(), nil
+	return s.getIn(ctx, tenantID, func(t *tenant) (uint32, bool) { return t.getIdem(key) })
 }
 
 // FindOpen implements invite.Store.
@@ -600,8 +586,7 @@ func (s *Store) FindOpen(ctx context.Context, tenantID string, iv invite.Invitee
 		}
 	}
 	slices.SortFunc(es, func(a, b uint32) int {
-		x, y := &sh.slots[a], &sh.slots[b]
-		if x.before(y.sec, y.nsec, y.id) {
+		if sh.slots[a].less(&sh.slots[b]) {
 			return -1
 		}
 		return 1
@@ -632,13 +617,18 @@ func (s *Store) List(ctx context.Context, tenantID string, q invite.Query) ([]*i
 	case !q.Descending:
 		i, step = 0, 1
 		if c := q.After; c != nil {
-			// the first slot after the cursor
-			i = sort.Search(n, func(j int) bool { return c.Less(sh.slots[t.order[j]].cursor()) })
+			// the first slot after the cursor: past the cursor's own slot
+			sec, nsec := c.CreatedAt.Unix(), int32(c.CreatedAt.Nanosecond())
+			if i = find(sh, t, sec, nsec, c.ID); i < n {
+				if sl := &sh.slots[t.order[i]]; sl.sec == sec && sl.nsec == nsec && sl.id == c.ID {
+					i++
+				}
+			}
 		}
 	default:
 		i, step = n-1, -1
-		if q.After != nil {
-			i = findCursor(sh, t, *q.After) - 1
+		if c := q.After; c != nil {
+			i = find(sh, t, c.CreatedAt.Unix(), int32(c.CreatedAt.Nanosecond()), c.ID) - 1
 		}
 	}
 	out := make([]*invite.Invitation, 0, min(q.Limit, n))
@@ -701,25 +691,28 @@ func (s *Store) Purge(ctx context.Context, before time.Time, limit int) (int, er
 		sh := &s.shards[i]
 		sh.mu.Lock()
 		for id, t := range sh.tenants {
-			var victims []uint32
+			type victim struct {
+				e  uint32
+				hd header
+			}
+			var victims []victim
 			for _, e := range t.order {
 				if n+len(victims) >= limit {
 					break
 				}
 				hd := sh.slots[e].cur.header()
 				if (hd.state.Terminal() || hd.state == invite.StateExpired) && hd.closed.Before(before) {
-					victims = append(victims, e)
+					victims = append(victims, victim{e, hd})
 				}
 			}
-			for _, e := range victims {
-				tx := txn{s: s}
-				hd := sh.slots[e].cur.header()
-				tx.unindex(t, i, e, &hd, nil, nil)
-				tx.removeOrder(sh, t, e)
-				t.delID(sh.slots[e].id, e)
-				tx.freed = append(tx.freed, refOf(i, e))
-				tx.commit()
+			tx := txn{s: s} // its undo log goes unused: nothing here fails
+			for _, v := range victims {
+				tx.unindex(t, i, v.e, &v.hd, nil, nil)
+				tx.removeOrder(sh, t, v.e)
+				t.delID(sh.slots[v.e].id, v.e)
+				tx.freed = append(tx.freed, refOf(i, v.e))
 			}
+			tx.commit()
 			n += len(victims)
 			if t.byID.len() == 0 {
 				delete(sh.tenants, id)
