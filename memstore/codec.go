@@ -49,35 +49,69 @@ type header struct {
 // open reports whether the version's stored state is open.
 func (h *header) open() bool { return h.state.Open() }
 
+// The header is a fixed-size part, then the five strings whose lengths it
+// gives and the previous tokens, so that reading it takes no parsing:
+//
+//	off  field
+//	0    version              int64
+//	8    expires              int64 Unix seconds, uint32 nanoseconds
+//	20   closed               int64 Unix seconds, uint32 nanoseconds
+//	32   token hash           [32]byte
+//	64   previous tokens + 1  uint32 (0: nil)
+//	68   string lengths       uint32 each: state, email, phone, user id,
+//	                          idempotency key
+//	88   the five strings, then each previous token (hash, expiry: 44 bytes),
+//	     then the body (varint-encoded, see appendRecord)
+//
+// All integers are little-endian.
+const (
+	hashSize  = len(invite.TokenHash{})
+	fixedSize = 88
+	prevSize  = hashSize + timeSize
+	timeSize  = 12
+)
+
+var le = binary.LittleEndian
+
 // header decodes b's index fields.
 func (b blob) header() header {
-	var h header
-	d := decoder{buf: b}
-	h.version = d.varint()
-	h.state = invite.State(d.str())
-	h.invitee = invite.Invitee{Email: d.str(), Phone: d.str(), UserID: d.str()}
-	h.idem = d.str()
-	h.expires, h.closed = d.time(), d.time()
-	copy(h.token[:], d.raw())
-	start := d.off
-	h.nprev = d.length()
-	for range max(h.nprev, 0) {
-		d.raw()
-		d.time()
+	_ = b[fixedSize-1]
+	h := header{version: int64(le.Uint64(b)), expires: fixedTime(b[8:]), closed: fixedTime(b[20:]),
+		token: invite.TokenHash(b[32:64]), nprev: int(le.Uint32(b[64:])) - 1}
+	off := fixedSize
+	var s [5]string
+	for i := range s {
+		n := int(le.Uint32(b[68+4*i:]))
+		s[i] = view(b[off : off+n])
+		off += n
 	}
-	h.prev = d.buf[start:d.off]
-	h.body = d.off
+	h.state, h.invitee, h.idem = invite.State(s[0]), invite.Invitee{Email: s[1], Phone: s[2], UserID: s[3]}, s[4]
+	end := off + max(h.nprev, 0)*prevSize
+	h.prev, h.body = b[off:end:end], end
 	return h
+}
+
+// fixedTime reads what appendFixedTime wrote.
+func fixedTime(b []byte) time.Time {
+	return time.Unix(int64(le.Uint64(b)), int64(le.Uint32(b[8:]))).UTC()
+}
+
+func appendFixedTime(b []byte, t time.Time) []byte {
+	return le.AppendUint32(le.AppendUint64(b, uint64(t.Unix())), uint32(t.Nanosecond()))
+}
+
+// view returns b's bytes as a string, sharing them (blobs are immutable).
+func view(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(&b[0], len(b))
 }
 
 // previous calls fn for each previous token, in order.
 func (h *header) previous(fn func(invite.PreviousToken)) {
-	d := decoder{buf: h.prev}
-	for range max(d.length(), 0) {
-		var p invite.PreviousToken
-		copy(p.Hash[:], d.raw())
-		p.ExpiresAt = d.time()
-		fn(p)
+	for p := h.prev; len(p) >= prevSize; p = p[prevSize:] {
+		fn(invite.PreviousToken{Hash: invite.TokenHash(p), ExpiresAt: fixedTime(p[hashSize:])})
 	}
 }
 
@@ -87,12 +121,10 @@ func (h *header) hasHash(x invite.TokenHash) bool {
 	if h.token == x {
 		return true
 	}
-	d := decoder{buf: h.prev}
-	for range max(d.length(), 0) {
-		if invite.TokenHash(d.raw()) == x {
+	for p := h.prev; len(p) >= prevSize; p = p[prevSize:] {
+		if invite.TokenHash(p) == x {
 			return true
 		}
-		d.time()
 	}
 	return false
 }
@@ -104,7 +136,9 @@ func (h *header) hashes(buf *[2]invite.TokenHash) []invite.TokenHash {
 	if !h.token.IsZero() {
 		hs = append(hs, h.token)
 	}
-	h.previous(func(p invite.PreviousToken) { hs = append(hs, p.Hash) })
+	for p := h.prev; len(p) >= prevSize; p = p[prevSize:] {
+		hs = append(hs, invite.TokenHash(p))
+	}
 	return hs
 }
 
@@ -115,8 +149,9 @@ func (b blob) id(h *header) string {
 	return d.str()
 }
 
-// encode builds the stored form of r. Times are kept in UTC.
-func encode(r *invite.Record) blob {
+// encode builds the stored form of r and returns it with its header. Times
+// are kept in UTC.
+func encode(r *invite.Record) (blob, header) {
 	bp := scratch.Get().(*[]byte)
 	buf := appendRecord((*bp)[:0], r)
 	b := blob(append(make([]byte, 0, len(buf)), buf...))
@@ -124,7 +159,7 @@ func encode(r *invite.Record) blob {
 		*bp = buf
 		scratch.Put(bp)
 	}
-	return b
+	return b, b.header()
 }
 
 // decode returns a new record the caller owns.
@@ -205,19 +240,27 @@ func appendDict(b []byte, m map[string]string) []byte {
 	return b
 }
 
-// appendRecord writes the index fields first (the header), then the rest.
+// appendRecord writes the header (see fixedSize), then the rest.
 func appendRecord(b []byte, r *invite.Record) []byte {
 	inv, c := &r.Invitation, &r.Credentials
-	b = appendVarint(b, inv.Version)
-	for _, s := range [...]string{string(inv.State), inv.Invitee.Email, inv.Invitee.Phone, inv.Invitee.UserID, inv.IdempotencyKey} {
-		b = appendStr(b, s)
+	b = le.AppendUint64(b, uint64(inv.Version))
+	b = appendFixedTime(b, inv.ExpiresAt)
+	b = appendFixedTime(b, inv.ClosedAt)
+	b = append(b, c.TokenHash[:]...)
+	nprev := 0
+	if c.PreviousTokens != nil {
+		nprev = len(c.PreviousTokens) + 1
 	}
-	b = appendTime(b, inv.ExpiresAt)
-	b = appendTime(b, inv.ClosedAt)
-	b = appendBytes(b, c.TokenHash[:])
-	b = appendLength(b, len(c.PreviousTokens), c.PreviousTokens == nil)
+	b = le.AppendUint32(b, uint32(nprev))
+	strs := [...]string{string(inv.State), inv.Invitee.Email, inv.Invitee.Phone, inv.Invitee.UserID, inv.IdempotencyKey}
+	for _, s := range strs {
+		b = le.AppendUint32(b, uint32(len(s)))
+	}
+	for _, s := range strs {
+		b = append(b, s...)
+	}
 	for _, p := range c.PreviousTokens {
-		b = appendTime(appendBytes(b, p.Hash[:]), p.ExpiresAt)
+		b = appendFixedTime(append(b, p.Hash[:]...), p.ExpiresAt)
 	}
 	// body
 	for _, s := range [...]string{inv.ID, inv.TenantID, inv.GivenName, inv.FamilyName, inv.Inviter.ID, inv.Inviter.Name,
@@ -279,13 +322,7 @@ func (d *decoder) raw() []byte {
 }
 
 // str returns the next string, sharing the (immutable) blob's bytes.
-func (d *decoder) str() string {
-	b := d.raw()
-	if len(b) == 0 {
-		return ""
-	}
-	return unsafe.String(&b[0], len(b))
-}
+func (d *decoder) str() string { return view(d.raw()) }
 
 // length reads what encoder.length wrote: -1 for nil.
 func (d *decoder) length() int { return int(d.uvarint()) - 1 }

@@ -160,10 +160,14 @@ func (s *Store) Apply(ctx context.Context, b *invite.Batch) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	var idxBuf [4]int
-	idx := idxBuf[:0]
+	// The shard of each write (most batches have one) and the shards to
+	// lock, in index order.
+	var siBuf, idxBuf [4]int
+	si, idx := siBuf[:0], idxBuf[:0]
 	for _, w := range b.Writes {
-		if i := s.shardIndex(w.Record.Invitation.TenantID); !slices.Contains(idx, i) {
+		i := s.shardIndex(w.Record.Invitation.TenantID)
+		si = append(si, i)
+		if !slices.Contains(idx, i) {
 			idx = append(idx, i)
 		}
 	}
@@ -183,8 +187,8 @@ func (s *Store) Apply(ctx context.Context, b *invite.Batch) error {
 		tx.s, tx.undo, tx.drop, tx.freed = nil, tx.undo[:0], tx.drop[:0], tx.freed[:0]
 		txPool.Put(tx)
 	}()
-	for _, w := range b.Writes {
-		if err := tx.write(w); err != nil {
+	for k, w := range b.Writes {
+		if err := tx.write(w, si[k]); err != nil {
 			tx.rollback()
 			return err
 		}
@@ -304,10 +308,9 @@ func (tx *txn) commit() {
 	}
 }
 
-// write applies one write of the batch.
-func (tx *txn) write(w invite.Write) error {
+// write applies one write of the batch to shard si, its tenant's.
+func (tx *txn) write(w invite.Write, si int) error {
 	inv := &w.Record.Invitation
-	si := tx.s.shardIndex(inv.TenantID)
 	sh := &tx.s.shards[si]
 	t := tx.s.tenant(sh, inv.TenantID, w.Expect == 0)
 	var e uint32
@@ -333,8 +336,7 @@ func (tx *txn) write(w invite.Write) error {
 	var next blob
 	var nextH header
 	if !w.Delete {
-		next = encode(w.Record)
-		nextH = next.header()
+		next, nextH = encode(w.Record)
 	}
 	// Unindex the old version first, so that a batch may hand a key from
 	// one record to another.
