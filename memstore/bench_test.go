@@ -537,3 +537,61 @@ func BenchmarkParallel(b *testing.B) {
 		removeAll(b, refs)
 	})
 }
+
+// BenchmarkRandomRead is the machine's own baseline for how much slower an
+// operation gets when the store grows from 10,000 to 1,000,000 invitations,
+// with none of the library in it: the least a token lookup does, which is a
+// SHA-256 of the token, one probe of a map from token hash to record, and a
+// read of the record's bytes (a 288-byte slice per record, the size of the
+// library's encoded record in BenchmarkStore).
+//
+//	go test -run '^$' -bench RandomRead -benchtime 1000000x -cpu 1 -count 3 ./memstore
+//
+// It reports ns/op with 10,000 records (small-ns/op) and with 1,000,000
+// (large-ns/op), large/small, and penalty-ns, their difference: what the
+// cache and TLB misses of reaching one random record among a million cost
+// on this machine. ns/op is the sum of both. Each size is measured on its
+// own heap, warmed as in BenchmarkStore.
+//
+// An operation at 1,000,000 stored reaches at least one random record, so
+// it takes at least penalty-ns longer than at 10,000: no store on this
+// machine is within a ratio r of its 10,000-record speed at 1,000,000
+// unless its operation takes at least penalty-ns/(r-1) at 10,000.
+func BenchmarkRandomRead(b *testing.B) {
+	const recordSize = 288
+	measure := func(size int) time.Duration {
+		toks := make([]string, size)
+		recs := make(map[invite.TokenHash][]byte, size)
+		for i := range toks {
+			tok, h := invite.MintToken(invite.DefaultTokenPrefix)
+			toks[i] = tok.Reveal()
+			rec := make([]byte, recordSize)
+			rec[0] = byte(i)
+			recs[h] = rec
+		}
+		warmHeap()
+		rnd := rand.New(rand.NewPCG(1, 2))
+		var buf [recordSize]byte
+		n := 0
+		b.StartTimer()
+		start := time.Now()
+		for range b.N {
+			h := sha256.Sum256([]byte(toks[rnd.IntN(size)]))
+			n += copy(buf[:], recs[h])
+		}
+		d := time.Since(start)
+		b.StopTimer()
+		if n != b.N*recordSize {
+			b.Fatal("a record is missing")
+		}
+		return d
+	}
+	b.StopTimer()
+	small := measure(10_000)
+	runtime.GC()
+	large := measure(1_000_000)
+	b.ReportMetric(float64(small)/float64(b.N), "small-ns/op")
+	b.ReportMetric(float64(large)/float64(b.N), "large-ns/op")
+	b.ReportMetric(float64(large)/float64(small), "large/small")
+	b.ReportMetric(float64(large-small)/float64(b.N), "penalty-ns")
+}
