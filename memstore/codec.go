@@ -38,8 +38,8 @@ type header struct {
 	expires time.Time
 	closed  time.Time
 	token   invite.TokenHash
-	// prev is the encoded list of previous tokens (nprev of them), read
-	// on demand.
+	// prev holds the previous tokens, prevSize bytes each, read on
+	// demand; nprev is how many (-1: nil).
 	prev  []byte
 	nprev int
 	// body is where the fields after the header start in the blob.
