@@ -42,6 +42,8 @@ type header struct {
 	// demand; nprev is how many (-1: nil).
 	prev  []byte
 	nprev int
+	// nlist is how many roles and groups the record has.
+	nlist int
 	// body is where the fields after the header start in the blob.
 	body int
 }
@@ -58,15 +60,16 @@ func (h *header) open() bool { return h.state.Open() }
 //	20   closed               int64 Unix seconds, uint32 nanoseconds
 //	32   token hash           [32]byte
 //	64   previous tokens + 1  uint32 (0: nil)
-//	68   string lengths       uint32 each: state, email, phone, user id,
+//	68   list strings         uint32: how many roles and groups in all
+//	72   string lengths       uint32 each: state, email, phone, user id,
 //	                          idempotency key
-//	88   the five strings, then each previous token (hash, expiry: 44 bytes),
+//	92   the five strings, then each previous token (hash, expiry: 44 bytes),
 //	     then the body (varint-encoded, see appendRecord)
 //
 // All integers are little-endian.
 const (
 	hashSize  = len(invite.TokenHash{})
-	fixedSize = 88
+	fixedSize = 92
 	prevSize  = hashSize + timeSize
 	timeSize  = 12
 )
@@ -77,11 +80,11 @@ var le = binary.LittleEndian
 func (b blob) header() header {
 	_ = b[fixedSize-1]
 	h := header{version: int64(le.Uint64(b)), expires: fixedTime(b[8:]), closed: fixedTime(b[20:]),
-		token: invite.TokenHash(b[32:64]), nprev: int(le.Uint32(b[64:])) - 1}
+		token: invite.TokenHash(b[32:64]), nprev: int(le.Uint32(b[64:])) - 1, nlist: int(le.Uint32(b[68:]))}
 	off := fixedSize
 	var s [5]string
 	for i := range s {
-		n := int(le.Uint32(b[68+4*i:]))
+		n := int(le.Uint32(b[72+4*i:]))
 		s[i] = view(b[off : off+n])
 		off += n
 	}
@@ -164,16 +167,46 @@ func encode(r *invite.Record) (blob, header) {
 
 // decode returns a new record the caller owns.
 func (b blob) decode() *invite.Record {
-	r := new(invite.Record)
 	h := b.header()
-	b.decodeInto(&h, r, true)
+	return b.decodeWith(&h)
+}
+
+// decodeWith returns a new record the caller owns, decoded from the blob
+// whose header is h.
+func (b blob) decodeWith(h *header) *invite.Record {
+	r, lists := newRecord(h.nlist)
+	b.decodeInto(h, r, true, lists)
 	return r
 }
 
-// decodeInto fills r from the blob, whose header is h; without own it
-// leaves the collections (lists, data, metadata, code hash) out.
-func (b blob) decodeInto(h *header, r *invite.Record, own bool) {
-	d := decoder{buf: b, off: h.body}
+// newRecord allocates a record and room for n list strings (its roles and
+// groups), together when n is small: a record with up to two fits the
+// size class of a record alone.
+func newRecord(n int) (*invite.Record, []string) {
+	switch {
+	case n == 0:
+		return new(invite.Record), nil
+	case n <= 2:
+		x := new(struct {
+			r invite.Record
+			l [2]string
+		})
+		return &x.r, x.l[:n]
+	case n <= 4:
+		x := new(struct {
+			r invite.Record
+			l [4]string
+		})
+		return &x.r, x.l[:n]
+	}
+	return new(invite.Record), make([]string, n)
+}
+
+// decodeInto fills r from the blob, whose header is h, with the roles and
+// groups in lists (h.nlist long); without own it leaves the collections
+// (lists, data, metadata, code hash) out.
+func (b blob) decodeInto(h *header, r *invite.Record, own bool, lists []string) {
+	d := decoder{buf: b, off: h.body, lists: lists}
 	inv, c := &r.Invitation, &r.Credentials
 	inv.Version, inv.State, inv.Invitee, inv.IdempotencyKey = h.version, h.state, h.invitee, h.idem
 	inv.ExpiresAt, inv.ClosedAt = h.expires, h.closed
@@ -252,6 +285,7 @@ func appendRecord(b []byte, r *invite.Record) []byte {
 		nprev = len(c.PreviousTokens) + 1
 	}
 	b = le.AppendUint32(b, uint32(nprev))
+	b = le.AppendUint32(b, uint32(len(inv.Roles)+len(inv.Groups)))
 	strs := [...]string{string(inv.State), inv.Invitee.Email, inv.Invitee.Phone, inv.Invitee.UserID, inv.IdempotencyKey}
 	for _, s := range strs {
 		b = le.AppendUint32(b, uint32(len(s)))
@@ -293,6 +327,8 @@ func appendRecord(b []byte, r *invite.Record) []byte {
 type decoder struct {
 	buf []byte
 	off int
+	// lists is where lists puts the roles and groups.
+	lists []string
 }
 
 func (d *decoder) uvarint() uint64 {
@@ -335,22 +371,12 @@ func (d *decoder) time() time.Time {
 
 func (d *decoder) bool() bool { return d.uvarint() == 1 }
 
-// lists decodes roles and groups into one allocation (each capped at its
+// roleGroups decodes roles and groups into d.lists (each capped at its
 // length, so appending to one never writes into the other).
-func (d *decoder) lists() (roles, groups []string) {
-	start := d.off
+func (d *decoder) roleGroups() (roles, groups []string) {
 	nr := d.length()
-	for range max(nr, 0) {
-		d.raw()
-	}
-	ng := d.length()
-	d.off = start
-	var all []string
-	if nr > 0 || ng > 0 {
-		all = make([]string, max(nr, 0)+max(ng, 0))
-	}
-	roles = d.strings(d.length(), all)
-	groups = d.strings(d.length(), all[max(nr, 0):])
+	roles = d.strings(nr, d.lists)
+	groups = d.strings(d.length(), d.lists[max(nr, 0):])
 	return roles, groups
 }
 
@@ -396,7 +422,7 @@ func (d *decoder) body(r *invite.Record, own bool) {
 	if !own {
 		return
 	}
-	inv.Roles, inv.Groups = d.lists()
+	inv.Roles, inv.Groups = d.roleGroups()
 	inv.Data = d.dict()
 	if n := d.length(); n >= 0 {
 		inv.FormData = make(map[string]map[string]string, n)

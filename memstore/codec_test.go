@@ -69,7 +69,7 @@ func TestCodecRoundTrip(t *testing.T) {
 			require.Equal(t, wantHashes, append([]invite.TokenHash{}, h.hashes(&hashes)...))
 			require.False(t, h.hasHash(invite.TokenHash{9, 9}))
 			var scalars invite.Record
-			st.decodeInto(&h, &scalars, false)
+			st.decodeInto(&h, &scalars, false, nil)
 			require.Equal(t, want.Invitation.ID, scalars.Invitation.ID)
 			require.Equal(t, want.Invitation.CreatedAt, scalars.Invitation.CreatedAt)
 			require.Equal(t, want.Invitation.State, scalars.Invitation.State)

@@ -557,9 +557,7 @@ func (s *Store) GetByTokenHash(ctx context.Context, h invite.TokenHash) (*invite
 	if !hd.hasHash(h) {
 		return nil, invite.ErrNotFound
 	}
-	rec := new(invite.Record)
-	cur.decodeInto(&hd, rec, true)
-	return rec, nil
+	return cur.decodeWith(&hd), nil
 }
 
 // GetByIdempotencyKey implements invite.Store.
@@ -639,13 +637,13 @@ func (s *Store) List(ctx context.Context, tenantID string, q invite.Query) ([]*i
 		// Filter on the scalar fields; decode the collections of matches only.
 		var r invite.Record
 		hd := cur.header()
-		if cur.decodeInto(&hd, &r, false); !q.Matches(&r.Invitation, q.Now) {
+		if cur.decodeInto(&hd, &r, false, nil); !q.Matches(&r.Invitation, q.Now) {
 			continue
 		}
 		if len(out) == q.Limit {
 			return out, invite.CursorOf(out[len(out)-1]), nil
 		}
-		out = append(out, &cur.decode().Invitation)
+		out = append(out, &cur.decodeWith(&hd).Invitation)
 	}
 	return out, nil, nil
 }
