@@ -37,14 +37,7 @@ func TestCodecRoundTrip(t *testing.T) {
 	onlyGroups := invite.Record{Invitation: invite.Invitation{Groups: []string{"g1", "g2"}, SendCount: -1, Version: -7}}
 	for name, r := range map[string]invite.Record{"full": full, "zero": {}, "empty": empty, "only groups": onlyGroups} {
 		t.Run(name, func(t *testing.T) {
-			want := r.Clone()
-			for _, tm := range []*time.Time{&want.Invitation.CreatedAt, &want.Invitation.UpdatedAt, &want.Invitation.IssuedAt,
-				&want.Invitation.ExpiresAt, &want.Invitation.SentAt, &want.Invitation.ClosedAt} {
-				*tm = tm.UTC()
-			}
-			for i := range want.Credentials.PreviousTokens {
-				want.Credentials.PreviousTokens[i].ExpiresAt = want.Credentials.PreviousTokens[i].ExpiresAt.UTC()
-			}
+			want := decoded(&r)
 			st, eh := encode(&r)
 			got := st.decode()
 			require.Equal(t, want, got)
@@ -111,5 +104,59 @@ func BenchmarkCodec(b *testing.B) {
 		for b.Loop() {
 			_ = r.Clone()
 		}
+	})
+}
+
+// decoded returns what decoding r's encoding must give: a copy of r with
+// its times in UTC.
+func decoded(r *invite.Record) *invite.Record {
+	want := r.Clone()
+	for _, tm := range []*time.Time{&want.Invitation.CreatedAt, &want.Invitation.UpdatedAt, &want.Invitation.IssuedAt,
+		&want.Invitation.ExpiresAt, &want.Invitation.SentAt, &want.Invitation.ClosedAt} {
+		*tm = tm.UTC()
+	}
+	for i := range want.Credentials.PreviousTokens {
+		want.Credentials.PreviousTokens[i].ExpiresAt = want.Credentials.PreviousTokens[i].ExpiresAt.UTC()
+	}
+	return want
+}
+
+// FuzzCodec checks that any record survives encode and decode, and that
+// the header encode returns is the one the blob gives back.
+func FuzzCodec(f *testing.F) {
+	f.Add("id", "tenant", "ada@example.com", "+33612345678", "u", "pending", "team", "core", int64(3), int64(1_700_000_000), int64(5), uint8(1), []byte(`{"a":1}`), false)
+	f.Add("", "", "", "", "", "", "", "", int64(-1), int64(-62135596800), int64(0), uint8(0), []byte(nil), true)
+	f.Fuzz(func(t *testing.T, id, tenant, email, phone, user, state, key, val string,
+		version, sec, nsec int64, shape uint8, meta []byte, nilCollections bool) {
+		at := time.Unix(sec, nsec)
+		r := invite.Record{
+			Invitation: invite.Invitation{
+				ID: id, TenantID: tenant, Invitee: invite.Invitee{Email: email, Phone: phone, UserID: user},
+				GivenName: val, FamilyName: key, Inviter: invite.Inviter{ID: user, Name: val}, AccountName: tenant,
+				ClientID: key, IdentityProviderID: val, RedirectURI: email, LinkTemplate: phone, TemplateKey: state,
+				Locale: key, AcceptedBy: user, Reason: val, IdempotencyKey: key, State: invite.State(state),
+				RequireEmailMatch: shape&1 != 0, HasCode: shape&2 != 0, SendCount: int(version), Version: version,
+				CreatedAt: at, UpdatedAt: at.Add(time.Second), IssuedAt: at, ExpiresAt: at.Add(time.Hour), SentAt: at,
+				ClosedAt: at.Add(-time.Minute),
+			},
+			Credentials: invite.Credentials{TokenHash: invite.TokenHash{byte(shape)}, CodeFailures: int(shape)},
+		}
+		if !nilCollections {
+			inv := &r.Invitation
+			inv.Roles, inv.Groups = []string{key, val}[:shape%3], []string{val}[:shape%2]
+			inv.Data = map[string]string{key: val}
+			inv.FormData = map[string]map[string]string{id: {key: val}}
+			inv.Metadata = append([]byte{}, meta...)
+			r.Credentials.CodeHash = []byte(val)
+			for i := range int(shape % 4) {
+				r.Credentials.PreviousTokens = append(r.Credentials.PreviousTokens,
+					invite.PreviousToken{Hash: invite.TokenHash{byte(i), 1}, ExpiresAt: at.Add(time.Duration(i))})
+			}
+		}
+		b, h := encode(&r)
+		require.Equal(t, decoded(&r), b.decode())
+		require.Equal(t, h, b.header())
+		require.Equal(t, r.Invitation.ID, b.id(&h))
+		require.Equal(t, len(r.Invitation.Roles)+len(r.Invitation.Groups), h.nlist)
 	})
 }
