@@ -2,6 +2,8 @@ package memstore
 
 import (
 	"encoding/binary"
+	"fmt"
+	"math"
 	"sync"
 	"time"
 	"unsafe"
@@ -59,20 +61,42 @@ func (h *header) open() bool { return h.state.Open() }
 //	8    expires              int64 Unix seconds, uint32 nanoseconds
 //	20   closed               int64 Unix seconds, uint32 nanoseconds
 //	32   token hash           [32]byte
-//	64   previous tokens + 1  uint32 (0: nil)
-//	68   list strings         uint32: how many roles and groups in all
-//	72   string lengths       uint32 each: state, email, phone, user id,
+//	64   previous tokens + 1  uint16 (0: nil)
+//	66   list strings         uint16: how many roles and groups in all
+//	68   string lengths       uint16 each: state, email, phone, user id,
 //	                          idempotency key
-//	92   the five strings, then each previous token (hash, expiry: 44 bytes),
+//	78   the five strings, then each previous token (hash, expiry: 44 bytes),
 //	     then the body (varint-encoded, see appendRecord)
 //
-// All integers are little-endian.
+// All integers are little-endian. The 16-bit fields bound what a record may
+// hold (checkLimits); the Manager's validation keeps far below.
 const (
 	hashSize  = len(invite.TokenHash{})
-	fixedSize = 92
+	fixedSize = 78
 	prevSize  = hashSize + timeSize
 	timeSize  = 12
+	// maxField is the most a 16-bit header field holds.
+	maxField = math.MaxUint16
 )
+
+// checkLimits returns an error matching invite.ErrInvalid, naming the
+// field, when r does not fit the header's 16-bit fields.
+func checkLimits(r *invite.Record) error {
+	inv := &r.Invitation
+	for _, f := range [...]struct {
+		name string
+		n    int
+	}{
+		{"State", len(inv.State)}, {"Invitee.Email", len(inv.Invitee.Email)}, {"Invitee.Phone", len(inv.Invitee.Phone)},
+		{"Invitee.UserID", len(inv.Invitee.UserID)}, {"IdempotencyKey", len(inv.IdempotencyKey)},
+		{"Roles and Groups", len(inv.Roles) + len(inv.Groups)}, {"PreviousTokens", len(r.Credentials.PreviousTokens) + 1},
+	} {
+		if f.n > maxField {
+			return fmt.Errorf("%w: memstore: %s: more than %d (bytes or items)", invite.ErrInvalid, f.name, maxField)
+		}
+	}
+	return nil
+}
 
 var le = binary.LittleEndian
 
@@ -80,11 +104,11 @@ var le = binary.LittleEndian
 func (b blob) header() header {
 	_ = b[fixedSize-1]
 	h := header{version: int64(le.Uint64(b)), expires: fixedTime(b[8:]), closed: fixedTime(b[20:]),
-		token: invite.TokenHash(b[32:64]), nprev: int(le.Uint32(b[64:])) - 1, nlist: int(le.Uint32(b[68:]))}
+		token: invite.TokenHash(b[32:64]), nprev: int(le.Uint16(b[64:])) - 1, nlist: int(le.Uint16(b[66:]))}
 	off := fixedSize
 	var s [5]string
 	for i := range s {
-		n := int(le.Uint32(b[72+4*i:]))
+		n := int(le.Uint16(b[68+2*i:]))
 		s[i] = view(b[off : off+n])
 		off += n
 	}
@@ -153,7 +177,7 @@ func (b blob) id(h *header) string {
 }
 
 // encode builds the stored form of r and returns it with its header. Times
-// are kept in UTC.
+// are kept in UTC. r must pass checkLimits.
 func encode(r *invite.Record) (blob, header) {
 	bp := scratch.Get().(*[]byte)
 	buf := appendRecord((*bp)[:0], r)
@@ -273,7 +297,8 @@ func appendDict(b []byte, m map[string]string) []byte {
 	return b
 }
 
-// appendRecord writes the header (see fixedSize), then the rest.
+// appendRecord writes the header (see fixedSize), then the rest. r must
+// pass checkLimits.
 func appendRecord(b []byte, r *invite.Record) []byte {
 	inv, c := &r.Invitation, &r.Credentials
 	b = le.AppendUint64(b, uint64(inv.Version))
@@ -284,11 +309,11 @@ func appendRecord(b []byte, r *invite.Record) []byte {
 	if c.PreviousTokens != nil {
 		nprev = len(c.PreviousTokens) + 1
 	}
-	b = le.AppendUint32(b, uint32(nprev))
-	b = le.AppendUint32(b, uint32(len(inv.Roles)+len(inv.Groups)))
+	b = le.AppendUint16(b, uint16(nprev))
+	b = le.AppendUint16(b, uint16(len(inv.Roles)+len(inv.Groups)))
 	strs := [...]string{string(inv.State), inv.Invitee.Email, inv.Invitee.Phone, inv.Invitee.UserID, inv.IdempotencyKey}
 	for _, s := range strs {
-		b = le.AppendUint32(b, uint32(len(s)))
+		b = le.AppendUint16(b, uint16(len(s)))
 	}
 	for _, s := range strs {
 		b = append(b, s...)
@@ -322,12 +347,12 @@ func appendRecord(b []byte, r *invite.Record) []byte {
 	return appendBytes(b, c.CodeHash)
 }
 
-// decoder reads what encoder wrote. The blob is trusted (memstore wrote
-// it), so malformed input is a bug and panics.
+// decoder reads the body appendRecord wrote. The blob is trusted (memstore
+// wrote it), so malformed input is a bug and panics.
 type decoder struct {
 	buf []byte
 	off int
-	// lists is where lists puts the roles and groups.
+	// lists is where roleGroups puts the roles and groups.
 	lists []string
 }
 

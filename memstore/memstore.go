@@ -13,7 +13,12 @@
 // holds. A record lives in a slot of its shard; the indexes map hashes of
 // their keys to slot numbers (keyindex.go), so none of them holds a pointer
 // and the garbage collector has about two pointers per invitation to follow
-// (the slot's blob and id), however many invitations are stored. Events in
+// (the slot's blob and id), however many invitations are stored. A record
+// whose state, invitee email, phone or user id, or idempotency key is
+// longer than 65,535 bytes, or that has more than 65,535 roles and groups
+// together or 65,534 previous tokens, does not fit that encoding and is
+// refused with an error matching invite.ErrInvalid (the Manager's
+// validation keeps far below these). Events in
 // a batch are not kept (memstore has no outbox); the Manager hands them to
 // its EventSink, and builds none when it has no EventSink (memstore
 // implements invite.EventDiscarder).
@@ -310,6 +315,11 @@ func (tx *txn) commit() {
 
 // write applies one write of the batch to shard si, its tenant's.
 func (tx *txn) write(w invite.Write, si int) error {
+	if !w.Delete {
+		if err := checkLimits(w.Record); err != nil {
+			return err
+		}
+	}
 	inv := &w.Record.Invitation
 	sh := &tx.s.shards[si]
 	t := tx.s.tenant(sh, inv.TenantID, w.Expect == 0)

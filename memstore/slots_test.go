@@ -159,3 +159,44 @@ func TestSlotReuseRace(t *testing.T) {
 	sh := s.shardOf("t")
 	require.LessOrEqual(t, len(sh.slots), writers, "slots are reused")
 }
+
+// A record that does not fit the header's 16-bit fields is refused with a
+// typed error naming the field, and nothing of its batch is stored.
+func TestHeaderLimits(t *testing.T) {
+	ctx := context.Background()
+	long := string(make([]byte, maxField+1))
+	for name, tc := range map[string]struct {
+		field string
+		edit  func(r *invite.Record)
+	}{
+		"email":           {"Invitee.Email", func(r *invite.Record) { r.Invitation.Invitee.Email = long }},
+		"idempotency key": {"IdempotencyKey", func(r *invite.Record) { r.Invitation.IdempotencyKey = long }},
+		"lists": {"Roles and Groups", func(r *invite.Record) {
+			r.Invitation.Roles, r.Invitation.Groups = make([]string, maxField/2+1), make([]string, maxField/2+1)
+		}},
+		"previous tokens": {"PreviousTokens", func(r *invite.Record) {
+			r.Credentials.PreviousTokens = make([]invite.PreviousToken, maxField)
+		}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			s := New()
+			ok, bad := slotRecord("t", 1), slotRecord("t", 2)
+			tc.edit(bad)
+			err := s.Apply(ctx, &invite.Batch{Writes: []invite.Write{{Record: ok}, {Record: bad}}})
+			require.ErrorIs(t, err, invite.ErrInvalid)
+			require.ErrorContains(t, err, tc.field)
+			_, err = s.Get(ctx, "t", ok.Invitation.ID)
+			require.ErrorIs(t, err, invite.ErrNotFound, "the batch's other write is rolled back")
+		})
+	}
+	// At the limit, it fits.
+	s := New()
+	r := slotRecord("t", 3)
+	r.Invitation.IdempotencyKey = long[:maxField]
+	r.Invitation.Roles = make([]string, maxField)
+	require.NoError(t, applyOne(t, s, invite.Write{Record: r}))
+	got, err := s.Get(ctx, "t", r.Invitation.ID)
+	require.NoError(t, err)
+	require.Equal(t, r.Invitation.IdempotencyKey, got.Invitation.IdempotencyKey)
+	require.Len(t, got.Invitation.Roles, maxField)
+}
