@@ -20,8 +20,10 @@ import (
 //     mark instead of a pointer-dense struct and the dozen strings, slices
 //     and maps hanging off it: with a million stored invitations marking
 //     dominated every operation's cost;
-//   - keeps a record's bytes together, so a read at a million records costs
-//     about the cache misses of a read at ten thousand.
+//   - keeps a record's bytes together, so a read touches a few adjacent
+//     cache lines instead of a dozen scattered objects (reaching the record
+//     among a million still costs cache and TLB misses; see
+//     BenchmarkRandomRead).
 //
 // A blob is never modified once built, so the strings of a decoded record
 // point into it (unsafe.String) instead of being copied; the slices and
