@@ -178,6 +178,14 @@ func (b blob) id(h *header) string {
 	return d.str()
 }
 
+// tenant returns the record's tenant id (the body's second field), a view
+// of b, whose header is h.
+func (b blob) tenant(h *header) string {
+	d := decoder{buf: b, off: h.body}
+	d.raw()
+	return d.str()
+}
+
 // encode builds the stored form of r and returns it with its header. Times
 // are kept in UTC. r must pass checkLimits.
 func encode(r *invite.Record) (blob, header) {

@@ -94,6 +94,8 @@ type tenant struct {
 	idem keyIndex[string]
 	// order holds the tenant's slots sorted by (created, id).
 	order []uint32
+	// num is the tenant's number in its shard (shard.numbered, slot.tn).
+	num uint32
 }
 
 func newTenant(s *Store, sh *shard) *tenant {

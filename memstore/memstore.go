@@ -56,7 +56,11 @@ type Store struct {
 type shard struct {
 	mu      sync.RWMutex
 	tenants map[string]*tenant
-	slots   []slot
+	// numbered holds the shard's tenants by number (tenant.num); nil
+	// entries are numbers free for reuse, listed in freeNums.
+	numbered []*tenant
+	freeNums []uint32
+	slots    []slot
 	// free lists slots released by committed deletes, for reuse.
 	free []uint32
 }
@@ -73,6 +77,8 @@ type slot struct {
 	// sec and nsec are the record's CreatedAt, its place in tenant.order.
 	sec  int64
 	nsec int32
+	// tn is the number of the record's tenant in its shard (shard.numbered).
+	tn uint32
 }
 
 // before orders slots by (created, id), as invite.Cursor.Less does.
@@ -125,9 +131,23 @@ func (s *Store) tenant(sh *shard, id string, create bool) *tenant {
 	t := sh.tenants[id]
 	if t == nil && create {
 		t = newTenant(s, sh)
+		if n := len(sh.freeNums); n > 0 {
+			t.num, sh.freeNums = sh.freeNums[n-1], sh.freeNums[:n-1]
+			sh.numbered[t.num] = t
+		} else {
+			t.num = uint32(len(sh.numbered))
+			sh.numbered = append(sh.numbered, t)
+		}
 		sh.tenants[id] = t
 	}
 	return t
+}
+
+// dropTenant removes t, which holds no invitation, from sh.
+func (sh *shard) dropTenant(id string, t *tenant) {
+	delete(sh.tenants, id)
+	sh.numbered[t.num] = nil
+	sh.freeNums = append(sh.freeNums, t.num)
 }
 
 // maxSlots is how many slots a shard can have: the open index keeps a slot
@@ -322,24 +342,28 @@ func (tx *txn) write(w invite.Write, si int) error {
 	}
 	inv := &w.Record.Invitation
 	sh := &tx.s.shards[si]
-	t := tx.s.tenant(sh, inv.TenantID, w.Expect == 0)
+	var t *tenant
 	var e uint32
 	var old blob
 	var oldH header
 	if w.Expect == 0 {
+		t = tx.s.tenant(sh, inv.TenantID, true)
 		if _, ok := t.getID(inv.ID); ok {
 			return invite.ErrAlreadyExists
 		}
 	} else {
-		ok := false
-		if t != nil {
-			e, ok = t.getID(inv.ID)
+		var ok bool
+		if e, t, old, oldH, ok = tx.viaToken(sh, si, w.Record); !ok {
+			if t = tx.s.tenant(sh, inv.TenantID, false); t != nil {
+				e, ok = t.getID(inv.ID)
+			}
+			if !ok {
+				return invite.ErrNotFound
+			}
+			old = sh.slots[e].cur
+			oldH = old.header()
 		}
-		if !ok {
-			return invite.ErrNotFound
-		}
-		old = sh.slots[e].cur
-		if oldH = old.header(); oldH.version != w.Expect {
+		if oldH.version != w.Expect {
 			return invite.ErrConflict
 		}
 	}
@@ -371,7 +395,7 @@ func (tx *txn) write(w invite.Write, si int) error {
 		}
 		tx.undo = append(tx.undo, undo{kind: undoAlloc, sh: sh, e: e})
 		sl := &sh.slots[e]
-		sl.id, sl.sec, sl.nsec = next.id(&nextH), sec, nsec
+		sl.id, sl.sec, sl.nsec, sl.tn = next.id(&nextH), sec, nsec, t.num
 		t.setID(sl.id, e)
 		tx.undo = append(tx.undo, undo{kind: undoByID, t: t, key: sl.id, e: e})
 		tx.insertOrder(sh, t, e)
@@ -383,6 +407,36 @@ func (tx *txn) write(w invite.Write, si int) error {
 	}
 	tx.setCur(sh, e, next, next.id(&nextH))
 	return tx.index(t, si, e, old, &oldH, &nextH)
+}
+
+// viaToken finds the slot of the record an update replaces through the
+// token index, when the update keeps the record's token hash (accepting,
+// rejecting, revoking, updating, expiring: every change but a new secret).
+// The caller read the record by that hash a moment ago, so this path
+// touches memory still in cache, where the tenant's id index is cold. The
+// slot found is the record's only if its current version has the record's
+// id and tenant; otherwise ok is false and the caller looks the id up.
+func (tx *txn) viaToken(sh *shard, si int, r *invite.Record) (e uint32, t *tenant, cur blob, h header, ok bool) {
+	th := r.Credentials.TokenHash
+	if th.IsZero() {
+		return 0, nil, nil, header{}, false
+	}
+	ts := tx.s.tokenShard(th)
+	ts.mu.RLock()
+	ref, found := ts.m[th]
+	ts.mu.RUnlock()
+	if !found || ref.shard() != si || int(ref.slot()) >= len(sh.slots) {
+		return 0, nil, nil, header{}, false
+	}
+	sl := &sh.slots[ref.slot()]
+	if sl.cur == nil || sl.id != r.Invitation.ID {
+		return 0, nil, nil, header{}, false
+	}
+	h = sl.cur.header()
+	if sl.cur.tenant(&h) != r.Invitation.TenantID {
+		return 0, nil, nil, header{}, false
+	}
+	return ref.slot(), sh.numbered[sl.tn], sl.cur, h, true
 }
 
 // setCur makes b the current version of slot e; id is the record's id, a
@@ -725,7 +779,7 @@ func (s *Store) Purge(ctx context.Context, before time.Time, limit int) (int, er
 			tx.commit()
 			n += len(victims)
 			if t.byID.len() == 0 {
-				delete(sh.tenants, id)
+				sh.dropTenant(id, t)
 			}
 		}
 		sh.mu.Unlock()

@@ -200,3 +200,127 @@ func TestHeaderLimits(t *testing.T) {
 	require.Equal(t, r.Invitation.IdempotencyKey, got.Invitation.IdempotencyKey)
 	require.Len(t, got.Invitation.Roles, maxField)
 }
+
+// sameShard returns n tenant ids that s puts in one shard.
+func sameShard(t *testing.T, s *Store, n int) []string {
+	t.Helper()
+	byShard := map[int][]string{}
+	for i := 0; ; i++ {
+		id := fmt.Sprintf("tenant-%d", i)
+		si := s.shardIndex(id)
+		if byShard[si] = append(byShard[si], id); len(byShard[si]) == n {
+			return byShard[si]
+		}
+	}
+}
+
+// requireNumbered checks that every live slot of sh names its own tenant
+// by number.
+func requireNumbered(t *testing.T, sh *shard) {
+	t.Helper()
+	for e := range sh.slots {
+		sl := &sh.slots[e]
+		if sl.cur == nil {
+			continue
+		}
+		h := sl.cur.header()
+		tn := sh.tenants[sl.cur.tenant(&h)]
+		require.NotNil(t, tn, "slot %d: its tenant is gone", e)
+		require.Same(t, tn, sh.numbered[sl.tn], "slot %d: tenant number", e)
+	}
+	for _, n := range sh.freeNums {
+		require.Nil(t, sh.numbered[n], "free tenant number %d in use", n)
+	}
+}
+
+// An update finds its record through the token index (viaToken) only when
+// the slot there holds the same id in the same tenant: a write carrying
+// another record's token hash, of the same tenant or of another tenant of
+// the shard with the same id, never lands on that record.
+func TestUpdateViaToken(t *testing.T) {
+	ctx := context.Background()
+	s := New()
+	ts := sameShard(t, s, 3)
+	a, b, empty := ts[0], ts[1], ts[2]
+	sh := s.shardOf(a)
+	ra, rb, ra2 := slotRecord(a, 1), slotRecord(b, 1), slotRecord(a, 2) // ra and rb share the id "id-1"
+	for _, r := range []*invite.Record{ra, rb, ra2} {
+		require.NoError(t, applyOne(t, s, invite.Write{Record: r}))
+	}
+	next := func(r *invite.Record, token invite.TokenHash) *invite.Record {
+		n := r.Clone()
+		n.Invitation.Version, n.Invitation.Reason, n.Credentials.TokenHash = 2, "changed", token
+		return n
+	}
+	requireUnchanged := func() {
+		t.Helper()
+		for _, r := range []*invite.Record{ra, rb, ra2} {
+			got, err := s.Get(ctx, r.Invitation.TenantID, r.Invitation.ID)
+			require.NoError(t, err)
+			require.Equal(t, int64(1), got.Invitation.Version, "%s/%s", r.Invitation.TenantID, r.Invitation.ID)
+			got, err = s.GetByTokenHash(ctx, r.Credentials.TokenHash)
+			require.NoError(t, err)
+			require.Equal(t, r.Invitation.TenantID, got.Invitation.TenantID)
+			require.Equal(t, r.Invitation.ID, got.Invitation.ID)
+		}
+	}
+
+	err := applyOne(t, s, invite.Write{Record: next(rb, ra.Credentials.TokenHash), Expect: 1})
+	require.ErrorIs(t, err, invite.ErrAlreadyExists, "b's id-1 with a's token: a's token is a's")
+	// Closed, so that no open invitee key of id-2's collides on the way.
+	revoked := next(ra2, ra.Credentials.TokenHash)
+	revoked.Invitation.State, revoked.Invitation.ClosedAt = invite.StateRevoked, revoked.Invitation.CreatedAt
+	err = applyOne(t, s, invite.Write{Record: revoked, Expect: 1})
+	require.ErrorIs(t, err, invite.ErrAlreadyExists, "a's id-2 with id-1's token")
+	ghost := next(ra, ra.Credentials.TokenHash)
+	ghost.Invitation.TenantID = empty
+	require.ErrorIs(t, applyOne(t, s, invite.Write{Record: ghost, Expect: 1}), invite.ErrNotFound,
+		"a tenant without records, with a's token")
+	requireUnchanged()
+
+	for _, r := range []*invite.Record{ra, rb, ra2} {
+		require.NoError(t, applyOne(t, s, invite.Write{Record: next(r, r.Credentials.TokenHash), Expect: 1}))
+		got, err := s.GetByTokenHash(ctx, r.Credentials.TokenHash)
+		require.NoError(t, err)
+		require.Equal(t, int64(2), got.Invitation.Version)
+		require.Equal(t, "changed", got.Invitation.Reason)
+	}
+	requireNumbered(t, sh)
+}
+
+// Purge drops a tenant left without records and frees its number; a new
+// tenant of the shard reuses it, and updates through the token index find
+// the new tenant's records.
+func TestTenantNumbers(t *testing.T) {
+	ctx := context.Background()
+	s := New()
+	ts := sameShard(t, s, 4)
+	sh := s.shardOf(ts[0])
+	closed := func(tenantID string, n int) *invite.Record {
+		r := slotRecord(tenantID, n)
+		r.Invitation.State, r.Invitation.ClosedAt = invite.StateRevoked, r.Invitation.CreatedAt
+		return r
+	}
+	require.NoError(t, applyOne(t, s, invite.Write{Record: closed(ts[0], 1)}))
+	require.NoError(t, applyOne(t, s, invite.Write{Record: slotRecord(ts[1], 1)}))
+	require.NoError(t, applyOne(t, s, invite.Write{Record: closed(ts[2], 1)}))
+	require.Len(t, sh.numbered, 3)
+	n, err := s.Purge(ctx, time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC), 100)
+	require.NoError(t, err)
+	require.Equal(t, 2, n)
+	require.Len(t, sh.tenants, 1)
+	require.Len(t, sh.freeNums, 2)
+	requireNumbered(t, sh)
+
+	r := slotRecord(ts[3], 1)
+	require.NoError(t, applyOne(t, s, invite.Write{Record: r}))
+	require.Len(t, sh.numbered, 3, "a freed number is reused")
+	require.Len(t, sh.freeNums, 1)
+	u := r.Clone()
+	u.Invitation.Version = 2
+	require.NoError(t, applyOne(t, s, invite.Write{Record: u, Expect: 1}))
+	got, err := s.Get(ctx, ts[3], r.Invitation.ID)
+	require.NoError(t, err)
+	require.Equal(t, int64(2), got.Invitation.Version)
+	requireNumbered(t, sh)
+}
