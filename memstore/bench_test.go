@@ -22,6 +22,11 @@ import (
 //
 //	go test -run '^$' -bench Store -benchtime 100000x -cpu 1 -count 3 ./memstore
 //
+// A third size, 100, is a reference: its heap is a couple of megabytes and
+// what an operation touches is mostly in cache, so it shows what each
+// operation computes, apart from what reaching a record in a larger heap
+// costs.
+//
 // One store is alive at a time, so each is measured on a heap of its own
 // size. The store stays at its size while it is measured: Create and Accept
 // run in chunks, and between chunks (timer stopped) the invitations a chunk
@@ -43,7 +48,7 @@ import (
 // thousand operations at 1,000,000 stored (every few thousand at 10,000):
 // for its cost to be shared out fairly there, run at least 1000000x.
 func BenchmarkStore(b *testing.B) {
-	for _, size := range []int{10_000, 1_000_000} {
+	for _, size := range []int{100, 10_000, 1_000_000} {
 		b.Run(fmt.Sprintf("stored=%d", size), func(b *testing.B) {
 			for _, impl := range impls {
 				// Built inside the sub-benchmark: a -bench filter that
