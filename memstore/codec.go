@@ -171,19 +171,11 @@ func (h *header) hashes(buf *[2]invite.TokenHash) []invite.TokenHash {
 	return hs
 }
 
-// id returns the record's id (the first field of the body), a view of b,
-// whose header is h.
-func (b blob) id(h *header) string {
+// names returns the record's id and tenant id (the body's first two
+// fields), views of b, whose header is h.
+func (b blob) names(h *header) (id, tenantID string) {
 	d := decoder{buf: b, off: h.body}
-	return d.str()
-}
-
-// tenant returns the record's tenant id (the body's second field), a view
-// of b, whose header is h.
-func (b blob) tenant(h *header) string {
-	d := decoder{buf: b, off: h.body}
-	d.raw()
-	return d.str()
+	return d.str(), d.str()
 }
 
 // encode builds the stored form of r and returns it with its header. Times

@@ -186,11 +186,13 @@ func FuzzCodec(f *testing.F) {
 			t.Skip("does not fit the header (TestHeaderLimits)")
 		}
 		b, h := encode(&r)
-		require.Equal(t, decoded(&r), b.decode())
-		require.Equal(t, h, b.header())
-		require.Equal(t, r.Invitation.ID, b.id(&h))
-		require.Equal(t, len(r.Invitation.Roles)+len(r.Invitation.Groups), h.nlist)
 		got := b.decode()
+		require.Equal(t, decoded(&r), got)
+		require.Equal(t, h, b.header())
+		id, tenantID := b.names(&h)
+		require.Equal(t, r.Invitation.ID, id)
+		require.Equal(t, r.Invitation.TenantID, tenantID)
+		require.Equal(t, len(r.Invitation.Roles)+len(r.Invitation.Groups), h.nlist)
 		if len(got.Invitation.Roles) > 0 && len(got.Invitation.Groups) > 0 {
 			groups := slices.Clone(got.Invitation.Groups)
 			_ = append(got.Invitation.Roles, "x")

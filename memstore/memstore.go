@@ -126,6 +126,17 @@ func (s *Store) shardOf(tenantID string) *shard { return &s.shards[s.shardIndex(
 
 func (s *Store) tokenShard(h invite.TokenHash) *tokenShard { return &s.tokens[h[0]%shardCount] }
 
+// tokenRef returns the slot the token index maps h to. Without the lock of
+// that slot's shard the answer may be a moment stale: callers check the
+// slot's record.
+func (s *Store) tokenRef(h invite.TokenHash) (ref, bool) {
+	ts := s.tokenShard(h)
+	ts.mu.RLock()
+	r, ok := ts.m[h]
+	ts.mu.RUnlock()
+	return r, ok
+}
+
 // tenant returns the tenant of sh with the given id, creating it if asked.
 func (s *Store) tenant(sh *shard, id string, create bool) *tenant {
 	t := sh.tenants[id]
@@ -386,6 +397,7 @@ func (tx *txn) write(w invite.Write, si int) error {
 		tx.freed = append(tx.freed, refOf(si, e))
 		return nil
 	}
+	id, _ := next.names(&nextH)
 	created := inv.CreatedAt
 	sec, nsec := created.Unix(), int32(created.Nanosecond())
 	if old == nil {
@@ -395,7 +407,7 @@ func (tx *txn) write(w invite.Write, si int) error {
 		}
 		tx.undo = append(tx.undo, undo{kind: undoAlloc, sh: sh, e: e})
 		sl := &sh.slots[e]
-		sl.id, sl.sec, sl.nsec, sl.tn = next.id(&nextH), sec, nsec, t.num
+		sl.id, sl.sec, sl.nsec, sl.tn = id, sec, nsec, t.num
 		t.setID(sl.id, e)
 		tx.undo = append(tx.undo, undo{kind: undoByID, t: t, key: sl.id, e: e})
 		tx.insertOrder(sh, t, e)
@@ -405,7 +417,7 @@ func (tx *txn) write(w invite.Write, si int) error {
 		sl.sec, sl.nsec = sec, nsec
 		tx.insertOrder(sh, t, e)
 	}
-	tx.setCur(sh, e, next, next.id(&nextH))
+	tx.setCur(sh, e, next, id)
 	return tx.index(t, si, e, old, &oldH, &nextH)
 }
 
@@ -421,10 +433,7 @@ func (tx *txn) viaToken(sh *shard, si int, r *invite.Record) (e uint32, t *tenan
 	if th.IsZero() {
 		return 0, nil, nil, header{}, false
 	}
-	ts := tx.s.tokenShard(th)
-	ts.mu.RLock()
-	ref, found := ts.m[th]
-	ts.mu.RUnlock()
+	ref, found := tx.s.tokenRef(th)
 	if !found || ref.shard() != si || int(ref.slot()) >= len(sh.slots) {
 		return 0, nil, nil, header{}, false
 	}
@@ -433,7 +442,7 @@ func (tx *txn) viaToken(sh *shard, si int, r *invite.Record) (e uint32, t *tenan
 		return 0, nil, nil, header{}, false
 	}
 	h = sl.cur.header()
-	if sl.cur.tenant(&h) != r.Invitation.TenantID {
+	if _, tenantID := sl.cur.names(&h); tenantID != r.Invitation.TenantID {
 		return 0, nil, nil, header{}, false
 	}
 	return ref.slot(), sh.numbered[sl.tn], sl.cur, h, true
@@ -597,10 +606,7 @@ func (s *Store) GetByTokenHash(ctx context.Context, h invite.TokenHash) (*invite
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	ts := s.tokenShard(h)
-	ts.mu.RLock()
-	r, ok := ts.m[h]
-	ts.mu.RUnlock()
+	r, ok := s.tokenRef(h)
 	if !ok {
 		return nil, invite.ErrNotFound
 	}

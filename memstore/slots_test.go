@@ -224,7 +224,8 @@ func requireNumbered(t *testing.T, sh *shard) {
 			continue
 		}
 		h := sl.cur.header()
-		tn := sh.tenants[sl.cur.tenant(&h)]
+		_, tenantID := sl.cur.names(&h)
+		tn := sh.tenants[tenantID]
 		require.NotNil(t, tn, "slot %d: its tenant is gone", e)
 		require.Same(t, tn, sh.numbered[sl.tn], "slot %d: tenant number", e)
 	}
