@@ -120,7 +120,9 @@ func (c Config) withDefaults() (Config, *template.Template, error) {
 	if c.MaxExpiry == 0 {
 		c.MaxExpiry = 90 * 24 * time.Hour
 	}
-	if c.MinExpiry < 0 || c.MaxExpiry < c.MinExpiry {
+	if c.MinExpiry < 0 {
+		fe.add("MinExpiry", "must not be negative")
+	} else if c.MaxExpiry < c.MinExpiry {
 		fe.add("MaxExpiry", "must not be below MinExpiry")
 	}
 	if c.DefaultExpiry < c.MinExpiry || c.DefaultExpiry > c.MaxExpiry {

@@ -78,6 +78,8 @@
 //     Store contract.
 //   - memstore: the in-memory Store, for tests, prototypes and
 //     single-process hosts.
+//   - sqlstore: the Store on database/sql (PostgreSQL, SQLite, MySQL or
+//     MariaDB), with its migrations.
 //   - storetest: the conformance suite every Store passes.
 //   - examples/quickstart: the whole lifecycle in one runnable program.
 package invite

@@ -105,7 +105,7 @@ func ExampleManager_Create_returnToken() {
 	// Reveal is the one way to the plaintext.
 	token := res.Token.Reveal()
 	fmt.Println("prefix:", token[:len(invite.DefaultTokenPrefix)], "length:", len(token))
-	// Template values are URL query-escaped ({{.Code}} is the token).
+	// Template values are URL-escaped ({{.Code}} is the token).
 	fmt.Println(strings.Replace(res.Link.Reveal(), token, "<token>", 1))
 
 	// What a registration page shows for the token.
@@ -118,7 +118,7 @@ func ExampleManager_Create_returnToken() {
 	// Output:
 	// token: [REDACTED] link: [REDACTED]
 	// prefix: inv_ length: 54
-	// https://app.example/invite?userID=user%2F42&code=<token>&orgID=acme+corp
+	// https://app.example/invite?userID=user%2F42&code=<token>&orgID=acme%20corp
 	// state: pending sends: 0 user: user/42
 }
 

@@ -105,8 +105,10 @@ type Invitation struct {
 	// HasCode reports whether a short code was minted with the current secret.
 	HasCode bool  `json:"has_code,omitempty"`
 	State   State `json:"state"`
-	// IssuedAt is when the current secret was minted; ExpiresAt when it and
-	// the invitation expire.
+	// IssuedAt is when the invitation's current validity began: when its
+	// secret was minted (Create, Resend), or when Upsert or an Update of
+	// ExpiresAt last restarted it. ExpiresAt is when the secret and the
+	// invitation expire.
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
 	IssuedAt  time.Time `json:"issued_at"`
@@ -463,7 +465,7 @@ func (fe *fieldErrs) checkRedirectURI(field, s string) {
 	switch u.Scheme {
 	case "https":
 	case "http":
-		switch u.Hostname() {
+		switch strings.ToLower(u.Hostname()) {
 		case "localhost", "127.0.0.1", "::1":
 		default:
 			fe.add(field, "must use https (http only for localhost)")

@@ -314,14 +314,15 @@ func (m *Manager) Upsert(ctx context.Context, in CreateInput) (*UpsertResult, er
 var errRetry = errors.New("invite: retry")
 
 // refresh copies the caller-controlled fields of want into inv and restarts
-// the expiry; identity, state, secrets and history stay.
+// the expiry (from now: IssuedAt); identity, state, secrets and history
+// stay.
 func refresh(inv *Invitation, want *Invitation, now time.Time) {
 	keep := *inv
 	*inv = *want
 	inv.ID, inv.TenantID, inv.State, inv.Version = keep.ID, keep.TenantID, keep.State, keep.Version
-	inv.CreatedAt, inv.IssuedAt, inv.SentAt, inv.SendCount = keep.CreatedAt, keep.IssuedAt, keep.SentAt, keep.SendCount
+	inv.CreatedAt, inv.SentAt, inv.SendCount = keep.CreatedAt, keep.SentAt, keep.SendCount
 	inv.HasCode, inv.IdempotencyKey = keep.HasCode, keep.IdempotencyKey
-	inv.ExpiresAt = now.Add(want.ExpiresAt.Sub(want.CreatedAt))
+	inv.IssuedAt, inv.ExpiresAt = now, now.Add(want.ExpiresAt.Sub(want.CreatedAt))
 }
 
 // ---------------------------------------------------------------- reads
@@ -761,7 +762,8 @@ func (m *Manager) Update(ctx context.Context, in UpdateInput) (*Invitation, erro
 		inv := &next.Invitation
 		setIf(&inv.ExpiresAt, in.ExpiresAt)
 		if in.ExpiresAt != nil {
-			inv.ExpiresAt = in.ExpiresAt.UTC().Truncate(time.Microsecond)
+			// The validity restarts now (Resend renews it for as long).
+			inv.IssuedAt, inv.ExpiresAt = now, in.ExpiresAt.UTC().Truncate(time.Microsecond)
 		}
 		setIf(&inv.GivenName, in.GivenName)
 		setIf(&inv.FamilyName, in.FamilyName)
@@ -830,8 +832,9 @@ type ResendOptions struct {
 	// Delivery: DeliverySend (default) sends through the Notifier;
 	// DeliveryReturn only returns the new secret.
 	Delivery Delivery
-	// ExpiresIn is the new validity; default: the invitation's previous
-	// validity (ExpiresAt - IssuedAt), kept within Config's range.
+	// ExpiresIn is the new validity; default: the validity the invitation
+	// was last given (ExpiresAt - IssuedAt: by Create, Resend, Upsert or
+	// an Update of ExpiresAt), kept within Config's range.
 	ExpiresIn time.Duration
 }
 

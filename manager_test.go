@@ -908,6 +908,46 @@ func TestDelete(t *testing.T) {
 
 // ---------------------------------------------------------------- resend
 
+// Resend renews the validity the invitation was last given: an Upsert or
+// an Update of ExpiresAt restarts it, so a later Resend does not add the
+// time that had passed before them.
+func TestResendRenewsTheValidityLastGiven(t *testing.T) {
+	e := newEnv(t)
+	res := e.create(input("ada@example.com")) // the default, 7 days
+	id := res.Invitation.ID
+
+	e.clock.Advance(6 * 24 * time.Hour)
+	in := input("ada@example.com")
+	in.ExpiresIn = 48 * time.Hour
+	up, err := e.m.Upsert(e.ctx(), in)
+	require.NoError(t, err)
+	require.False(t, up.Created)
+	require.Equal(t, e.clock.managerNow(), up.Invitation.IssuedAt)
+	e.clock.Advance(time.Hour)
+	r, err := e.m.Resend(e.ctx(), "t1", id, invite.ResendOptions{Delivery: invite.DeliveryReturn})
+	require.NoError(t, err)
+	require.Equal(t, e.clock.managerNow().Add(48*time.Hour), r.Invitation.ExpiresAt, "48 h again, not 7 days and 48 h")
+
+	e.clock.Advance(time.Hour)
+	exp := e.clock.managerNow().Add(10 * time.Hour)
+	inv, err := e.m.Update(e.ctx(), invite.UpdateInput{TenantID: "t1", ID: id, ExpiresAt: &exp})
+	require.NoError(t, err)
+	require.Equal(t, e.clock.managerNow(), inv.IssuedAt)
+	e.clock.Advance(time.Hour)
+	r, err = e.m.Resend(e.ctx(), "t1", id, invite.ResendOptions{Delivery: invite.DeliveryReturn})
+	require.NoError(t, err)
+	require.Equal(t, e.clock.managerNow().Add(10*time.Hour), r.Invitation.ExpiresAt, "the 10 h the update gave")
+
+	// Other updates leave the validity alone.
+	e.clock.Advance(time.Hour)
+	name := "Augusta"
+	_, err = e.m.Update(e.ctx(), invite.UpdateInput{TenantID: "t1", ID: id, GivenName: &name})
+	require.NoError(t, err)
+	r, err = e.m.Resend(e.ctx(), "t1", id, invite.ResendOptions{Delivery: invite.DeliveryReturn})
+	require.NoError(t, err)
+	require.Equal(t, e.clock.managerNow().Add(10*time.Hour), r.Invitation.ExpiresAt)
+}
+
 func TestResendMintsNewSecretAndRestartsExpiry(t *testing.T) {
 	e := newEnv(t)
 	in := input("ada@example.com")
@@ -1811,10 +1851,16 @@ func TestLinkTemplateEscapesValues(t *testing.T) {
 
 	// An invitation's own template wins over the configured one.
 	in2 := input("c@example.com")
-	in2.LinkTemplate = "https://other.example/join/{{.Token}}?u={{.UserID}}"
-	in2.Invitee.UserID = "u/1"
+	in2.LinkTemplate = "https://other.example/join/{{.TenantID}}/{{.Token}}?u={{.UserID}}"
+	in2.Invitee.UserID = "u/1 2"
+	in2.TenantID = "a b+c"
 	res2 := e.create(in2)
-	require.Equal(t, "https://other.example/join/"+res2.Token.Reveal()+"?u=u%2F1", res2.Link.Reveal())
+	require.Equal(t, "https://other.example/join/a%20b%2Bc/"+res2.Token.Reveal()+"?u=u%2F1%202", res2.Link.Reveal())
+	// A value reads back as itself in a path segment as in a query.
+	u, err = url.Parse(res2.Link.Reveal())
+	require.NoError(t, err)
+	require.Equal(t, "/join/a b+c/"+res2.Token.Reveal(), u.Path)
+	require.Equal(t, "u/1 2", u.Query().Get("u"))
 }
 
 func TestLinkFromRedirectURI(t *testing.T) {

@@ -90,10 +90,12 @@ type NotifierFunc func(ctx context.Context, msg Message) error
 // Notify calls f.
 func (f NotifierFunc) Notify(ctx context.Context, msg Message) error { return f(ctx, msg) }
 
-// LinkData is what a link template sees. Every value is already URL
-// query-escaped, so a template such as
+// LinkData is what a link template sees. Every value is already escaped
+// (escapeLinkValue) so that it reads back as itself in a query value and
+// in a path segment alike, so a template such as
 //
 //	https://app.example/invite?userID={{.UserID}}&code={{.Code}}&orgID={{.TenantID}}
+//	https://app.example/orgs/{{.TenantID}}/invite/{{.Code}}
 //
 // yields a well-formed URL whatever the values hold. Code and Token are both
 // the link token (Code matches reference 002's templates); ShortCode is the
@@ -105,13 +107,21 @@ type LinkData struct {
 }
 
 func newLinkData(inv *Invitation, token, code string) LinkData {
-	e := url.QueryEscape
+	e := escapeLinkValue
 	return LinkData{
 		Token: e(token), Code: e(token), ShortCode: e(code),
 		InvitationID: e(inv.ID), TenantID: e(inv.TenantID), OrgID: e(inv.TenantID),
 		UserID: e(inv.Invitee.UserID), Email: e(inv.Invitee.Email), Phone: e(inv.Invitee.Phone),
 		ClientID: e(inv.ClientID), Locale: e(inv.Locale), Redirect: e(inv.RedirectURI),
 	}
+}
+
+// escapeLinkValue escapes s for a link: every byte but the unreserved ones
+// (RFC 3986: letters, digits, '-', '.', '_', '~') is percent-encoded, a
+// space as %20, which a query and a path both decode to a space (the '+'
+// of url.QueryEscape is a space in a query but a plus sign in a path).
+func escapeLinkValue(s string) string {
+	return strings.ReplaceAll(url.QueryEscape(s), "+", "%20")
 }
 
 // parseLinkTemplate parses and test-renders a link template, so that a bad
