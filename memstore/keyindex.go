@@ -92,8 +92,10 @@ type tenant struct {
 	open keyIndex[invite.InviteeKey]
 	// idem maps idempotency keys to slots.
 	idem keyIndex[string]
-	// order holds the tenant's slots sorted by (created, id).
-	order []uint32
+	// order holds the tenant's slots sorted by (created, id), each with
+	// its creation time, so that seeking a place in it reads this slice
+	// alone and not a slot per step.
+	order []orderEntry
 	// num is the tenant's number in its shard (shard.numbered, slot.tn).
 	num uint32
 }

@@ -94,6 +94,14 @@ func (sl *slot) before(sec int64, nsec int32, id string) bool {
 
 func (sl *slot) less(o *slot) bool { return sl.before(o.sec, o.nsec, o.id) }
 
+// orderEntry is a slot's place in tenant.order: the record's CreatedAt
+// (as slot.sec and slot.nsec) and the slot. Ties go by the slot's id.
+type orderEntry struct {
+	sec  int64
+	nsec int32
+	e    uint32
+}
+
 // ref names a slot in the store: shard index and slot number.
 type ref uint64
 
@@ -258,7 +266,7 @@ const (
 	undoToken                       // unreserve tok.h if it still maps to tok.r
 	undoTokenTake                   // give tok.h back to tok.r, its owner before the batch
 	undoOrderInsert                 // t.order: remove index i
-	undoOrderRemove                 // t.order: insert e at i
+	undoOrderRemove                 // t.order: insert (sec, nsec, e) at i
 )
 
 type undo struct {
@@ -325,7 +333,7 @@ func (tx *txn) rollback() {
 		case undoOrderInsert:
 			t.order = slices.Delete(t.order, u.i, u.i+1)
 		case undoOrderRemove:
-			t.order = slices.Insert(t.order, u.i, u.e)
+			t.order = slices.Insert(t.order, u.i, orderEntry{u.sec, u.nsec, u.e})
 		}
 	}
 }
@@ -552,25 +560,39 @@ func (tx *txn) unindex(t *tenant, si int, e uint32, old *header, next blob, next
 // find returns the index in t.order of the first slot not before
 // (sec, nsec, id).
 func find(sh *shard, t *tenant, sec int64, nsec int32, id string) int {
-	return sort.Search(len(t.order), func(j int) bool { return !sh.slots[t.order[j]].before(sec, nsec, id) })
+	return sort.Search(len(t.order), func(j int) bool { return !sh.before(&t.order[j], sec, nsec, id) })
+}
+
+// before reports whether o comes before (sec, nsec, id); only a tie on the
+// time reads o's slot.
+func (sh *shard) before(o *orderEntry, sec int64, nsec int32, id string) bool {
+	if o.sec != sec {
+		return o.sec < sec
+	}
+	if o.nsec != nsec {
+		return o.nsec < nsec
+	}
+	return sh.slots[o.e].id < id
 }
 
 func (tx *txn) insertOrder(sh *shard, t *tenant, e uint32) {
+	sl := &sh.slots[e]
 	n := len(t.order)
 	i := n
-	if sl := &sh.slots[e]; n > 0 && sl.less(&sh.slots[t.order[n-1]]) {
+	// Most records are their tenant's newest: compare with the last entry.
+	if n > 0 && !sh.before(&t.order[n-1], sl.sec, sl.nsec, sl.id) {
 		i = find(sh, t, sl.sec, sl.nsec, sl.id)
 	}
-	t.order = slices.Insert(t.order, i, e)
+	t.order = slices.Insert(t.order, i, orderEntry{sl.sec, sl.nsec, e})
 	tx.undo = append(tx.undo, undo{kind: undoOrderInsert, t: t, i: i})
 }
 
 func (tx *txn) removeOrder(sh *shard, t *tenant, e uint32) {
 	sl := &sh.slots[e]
 	i := find(sh, t, sl.sec, sl.nsec, sl.id)
-	if i < len(t.order) && t.order[i] == e {
+	if i < len(t.order) && t.order[i].e == e {
 		t.order = slices.Delete(t.order, i, i+1)
-		tx.undo = append(tx.undo, undo{kind: undoOrderRemove, t: t, i: i, e: e})
+		tx.undo = append(tx.undo, undo{kind: undoOrderRemove, t: t, i: i, e: e, sec: sl.sec, nsec: sl.nsec})
 	}
 }
 
@@ -690,7 +712,7 @@ func (s *Store) List(ctx context.Context, tenantID string, q invite.Query) ([]*i
 			// the first slot after the cursor: past the cursor's own slot
 			sec, nsec := c.CreatedAt.Unix(), int32(c.CreatedAt.Nanosecond())
 			if i = find(sh, t, sec, nsec, c.ID); i < n {
-				if sl := &sh.slots[t.order[i]]; sl.sec == sec && sl.nsec == nsec && sl.id == c.ID {
+				if o := &t.order[i]; o.sec == sec && o.nsec == nsec && sh.slots[o.e].id == c.ID {
 					i++
 				}
 			}
@@ -703,7 +725,7 @@ func (s *Store) List(ctx context.Context, tenantID string, q invite.Query) ([]*i
 	}
 	out := make([]*invite.Invitation, 0, min(q.Limit, n))
 	for ; i >= 0 && i < n; i += step {
-		cur := sh.slots[t.order[i]].cur
+		cur := sh.slots[t.order[i].e].cur
 		// Filter on the scalar fields; decode the collections of matches only.
 		var r invite.Record
 		hd := cur.header()
@@ -733,8 +755,8 @@ func (s *Store) ListDue(ctx context.Context, now time.Time, limit int) ([]*invit
 		sh := &s.shards[i]
 		sh.mu.RLock()
 		for _, t := range sh.tenants {
-			for _, e := range t.order {
-				cur := sh.slots[e].cur
+			for _, o := range t.order {
+				cur := sh.slots[o.e].cur
 				if hd := cur.header(); hd.open() && !now.Before(hd.expires) {
 					dues = append(dues, due{cur, hd.expires})
 				}
@@ -766,13 +788,13 @@ func (s *Store) Purge(ctx context.Context, before time.Time, limit int) (int, er
 				hd header
 			}
 			var victims []victim
-			for _, e := range t.order {
+			for _, o := range t.order {
 				if n+len(victims) >= limit {
 					break
 				}
-				hd := sh.slots[e].cur.header()
+				hd := sh.slots[o.e].cur.header()
 				if (hd.state.Terminal() || hd.state == invite.StateExpired) && hd.closed.Before(before) {
-					victims = append(victims, victim{e, hd})
+					victims = append(victims, victim{o.e, hd})
 				}
 			}
 			tx := txn{s: s} // its undo log goes unused: nothing here fails

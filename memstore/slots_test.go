@@ -325,3 +325,63 @@ func TestTenantNumbers(t *testing.T) {
 	require.Equal(t, int64(2), got.Invitation.Version)
 	requireNumbered(t, sh)
 }
+
+// requireOrder checks tenant tn's order: every slot of the tenant once,
+// sorted by (created, id), each entry with its slot's creation time.
+func requireOrder(t *testing.T, s *Store, tn string) {
+	t.Helper()
+	sh := s.shardOf(tn)
+	ten := sh.tenants[tn]
+	require.NotNil(t, ten)
+	require.Len(t, ten.order, ten.byID.len())
+	for i, o := range ten.order {
+		sl := &sh.slots[o.e]
+		require.NotNil(t, sl.cur, "entry %d names a free slot", i)
+		require.Equal(t, [2]int64{sl.sec, int64(sl.nsec)}, [2]int64{o.sec, int64(o.nsec)}, "entry %d", i)
+		if i > 0 {
+			require.True(t, sh.slots[ten.order[i-1].e].less(sl), "entry %d is not after entry %d", i, i-1)
+		}
+	}
+}
+
+// The order keeps each entry's creation time, and a batch that fails puts
+// back the entries it removed or moved, times included.
+func TestOrderEntries(t *testing.T) {
+	ctx := context.Background()
+	s := New()
+	recs := map[int]*invite.Record{}
+	for _, n := range []int{5, 1, 3, 2, 4, 9} {
+		recs[n] = slotRecord("t", n)
+		if n == 9 { // the same time as record 3: the ids break the tie
+			recs[n].Invitation.CreatedAt = recs[3].Invitation.CreatedAt
+		}
+		require.NoError(t, applyOne(t, s, invite.Write{Record: recs[n]}))
+		requireOrder(t, s, "t")
+	}
+	stale := recs[5].Clone()
+	stale.Invitation.Version = 2 // Expect 7 below: the batch fails on it
+
+	moved := recs[2].Clone()
+	moved.Invitation.CreatedAt = moved.Invitation.CreatedAt.Add(time.Hour)
+	moved.Invitation.Version = 2
+	for _, first := range []invite.Write{
+		{Record: recs[3], Expect: 1, Delete: true},
+		{Record: moved, Expect: 1},
+	} {
+		err := s.Apply(ctx, &invite.Batch{Writes: []invite.Write{first, {Record: stale, Expect: 7}}})
+		require.ErrorIs(t, err, invite.ErrConflict)
+		requireOrder(t, s, "t")
+	}
+	// The restored entries are found again: deleting and moving them works.
+	require.NoError(t, applyOne(t, s, invite.Write{Record: recs[3], Expect: 1, Delete: true}))
+	requireOrder(t, s, "t")
+	require.NoError(t, applyOne(t, s, invite.Write{Record: moved, Expect: 1}))
+	requireOrder(t, s, "t")
+	page, _, err := s.List(ctx, "t", invite.Query{Limit: 10})
+	require.NoError(t, err)
+	var ids []string
+	for _, inv := range page {
+		ids = append(ids, inv.ID)
+	}
+	require.Equal(t, []string{"id-1", "id-9", "id-4", "id-5", "id-2"}, ids)
+}
