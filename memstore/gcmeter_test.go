@@ -43,6 +43,15 @@ func (g *gcMeter) report(b *testing.B) {
 // measures a store whose heap is at its steady-state size, as in a process
 // that has run for a while, and not the first touch of fresh pages (which
 // BenchmarkFreshPage shows can cost microseconds each on a virtual machine).
+//
+// At Go's default (GODEBUG madvdontneed=1) the background scavenger soon
+// hands the free part of that memory back to the kernel with
+// MADV_DONTNEED, and the next allocation there takes a fresh page again.
+// With a million invitations stored a cycle lasts long enough for it to
+// return most of it, and faults/op shows one allocation in a few faulting.
+// GODEBUG=madvdontneed=0 (MADV_FREE: pages stay until the kernel needs the
+// memory) keeps the heap warm; it is read at start-up only, so it is set
+// on the command line (see the README).
 func warmHeap() {
 	runtime.GC()
 	var ms runtime.MemStats
