@@ -760,7 +760,6 @@ func (m *Manager) Update(ctx context.Context, in UpdateInput) (*Invitation, erro
 		}
 		next := cur.shallow()
 		inv := &next.Invitation
-		setIf(&inv.ExpiresAt, in.ExpiresAt)
 		if in.ExpiresAt != nil {
 			// The validity restarts now (Resend renews it for as long).
 			inv.IssuedAt, inv.ExpiresAt = now, in.ExpiresAt.UTC().Truncate(time.Microsecond)

@@ -20,7 +20,9 @@ import (
 // hand-written floor (impl=floor, see floorStore) in the same process, with
 // 10,000 and with 1,000,000 stored invitations:
 //
-//	go test -run '^$' -bench Store -benchtime 100000x -cpu 1 -count 3 ./memstore
+//	GODEBUG=madvdontneed=0 go test -run '^$' -bench 'Store$' -benchtime 100000x -cpu 1 -count 3 ./memstore
+//
+// (GODEBUG: see warmHeap.)
 //
 // A third size, 100, is a reference: its heap is a couple of megabytes and
 // what an operation touches is mostly in cache, so it shows what each
@@ -116,6 +118,14 @@ func (f *inputs) next() invite.CreateInput {
 	}
 }
 
+// invitationOf is the pending invitation in asks for, with the given id,
+// sharing in's lists and data.
+func invitationOf(in *invite.CreateInput, id string) invite.Invitation {
+	return invite.Invitation{ID: id, TenantID: in.TenantID, Invitee: in.Invitee, GivenName: in.GivenName,
+		FamilyName: in.FamilyName, Inviter: in.Inviter, Roles: in.Roles, Groups: in.Groups, Data: in.Data,
+		State: invite.StatePending, Version: 1}
+}
+
 // fill stores size invitations in t and returns their tokens.
 func fill(b *testing.B, t target, size int) []string {
 	b.Helper()
@@ -207,18 +217,24 @@ var ops = []op{
 // runOp measures o on t: b.N operations in chunks.
 func runOp(b *testing.B, t target, o op) {
 	c := newChunkState()
+	inChunks(b, func(n int) { o.prepare(b, t, c, n) }, func(n int) { o.run(b, t, c, n) })
+	c.cleanup(b, t)
+}
+
+// inChunks runs b.N operations in chunks of at most chunk: prepare(n),
+// untimed, then run(n), timed, and reports what startMeter measures.
+func inChunks(b *testing.B, prepare, run func(n int)) {
 	m := startMeter(b)
 	for done := 0; done < b.N; {
 		n := min(chunk, b.N-done)
 		m.stop()
-		o.prepare(b, t, c, n)
+		prepare(n)
 		m.start()
-		o.run(b, t, c, n)
+		run(n)
 		done += n
 	}
 	m.stop()
 	m.report()
-	c.cleanup(b, t)
 }
 
 // BenchmarkRatio runs the library and the floor side by side, chunk by
@@ -358,13 +374,10 @@ func (l *library) accept(b *testing.B, token string) ref {
 // stored back and the invitee key removed. No validation, ids, events, undo
 // log, tenants, shards or expiry.
 type floorStore struct {
-	mu     sync.Mutex
-	seq    int64
-	byID   map[string]*invite.Record
-	byHash map[invite.TokenHash]*invite.Record
-	open   map[string]string
-	in     inputs
-	toks   []string
+	raw  *rawStore
+	seq  int64
+	in   inputs
+	toks []string
 }
 
 // floorSink keeps the floor's copies for the caller from being optimised
@@ -373,7 +386,7 @@ var floorSink *invite.Invitation
 
 func newFloor(b *testing.B, size int) *floorStore {
 	b.Helper()
-	s := &floorStore{byID: map[string]*invite.Record{}, byHash: map[invite.TokenHash]*invite.Record{}, open: map[string]string{}}
+	s := &floorStore{raw: newRawStore()}
 	s.toks = fill(b, s, size)
 	return s
 }
@@ -384,24 +397,15 @@ func (s *floorStore) inputs() *inputs  { return &s.in }
 func (s *floorStore) create(b *testing.B, in *invite.CreateInput) (ref, string) {
 	token, hash := invite.MintToken(invite.DefaultTokenPrefix)
 	s.seq++ // single goroutine: the floor needs no atomic
-	inv := invite.Invitation{ID: fmt.Sprintf("%032x", s.seq), TenantID: in.TenantID, Invitee: in.Invitee,
-		GivenName: in.GivenName, FamilyName: in.FamilyName, Inviter: in.Inviter, Roles: in.Roles, Groups: in.Groups,
-		Data: in.Data, State: invite.StatePending, Version: 1}
+	inv := invitationOf(in, fmt.Sprintf("%032x", s.seq))
 	rec := &invite.Record{Invitation: *inv.Clone(), Credentials: invite.Credentials{TokenHash: hash}}
-	s.mu.Lock()
-	s.byID[inv.ID] = rec
-	s.byHash[hash] = rec
-	s.open[inv.Invitee.Email] = inv.ID
-	s.mu.Unlock()
+	s.raw.put(rec)
 	floorSink = rec.Invitation.Clone() // the caller's copy
 	return ref{id: inv.ID}, token.Reveal()
 }
 
 func (s *floorStore) get(b *testing.B, token string) *invite.Record {
-	h := sha256.Sum256([]byte(token))
-	s.mu.Lock()
-	rec := s.byHash[h]
-	s.mu.Unlock()
+	rec := s.raw.find(sha256.Sum256([]byte(token)))
 	if rec == nil {
 		b.Fatal("floor: token not found")
 	}
@@ -417,27 +421,19 @@ func (s *floorStore) accept(b *testing.B, token string) ref {
 	next.Invitation.State = invite.StateAccepted
 	next.Invitation.AcceptedBy = "user-1"
 	next.Invitation.Version++
-	s.mu.Lock()
-	s.byID[next.Invitation.ID] = &next
-	s.byHash[next.Credentials.TokenHash] = &next
-	delete(s.open, next.Invitation.Invitee.Email)
-	s.mu.Unlock()
+	s.raw.put(&next)
 	floorSink = next.Invitation.Clone() // the caller's copy
 	return ref{id: next.Invitation.ID}
 }
 
 func (s *floorStore) remove(b *testing.B, r ref) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	rec := s.byID[r.id]
+	s.raw.mu.Lock()
+	rec := s.raw.byID[r.id]
+	s.raw.mu.Unlock()
 	if rec == nil {
 		b.Fatal("floor: id not found")
 	}
-	delete(s.byID, r.id)
-	delete(s.byHash, rec.Credentials.TokenHash)
-	if s.open[rec.Invitation.Invitee.Email] == r.id {
-		delete(s.open, rec.Invitation.Invitee.Email)
-	}
+	s.raw.remove(b, rec)
 }
 
 // BenchmarkCollect measures one full garbage collection (runtime.GC) with

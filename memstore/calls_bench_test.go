@@ -26,7 +26,7 @@ import (
 // same calls, written by hand (rawStore): maps of pointers to records
 // under one lock, a copy in and a copy out.
 //
-//	go test -run '^$' -bench Calls -benchtime 200000x -cpu 1 -count 3 ./memstore
+//	GODEBUG=madvdontneed=0 go test -run '^$' -bench Calls -benchtime 200000x -cpu 1 -count 3 ./memstore
 //
 // As in BenchmarkStore one store is alive at a time, warmed (warmHeap),
 // and kept at its size: what a chunk adds is deleted, untimed, before the
@@ -70,25 +70,17 @@ type rawTarget interface {
 	remove(b *testing.B, r *invite.Record)
 }
 
-// records makes the records BenchmarkStore's inputs make, as the Manager
-// would store them.
-type records struct{ n int }
+// records makes records of BenchmarkStore's inputs, as the Manager would
+// store them.
+type records struct{ in inputs }
 
 func (m *records) next() *invite.Record {
-	m.n++
-	_, h := invite.MintToken(invite.DefaultTokenPrefix)
+	in := m.in.next()
+	inv := invitationOf(&in, uuid.Must(uuid.NewV7()).String())
 	now := time.Now().UTC().Truncate(time.Microsecond)
-	return &invite.Record{
-		Invitation: invite.Invitation{
-			ID: uuid.Must(uuid.NewV7()).String(), TenantID: fmt.Sprintf("tenant-%d", m.n%benchTenants),
-			Invitee:   invite.Invitee{Email: fmt.Sprintf("user%d@example.com", m.n)},
-			GivenName: "Ada", FamilyName: "Lovelace", Inviter: invite.Inviter{ID: "admin-1", Name: "Grace"},
-			Roles: []string{"member"}, Groups: []string{"engineering"}, Data: map[string]string{"team": "core"},
-			State: invite.StatePending, CreatedAt: now, UpdatedAt: now, IssuedAt: now,
-			ExpiresAt: now.Add(7 * 24 * time.Hour), Version: 1,
-		},
-		Credentials: invite.Credentials{TokenHash: h},
-	}
+	inv.CreatedAt, inv.UpdatedAt, inv.IssuedAt, inv.ExpiresAt = now, now, now, now.Add(7*24*time.Hour)
+	_, h := invite.MintToken(invite.DefaultTokenPrefix)
+	return &invite.Record{Invitation: inv, Credentials: invite.Credentials{TokenHash: h}}
 }
 
 type storeOp struct {
@@ -131,10 +123,7 @@ func runStoreOp(b *testing.B, t rawTarget, mk *records, stored []invite.TokenHas
 		added = added[:0]
 	}
 	rnd := rand.New(rand.NewPCG(1, 2))
-	m := startMeter(b)
-	for done := 0; done < b.N; {
-		n := min(chunk, b.N-done)
-		m.stop()
+	inChunks(b, func(n int) {
 		cleanup()
 		for i := range n {
 			if o.fresh {
@@ -145,16 +134,13 @@ func runStoreOp(b *testing.B, t rawTarget, mk *records, stored []invite.TokenHas
 			}
 			hs[i] = stored[rnd.IntN(len(stored))]
 		}
-		m.start()
+	}, func(n int) {
 		for i := range n {
 			if r := o.run(b, t, recs, hs, i); r != nil {
 				added = append(added, r)
 			}
 		}
-		done += n
-	}
-	m.stop()
-	m.report()
+	})
 	cleanup()
 }
 
@@ -185,9 +171,10 @@ func (t *memTarget) get(b *testing.B, h invite.TokenHash) *invite.Record {
 	return r
 }
 
-// rawStore is the floor of BenchmarkCalls: records by id, token hash
-// and open invitee under one lock, copied in and out; no tenants, version
-// checks, undo or ordering.
+// rawStore is the floor of BenchmarkCalls (and the maps of
+// BenchmarkStore's floor): records by id, token hash and open invitee
+// under one lock, copied in and out; no tenants, version checks, undo or
+// ordering.
 type rawStore struct {
 	mu     sync.Mutex
 	byID   map[string]*invite.Record
@@ -199,34 +186,39 @@ func newRawStore() *rawStore {
 	return &rawStore{byID: map[string]*invite.Record{}, byHash: map[invite.TokenHash]*invite.Record{}, open: map[string]string{}}
 }
 
-func (s *rawStore) insert(_ *testing.B, r *invite.Record) {
-	c := r.Clone()
+// put stores c, which the store now owns, by id and token hash, and by
+// invitee while it is open.
+func (s *rawStore) put(c *invite.Record) {
+	inv := &c.Invitation
 	s.mu.Lock()
-	s.byID[c.Invitation.ID] = c
+	s.byID[inv.ID] = c
 	s.byHash[c.Credentials.TokenHash] = c
-	s.open[c.Invitation.Invitee.Email] = c.Invitation.ID
+	if inv.State.Open() {
+		s.open[inv.Invitee.Email] = inv.ID
+	} else {
+		delete(s.open, inv.Invitee.Email)
+	}
 	s.mu.Unlock()
 }
 
-func (s *rawStore) get(b *testing.B, h invite.TokenHash) *invite.Record {
+// find returns the stored record of h itself, or nil.
+func (s *rawStore) find(h invite.TokenHash) *invite.Record {
 	s.mu.Lock()
 	r := s.byHash[h]
 	s.mu.Unlock()
+	return r
+}
+
+func (s *rawStore) insert(_ *testing.B, r *invite.Record) { s.put(r.Clone()) }
+
+func (s *rawStore) update(_ *testing.B, r *invite.Record, _ int64) { s.put(r.Clone()) }
+
+func (s *rawStore) get(b *testing.B, h invite.TokenHash) *invite.Record {
+	r := s.find(h)
 	if r == nil {
 		b.Fatal("floor: token not found")
 	}
 	return r.Clone()
-}
-
-func (s *rawStore) update(_ *testing.B, r *invite.Record, _ int64) {
-	c := r.Clone()
-	s.mu.Lock()
-	s.byID[c.Invitation.ID] = c
-	s.byHash[c.Credentials.TokenHash] = c
-	if !c.Invitation.State.Open() {
-		delete(s.open, c.Invitation.Invitee.Email)
-	}
-	s.mu.Unlock()
 }
 
 func (s *rawStore) remove(_ *testing.B, r *invite.Record) {
