@@ -174,9 +174,16 @@ func (m *Manager) insert(ctx context.Context, rec *Record, supersede bool, now t
 		if ferr != nil {
 			return ferr
 		}
-		if len(open) == 0 && errors.Is(err, ErrAlreadyExists) {
-			return err // not an invitee collision (idempotency key)
+		if len(open) == 0 && errors.Is(err, ErrAlreadyExists) && rec.Invitation.IdempotencyKey != "" {
+			// Nothing blocks the invitee (any more): the collision was the
+			// idempotency key, unless that is still free.
+			_, kerr := m.store.GetByIdempotencyKey(ctx, rec.Invitation.TenantID, rec.Invitation.IdempotencyKey)
+			if !errors.Is(kerr, ErrNotFound) {
+				return err
+			}
 		}
+		// With open empty, the blocker closed (expired, accepted, revoked,
+		// deleted) since the first try: insert again.
 		var b Batch
 		for _, o := range open {
 			to, ev, actor := StateExpired, EventExpired, Actor{Kind: ActorSystem}
@@ -296,7 +303,9 @@ func (m *Manager) Upsert(ctx context.Context, in CreateInput) (*UpsertResult, er
 				refresh(&next.Invitation, want, now)
 				return next, EventUpdated, Actor{Kind: ActorAdmin}, nil
 			})
-			if errors.Is(err, errRetry) || errors.Is(err, ErrNotFound) {
+			// ErrAlreadyExists: a concurrent Create took another of the
+			// invitee's keys; look again (two open invitations: ErrConflict).
+			if errors.Is(err, errRetry) || errors.Is(err, ErrNotFound) || errors.Is(err, ErrAlreadyExists) {
 				continue
 			}
 			if err != nil {
@@ -485,7 +494,11 @@ func (m *Manager) mutate(ctx context.Context, load func(context.Context) (*Recor
 		if err == nil {
 			return next, true, nil
 		}
-		if !errors.Is(err, ErrConflict) || attempt >= maxRetries {
+		// A conflict: another writer got there first. Not found: the record
+		// was deleted since it was read, and the next load answers as the
+		// caller's lookup does for a missing record (ErrInvalidToken for a
+		// token, say).
+		if !errors.Is(err, ErrConflict) && !errors.Is(err, ErrNotFound) || attempt >= maxRetries {
 			return nil, false, err
 		}
 	}
@@ -588,48 +601,68 @@ func checkAccept(in *AcceptInput) error {
 
 // accept runs the acceptance. With code set it first checks the short code;
 // a wrong code is recorded as a failed attempt, guarded by the version it was
-// checked at, so parallel guesses cannot exceed the limit.
+// checked at, so parallel guesses cannot exceed the limit. After a right
+// code every answer is committed the same way: the acceptance itself, or,
+// for a replay, a mismatch or a closed invitation, a guard write (as in
+// VerifyCode). Otherwise, in a burst of parallel guesses, the right one
+// would be answered from a version that the wrong ones have since locked,
+// and the answer (even ErrEmailMismatch) tells the guesser the code.
 func (m *Manager) accept(ctx context.Context, load func(context.Context) (*Record, error), in AcceptInput, code *string) (*Acceptance, error) {
 	var replayed bool
-	var codeErr error
+	var codeErr, answer error
 	rec, _, err := m.mutate(ctx, load, func(cur *Record, now time.Time) (*Record, EventType, Actor, error) {
-		replayed = false
+		replayed, answer = false, nil
 		if in.TenantID != "" && cur.Invitation.TenantID != in.TenantID {
 			return nil, "", Actor{}, ErrInvalidToken // another tenant's token: not consumed
 		}
-		if code != nil {
-			if next, ev, actor, err := m.codeFailure(cur, *code, now, &codeErr); next != nil || err != nil {
-				return next, ev, actor, err
-			}
+		if code == nil {
+			return m.acceptNext(cur, &in, now, &replayed)
 		}
-		inv := &cur.Invitation
-		if inv.State == StateAccepted && inv.AcceptedBy == in.Subject {
-			replayed = true
-			return nil, "", Actor{}, nil
+		if next, ev, actor, err := m.codeFailure(cur, *code, now, &codeErr); next != nil || err != nil {
+			return next, ev, actor, err
 		}
-		if err := transition(inv, now, StateAccepted); err != nil {
-			return nil, "", Actor{}, err
+		next, ev, actor, err := m.acceptNext(cur, &in, now, &replayed)
+		if next == nil {
+			answer = err
+			return cur.shallow(), "", Actor{}, nil // the guard write
 		}
-		if inv.Invitee.UserID != "" && inv.Invitee.UserID != in.Subject {
-			return nil, "", Actor{}, ErrSubjectMismatch
-		}
-		if (m.cfg.RequireEmailMatch || inv.RequireEmailMatch) && inv.Invitee.Email != "" &&
-			emailKey(inv.Invitee.Email) != emailKey(in.Email) {
-			return nil, "", Actor{}, ErrEmailMismatch
-		}
-		next := m.successor(cur)
-		next.Invitation.State = StateAccepted
-		next.Invitation.AcceptedBy = in.Subject
-		next.Invitation.ClosedAt = now
-		return next, EventAccepted, Actor{Kind: ActorInvitee, ID: in.Subject}, nil
+		return next, ev, actor, err
 	})
-	if err != nil {
+	switch {
+	case err != nil:
 		return nil, err
-	}
-	if codeErr != nil {
+	case codeErr != nil:
 		return nil, codeErr
+	case answer != nil:
+		return nil, answer
 	}
 	return &Acceptance{Invitation: &rec.Invitation, Replayed: replayed}, nil
+}
+
+// acceptNext is accept's mutation once any code has been checked: the
+// accepted version of cur, or nothing to write (a replay by the same
+// subject, or an error).
+func (m *Manager) acceptNext(cur *Record, in *AcceptInput, now time.Time, replayed *bool) (*Record, EventType, Actor, error) {
+	inv := &cur.Invitation
+	if inv.State == StateAccepted && inv.AcceptedBy == in.Subject {
+		*replayed = true
+		return nil, "", Actor{}, nil
+	}
+	if err := transition(inv, now, StateAccepted); err != nil {
+		return nil, "", Actor{}, err
+	}
+	if inv.Invitee.UserID != "" && inv.Invitee.UserID != in.Subject {
+		return nil, "", Actor{}, ErrSubjectMismatch
+	}
+	if (m.cfg.RequireEmailMatch || inv.RequireEmailMatch) && inv.Invitee.Email != "" &&
+		emailKey(inv.Invitee.Email) != emailKey(in.Email) {
+		return nil, "", Actor{}, ErrEmailMismatch
+	}
+	next := m.successor(cur)
+	next.Invitation.State = StateAccepted
+	next.Invitation.AcceptedBy = in.Subject
+	next.Invitation.ClosedAt = now
+	return next, EventAccepted, Actor{Kind: ActorInvitee, ID: in.Subject}, nil
 }
 
 // Reject records that the invitee declined the invitation the token belongs
@@ -1000,37 +1033,43 @@ type CodeRef struct {
 // returns it, like Lookup. A wrong code is ErrInvalidCode and counts as a
 // failed attempt (event invitation.code_failed); after
 // Config.CodeMaxAttempts failures in total every attempt is ErrCodeLocked.
+// Wrong guesses count while the invitation is open or accepted (an accepted
+// invitation's code still replays the acceptance to its subject).
 // Each answer is committed against the version it was computed from, so
-// parallel guesses cannot exceed the limit: a success is a guard write that
+// parallel guesses cannot exceed the limit: an answer to a right code
+// (success, or the error of a closed invitation) is a guard write that
 // bumps Version and emits no event (the invitation itself does not change).
 func (m *Manager) VerifyCode(ctx context.Context, ref CodeRef, code string) (*Invitation, error) {
 	load, err := m.byCode(ref)
 	if err != nil {
 		return nil, err
 	}
-	var codeErr error
+	var codeErr, answer error
 	rec, _, err := m.mutate(ctx, load, func(cur *Record, now time.Time) (*Record, EventType, Actor, error) {
 		if next, ev, actor, err := m.codeFailure(cur, code, now, &codeErr); next != nil || err != nil {
 			return next, ev, actor, err
 		}
-		if err := transition(&cur.Invitation, now, StateAccepted); err != nil {
-			return nil, "", Actor{}, err
-		}
-		// A guard write: it commits this answer against the version it was
-		// computed from, so parallel guesses cannot outrun the failure limit.
+		// A guard write: it commits this answer (success, or the state
+		// that forbids accepting) against the version it was computed
+		// from, so parallel guesses cannot outrun the failure limit.
+		answer = transition(&cur.Invitation, now, StateAccepted)
 		return cur.shallow(), "", Actor{}, nil
 	})
-	if err != nil {
+	switch {
+	case err != nil:
 		return nil, err
-	}
-	if codeErr != nil {
+	case codeErr != nil:
 		return nil, codeErr
+	case answer != nil:
+		return nil, answer
 	}
 	return &rec.Invitation, nil
 }
 
 // AcceptCode is Accept with a short code instead of the link token. A wrong
-// code counts as a failed attempt exactly as in VerifyCode.
+// code counts as a failed attempt exactly as in VerifyCode, and an answer
+// to a right code that accepts nothing (a replay, ErrEmailMismatch,
+// ErrSubjectMismatch, a closed invitation) is a guard write as there.
 func (m *Manager) AcceptCode(ctx context.Context, ref CodeRef, code string, in AcceptInput) (*Acceptance, error) {
 	if err := checkAccept(&in); err != nil {
 		return nil, err
@@ -1043,9 +1082,10 @@ func (m *Manager) AcceptCode(ctx context.Context, ref CodeRef, code string, in A
 }
 
 // checkCode verifies code against cur's code hash at now. countable
-// reports whether a failure is to be recorded: only a wrong guess at the
-// live code of an open invitation counts (an invitation without a code, a
-// closed one or a locked code answers without writing anything).
+// reports whether a failure is to be recorded: a wrong guess at the code of
+// an open invitation, or of an accepted one (whose code still replays the
+// acceptance to its subject), counts; an invitation without a code, one
+// otherwise closed or a locked code answers without writing anything.
 func (m *Manager) checkCode(cur *Record, code string, now time.Time) (countable bool, err error) {
 	c := &cur.Credentials
 	if !cur.Invitation.HasCode || len(c.CodeHash) == 0 {
@@ -1054,7 +1094,8 @@ func (m *Manager) checkCode(cur *Record, code string, now time.Time) (countable 
 	if c.CodeFailures >= m.cfg.CodeMaxAttempts {
 		return false, ErrCodeLocked
 	}
-	countable = cur.Invitation.StateAt(now).Open()
+	st := cur.Invitation.StateAt(now)
+	countable = st.Open() || st == StateAccepted
 	norm, ok := NormalizeCode(code)
 	if !ok || len(norm) != m.cfg.CodeLength {
 		return countable, ErrInvalidCode

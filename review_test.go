@@ -28,14 +28,38 @@ func TestCodeAttemptsOnInvitationWithoutCodeWriteNothing(t *testing.T) {
 func TestCodeAttemptsOnClosedInvitationWriteNothing(t *testing.T) {
 	e := newEnv(t)
 	res := e.create(codeInput("ada@example.com", ""))
-	acc, err := e.m.Accept(e.ctx(), res.Token.Reveal(), invite.AcceptInput{Subject: "u1"})
+	rev, err := e.m.Revoke(e.ctx(), "t1", res.Invitation.ID, "")
 	require.NoError(t, err)
 	ref := invite.CodeRef{TenantID: "t1", InvitationID: res.Invitation.ID}
 	for range 3 {
 		_, err := e.m.AcceptCode(e.ctx(), ref, wrongCode(res.Code.Reveal()), invite.AcceptInput{Subject: "u1"})
 		require.ErrorIs(t, err, invite.ErrInvalidCode)
 	}
-	require.Equal(t, acc.Invitation.Version, e.get("t1", res.Invitation.ID).Version)
+	require.Equal(t, rev.Version, e.get("t1", res.Invitation.ID).Version)
+	require.NotContains(t, e.events.types(), invite.EventCodeFailed)
+}
+
+// An accepted invitation's code still replays the acceptance to its
+// subject, so wrong guesses at it count toward the limit as for an open
+// one: otherwise guessing it would be unlimited.
+func TestCodeAttemptsOnAcceptedInvitationCount(t *testing.T) {
+	e := newEnv(t, func(c *invite.Config) { c.CodeMaxAttempts = 3 })
+	res := e.create(codeInput("ada@example.com", ""))
+	code := res.Code.Reveal()
+	ref := invite.CodeRef{TenantID: "t1", InvitationID: res.Invitation.ID}
+	_, err := e.m.AcceptCode(e.ctx(), ref, code, invite.AcceptInput{Subject: "u1"})
+	require.NoError(t, err)
+	acc, err := e.m.AcceptCode(e.ctx(), ref, code, invite.AcceptInput{Subject: "u1"})
+	require.NoError(t, err)
+	require.True(t, acc.Replayed)
+	for range 3 {
+		_, err := e.m.AcceptCode(e.ctx(), ref, wrongCode(code), invite.AcceptInput{Subject: "u1"})
+		require.ErrorIs(t, err, invite.ErrInvalidCode)
+	}
+	require.Equal(t, 3, e.record("t1", res.Invitation.ID).Credentials.CodeFailures)
+	_, err = e.m.AcceptCode(e.ctx(), ref, code, invite.AcceptInput{Subject: "u1"})
+	require.ErrorIs(t, err, invite.ErrCodeLocked)
+	require.Equal(t, invite.StateAccepted, e.get("t1", res.Invitation.ID).State)
 }
 
 func TestCodeDeadAfterLimitEvenWithSuccessesBetween(t *testing.T) {

@@ -624,6 +624,15 @@ func (s *Store) getIn(ctx context.Context, tenantID string, find func(*tenant) (
 }
 
 // GetByTokenHash implements invite.Store.
+//
+// It reads the slot the token index names, without holding the index's
+// lock while it locks the shard (Apply takes them in the other order), so
+// the answer may be a moment stale: a batch may have moved the hash to
+// another record (handing over a deleted record's hash) or been rolled back
+// in between. It trusts only the slot's record, and when that does not
+// hold the hash it looks again with the shard locked: every change to the
+// index entries naming a shard's slots is made by an Apply holding that
+// shard's lock, so an entry read under the lock is the committed one.
 func (s *Store) GetByTokenHash(ctx context.Context, h invite.TokenHash) (*invite.Record, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -632,24 +641,66 @@ func (s *Store) GetByTokenHash(ctx context.Context, h invite.TokenHash) (*invite
 	if !ok {
 		return nil, invite.ErrNotFound
 	}
+	// A blob is immutable, so it is decoded outside the lock.
+	if cur := s.slotBlob(r); cur != nil {
+		if hd := cur.header(); hd.hasHash(h) {
+			return cur.decodeWith(&hd), nil
+		}
+	}
+	// The hash moved since the index was read: follow it. Each move is
+	// another batch's commit or rollback, so this loops only while batches
+	// keep handing the hash from shard to shard.
+	for {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		cur, moved := s.slotBlobLocked(r, h)
+		if !moved {
+			if cur == nil {
+				return nil, invite.ErrNotFound
+			}
+			return cur.decode(), nil
+		}
+		if r, ok = s.tokenRef(h); !ok {
+			return nil, invite.ErrNotFound
+		}
+	}
+}
+
+// slotBlob returns the current version of slot r, or nil.
+func (s *Store) slotBlob(r ref) blob {
 	sh := &s.shards[r.shard()]
 	sh.mu.RLock()
-	var cur blob
+	defer sh.mu.RUnlock()
 	if int(r.slot()) < len(sh.slots) {
-		cur = sh.slots[r.slot()].cur
+		return sh.slots[r.slot()].cur
 	}
-	sh.mu.RUnlock()
-	// The index may be a moment ahead of (or behind) the record during a
-	// concurrent Apply, and the slot may have been reused: trust only the
-	// record. A blob is immutable, so it is decoded outside the lock.
-	if cur == nil {
-		return nil, invite.ErrNotFound
+	return nil
+}
+
+// slotBlobLocked looks h up in the token index with r's shard locked. When
+// the index maps h to a slot of another shard it reports moved. Otherwise
+// it returns the current version of the slot h maps to if that holds h,
+// or nil: the hash is nobody's.
+func (s *Store) slotBlobLocked(r ref, h invite.TokenHash) (cur blob, moved bool) {
+	sh := &s.shards[r.shard()]
+	sh.mu.RLock()
+	defer sh.mu.RUnlock()
+	now, ok := s.tokenRef(h)
+	switch {
+	case !ok:
+		return nil, false
+	case now.shard() != r.shard():
+		return nil, true
 	}
-	hd := cur.header()
-	if !hd.hasHash(h) {
-		return nil, invite.ErrNotFound
+	if r = now; int(r.slot()) < len(sh.slots) {
+		if cur := sh.slots[r.slot()].cur; cur != nil {
+			if hd := cur.header(); hd.hasHash(h) {
+				return cur, false
+			}
+		}
 	}
-	return cur.decodeWith(&hd), nil
+	return nil, false
 }
 
 // GetByIdempotencyKey implements invite.Store.
