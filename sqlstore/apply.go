@@ -177,14 +177,36 @@ func (s *Store) missing(ctx context.Context, ex DBTX, w *write) error {
 	if err != nil {
 		return err
 	}
+	if v == w.expect && s.staleSnapshot() {
+		if v, err = s.storedVersion(ctx, ex, w); err != nil {
+			return err
+		}
+	}
 	return s.conflict(w, v)
+}
+
+// staleSnapshot is called when a guarded write matched no row although a
+// plain read finds the version it expects. On a host's MySQL transaction
+// at REPEATABLE READ that means the transaction's snapshot is older than
+// the row: the guarded write reads the current row, plain reads the
+// snapshot, so the Manager's re-read and retry would compute from the same
+// stale version every time. It switches the Store to locking reads, which
+// read current rows (see current), and reports whether it did. Elsewhere a
+// plain read in the write's own statement context sees the current row,
+// and it reports false.
+func (s *Store) staleSnapshot() bool {
+	if s.d != MySQL || s.begin != nil || s.current {
+		return false
+	}
+	s.current = true
+	return true
 }
 
 // storedVersion returns the stored version of w's invitation, or an error
 // matching invite.ErrNotFound when the tenant holds no such invitation.
 func (s *Store) storedVersion(ctx context.Context, ex DBTX, w *write) (int64, error) {
 	var v int64
-	err := ex.QueryRowContext(ctx, s.q.version, w.row.tenantID, w.row.id).Scan(&v)
+	err := ex.QueryRowContext(ctx, s.reads().version, w.row.tenantID, w.row.id).Scan(&v)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return 0, fmt.Errorf("sqlstore: %s: %w", w.op(), invite.ErrNotFound)

@@ -170,5 +170,11 @@
 // cannot hold is an *invite.ValidationError before any statement runs;
 // notably PostgreSQL's jsonb cannot hold U+0000, so on PostgreSQL an
 // invitation or event with a NUL character in a string (Data, FormData,
-// Metadata) is refused. Migrate's failures are a *MigrationError.
+// Metadata) is refused. Migrate's failures are a *MigrationError. A write
+// whose context ends before it commits returns an error matching the
+// context's error (not the driver's "bad connection" or "transaction has
+// already been committed or rolled back"), and nothing of it is written;
+// as with any database, though, a commit already sent when the context
+// ends may land although the call reports the cancellation, so a host
+// that must know re-reads.
 package sqlstore

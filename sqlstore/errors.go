@@ -59,7 +59,8 @@ func (e *Error) Is(target error) bool { return target == ErrRetryable && e.Retry
 // or reset connection, a PostgreSQL error of class 08 (connection
 // exception) or with code 40001 (serialization failure), 40P01 (deadlock),
 // 57P01, 57P02 or 57P03 (the server is shutting down or starting), a MySQL
-// error 1205 (lock wait timeout), 1213 (deadlock), 1040 (too many
+// error 1205 (lock wait timeout), 1213 (deadlock), 1020 (a row changed
+// since the snapshot, MariaDB's innodb_snapshot_isolation), 1040 (too many
 // connections), 1053 (server shutdown) or 1927 (connection killed), or an
 // SQLite SQLITE_BUSY or SQLITE_LOCKED. A context's cancellation or deadline
 // is the caller's decision, never retryable.
@@ -119,6 +120,12 @@ const (
 	mysqlTooManyConns    = 1040
 	mysqlServerShutdown  = 1053
 	mysqlConnKilled      = 1927
+	// mysqlRecordChanged (ER_CHECKREAD) is MariaDB's snapshot isolation
+	// (innodb_snapshot_isolation, on by default from 11.6.2) refusing a
+	// locking read or write of a row changed since the transaction's
+	// snapshot; like a deadlock it rolls the whole transaction back
+	// (MDEV-35235).
+	mysqlRecordChanged = 1020
 )
 
 // isUniqueViolation reports whether err is a unique or primary key
@@ -243,7 +250,7 @@ func isDeadlock(err error) bool {
 		return sc.Code() == sqliteBusySnapshot
 	}
 	n, ok := mysqlNumber(err)
-	return ok && n == mysqlDeadlock
+	return ok && (n == mysqlDeadlock || n == mysqlRecordChanged)
 }
 
 // retryableCause reports whether err's chain holds a transient failure (see
@@ -275,7 +282,7 @@ func retryableCause(err error) bool {
 	}
 	if n, ok := mysqlNumber(err); ok {
 		switch n {
-		case mysqlLockWaitTimeout, mysqlDeadlock, mysqlTooManyConns, mysqlServerShutdown, mysqlConnKilled:
+		case mysqlLockWaitTimeout, mysqlDeadlock, mysqlRecordChanged, mysqlTooManyConns, mysqlServerShutdown, mysqlConnKilled:
 			return true
 		}
 		return false

@@ -51,6 +51,7 @@ func TestIsRetryable(t *testing.T) {
 		{"PgUndefinedTable", &pgconn.PgError{Code: "42P01"}, false},
 		{"MySQLDeadlock", &mysql.MySQLError{Number: 1213, SQLState: [5]byte{'4', '0', '0', '0', '1'}}, true},
 		{"MySQLLockWait", &mysql.MySQLError{Number: 1205}, true},
+		{"MariaDBRecordChanged", &mysql.MySQLError{Number: 1020, SQLState: [5]byte{'H', 'Y', '0', '0', '0'}}, true},
 		{"MySQLDuplicate", &mysql.MySQLError{Number: 1062}, false},
 		{"MySQLInvalidConn", mysql.ErrInvalidConn, true},
 		{"SQLiteBusy", &sqliteCodeErr{5}, true},

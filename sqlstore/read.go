@@ -13,7 +13,7 @@ import (
 
 // Get implements invite.Store: one primary-key lookup.
 func (s *Store) Get(ctx context.Context, tenantID, id string) (*invite.Record, error) {
-	return scanRecord("get", s.db.QueryRowContext(ctx, s.q.get, tenantID, id))
+	return scanRecord("get", s.db.QueryRowContext(ctx, s.reads().get, tenantID, id))
 }
 
 // GetByTokenHash implements invite.Store: one statement joining the tokens
@@ -26,7 +26,7 @@ func (s *Store) GetByTokenHash(ctx context.Context, h invite.TokenHash) (*invite
 		}
 		return nil, fmt.Errorf("sqlstore: get by token hash: %w", invite.ErrNotFound)
 	}
-	return scanRecord("get by token hash", s.db.QueryRowContext(ctx, s.q.getByTokenHash, h[:]))
+	return scanRecord("get by token hash", s.db.QueryRowContext(ctx, s.reads().getByTokenHash, h[:]))
 }
 
 // GetByIdempotencyKey implements invite.Store: one lookup in the unique
@@ -38,7 +38,7 @@ func (s *Store) GetByIdempotencyKey(ctx context.Context, tenantID, key string) (
 		}
 		return nil, fmt.Errorf("sqlstore: get by idempotency key: %w", invite.ErrNotFound)
 	}
-	return scanRecord("get by idempotency key", s.db.QueryRowContext(ctx, s.q.getByIdempotencyKey, tenantID, key))
+	return scanRecord("get by idempotency key", s.db.QueryRowContext(ctx, s.reads().getByIdempotencyKey, tenantID, key))
 }
 
 // FindOpen implements invite.Store: one statement, a UNION ALL of one
@@ -62,6 +62,9 @@ func (s *Store) FindOpen(ctx context.Context, tenantID string, iv invite.Invitee
 			cond = "open_" + k.Kind + " = " // the generated column of the unique index
 		}
 		parts[i] = "SELECT " + recordColumns + " FROM " + s.invitations + " WHERE tenant_id = " + tenant + " AND " + cond + a.add(k.Value)
+		if s.current {
+			parts[i] = "(" + parts[i] + " FOR UPDATE)"
+		}
 	}
 	rows, err := s.db.QueryContext(ctx, strings.Join(parts, " UNION ALL "), a.vals...)
 	if err != nil {
@@ -267,8 +270,13 @@ const purgeChunk = 500
 // Purge implements invite.Store: it deletes up to limit closed records
 // whose closed_at is before before, oldest first, with their token rows,
 // atomically. On PostgreSQL it is one statement; on SQLite and MySQL a
-// transaction that selects the ids (locking them on MySQL) and deletes by
-// them, since MySQL cannot LIMIT a subquery on the table it deletes from.
+// transaction that selects the ids and deletes by them, since MySQL cannot
+// LIMIT a subquery on the table it deletes from. On MySQL the ids are
+// selected without locks and then locked by primary key, re-checking the
+// condition: a locking scan of the purge_at index would also lock the gap
+// where every new open invitation's index entry goes, holding up every
+// Create until the purge commits, and deadlocking batches that close one
+// invitation and insert another.
 func (s *Store) Purge(ctx context.Context, before time.Time, limit int) (int, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, err
@@ -286,8 +294,11 @@ func (s *Store) Purge(ctx context.Context, before time.Time, limit int) (int, er
 			", k AS (DELETE FROM " + s.tokens + " t USING d WHERE t.tenant_id = d.tenant_id AND t.invitation_id = d.id)" +
 			" SELECT count(*) FROM d"
 		var n int
-		if err := s.db.QueryRowContext(ctx, q, s.d.timeValue(before), limit).Scan(&n); err != nil {
-			return 0, wrap("purge", err)
+		err := s.retrying(ctx, func() error {
+			return wrap("purge", s.db.QueryRowContext(ctx, q, s.d.timeValue(before), limit).Scan(&n))
+		})
+		if err != nil {
+			return 0, err
 		}
 		return n, nil
 	}
@@ -298,29 +309,42 @@ func (s *Store) Purge(ctx context.Context, before time.Time, limit int) (int, er
 			q := "SELECT tenant_id, id FROM " + s.invitations + " WHERE state IN " + closedStates +
 				" AND closed_at < ? ORDER BY closed_at LIMIT ?"
 			if s.d == MySQL {
-				q = "SELECT tenant_id, id FROM " + s.invitations + " WHERE purge_at < ? ORDER BY purge_at LIMIT ? FOR UPDATE"
+				q = "SELECT tenant_id, id FROM " + s.invitations + " WHERE purge_at < ? ORDER BY purge_at LIMIT ?"
 			}
-			rows, err := ex.QueryContext(ctx, q, s.d.timeValue(before), limit)
+			pairs, err := queryPairs(ctx, ex, q, s.d.timeValue(before), limit)
 			if err != nil {
-				return wrap("purge", err)
+				return err
 			}
-			var pairs [][2]string
-			for rows.Next() {
-				var p [2]string
-				if err := rows.Scan(&p[0], &p[1]); err != nil {
-					rows.Close()
-					return wrap("purge", err)
-				}
-				pairs = append(pairs, p)
-			}
-			if err := rows.Err(); err != nil {
-				return wrap("purge", err)
-			}
-			rows.Close()
 			for len(pairs) > 0 {
 				chunk := pairs[:min(len(pairs), purgeChunk)]
 				pairs = pairs[len(chunk):]
 				in, vals := s.pairsIn(chunk)
+				if s.d == MySQL {
+					// Lock the rows still due, by primary key (forced: the
+					// optimizer may pick the purge_at index, whose scan
+					// locks the gaps this avoids), skipping rows another
+					// transaction holds: another replica's purge, or a
+					// write; they are purged next time if still due.
+					lock := "SELECT tenant_id, id FROM " + s.invitations + " FORCE INDEX (PRIMARY) WHERE (tenant_id, id) IN " + in +
+						" AND purge_at < ? FOR UPDATE SKIP LOCKED"
+					if chunk, err = queryPairs(ctx, ex, lock, append(vals, s.d.timeValue(before))...); err != nil {
+						return err
+					}
+					// One row at a time: a multi-row DELETE scans the
+					// primary key with next-key locks, which deadlocks
+					// with other purges and with inserts.
+					for _, p := range chunk {
+						m, err := affected(ex.ExecContext(ctx, "DELETE FROM "+s.invitations+" WHERE tenant_id = ? AND id = ?", p[0], p[1]))
+						if err != nil {
+							return wrap("purge", err)
+						}
+						n += int(m)
+						if _, err := ex.ExecContext(ctx, "DELETE FROM "+s.tokens+" WHERE tenant_id = ? AND invitation_id = ?", p[0], p[1]); err != nil {
+							return wrap("purge", err)
+						}
+					}
+					continue
+				}
 				m, err := affected(ex.ExecContext(ctx, "DELETE FROM "+s.invitations+" WHERE (tenant_id, id) IN "+in, vals...))
 				if err != nil {
 					return wrap("purge", err)
@@ -352,4 +376,25 @@ func (s *Store) pairsIn(pairs [][2]string) (string, []any) {
 		return "(VALUES " + strings.Join(tuples, ", ") + ")", vals
 	}
 	return "(" + strings.Join(tuples, ", ") + ")", vals
+}
+
+// queryPairs runs q and returns the (tenant_id, id) pairs it selects.
+func queryPairs(ctx context.Context, ex DBTX, q string, vals ...any) ([][2]string, error) {
+	rows, err := ex.QueryContext(ctx, q, vals...)
+	if err != nil {
+		return nil, wrap("purge", err)
+	}
+	defer rows.Close()
+	var pairs [][2]string
+	for rows.Next() {
+		var p [2]string
+		if err := rows.Scan(&p[0], &p[1]); err != nil {
+			return nil, wrap("purge", err)
+		}
+		pairs = append(pairs, p)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, wrap("purge", err)
+	}
+	return pairs, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"io/fs"
 	"math/rand/v2"
 	"slices"
@@ -66,6 +67,11 @@ type Store struct {
 	// writeSem serialises the write transactions of a SQLite Store (a
 	// channel of capacity one, so that waiting honours the context).
 	writeSem chan struct{}
+	// current is set on a Store on a host's MySQL transaction once a write
+	// found the transaction's snapshot older than a row it guards (see
+	// staleSnapshot): from then on its point reads are locking reads, which
+	// read the rows' current versions.
+	current bool
 }
 
 var _ invite.Store = (*Store)(nil)
@@ -139,7 +145,13 @@ func New(db DBTX, cfg Config) (*Store, error) {
 // Manager's follow-up reads and retries work inside it. A deadlock or a
 // serialisation failure is the exception: the database has rolled all of
 // tx back, and the error (matching ErrRetryable) tells the host to run its
-// transaction again. The events of a write go into the outbox inside tx
+// transaction again. On MySQL at REPEATABLE READ a transaction's plain
+// reads see its snapshot, which a concurrent commit (another request
+// accepting the same invitation) leaves behind: once a write finds the
+// snapshot older than the row it guards, the Store reads with FOR UPDATE
+// for the rest of tx, so that the Manager's retry reads the current row
+// and answers as it would outside a transaction (ErrAlreadyAccepted, a
+// replay). The events of a write go into the outbox inside tx
 // and commit with it; a Manager's EventSink, though, is called when Apply
 // returns, before the host commits or rolls back.
 // The returned Store must not be used after tx ends, nor from two
@@ -209,12 +221,27 @@ func (s *Store) atomically(ctx context.Context, op string, fn func(ex DBTX) erro
 		if rerr := tx.Rollback(); rerr != nil && !errors.Is(rerr, sql.ErrTxDone) {
 			s.cfg.Logger.WarnContext(ctx, "sqlstore: rollback failed", "op", op, "error", rerr)
 		}
-		return err
+		return cancelled(ctx, op, err)
 	}
 	if err := tx.Commit(); err != nil {
-		return wrap(op+": commit", err)
+		return cancelled(ctx, op+": commit", wrap(op+": commit", err))
 	}
 	return nil
+}
+
+// cancelled returns err, or, when ctx has ended and err is a database error
+// (an *Error: database/sql's "transaction has already been committed or
+// rolled back" once its context watcher rolled the transaction back, or
+// the bad connection a driver reports after cancelling a statement),
+// ctx's error: the cancellation is what failed the write, and the host
+// should see it as such. The core's errors (a conflict, a collision) found
+// before the cancellation stay.
+func cancelled(ctx context.Context, op string, err error) error {
+	var dbErr *Error
+	if ctx.Err() == nil || !errors.As(err, &dbErr) {
+		return err
+	}
+	return fmt.Errorf("sqlstore: %s: %w", op, ctx.Err())
 }
 
 // lockWrites waits until no other write transaction of a SQLite Store is
@@ -247,10 +274,10 @@ func (s *Store) inSavepoint(ctx context.Context, op string, fn func(ex DBTX) err
 		} else if _, rerr := s.db.ExecContext(bg, "RELEASE SAVEPOINT "+savepoint); rerr != nil {
 			s.cfg.Logger.WarnContext(ctx, "sqlstore: releasing savepoint failed", "op", op, "error", rerr)
 		}
-		return err
+		return cancelled(ctx, op, err)
 	}
 	if _, err := s.db.ExecContext(ctx, "RELEASE SAVEPOINT "+savepoint); err != nil {
-		return wrap(op+": release savepoint", err)
+		return cancelled(ctx, op+": release savepoint", wrap(op+": release savepoint", err))
 	}
 	return nil
 }
@@ -298,6 +325,8 @@ const (
 // queries are the Store's fixed statements, built once by New.
 type queries struct {
 	get, getByIdempotencyKey, getByTokenHash, version string
+	// locked (MySQL) has the same reads as locking reads (FOR UPDATE).
+	locked *queries
 	// update (SQLite and MySQL) sets every column of an invitation
 	// guarded by its version; updateKeep also requires the keptColumns
 	// (indexes in invitationColumns) to be stored as the new values, and
@@ -336,7 +365,7 @@ func (s *Store) buildQueries() *queries {
 	}
 	update := "UPDATE " + s.invitations + " SET "
 	where := " WHERE tenant_id = ? AND id = ? AND version = ?"
-	return &queries{
+	q := &queries{
 		update:              s.d.rebind(update + strings.Join(set, ", ") + where),
 		updateKeep:          s.d.rebind(update + strings.Join(keepSet, ", ") + where + strings.Join(guard, "")),
 		keptColumns:         keptIdx,
@@ -347,4 +376,19 @@ func (s *Store) buildQueries() *queries {
 			" WHERE k.token_hash = ?"),
 		version: s.d.rebind("SELECT version FROM " + s.invitations + " WHERE tenant_id = ? AND id = ?"),
 	}
+	if s.d == MySQL {
+		const lock = " FOR UPDATE"
+		q.locked = &queries{get: q.get + lock, getByIdempotencyKey: q.getByIdempotencyKey + lock,
+			getByTokenHash: q.getByTokenHash + lock, version: q.version + lock}
+	}
+	return q
+}
+
+// reads returns the queries of the Store's point reads: locking reads once
+// current is set.
+func (s *Store) reads() *queries {
+	if s.current {
+		return s.q.locked
+	}
+	return s.q
 }
