@@ -2,8 +2,12 @@ package storetest
 
 import (
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/require"
 
 	"github.com/invitekit/invite"
 )
@@ -91,6 +95,67 @@ func (s *suite) testTokenHash(t *testing.T) {
 		requireTokenFinds(t, st, h2, taker)
 		requireTokenFinds(t, st, h4, v4)
 	})
+
+	// A batch that deletes a record and gives its token hash to a new one
+	// (in the same tenant, or another) is atomic for readers too: while
+	// such batches commit one after another, a read of the hash always
+	// finds the record holding it before or after a batch, never nothing.
+	t.Run("HandoverWhileReading", func(t *testing.T) {
+		st := s.store(t)
+		holder := newRecord(tenantA)
+		mustInsert(t, st, holder)
+		h := holder.Credentials.TokenHash
+		var mu sync.Mutex
+		holders := map[string]bool{holder.Invitation.ID: true}
+		stop := make(chan struct{})
+		var wg sync.WaitGroup
+		var misses, reads atomic.Int64
+		var wrong atomic.Value
+		for range 2 {
+			wg.Go(func() {
+				for {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					got, err := st.GetByTokenHash(t.Context(), h)
+					reads.Add(1)
+					if err != nil {
+						misses.Add(1)
+						continue
+					}
+					mu.Lock()
+					ok := holders[got.Invitation.ID]
+					mu.Unlock()
+					if !ok || !holdsHash(got, h) {
+						wrong.Store(got.Invitation.ID)
+					}
+				}
+			})
+		}
+		for round := range s.opts.ConcurrentRounds * 10 {
+			tenant := tenantA
+			if round%2 == 1 {
+				tenant = tenantB
+			}
+			taker := newRecord(tenant, func(r *invite.Record) { r.Credentials.TokenHash = h })
+			mu.Lock()
+			holders[taker.Invitation.ID] = true
+			mu.Unlock()
+			if err := apply(t, st, del(holder), ins(taker)); err != nil {
+				close(stop)
+				wg.Wait()
+				t.Fatalf("round %d: handing the hash over: %v", round, err)
+			}
+			holder = taker
+		}
+		close(stop)
+		wg.Wait()
+		require.Zero(t, misses.Load(), "of %d reads during handovers, some found no record", reads.Load())
+		require.Nil(t, wrong.Load(), "a read returned a record that never held the hash")
+		requireTokenFinds(t, st, h, holder)
+	})
 }
 
 func (s *suite) testFindOpen(t *testing.T) {
@@ -155,4 +220,17 @@ func (s *suite) testFindOpen(t *testing.T) {
 		requireOpen(t, st, tenantA, invite.Invitee{Phone: strings.Replace(rec.Invitation.Invitee.Phone, "+1", "+2", 1)})
 		requireOpen(t, st, tenantA, invite.Invitee{}) // no keys, no match
 	})
+}
+
+// holdsHash reports whether h is r's current or a previous token hash.
+func holdsHash(r *invite.Record, h invite.TokenHash) bool {
+	if r.Credentials.TokenHash == h {
+		return true
+	}
+	for _, p := range r.Credentials.PreviousTokens {
+		if p.Hash == h {
+			return true
+		}
+	}
+	return false
 }
