@@ -17,7 +17,11 @@ var (
 	// tenant (or an id, token hash or idempotency key collides).
 	ErrAlreadyExists = errors.New("invite: already exists")
 	// ErrConflict: the invitation changed since the version the caller
-	// computed its change from (optimistic concurrency).
+	// computed its change from (optimistic concurrency). An operation that
+	// reads the invitation itself re-reads and retries a lost race up to
+	// eight times; it returns ErrConflict only when more than eight
+	// concurrent changes of one invitation beat it, and calling it again
+	// is safe.
 	ErrConflict = errors.New("invite: version conflict")
 	// ErrInvalid: the input failed validation; errors.As to *ValidationError
 	// for the list of bad fields.
