@@ -641,8 +641,15 @@ func (s *Store) GetByTokenHash(ctx context.Context, h invite.TokenHash) (*invite
 	if !ok {
 		return nil, invite.ErrNotFound
 	}
+	sh := &s.shards[r.shard()]
+	sh.mu.RLock()
+	var cur blob
+	if int(r.slot()) < len(sh.slots) {
+		cur = sh.slots[r.slot()].cur
+	}
+	sh.mu.RUnlock()
 	// A blob is immutable, so it is decoded outside the lock.
-	if cur := s.slotBlob(r); cur != nil {
+	if cur != nil {
 		if hd := cur.header(); hd.hasHash(h) {
 			return cur.decodeWith(&hd), nil
 		}
@@ -665,17 +672,6 @@ func (s *Store) GetByTokenHash(ctx context.Context, h invite.TokenHash) (*invite
 			return nil, invite.ErrNotFound
 		}
 	}
-}
-
-// slotBlob returns the current version of slot r, or nil.
-func (s *Store) slotBlob(r ref) blob {
-	sh := &s.shards[r.shard()]
-	sh.mu.RLock()
-	defer sh.mu.RUnlock()
-	if int(r.slot()) < len(sh.slots) {
-		return sh.slots[r.slot()].cur
-	}
-	return nil
 }
 
 // slotBlobLocked looks h up in the token index with r's shard locked. When
