@@ -18,7 +18,10 @@
 // YugabyteDB accept: no advisory locks, no LISTEN/NOTIFY, no column
 // collations. It works at READ COMMITTED (PostgreSQL's default) and at
 // SERIALIZABLE (CockroachDB's), where a serialisation failure of a write
-// the Store owns is retried (see Errors).
+// the Store owns is retried, five attempts in all, with a short random
+// pause between them; a write that still loses (many writers contending
+// for one invitee, say) returns the failure, matching ErrRetryable (see
+// Errors).
 //
 // SQLite 3.35 or later, through modernc.org/sqlite ("sqlite", pure Go) or
 // mattn/go-sqlite3. SQLite admits one writer at a time; open it so that
