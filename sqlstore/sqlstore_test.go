@@ -168,6 +168,50 @@ func TestConformance(t *testing.T) {
 	})
 }
 
+// TestConformanceStrictIsolation runs the storetest suite on PostgreSQL at
+// SERIALIZABLE (CockroachDB's level, where the Store retries serialisation
+// failures) and on MariaDB with innodb_snapshot_isolation (the default
+// from MariaDB 11.6.2, where a write to a row changed since the snapshot
+// fails with error 1020), through the same servers with another session
+// setting in the DSN.
+func TestConformanceStrictIsolation(t *testing.T) {
+	for _, be := range backends(t) {
+		var param string
+		switch be.dialect {
+		case sqlstore.Postgres:
+			be.name, param = "PostgresSerializable", "default_transaction_isolation=serializable"
+		case sqlstore.MySQL:
+			be.name, param = "MariaDBSnapshotIsolation", "innodb_snapshot_isolation=ON"
+		default:
+			continue
+		}
+		t.Run(be.name, func(t *testing.T) {
+			driver, env := "pgx", postgresEnv
+			if be.dialect == sqlstore.MySQL {
+				driver, env = "mysql", mysqlEnv
+			}
+			dsn := os.Getenv(env)
+			sep := "?"
+			if strings.Contains(dsn, "?") {
+				sep = "&"
+			}
+			be.db = serverDB(driver, dsn+sep+param)
+			// The setting took: the suite runs at the level it names.
+			q, want := "SHOW transaction_isolation", "serializable"
+			if be.dialect == sqlstore.MySQL {
+				q, want = "SELECT @@innodb_snapshot_isolation", "1"
+			}
+			var got string
+			require.NoError(t, be.db(t).QueryRowContext(t.Context(), q).Scan(&got))
+			require.Equal(t, want, got)
+			storetest.Run(t, func(t *testing.T) invite.Store {
+				st, _ := be.newStore(t)
+				return st
+			})
+		})
+	}
+}
+
 // countRows returns the number of rows of prefix+table matching where.
 func countRows(t testing.TB, db sqlstore.DBTX, d sqlstore.Dialect, table, where string, args ...any) int {
 	t.Helper()
