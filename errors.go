@@ -19,9 +19,9 @@ var (
 	// ErrConflict: the invitation changed since the version the caller
 	// computed its change from (optimistic concurrency). An operation that
 	// reads the invitation itself re-reads and retries a lost race up to
-	// eight times; it returns ErrConflict only when more than eight
-	// concurrent changes of one invitation beat it, and calling it again
-	// is safe.
+	// eight times, so it returns a lost race as ErrConflict only when more
+	// than eight concurrent changes of one invitation beat it; calling it
+	// again is safe.
 	ErrConflict = errors.New("invite: version conflict")
 	// ErrInvalid: the input failed validation; errors.As to *ValidationError
 	// for the list of bad fields.

@@ -603,10 +603,13 @@ func checkAccept(in *AcceptInput) error {
 // a wrong code is recorded as a failed attempt, guarded by the version it was
 // checked at, so parallel guesses cannot exceed the limit. After a right
 // code every answer is committed the same way: the acceptance itself, or,
-// for a replay, a mismatch or a closed invitation, a guard write (as in
-// VerifyCode). Otherwise, in a burst of parallel guesses, the right one
-// would be answered from a version that the wrong ones have since locked,
-// and the answer (even ErrEmailMismatch) tells the guesser the code.
+// for a mismatch or a closed invitation, a guard write (as in VerifyCode).
+// Otherwise, in a burst of parallel guesses, the right one would be
+// answered from a version that the wrong ones have since locked, and the
+// answer (even ErrEmailMismatch) tells the guesser the code. A replay to
+// the subject that accepted writes nothing: it must stay idempotent (the
+// same Version, and parallel replays all succeed), and it answers only a
+// caller who names that subject.
 func (m *Manager) accept(ctx context.Context, load func(context.Context) (*Record, error), in AcceptInput, code *string) (*Acceptance, error) {
 	var replayed bool
 	var codeErr, answer error
@@ -622,7 +625,7 @@ func (m *Manager) accept(ctx context.Context, load func(context.Context) (*Recor
 			return next, ev, actor, err
 		}
 		next, ev, actor, err := m.acceptNext(cur, &in, now, &replayed)
-		if next == nil {
+		if next == nil && !replayed {
 			answer = err
 			return cur.shallow(), "", Actor{}, nil // the guard write
 		}
@@ -1068,8 +1071,9 @@ func (m *Manager) VerifyCode(ctx context.Context, ref CodeRef, code string) (*In
 
 // AcceptCode is Accept with a short code instead of the link token. A wrong
 // code counts as a failed attempt exactly as in VerifyCode, and an answer
-// to a right code that accepts nothing (a replay, ErrEmailMismatch,
-// ErrSubjectMismatch, a closed invitation) is a guard write as there.
+// to a right code that accepts nothing (ErrEmailMismatch,
+// ErrSubjectMismatch, a closed invitation) is a guard write as there. A
+// replay to the subject that accepted writes nothing, as in Accept.
 func (m *Manager) AcceptCode(ctx context.Context, ref CodeRef, code string, in AcceptInput) (*Acceptance, error) {
 	if err := checkAccept(&in); err != nil {
 		return nil, err

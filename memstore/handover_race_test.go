@@ -68,6 +68,8 @@ func TestHandoverRollbackReaders(t *testing.T) {
 			stop := make(chan struct{})
 			var misses, reads, wrong atomic.Int64
 			var wg sync.WaitGroup
+			halt := sync.OnceFunc(func() { close(stop); wg.Wait() }) // also when a require fails
+			defer halt()
 			for range 2 {
 				wg.Go(func() {
 					for {
@@ -104,8 +106,7 @@ func TestHandoverRollbackReaders(t *testing.T) {
 					{Record: a, Expect: 1, Delete: true}, {Record: b}, {Record: dup}}})
 				require.ErrorIs(t, err, invite.ErrAlreadyExists)
 			}
-			close(stop)
-			wg.Wait()
+			halt()
 			got, err := st.GetByTokenHash(ctx, h)
 			require.NoError(t, err)
 			require.Equal(t, a.Invitation.ID, got.Invitation.ID)
@@ -261,6 +262,8 @@ func takeoverCommitReaders(t *testing.T, crossTenant bool) {
 	stop := make(chan struct{})
 	var misses, reads atomic.Int64
 	var wg sync.WaitGroup
+	halt := sync.OnceFunc(func() { close(stop); wg.Wait() }) // also when a require fails
+	defer halt()
 	for range 2 {
 		wg.Go(func() {
 			for {
@@ -289,8 +292,7 @@ func takeoverCommitReaders(t *testing.T, crossTenant bool) {
 			{Record: cur, Expect: cur.Invitation.Version, Delete: true}, {Record: n}}}))
 		cur = n
 	}
-	close(stop)
-	wg.Wait()
+	halt()
 	t.Logf("%d reads, %d ErrNotFound", reads.Load(), misses.Load())
 	require.Zero(t, misses.Load(), "a reader saw neither the old nor the new holder of the hash")
 }

@@ -186,14 +186,15 @@ func (s *Store) missing(ctx context.Context, ex DBTX, w *write) error {
 }
 
 // staleSnapshot is called when a guarded write matched no row although a
-// plain read finds the version it expects. On a host's MySQL transaction
-// at REPEATABLE READ that means the transaction's snapshot is older than
-// the row: the guarded write reads the current row, plain reads the
-// snapshot, so the Manager's re-read and retry would compute from the same
-// stale version every time. It switches the Store to locking reads, which
-// read current rows (see current), and reports whether it did. Elsewhere a
-// plain read in the write's own statement context sees the current row,
-// and it reports false.
+// plain read finds the version it expects, or an insert collided with a
+// row. On a host's MySQL transaction at REPEATABLE READ that means (or may
+// mean) the transaction's snapshot is older than the row: writes read
+// current rows, plain reads the snapshot, so the Manager's re-read and
+// retry would compute from the same stale rows every time (a version that
+// lost, no sign of the invitation an insert collided with). It switches
+// the Store to locking reads, which read current rows (see current), and
+// reports whether it did. Elsewhere a plain read sees current rows, and
+// it reports false.
 func (s *Store) staleSnapshot() bool {
 	if s.d != MySQL || s.begin != nil || s.current {
 		return false
@@ -235,6 +236,11 @@ func (s *Store) genericWrite(ctx context.Context, ex DBTX, w *write) error {
 		}
 		q := "INSERT INTO " + s.invitations + " (" + strings.Join(invitationColumns, ", ") + ") VALUES (" + strings.Join(ph, ", ") + ")"
 		if _, err := ex.ExecContext(ctx, q, a.vals...); err != nil {
+			if isUniqueViolation(err) {
+				// The row it collides with may be newer than a host
+				// transaction's snapshot: the Manager's FindOpen must see it.
+				s.staleSnapshot()
+			}
 			return wrap(w.op(), err)
 		}
 		return s.insertTokens(ctx, ex, w)

@@ -137,9 +137,16 @@
 // GetByTokenHash (the tokens row joined to its invitation),
 // GetByIdempotencyKey, FindOpen (one UNION ALL of a lookup per key), a List
 // page (LIMIT the page size + 1, to learn whether another page follows),
-// ListDue. Purge is one statement on PostgreSQL, and on SQLite and MySQL a
-// transaction that selects the ids and deletes by them (MySQL cannot LIMIT
-// a subquery on the table it deletes from).
+// ListDue. Purge is one statement on PostgreSQL; on SQLite a transaction
+// that selects the ids and deletes by them, 500 at a time (MySQL cannot
+// LIMIT a subquery on the table it deletes from); on MySQL a transaction
+// that selects the ids without locks, locks those still due by primary key
+// (SKIP LOCKED: another replica's purge or a write holds the rest, purged
+// next time), 500 per statement, and deletes them and their token rows one
+// invitation at a time: a multi-row DELETE or a locking scan of the
+// purge_at index takes gap locks that hold up Creates and deadlock
+// concurrent purges. A Purge of 1,000 there is about 2,000 short
+// statements in one transaction.
 //
 // # Concurrency and transactions
 //

@@ -8,6 +8,7 @@ import (
 	"os"
 	"regexp"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -345,10 +346,11 @@ func TestRaceAcceptCodeLimit(t *testing.T) {
 			res, err := m.Create(ctx, x)
 			require.NoError(t, err)
 			ref := invite.CodeRef{TenantID: "t1", InvitationID: res.Invitation.ID}
-			wrong := "000000"
-			if res.Code.Reveal() == wrong {
-				wrong = "111111"
-			}
+			// A well-formed wrong code (its last character changed within
+			// the alphabet), so that each guess reaches the hash check.
+			right := res.Code.Reveal()
+			last := strings.IndexByte(invite.CodeAlphabet, right[len(right)-1])
+			wrong := right[:len(right)-1] + string(invite.CodeAlphabet[(last+1)%len(invite.CodeAlphabet)])
 			var invalid int
 			var mu sync.Mutex
 			errs := goRace(n, func(i int) error {
@@ -1066,6 +1068,116 @@ func TestRaceTenantIsolation(t *testing.T) {
 			} else if err == nil && ca != 1 {
 				t.Errorf("round %d: a present with %d token rows", round, ca)
 			}
+		}
+	})
+}
+
+// A Create with Supersede in a host's transaction whose snapshot predates
+// the invitation it must supersede (committed by another request): the
+// insert collides with a row its plain reads cannot see. On MySQL the
+// collision switches the Store to locking reads, so FindOpen finds the
+// blocker and the Create succeeds, as outside a transaction.
+func TestRaceSupersedeInvisibleBlockerInHostTx(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, be backend) {
+		if be.dialect == sqlstore.SQLite {
+			t.Skip("SQLite admits one writer: no other request commits while the host's transaction is open")
+		}
+		st, db := be.newStore(t)
+		m := raceManager(t, st, nil)
+		ctx := context.Background()
+		other, err := m.Create(ctx, in("t1", invite.Invitee{Email: "other@example.com"}))
+		require.NoError(t, err)
+		tx, err := db.BeginTx(ctx, nil)
+		require.NoError(t, err)
+		defer tx.Rollback()
+		hm := m.WithStore(st.WithTx(tx))
+		_, err = hm.Get(ctx, "t1", other.Invitation.ID) // the snapshot
+		require.NoError(t, err)
+		_, err = m.Create(ctx, in("t1", invite.Invitee{Email: "x@example.com"})) // committed after it
+		require.NoError(t, err)
+		x := in("t1", invite.Invitee{Email: "x@example.com"})
+		x.Supersede = true
+		_, err = hm.Create(ctx, x)
+		require.NoError(t, err)
+	})
+}
+
+// After a stale guarded write in a host's transaction (on MySQL: locking
+// reads from then on), FindOpen with several keys (a UNION ALL of locking
+// selects) and a superseding Create work.
+func TestRaceFindOpenLockingInHostTx(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, be backend) {
+		if be.dialect == sqlstore.SQLite {
+			t.Skip("SQLite admits one writer: no other request commits while the host's transaction is open")
+		}
+		st, db := be.newStore(t)
+		m := raceManager(t, st, nil)
+		ctx := context.Background()
+		a, err := m.Create(ctx, in("t1", invite.Invitee{Email: "a@example.com"}))
+		require.NoError(t, err)
+		tx, err := db.BeginTx(ctx, nil)
+		require.NoError(t, err)
+		defer tx.Rollback()
+		hst := st.WithTx(tx)
+		hm := m.WithStore(hst)
+		_, err = hm.Get(ctx, "t1", a.Invitation.ID)
+		require.NoError(t, err)
+		_, err = m.Revoke(ctx, "t1", a.Invitation.ID, "")
+		require.NoError(t, err)
+		_, err = m.Create(ctx, in("t1", invite.Invitee{Email: "x@example.com"}))
+		require.NoError(t, err)
+		_, err = hm.Revoke(ctx, "t1", a.Invitation.ID, "")
+		t.Logf("stale revoke: %v", err)
+		x := in("t1", invite.Invitee{Email: "x@example.com", Phone: "+4930123456"})
+		x.Supersede = true
+		_, err = hm.Create(ctx, x)
+		require.NoError(t, err)
+		open, err := hst.FindOpen(ctx, "t1", invite.Invitee{Email: "x@example.com", Phone: "+4930123456", UserID: "zz"})
+		require.NoError(t, err)
+		require.Len(t, open, 1)
+	})
+}
+
+// The same subject accepting by code from several requests at once.
+
+// Parallel AcceptCode calls by one subject with the right code: one
+// accepts, the others replay; none fails (a replay writes nothing, so it
+// cannot lose a race).
+func TestRaceParallelAcceptCodeSameSubject(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, be backend) {
+		st, _ := be.newStore(t)
+		m := raceManager(t, st, nil)
+		ctx := context.Background()
+		bad := 0
+		for round := range 10 {
+			x := in("t1", invite.Invitee{Email: fmt.Sprintf("c%d@example.com", round)})
+			x.WithCode = true
+			res, err := m.Create(ctx, x)
+			require.NoError(t, err)
+			ref := invite.CodeRef{TenantID: "t1", InvitationID: res.Invitation.ID}
+			const n = 12
+			errs := make([]error, n)
+			var wg sync.WaitGroup
+			start := make(chan struct{})
+			for i := range n {
+				wg.Go(func() {
+					<-start
+					_, errs[i] = m.AcceptCode(ctx, ref, res.Code.Reveal(), invite.AcceptInput{Subject: "u1"})
+				})
+			}
+			close(start)
+			wg.Wait()
+			for _, err := range errs {
+				if err != nil {
+					bad++
+					if bad < 3 {
+						t.Logf("round %d: %v", round, err)
+					}
+				}
+			}
+		}
+		if bad > 0 {
+			t.Errorf("%d of %d parallel AcceptCode calls by the accepting subject failed", bad, 10*12)
 		}
 	})
 }

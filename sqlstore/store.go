@@ -147,11 +147,12 @@ func New(db DBTX, cfg Config) (*Store, error) {
 // tx back, and the error (matching ErrRetryable) tells the host to run its
 // transaction again. On MySQL at REPEATABLE READ a transaction's plain
 // reads see its snapshot, which a concurrent commit (another request
-// accepting the same invitation) leaves behind: once a write finds the
-// snapshot older than the row it guards, the Store reads with FOR UPDATE
-// for the rest of tx, so that the Manager's retry reads the current row
-// and answers as it would outside a transaction (ErrAlreadyAccepted, a
-// replay). The events of a write go into the outbox inside tx
+// accepting the same invitation, or inviting the same person) leaves
+// behind: once a write finds the snapshot older than the row it guards, or
+// collides with a row, the Store WithTx returned reads with FOR UPDATE from
+// then on, so that the Manager's retry reads the current rows and answers
+// as it would outside a transaction (ErrAlreadyAccepted, a replay, a
+// superseded invitation). The events of a write go into the outbox inside tx
 // and commit with it; a Manager's EventSink, though, is called when Apply
 // returns, before the host commits or rolls back.
 // The returned Store must not be used after tx ends, nor from two
