@@ -252,3 +252,27 @@ func requireTransition(t *testing.T, err error, from invite.State) {
 	require.True(t, errors.As(err, &te), "want *TransitionError, got %T: %v", err, err)
 	require.Equal(t, from, te.From)
 }
+
+// concurrently runs fns at once, each in its own goroutine, released
+// together, and waits for them all.
+func concurrently(fns ...func()) {
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for _, fn := range fns {
+		wg.Go(func() {
+			<-start
+			fn()
+		})
+	}
+	close(start)
+	wg.Wait()
+}
+
+// inParallel runs fn(0) to fn(n-1) at once (concurrently) and waits.
+func inParallel(n int, fn func(i int)) {
+	fns := make([]func(), n)
+	for i := range fns {
+		fns[i] = func() { fn(i) }
+	}
+	concurrently(fns...)
+}

@@ -1488,7 +1488,7 @@ func TestCodeLocksAfterMaxAttempts(t *testing.T) {
 			ref := invite.CodeRef{TenantID: "t1", InvitationID: res.Invitation.ID}
 			wrong := []string{"", "garbage!", "ABCD", strings.Repeat("Z", 9)}
 			for i := range want {
-				guess := wrongCode(code)
+				guess := wrongCode(code, 0)
 				if i < len(wrong) {
 					guess = wrong[i] // malformed guesses count too
 				}
@@ -1505,7 +1505,7 @@ func TestCodeLocksAfterMaxAttempts(t *testing.T) {
 			require.ErrorIs(t, err, invite.ErrCodeLocked)
 			_, err = e.m.AcceptCode(e.ctx(), ref, code, invite.AcceptInput{Subject: "u"})
 			require.ErrorIs(t, err, invite.ErrCodeLocked)
-			_, err = e.m.VerifyCode(e.ctx(), invite.CodeRef{TenantID: "t1", Email: "ada@example.com"}, wrongCode(code))
+			_, err = e.m.VerifyCode(e.ctx(), invite.CodeRef{TenantID: "t1", Email: "ada@example.com"}, wrongCode(code, 0))
 			require.ErrorIs(t, err, invite.ErrCodeLocked)
 			require.Equal(t, want, e.record("t1", res.Invitation.ID).Credentials.CodeFailures)
 			require.Equal(t, invite.StatePending, e.get("t1", res.Invitation.ID).State)
@@ -1536,10 +1536,14 @@ func TestCodeLocksAfterMaxAttempts(t *testing.T) {
 	}
 }
 
-// wrongCode returns a well-formed code that differs from code.
-func wrongCode(code string) string {
-	b := []byte(code)
-	b[len(b)-1] = invite.CodeAlphabet[(strings.IndexByte(invite.CodeAlphabet, b[len(b)-1])+1)%len(invite.CodeAlphabet)]
+// wrongCode returns a well-formed code that differs from code: the n-th
+// of such variants (its last two characters shifted), so that guessers
+// can each send another one.
+func wrongCode(code string, n int) string {
+	a, b := invite.CodeAlphabet, []byte(code)
+	shift := func(i, by int) { b[i] = a[(strings.IndexByte(a, b[i])+by)%len(a)] }
+	shift(len(b)-1, n%(len(a)-1)+1) // never a whole turn: the last character differs
+	shift(len(b)-2, n/(len(a)-1))
 	return string(b)
 }
 
@@ -1552,21 +1556,14 @@ func TestParallelCodeGuessesNeverExceedTheLimit(t *testing.T) {
 			ref := invite.CodeRef{TenantID: "t1", InvitationID: res.Invitation.ID}
 			const guessers = 20
 			errs := make([]error, guessers)
-			start := make(chan struct{})
-			var wg sync.WaitGroup
-			for i := range guessers {
-				wg.Go(func() {
-					<-start
-					guess := wrongCode(code)
-					if viaAccept {
-						_, errs[i] = e.m.AcceptCode(e.ctx(), ref, guess, invite.AcceptInput{Subject: fmt.Sprint(i)})
-					} else {
-						_, errs[i] = e.m.VerifyCode(e.ctx(), ref, guess)
-					}
-				})
-			}
-			close(start)
-			wg.Wait()
+			inParallel(guessers, func(i int) {
+				guess := wrongCode(code, 0)
+				if viaAccept {
+					_, errs[i] = e.m.AcceptCode(e.ctx(), ref, guess, invite.AcceptInput{Subject: fmt.Sprint(i)})
+				} else {
+					_, errs[i] = e.m.VerifyCode(e.ctx(), ref, guess)
+				}
+			})
 			invalid := 0
 			for _, err := range errs {
 				require.Error(t, err)
@@ -1582,7 +1579,7 @@ func TestParallelCodeGuessesNeverExceedTheLimit(t *testing.T) {
 				"every failure answered was recorded, and only those")
 			// Use up what is left of the limit, if anything, one at a time.
 			for i := invalid; i < 5; i++ {
-				_, err := e.m.VerifyCode(e.ctx(), ref, wrongCode(code))
+				_, err := e.m.VerifyCode(e.ctx(), ref, wrongCode(code, 0))
 				require.ErrorIs(t, err, invite.ErrInvalidCode)
 			}
 			_, err := e.m.VerifyCode(e.ctx(), ref, code)
@@ -1716,7 +1713,7 @@ func TestEventsChainThroughTheLifecycle(t *testing.T) {
 	r2, err := e.m.Resend(ctx, "t1", id, invite.ResendOptions{})
 	require.NoError(t, err)
 	step()
-	_, err = e.m.VerifyCode(ctx, invite.CodeRef{TenantID: "t1", InvitationID: id}, wrongCode(r2.Code.Reveal()))
+	_, err = e.m.VerifyCode(ctx, invite.CodeRef{TenantID: "t1", InvitationID: id}, wrongCode(r2.Code.Reveal(), 0))
 	require.ErrorIs(t, err, invite.ErrInvalidCode)
 	step()
 	_, err = e.m.Accept(ctx, r2.Token.Reveal(), invite.AcceptInput{Subject: "ada"})
@@ -1940,7 +1937,7 @@ func TestAcceptCodeRetryAfterAcceptance(t *testing.T) {
 		require.Equal(t, "ada", acc.Invitation.AcceptedBy)
 		_, err = e.m.AcceptCode(e.ctx(), ref, code, invite.AcceptInput{Subject: "eve"})
 		require.ErrorIs(t, err, invite.ErrAlreadyAccepted)
-		_, err = e.m.AcceptCode(e.ctx(), ref, wrongCode(code), invite.AcceptInput{Subject: "ada"})
+		_, err = e.m.AcceptCode(e.ctx(), ref, wrongCode(code, 0), invite.AcceptInput{Subject: "ada"})
 		require.ErrorIs(t, err, invite.ErrInvalidCode)
 	}
 	accepted := 0

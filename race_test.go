@@ -28,19 +28,12 @@ func TestRaceCreateVsExpireDueOfLapsedBlocker(t *testing.T) {
 		in.ExpiresIn = time.Hour
 		e.create(in)
 		e.clock.Advance(2 * time.Hour) // the first one lapses
-		var wg sync.WaitGroup
 		var cerr error
-		start := make(chan struct{})
-		wg.Go(func() {
-			<-start
+		concurrently(func() {
 			_, cerr = e.m.Create(e.ctx(), input(email))
-		})
-		wg.Go(func() {
-			<-start
+		}, func() {
 			_, _ = e.m.ExpireDue(e.ctx(), 10)
 		})
-		close(start)
-		wg.Wait()
 		if cerr != nil {
 			fails++
 			if fails <= 3 {
@@ -62,17 +55,12 @@ func TestRaceSupersedeVsAcceptOfBlocker(t *testing.T) {
 			for r := range rounds {
 				email := fmt.Sprintf("u%d@example.com", r)
 				old := e.create(input(email))
-				var wg sync.WaitGroup
 				var cerr, aerr error
-				start := make(chan struct{})
-				wg.Go(func() {
-					<-start
+				concurrently(func() {
 					in := input(email)
 					in.Supersede = true
 					_, cerr = e.m.Create(e.ctx(), in)
-				})
-				wg.Go(func() {
-					<-start
+				}, func() {
 					switch racer {
 					case "accept":
 						_, aerr = e.m.Accept(e.ctx(), old.Token.Reveal(), invite.AcceptInput{Subject: "s"})
@@ -82,8 +70,6 @@ func TestRaceSupersedeVsAcceptOfBlocker(t *testing.T) {
 						_ = e.m.Delete(e.ctx(), "t1", old.Invitation.ID, 0)
 					}
 				})
-				close(start)
-				wg.Wait()
 				if racer == "accept" {
 					st := e.get("t1", old.Invitation.ID).State
 					if aerr == nil {
@@ -126,24 +112,17 @@ func TestRaceEveryCodeAnswerIsCommitted(t *testing.T) {
 				v0 := e.get("t1", res.Invitation.ID).Version
 				right := rand.IntN(guessers)
 				errs := make([]error, guessers)
-				start := make(chan struct{})
-				var wg sync.WaitGroup
-				for i := range guessers {
-					wg.Go(func() {
-						<-start
-						guess := code
-						if i != right {
-							guess = nthWrong(code, i)
-						}
-						if mode == "verify" {
-							_, errs[i] = e.m.VerifyCode(e.ctx(), ref, guess)
-						} else {
-							_, errs[i] = e.m.AcceptCode(e.ctx(), ref, guess, invite.AcceptInput{Subject: "attacker", Email: "attacker@evil.example"})
-						}
-					})
-				}
-				close(start)
-				wg.Wait()
+				inParallel(guessers, func(i int) {
+					guess := code
+					if i != right {
+						guess = wrongCode(code, i)
+					}
+					if mode == "verify" {
+						_, errs[i] = e.m.VerifyCode(e.ctx(), ref, guess)
+					} else {
+						_, errs[i] = e.m.AcceptCode(e.ctx(), ref, guess, invite.AcceptInput{Subject: "attacker", Email: "attacker@evil.example"})
+					}
+				})
 				answered := 0
 				for _, err := range errs {
 					if !errors.Is(err, invite.ErrCodeLocked) && !errors.Is(err, invite.ErrConflict) {
@@ -170,41 +149,15 @@ func TestRaceParallelAcceptCodeReplays(t *testing.T) {
 	const n = 24
 	accs := make([]*invite.Acceptance, n)
 	errs := make([]error, n)
-	start := make(chan struct{})
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Go(func() {
-			<-start
-			accs[i], errs[i] = e.m.AcceptCode(e.ctx(), ref, res.Code.Reveal(), invite.AcceptInput{Subject: "u1"})
-		})
-	}
-	close(start)
-	wg.Wait()
+	inParallel(n, func(i int) {
+		accs[i], errs[i] = e.m.AcceptCode(e.ctx(), ref, res.Code.Reveal(), invite.AcceptInput{Subject: "u1"})
+	})
 	for i, err := range errs {
 		require.NoError(t, err, "replay %d", i)
 		require.True(t, accs[i].Replayed)
 		require.Equal(t, acc.Invitation.Version, accs[i].Invitation.Version)
 	}
 	require.Equal(t, acc.Invitation.Version, e.get("t1", res.Invitation.ID).Version)
-}
-
-func nthWrong(code string, n int) string {
-	b := []byte(code)
-	for k := 0; k < 2; k++ {
-		idx := len(b) - 1 - k
-		pos := 0
-		for j := range len(invite.CodeAlphabet) {
-			if invite.CodeAlphabet[j] == b[idx] {
-				pos = j
-			}
-		}
-		step := n%len(invite.CodeAlphabet) + 1
-		if k == 1 {
-			step = n/len(invite.CodeAlphabet) + 1
-		}
-		b[idx] = invite.CodeAlphabet[(pos+step)%len(invite.CodeAlphabet)]
-	}
-	return string(b)
 }
 
 // Accept with the old token races Resend (which rotates the token): either
@@ -225,18 +178,11 @@ func TestRaceAcceptVsResend(t *testing.T) {
 					var acc *invite.Acceptance
 					var aerr, rerr error
 					var rs *invite.Result
-					start := make(chan struct{})
-					var wg sync.WaitGroup
-					wg.Go(func() {
-						<-start
+					concurrently(func() {
 						acc, aerr = e.m.Accept(e.ctx(), res.Token.Reveal(), invite.AcceptInput{Subject: "s1"})
-					})
-					wg.Go(func() {
-						<-start
+					}, func() {
 						rs, rerr = e.m.Resend(e.ctx(), "t1", res.Invitation.ID, invite.ResendOptions{Delivery: invite.DeliveryReturn})
 					})
-					close(start)
-					wg.Wait()
 					final := e.get("t1", res.Invitation.ID)
 					switch {
 					case aerr == nil && rerr == nil:
@@ -273,22 +219,15 @@ func TestRaceUpsertOverlappingKeys(t *testing.T) {
 	e := newEnv(t)
 	ivs := []invite.Invitee{{Email: "a@example.com"}, {Phone: "+4930123456"}, {Email: "a@example.com", Phone: "+4930123456"}, {Email: "A@Example.com"}}
 	for r := range 60 {
-		var wg sync.WaitGroup
-		start := make(chan struct{})
-		for i := range 8 {
-			wg.Go(func() {
-				<-start
-				in := input("")
-				in.Invitee = ivs[i%len(ivs)]
-				in.Data = map[string]string{"r": fmt.Sprint(r)}
-				_, err := e.m.Upsert(e.ctx(), in)
-				if err != nil && !errors.Is(err, invite.ErrConflict) && !errors.Is(err, invite.ErrAlreadyExists) {
-					t.Errorf("upsert: %v", err)
-				}
-			})
-		}
-		close(start)
-		wg.Wait()
+		inParallel(8, func(i int) {
+			in := input("")
+			in.Invitee = ivs[i%len(ivs)]
+			in.Data = map[string]string{"r": fmt.Sprint(r)}
+			_, err := e.m.Upsert(e.ctx(), in)
+			if err != nil && !errors.Is(err, invite.ErrConflict) && !errors.Is(err, invite.ErrAlreadyExists) {
+				t.Errorf("upsert: %v", err)
+			}
+		})
 		page, err := e.m.List(e.ctx(), "t1", invite.ListOptions{Filter: invite.Filter{States: []invite.State{invite.StatePending, invite.StateSent}}, Limit: 1000})
 		require.NoError(t, err)
 		seen := map[string]string{}
@@ -323,19 +262,12 @@ func TestRaceExpireDueVsAccept(t *testing.T) {
 		var aerr error
 		var acc *invite.Acceptance
 		var n int
-		start := make(chan struct{})
-		var wg sync.WaitGroup
-		wg.Go(func() {
-			<-start
+		concurrently(func() {
 			acc, aerr = e.m.Accept(e.ctx(), res.Token.Reveal(), invite.AcceptInput{Subject: "s"})
-		})
-		wg.Go(func() {
-			<-start
+		}, func() {
 			e.clock.Advance(time.Hour)
 			n, _ = e.m.ExpireDue(e.ctx(), 100)
 		})
-		close(start)
-		wg.Wait()
 		final := e.record("t1", res.Invitation.ID)
 		if aerr == nil {
 			require.Equal(t, invite.StateAccepted, final.Invitation.State, "round %d", r)
@@ -365,43 +297,37 @@ func TestRacePurgeVsAcceptAndGet(t *testing.T) {
 		require.NoError(t, err)
 	}
 	e.clock.Advance(time.Minute)
-	var wg sync.WaitGroup
-	start := make(chan struct{})
-	wg.Go(func() {
-		<-start
-		for range 20 {
-			_, err := e.m.Purge(e.ctx(), 0, 10)
-			assert.NoError(t, err)
+	// One purger, and two acceptors taking every other item.
+	inParallel(3, func(g int) {
+		if g == 2 {
+			for range 20 {
+				_, err := e.m.Purge(e.ctx(), 0, 10)
+				assert.NoError(t, err)
+			}
+			return
+		}
+		for i, it := range items {
+			if i%2 != g {
+				continue
+			}
+			acc, err := e.m.Accept(e.ctx(), it.tok, invite.AcceptInput{Subject: "s"})
+			switch {
+			case err == nil:
+				assert.Equal(t, it.id, acc.Invitation.ID)
+				assert.Equal(t, "s", acc.Invitation.AcceptedBy)
+			case i < 150:
+				assert.ErrorIs(t, err, invite.ErrInvalidToken, "purged")
+			default:
+				t.Errorf("accept of open %d: %v", i, err)
+			}
+			inv, err := e.m.Get(e.ctx(), "t1", it.id)
+			if err == nil {
+				assert.Equal(t, it.id, inv.ID)
+			} else {
+				assert.ErrorIs(t, err, invite.ErrNotFound)
+			}
 		}
 	})
-	for g := range 2 {
-		wg.Go(func() {
-			<-start
-			for i, it := range items {
-				if i%2 != g {
-					continue
-				}
-				acc, err := e.m.Accept(e.ctx(), it.tok, invite.AcceptInput{Subject: "s"})
-				switch {
-				case err == nil:
-					assert.Equal(t, it.id, acc.Invitation.ID)
-					assert.Equal(t, "s", acc.Invitation.AcceptedBy)
-				case i < 150:
-					assert.ErrorIs(t, err, invite.ErrInvalidToken, "purged")
-				default:
-					t.Errorf("accept of open %d: %v", i, err)
-				}
-				inv, err := e.m.Get(e.ctx(), "t1", it.id)
-				if err == nil {
-					assert.Equal(t, it.id, inv.ID)
-				} else {
-					assert.ErrorIs(t, err, invite.ErrNotFound)
-				}
-			}
-		})
-	}
-	close(start)
-	wg.Wait()
 }
 
 // Parallel VerifyCode calls with the correct code (a double click, a
@@ -415,16 +341,9 @@ func TestRaceParallelCorrectVerifyCode(t *testing.T) {
 	ref := invite.CodeRef{TenantID: "t1", InvitationID: res.Invitation.ID}
 	const n = 9
 	errs := make([]error, n)
-	start := make(chan struct{})
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Go(func() {
-			<-start
-			_, errs[i] = e.m.VerifyCode(e.ctx(), ref, res.Code.Reveal())
-		})
-	}
-	close(start)
-	wg.Wait()
+	inParallel(n, func(i int) {
+		_, errs[i] = e.m.VerifyCode(e.ctx(), ref, res.Code.Reveal())
+	})
 	bad := 0
 	for _, err := range errs {
 		if err != nil {
@@ -443,18 +362,11 @@ func TestRaceAcceptVsDeleteError(t *testing.T) {
 	for r := range 300 {
 		res := e.create(input(fmt.Sprintf("u%d@example.com", r)))
 		var aerr error
-		start := make(chan struct{})
-		var wg sync.WaitGroup
-		wg.Go(func() {
-			<-start
+		concurrently(func() {
 			_, aerr = e.m.Accept(e.ctx(), res.Token.Reveal(), invite.AcceptInput{Subject: "s"})
-		})
-		wg.Go(func() {
-			<-start
+		}, func() {
 			assert.NoError(t, e.m.Delete(e.ctx(), "t1", res.Invitation.ID, 0))
 		})
-		close(start)
-		wg.Wait()
 		switch {
 		case aerr == nil:
 			seen["ok"]++
@@ -474,25 +386,18 @@ func TestRaceCreateBatchDuplicatesConcurrent(t *testing.T) {
 	e := newEnv(t)
 	for r := range 50 {
 		email := fmt.Sprintf("u%d@example.com", r)
-		var wg sync.WaitGroup
-		start := make(chan struct{})
 		outs := make([][]invite.BatchItem, 3)
-		for g := range 3 {
-			wg.Go(func() {
-				<-start
-				ins := []invite.CreateInput{input(email), input(email), input(strings.ToUpper(email))}
-				if g == 2 {
-					for i := range ins {
-						ins[i].Supersede = true
-					}
+		inParallel(3, func(g int) {
+			ins := []invite.CreateInput{input(email), input(email), input(strings.ToUpper(email))}
+			if g == 2 {
+				for i := range ins {
+					ins[i].Supersede = true
 				}
-				var err error
-				outs[g], err = e.m.CreateBatch(e.ctx(), ins)
-				assert.NoError(t, err)
-			})
-		}
-		close(start)
-		wg.Wait()
+			}
+			var err error
+			outs[g], err = e.m.CreateBatch(e.ctx(), ins)
+			assert.NoError(t, err)
+		})
 		open, err := e.mem.FindOpen(e.ctx(), "t1", invite.Invitee{Email: email})
 		require.NoError(t, err)
 		require.Len(t, open, 1, "round %d", r)
@@ -521,28 +426,21 @@ func TestRaceUpsertErrorKinds(t *testing.T) {
 	kinds := map[string]int{}
 	var mu sync.Mutex
 	for r := range 100 {
-		var wg sync.WaitGroup
-		start := make(chan struct{})
-		for i := range 6 {
-			wg.Go(func() {
-				<-start
-				in := input("")
-				in.Invitee = ivs[i%len(ivs)]
-				_, err := e.m.Upsert(e.ctx(), in)
-				mu.Lock()
-				switch {
-				case err == nil:
-					kinds["ok"]++
-				case errors.Is(err, invite.ErrConflict):
-					kinds["conflict"]++
-				default:
-					kinds[err.Error()]++
-				}
-				mu.Unlock()
-			})
-		}
-		close(start)
-		wg.Wait()
+		inParallel(6, func(i int) {
+			in := input("")
+			in.Invitee = ivs[i%len(ivs)]
+			_, err := e.m.Upsert(e.ctx(), in)
+			mu.Lock()
+			switch {
+			case err == nil:
+				kinds["ok"]++
+			case errors.Is(err, invite.ErrConflict):
+				kinds["conflict"]++
+			default:
+				kinds[err.Error()]++
+			}
+			mu.Unlock()
+		})
 		page, _ := e.m.List(e.ctx(), "t1", invite.ListOptions{Limit: 1000})
 		for _, inv := range page.Invitations {
 			_ = e.m.Delete(e.ctx(), "t1", inv.ID, 0)

@@ -32,7 +32,7 @@ func TestCodeAttemptsOnClosedInvitationWriteNothing(t *testing.T) {
 	require.NoError(t, err)
 	ref := invite.CodeRef{TenantID: "t1", InvitationID: res.Invitation.ID}
 	for range 3 {
-		_, err := e.m.AcceptCode(e.ctx(), ref, wrongCode(res.Code.Reveal()), invite.AcceptInput{Subject: "u1"})
+		_, err := e.m.AcceptCode(e.ctx(), ref, wrongCode(res.Code.Reveal(), 0), invite.AcceptInput{Subject: "u1"})
 		require.ErrorIs(t, err, invite.ErrInvalidCode)
 	}
 	require.Equal(t, rev.Version, e.get("t1", res.Invitation.ID).Version)
@@ -53,7 +53,7 @@ func TestCodeAttemptsOnAcceptedInvitationCount(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, acc.Replayed)
 	for range 3 {
-		_, err := e.m.AcceptCode(e.ctx(), ref, wrongCode(code), invite.AcceptInput{Subject: "u1"})
+		_, err := e.m.AcceptCode(e.ctx(), ref, wrongCode(code, 0), invite.AcceptInput{Subject: "u1"})
 		require.ErrorIs(t, err, invite.ErrInvalidCode)
 	}
 	require.Equal(t, 3, e.record("t1", res.Invitation.ID).Credentials.CodeFailures)
@@ -69,7 +69,7 @@ func TestCodeDeadAfterLimitEvenWithSuccessesBetween(t *testing.T) {
 	ref := invite.CodeRef{TenantID: "t1", InvitationID: res.Invitation.ID}
 	for round := range 2 {
 		for range 2 {
-			_, err := e.m.VerifyCode(e.ctx(), ref, wrongCode(code))
+			_, err := e.m.VerifyCode(e.ctx(), ref, wrongCode(code, 0))
 			require.ErrorIs(t, err, invite.ErrInvalidCode, "round %d", round)
 		}
 		if round == 0 {
