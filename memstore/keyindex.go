@@ -17,13 +17,11 @@ import (
 // (rare: two keys of one tenant share a 64-bit hash with a likelihood of
 // about n²/2⁶⁵ for n keys).
 type keyIndex[K comparable] struct {
-	m     map[uint64]uint32
+	m     hashTable
 	spill map[K]uint32
 }
 
-func newKeyIndex[K comparable]() keyIndex[K] { return keyIndex[K]{m: map[uint64]uint32{}} }
-
-func (x *keyIndex[K]) len() int { return len(x.m) + len(x.spill) }
+func (x *keyIndex[K]) len() int { return x.m.len() + len(x.spill) }
 
 // get returns the value of k, whose hash is h.
 func (x *keyIndex[K]) get(h uint64, k K, holder func(uint32) K) (uint32, bool) {
@@ -32,8 +30,8 @@ func (x *keyIndex[K]) get(h uint64, k K, holder func(uint32) K) (uint32, bool) {
 			return v, true
 		}
 	}
-	if v, ok := x.m[h]; ok && holder(v) == k {
-		return v, true
+	if v, ok := x.m.get(h, nil); ok && holder(uint32(v)) == k {
+		return uint32(v), true
 	}
 	return 0, false
 }
@@ -42,8 +40,7 @@ func (x *keyIndex[K]) get(h uint64, k K, holder func(uint32) K) (uint32, bool) {
 // that goes to spill is kept as clone(k): k may be a view of a version the
 // record will leave behind.
 func (x *keyIndex[K]) set(h uint64, k K, v uint32, clone func(K) K) {
-	if _, taken := x.m[h]; !taken {
-		x.m[h] = v
+	if x.m.add(h, nil, uint64(v)) {
 		return
 	}
 	if x.spill == nil {
@@ -66,14 +63,13 @@ func (x *keyIndex[K]) del(h uint64, k K, v uint32, hash func(K) uint64) bool {
 			return true
 		}
 	}
-	if got, ok := x.m[h]; !ok || got != v {
+	if !x.m.del(h, nil, uint64(v)) {
 		return false
 	}
-	delete(x.m, h)
 	for k2, v2 := range x.spill {
 		if hash(k2) == h {
 			delete(x.spill, k2)
-			x.m[h] = v2
+			x.m.add(h, nil, uint64(v2))
 			break
 		}
 	}
@@ -101,8 +97,7 @@ type tenant struct {
 }
 
 func newTenant(s *Store, sh *shard) *tenant {
-	return &tenant{s: s, sh: sh, byID: newKeyIndex[string](), open: newKeyIndex[invite.InviteeKey](),
-		idem: newKeyIndex[string]()}
+	return &tenant{s: s, sh: sh}
 }
 
 func (t *tenant) hashString(s string) uint64 {

@@ -26,14 +26,14 @@ func TestKeyIndex(t *testing.T) {
 	keys := map[uint32]string{1: "a", 2: "b", 3: "c"}
 	holder := func(v uint32) string { return keys[v] }
 	sameHash := func(string) uint64 { return 7 }
-	x := newKeyIndex[string]()
+	var x keyIndex[string]
 	for v, k := range keys {
 		_, ok := x.get(7, k, holder)
 		require.False(t, ok)
 		x.set(7, k, v, strings.Clone)
 	}
 	require.Equal(t, 3, x.len())
-	require.Len(t, x.m, 1)
+	require.Equal(t, 1, x.m.len())
 	require.Len(t, x.spill, 2)
 	for v, k := range keys {
 		got, ok := x.get(7, k, holder)
@@ -44,12 +44,14 @@ func TestKeyIndex(t *testing.T) {
 	require.False(t, ok, "a key absent from spill and not the main entry's")
 
 	// Deleting the main entry's key promotes a spilled one.
-	mv := x.m[7]
+	mv64, ok := x.m.get(7, nil)
+	require.True(t, ok)
+	mv := uint32(mv64)
 	main := keys[mv]
 	require.False(t, x.del(7, main, mv+1, sameHash), "another value: not deleted")
 	require.True(t, x.del(7, main, mv, sameHash))
 	require.Equal(t, 2, x.len())
-	require.Len(t, x.m, 1)
+	require.Equal(t, 1, x.m.len())
 	_, ok = x.get(7, main, holder)
 	require.False(t, ok)
 	for v, k := range keys {

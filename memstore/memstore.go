@@ -2,7 +2,7 @@
 // single-process hosts that can lose their invitations on restart.
 //
 // Lookups by id, token hash, idempotency key and open invitee key are O(1)
-// (hash maps); List seeks its cursor by binary search in a per-tenant slice
+// (hash tables); List seeks its cursor by binary search in a per-tenant slice
 // ordered by (CreatedAt, ID). Tenants are spread over 64 shards, each with
 // its own lock, and the token index has 64 shards of its own, so unrelated
 // tenants never contend.
@@ -11,17 +11,17 @@
 // (see codec.go): a write encodes the record it is given and a read decodes
 // a new one, so a caller can never change stored state through a value it
 // holds. A record lives in a slot of its shard; the indexes map hashes of
-// their keys to slot numbers (keyindex.go), so none of them holds a pointer
-// and the garbage collector has about two pointers per invitation to follow
-// (the slot's blob and id), however many invitations are stored. A record
-// whose state, invitee email, phone or user id, or idempotency key is
-// longer than 65,535 bytes, or that has more than 65,535 roles and groups
-// together or 65,534 previous tokens, does not fit that encoding and is
-// refused with an error matching invite.ErrInvalid (the Manager's
-// validation keeps far below these). Events in
-// a batch are not kept (memstore has no outbox); the Manager hands them to
-// its EventSink, and builds none when it has no EventSink (memstore
-// implements invite.EventDiscarder).
+// their keys to slot numbers (keyindex.go, hashtable.go), so none of them
+// holds a pointer and the garbage collector has about two pointers per
+// invitation to follow (the slot's blob and id), however many invitations
+// are stored. A record whose state, invitee email, phone or user id, or
+// idempotency key is longer than 65,535 bytes, or that has more than
+// 65,535 roles and groups together or 65,534 previous tokens, does not fit
+// that encoding and is refused with an error matching invite.ErrInvalid
+// (the Manager's validation keeps far below these). Events in a batch are
+// not kept (memstore has no outbox); the Manager hands them to its
+// EventSink, and builds none when it has no EventSink (memstore implements
+// invite.EventDiscarder).
 package memstore
 
 import (
@@ -47,7 +47,7 @@ type Store struct {
 	collide bool
 	shards  [shardCount]shard
 	// tokens maps every current and previous token hash to the slot of its
-	// record, sharded by the hash's first byte.
+	// record, sharded by the hash's first byte (see hashTable).
 	tokens [shardCount]tokenShard
 }
 
@@ -111,7 +111,7 @@ func (r ref) slot() uint32             { return uint32(r) }
 
 type tokenShard struct {
 	mu sync.RWMutex
-	m  map[invite.TokenHash]ref
+	t  hashTable // keyed
 }
 
 var _ invite.Store = (*Store)(nil)
@@ -121,7 +121,7 @@ func New() *Store {
 	s := &Store{seed: maphash.MakeSeed()}
 	for i := range s.shards {
 		s.shards[i].tenants = make(map[string]*tenant)
-		s.tokens[i].m = make(map[invite.TokenHash]ref)
+		s.tokens[i].t.keyed = true
 	}
 	return s
 }
@@ -134,15 +134,49 @@ func (s *Store) shardOf(tenantID string) *shard { return &s.shards[s.shardIndex(
 
 func (s *Store) tokenShard(h invite.TokenHash) *tokenShard { return &s.tokens[h[0]%shardCount] }
 
+// hashToken is h's hash in the token index.
+func (s *Store) hashToken(h *invite.TokenHash) uint64 {
+	if s.collide {
+		return 0
+	}
+	return maphash.Bytes(s.seed, h[:])
+}
+
 // tokenRef returns the slot the token index maps h to. Without the lock of
 // that slot's shard the answer may be a moment stale: callers check the
 // slot's record.
 func (s *Store) tokenRef(h invite.TokenHash) (ref, bool) {
 	ts := s.tokenShard(h)
 	ts.mu.RLock()
-	r, ok := ts.m[h]
+	r, ok := ts.t.get(s.hashToken(&h), &h)
 	ts.mu.RUnlock()
-	return r, ok
+	return ref(r), ok
+}
+
+// tokenCandidate returns the slot of the first key in the token index
+// whose hash is h's: usually h's own, but the caller must check that the
+// slot's record holds h (and, as with tokenRef, that it still does).
+func (s *Store) tokenCandidate(h invite.TokenHash) (ref, bool) {
+	ts := s.tokenShard(h)
+	ts.mu.RLock()
+	r, ok := ts.t.candidate(s.hashToken(&h))
+	ts.mu.RUnlock()
+	return ref(r), ok
+}
+
+// The token index's writes, each under the token shard's lock.
+
+func (s *Store) getToken(ts *tokenShard, h *invite.TokenHash) (ref, bool) {
+	r, ok := ts.t.get(s.hashToken(h), h)
+	return ref(r), ok
+}
+
+func (s *Store) setToken(ts *tokenShard, h *invite.TokenHash, r ref) {
+	ts.t.set(s.hashToken(h), h, uint64(r))
+}
+
+func (s *Store) delToken(ts *tokenShard, h *invite.TokenHash, r ref) {
+	ts.t.del(s.hashToken(h), h, uint64(r))
 }
 
 // tenant returns the tenant of sh with the given id, creating it if asked.
@@ -321,14 +355,12 @@ func (tx *txn) rollback() {
 		case undoToken:
 			ts := tx.s.tokenShard(u.tok.h)
 			ts.mu.Lock()
-			if r, ok := ts.m[u.tok.h]; ok && r == u.tok.r {
-				delete(ts.m, u.tok.h)
-			}
+			tx.s.delToken(ts, &u.tok.h, u.tok.r)
 			ts.mu.Unlock()
 		case undoTokenTake:
 			ts := tx.s.tokenShard(u.tok.h)
 			ts.mu.Lock()
-			ts.m[u.tok.h] = u.tok.r
+			tx.s.setToken(ts, &u.tok.h, u.tok.r)
 			ts.mu.Unlock()
 		case undoOrderInsert:
 			t.order = slices.Delete(t.order, u.i, u.i+1)
@@ -342,9 +374,7 @@ func (tx *txn) commit() {
 	for _, d := range tx.drop {
 		ts := tx.s.tokenShard(d.h)
 		ts.mu.Lock()
-		if r, ok := ts.m[d.h]; ok && r == d.r {
-			delete(ts.m, d.h)
-		}
+		tx.s.delToken(ts, &d.h, d.r)
 		ts.mu.Unlock()
 	}
 	for _, r := range tx.freed {
@@ -441,7 +471,9 @@ func (tx *txn) viaToken(sh *shard, si int, r *invite.Record) (e uint32, t *tenan
 	if th.IsZero() {
 		return 0, nil, nil, header{}, false
 	}
-	ref, found := tx.s.tokenRef(th)
+	// A candidate is enough: the slot is taken only if it holds the
+	// record's id and tenant.
+	ref, found := tx.s.tokenCandidate(th)
 	if !found || ref.shard() != si || int(ref.slot()) >= len(sh.slots) {
 		return 0, nil, nil, header{}, false
 	}
@@ -502,9 +534,9 @@ func (tx *txn) index(t *tenant, si int, e uint32, old blob, oldH, next *header) 
 		}
 		ts := tx.s.tokenShard(h)
 		ts.mu.Lock()
-		got, loaded := ts.m[h]
+		got, loaded := tx.s.getToken(ts, &h)
 		if !loaded {
-			ts.m[h] = r
+			tx.s.setToken(ts, &h, r)
 		}
 		ts.mu.Unlock()
 		switch {
@@ -521,7 +553,7 @@ func (tx *txn) index(t *tenant, si int, e uint32, old blob, oldH, next *header) 
 			}
 			tx.drop = slices.Delete(tx.drop, i, i+1)
 			ts.mu.Lock()
-			ts.m[h] = r
+			tx.s.setToken(ts, &h, r)
 			ts.mu.Unlock()
 			tx.undo = append(tx.undo, undo{kind: undoTokenTake, tok: tokenRef{h, got}})
 		default: // already ours: make sure commit does not drop it
@@ -625,8 +657,9 @@ func (s *Store) getIn(ctx context.Context, tenantID string, find func(*tenant) (
 
 // GetByTokenHash implements invite.Store.
 //
-// It reads the slot the token index names, without holding the index's
-// lock while it locks the shard (Apply takes them in the other order), so
+// It reads the slot the token index names (the first entry with h's
+// hash, see hashTable), without holding the index's lock while it locks
+// the shard (Apply takes them in the other order), so
 // the answer may be a moment stale: a batch may have moved the hash to
 // another record (handing over a deleted record's hash) or been rolled back
 // in between. It trusts only the slot's record, and when that does not
@@ -637,7 +670,7 @@ func (s *Store) GetByTokenHash(ctx context.Context, h invite.TokenHash) (*invite
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	r, ok := s.tokenRef(h)
+	r, ok := s.tokenCandidate(h)
 	if !ok {
 		return nil, invite.ErrNotFound
 	}
@@ -654,9 +687,10 @@ func (s *Store) GetByTokenHash(ctx context.Context, h invite.TokenHash) (*invite
 			return cur.decodeWith(&hd), nil
 		}
 	}
-	// The hash moved since the index was read: follow it. Each move is
-	// another batch's commit or rollback, so this loops only while batches
-	// keep handing the hash from shard to shard.
+	// The hash moved since the index was read, or the entry read was
+	// another key's with the same hash: look it up exactly, and follow it.
+	// Each move is another batch's commit or rollback, so this loops only
+	// while batches keep handing the hash from shard to shard.
 	for {
 		if err := ctx.Err(); err != nil {
 			return nil, err

@@ -63,11 +63,12 @@ func TestStaleTokenRef(t *testing.T) {
 	a := slotRecord("t", 1)
 	require.NoError(t, applyOne(t, s, invite.Write{Record: a}))
 	ts := s.tokenShard(a.Credentials.TokenHash)
-	r := ts.m[a.Credentials.TokenHash]
+	r, ok := s.getToken(ts, &a.Credentials.TokenHash)
+	require.True(t, ok)
 	require.NoError(t, applyOne(t, s, invite.Write{Record: a, Expect: 1, Delete: true}))
 	b := slotRecord("t", 2)
 	require.NoError(t, applyOne(t, s, invite.Write{Record: b}))
-	ts.m[a.Credentials.TokenHash] = r // as if read before the delete
+	s.setToken(ts, &a.Credentials.TokenHash, r) // as if read before the delete
 	_, err := s.GetByTokenHash(context.Background(), a.Credentials.TokenHash)
 	require.ErrorIs(t, err, invite.ErrNotFound)
 }
