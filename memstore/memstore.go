@@ -470,9 +470,6 @@ func (tx *txn) write(w invite.Write, si int) error {
 // the reads before it.
 func (tx *txn) prefetch(t *tenant, r *invite.Record) {
 	h := r.Credentials.TokenHash
-	if h.IsZero() {
-		return
-	}
 	// Hashes first, so that the reads follow each other closely enough
 	// for the processor to have them all in flight.
 	th, ih := tx.s.hashToken(&h), t.hashString(r.Invitation.ID)
