@@ -1,0 +1,196 @@
+package invite
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Revoke cancels an open invitation (or an expired one) in the tenant.
+// reason is optional.
+func (m *Manager) Revoke(ctx context.Context, tenantID, id, reason string) (*Invitation, error) {
+	if err := checkRef(tenantID, id); err != nil {
+		return nil, err
+	}
+	return m.close(ctx, m.byID(tenantID, id), StateRevoked, EventRevoked, ActorFrom(ctx, Actor{Kind: ActorAdmin}), reason)
+}
+
+func (m *Manager) close(ctx context.Context, load func(context.Context) (*Record, error), to State, ev EventType, actor Actor, reason string) (*Invitation, error) {
+	var fe fieldErrs
+	if len(reason) > 1000 || !utf8.ValidString(reason) || hasControl(strings.ReplaceAll(reason, "\n", " ")) {
+		fe.add("Reason", "is longer than 1000 bytes, not valid UTF-8 or contains control characters")
+	}
+	if err := fe.err(); err != nil {
+		return nil, err
+	}
+	rec, _, err := m.mutate(ctx, load, func(cur *Record, now time.Time) (*Record, EventType, Actor, error) {
+		from := cur.Invitation.StateAt(now)
+		if !CanTransition(from, to) && !(to == StateRevoked && from == StateExpired) {
+			return nil, "", Actor{}, &TransitionError{ID: cur.Invitation.ID, From: from, To: to}
+		}
+		next := m.successor(cur)
+		closeAs(&next.Invitation, to, now, reason)
+		return next, ev, actor, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &rec.Invitation, nil
+}
+
+// UpdateInput changes an invitation. Nil fields stay as they are.
+type UpdateInput struct {
+	TenantID string
+	ID       string
+	// Version, when not 0, is the version the caller read: the update is
+	// ErrConflict if the invitation changed since.
+	Version            int64
+	ExpiresAt          *time.Time
+	GivenName          *string
+	FamilyName         *string
+	Roles              *[]string
+	Groups             *[]string
+	Data               *map[string]string
+	FormData           *map[string]map[string]string
+	Metadata           *json.RawMessage
+	IdentityProviderID *string
+	RedirectURI        *string
+	Locale             *string
+}
+
+// Update changes an open invitation's expiry, grants, data, names, identity
+// provider, redirect URI or locale, with optimistic concurrency. Expired
+// and closed invitations are a *TransitionError (use Resend to renew).
+func (m *Manager) Update(ctx context.Context, in UpdateInput) (*Invitation, error) {
+	now := m.now()
+	var fe fieldErrs
+	fe.checkText("TenantID", in.TenantID, MaxIDLen, true)
+	fe.checkText("ID", in.ID, MaxIDLen, true)
+	if in.ExpiresAt != nil {
+		m.checkExpiry(&fe, "ExpiresAt", in.ExpiresAt.Sub(now))
+	}
+	// Names are trimmed as Create trims them (into new strings: the
+	// pointers are the caller's).
+	for _, name := range []**string{&in.GivenName, &in.FamilyName} {
+		if *name != nil {
+			trimmed := strings.TrimSpace(**name)
+			*name = &trimmed
+		}
+	}
+	if in == (UpdateInput{TenantID: in.TenantID, ID: in.ID, Version: in.Version}) {
+		// Nothing to change: no write, no event.
+		inv, err := m.Get(ctx, in.TenantID, in.ID)
+		if err == nil && in.Version != 0 && inv.Version != in.Version {
+			err = fmt.Errorf("%w: invitation %s is at version %d, not %d", ErrConflict, in.ID, inv.Version, in.Version)
+		}
+		if err != nil {
+			return nil, err
+		}
+		return inv, nil
+	}
+	if in.GivenName != nil {
+		fe.checkText("GivenName", *in.GivenName, MaxNameLen, false)
+	}
+	if in.FamilyName != nil {
+		fe.checkText("FamilyName", *in.FamilyName, MaxNameLen, false)
+	}
+	if in.Roles != nil {
+		fe.checkList("Roles", *in.Roles)
+	}
+	if in.Groups != nil {
+		fe.checkList("Groups", *in.Groups)
+	}
+	if in.IdentityProviderID != nil {
+		fe.checkText("IdentityProviderID", *in.IdentityProviderID, MaxIDLen, false)
+	}
+	if in.RedirectURI != nil {
+		fe.checkRedirectURI("RedirectURI", *in.RedirectURI)
+	}
+	if in.Locale != nil && *in.Locale != "" && !validLocale(*in.Locale) {
+		fe.add("Locale", "is not a BCP 47 language tag")
+	}
+	if err := fe.err(); err != nil {
+		return nil, err
+	}
+	rec, _, err := m.mutate(ctx, m.byID(in.TenantID, in.ID), func(cur *Record, now time.Time) (*Record, EventType, Actor, error) {
+		if in.Version != 0 && cur.Invitation.Version != in.Version {
+			return nil, "", Actor{}, fmt.Errorf("%w: invitation %s is at version %d, not %d", ErrConflict, cur.Invitation.ID, cur.Invitation.Version, in.Version)
+		}
+		// Only an open invitation may be updated. The table alone would let
+		// a lapsed one through (expired -> pending is Resend's renewal) and
+		// revive it with a new ExpiresAt but its old secret.
+		if from := cur.Invitation.StateAt(now); !from.Open() {
+			return nil, "", Actor{}, &TransitionError{ID: cur.Invitation.ID, From: from, To: cur.Invitation.State}
+		}
+		next := cur.shallow()
+		inv := &next.Invitation
+		if in.ExpiresAt != nil {
+			// The validity restarts now (Resend renews it for as long).
+			inv.IssuedAt, inv.ExpiresAt = now, in.ExpiresAt.UTC().Truncate(time.Microsecond)
+		}
+		setIf(&inv.GivenName, in.GivenName)
+		setIf(&inv.FamilyName, in.FamilyName)
+		if in.Roles != nil {
+			inv.Roles = slices.Clone(*in.Roles)
+		}
+		if in.Groups != nil {
+			inv.Groups = slices.Clone(*in.Groups)
+		}
+		if in.Data != nil {
+			inv.Data, _ = cloneData(*in.Data, nil)
+		}
+		if in.FormData != nil {
+			_, inv.FormData = cloneData(nil, *in.FormData)
+		}
+		if in.Metadata != nil {
+			inv.Metadata = slices.Clone(*in.Metadata)
+		}
+		setIf(&inv.IdentityProviderID, in.IdentityProviderID)
+		setIf(&inv.RedirectURI, in.RedirectURI)
+		setIf(&inv.Locale, in.Locale)
+		var dfe fieldErrs
+		dfe.checkData(inv.Data, inv.FormData, inv.Metadata, m.cfg.MaxDataBytes)
+		if err := dfe.err(); err != nil {
+			return nil, "", Actor{}, err
+		}
+		return next, EventUpdated, ActorFrom(ctx, Actor{Kind: ActorAdmin}), nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &rec.Invitation, nil
+}
+
+func setIf[T any](dst *T, src *T) {
+	if src != nil {
+		*dst = *src
+	}
+}
+
+// Delete removes the invitation. version, when not 0, must be the stored
+// version (else ErrConflict).
+func (m *Manager) Delete(ctx context.Context, tenantID, id string, version int64) error {
+	if err := checkRef(tenantID, id); err != nil {
+		return err
+	}
+	for attempt := 0; ; attempt++ {
+		cur, err := m.store.Get(ctx, tenantID, id)
+		if err != nil {
+			return err
+		}
+		if version != 0 && cur.Invitation.Version != version {
+			return fmt.Errorf("%w: invitation %s is at version %d, not %d", ErrConflict, id, cur.Invitation.Version, version)
+		}
+		now := m.now()
+		ev := m.appendEvent(ctx, nil, EventDeleted, Actor{Kind: ActorAdmin}, &cur.Invitation, nil, now)
+		err = m.apply(ctx, &Batch{Writes: []Write{{Record: cur, Expect: cur.Invitation.Version, Delete: true}}, Events: ev})
+		if err == nil || !errors.Is(err, ErrConflict) || attempt >= maxRetries {
+			return err
+		}
+	}
+}

@@ -1,0 +1,417 @@
+package invite
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Delivery says what Create (or Resend) does with the new secret.
+type Delivery int
+
+const (
+	// DeliverySend sends the link (and code) through the Notifier. It is
+	// the default.
+	DeliverySend Delivery = iota
+	// DeliveryReturn returns the secret to the caller and sends nothing
+	// (reference 002's returnCode, devise's skip_invitation).
+	DeliveryReturn
+)
+
+// CreateInput describes a new invitation. Only TenantID and one invitee
+// identifier are required.
+type CreateInput struct {
+	TenantID    string
+	Invitee     Invitee
+	GivenName   string
+	FamilyName  string
+	Inviter     Inviter
+	AccountName string
+	Roles       []string
+	Groups      []string
+	Data        map[string]string
+	FormData    map[string]map[string]string
+	Metadata    json.RawMessage
+	ClientID    string
+	// IdentityProviderID is the identity provider the invitee must use.
+	IdentityProviderID string
+	// RedirectURI is an absolute https URI (http only for localhost) the
+	// link points to.
+	RedirectURI string
+	// LinkTemplate overrides Config.LinkTemplate for this invitation.
+	LinkTemplate string
+	// TemplateKey selects the message template; default
+	// Config.DefaultTemplateKey. Must be one of Config.TemplateKeys.
+	TemplateKey string
+	// Locale is a BCP 47 language tag for the message ("de", "pt-BR").
+	Locale string
+	// ExpiresIn is the validity; default Config.DefaultExpiry. ExpiresAt,
+	// when set, wins. Either must fall within Config.MinExpiry..MaxExpiry.
+	ExpiresIn time.Duration
+	ExpiresAt time.Time
+	Delivery  Delivery
+	// WithCode also mints a short code (for SMS or typed entry).
+	WithCode bool
+	// RequireEmailMatch binds acceptance to Invitee.Email (also forced on by
+	// Config.RequireEmailMatch).
+	RequireEmailMatch bool
+	// Supersede revokes the invitee's open invitations instead of failing
+	// with ErrAlreadyExists.
+	Supersede bool
+	// IdempotencyKey makes a retried Create (same tenant and key) return the
+	// first invitation instead of creating a second one.
+	IdempotencyKey string
+}
+
+// Result is what Create, Upsert and Resend return. Token, Code and Link are
+// the only place the plaintext secrets ever appear; they print as redacted.
+type Result struct {
+	Invitation *Invitation
+	// Token is the link token (empty on a replay or an Upsert update).
+	Token Secret
+	// Code is the short code, when one was minted.
+	Code Secret
+	// Link is the invitation link, when a link template or redirect URI
+	// makes one.
+	Link Secret
+	// Replayed is true when an IdempotencyKey matched an earlier Create: the
+	// Invitation is that one's, and no secret is returned (only its hash
+	// was kept); Resend mints a new one.
+	Replayed bool
+	// DeliveryErr is set (matching ErrDelivery) when the Notifier failed.
+	// The invitation and its new secret are committed but not marked sent
+	// (a new invitation stays pending); Resend retries with a fresh secret.
+	DeliveryErr error
+}
+
+// Create validates in, mints the secret, stores the invitation and, with
+// DeliverySend, delivers it. See CreateInput for the options.
+func (m *Manager) Create(ctx context.Context, in CreateInput) (*Result, error) {
+	now := m.now()
+	rec, err := m.newRecord(&in, now)
+	if err != nil {
+		return nil, err
+	}
+	inv := &rec.Invitation
+	if in.IdempotencyKey != "" {
+		if res, err := m.replay(ctx, inv); res != nil || !errors.Is(err, ErrNotFound) {
+			return res, err
+		}
+	}
+	token, code := m.mint(rec, in.WithCode)
+	// Build the link before anything is stored: a failure must not leave a
+	// committed invitation whose secret nobody received.
+	link, err := buildLink(m.link, m.cfg.LinkTokenParam, &rec.Invitation, token.Reveal(), code.Reveal())
+	if err != nil {
+		return nil, fmt.Errorf("invite: building link: %w", err)
+	}
+	if err := m.insert(ctx, rec, in.Supersede, now); err != nil {
+		if errors.Is(err, ErrAlreadyExists) && in.IdempotencyKey != "" {
+			if res, rerr := m.replay(ctx, inv); res != nil || !errors.Is(rerr, ErrNotFound) {
+				return res, rerr
+			}
+		}
+		return nil, err
+	}
+	res := &Result{Invitation: &rec.Invitation, Token: token, Code: code, Link: NewSecret(link)}
+	if in.Delivery == DeliverySend {
+		m.deliver(ctx, rec, res, false)
+	}
+	return res, nil
+}
+
+// replay returns the invitation created earlier with inv's idempotency key,
+// or ErrNotFound.
+func (m *Manager) replay(ctx context.Context, inv *Invitation) (*Result, error) {
+	prev, err := m.store.GetByIdempotencyKey(ctx, inv.TenantID, inv.IdempotencyKey)
+	if err != nil {
+		return nil, err
+	}
+	if !slices.Equal(prev.Invitation.Invitee.Keys(), inv.Invitee.Keys()) {
+		return nil, fmt.Errorf("%w: idempotency key was used for another invitee", ErrConflict)
+	}
+	out := &prev.Invitation
+	out.State = out.StateAt(m.now())
+	return &Result{Invitation: out, Replayed: true}, nil
+}
+
+// mint adds a fresh token (and code) to inv.
+func (m *Manager) mint(rec *Record, withCode bool) (Secret, Secret) {
+	token, hash := MintToken(m.cfg.TokenPrefix)
+	rec.Credentials = Credentials{TokenHash: hash}
+	var code Secret
+	if withCode {
+		code, rec.Credentials.CodeHash = MintCode(m.cfg.CodeLength, m.cfg.CodeHashParams)
+	}
+	rec.Invitation.HasCode = withCode
+	return token, code
+}
+
+// insert stores a new record. When an open invitation of the same invitee
+// blocks it, an expired one is marked expired and a live one is revoked
+// (with supersede) in the same atomic batch; otherwise ErrAlreadyExists.
+func (m *Manager) insert(ctx context.Context, rec *Record, supersede bool, now time.Time) error {
+	b := getBatch()
+	b.Writes = append(b.Writes, Write{Record: rec})
+	b.Events = m.appendEvent(ctx, b.Events, EventCreated, Actor{Kind: ActorAdmin}, nil, &rec.Invitation, now)
+	err := m.apply(ctx, b)
+	var created []Event // for the retries
+	if err != nil {
+		created = slices.Clone(b.Events)
+	}
+	putBatch(b)
+	for attempt := 0; err != nil && attempt < maxRetries; attempt++ {
+		// A blocker that changed (ErrConflict) or vanished (ErrNotFound)
+		// since FindOpen: look again.
+		if !errors.Is(err, ErrAlreadyExists) && !errors.Is(err, ErrConflict) && !errors.Is(err, ErrNotFound) {
+			return err
+		}
+		open, ferr := m.store.FindOpen(ctx, rec.Invitation.TenantID, rec.Invitation.Invitee)
+		if ferr != nil {
+			return ferr
+		}
+		if len(open) == 0 && errors.Is(err, ErrAlreadyExists) && rec.Invitation.IdempotencyKey != "" {
+			// Nothing blocks the invitee (any more): the collision was the
+			// idempotency key, unless that is still free.
+			_, kerr := m.store.GetByIdempotencyKey(ctx, rec.Invitation.TenantID, rec.Invitation.IdempotencyKey)
+			if !errors.Is(kerr, ErrNotFound) {
+				return err
+			}
+		}
+		// With open empty, the blocker closed (expired, accepted, revoked,
+		// deleted) since the first try: insert again.
+		var b Batch
+		for _, o := range open {
+			to, ev, actor := StateExpired, EventExpired, Actor{Kind: ActorSystem}
+			if o.Invitation.StateAt(now) != StateExpired {
+				if !supersede {
+					return fmt.Errorf("%w: the invitee has open invitation %s", ErrAlreadyExists, o.Invitation.ID)
+				}
+				to, ev, actor = StateRevoked, EventRevoked, Actor{Kind: ActorAdmin}
+			}
+			next := o.shallow()
+			closeAs(&next.Invitation, to, now, "superseded")
+			if to == StateExpired {
+				next.Invitation.Reason = ""
+			}
+			b.Writes = append(b.Writes, Write{Record: next, Expect: o.Invitation.Version})
+			b.Events = m.appendEvent(ctx, b.Events, ev, actor, &o.Invitation, &next.Invitation, now)
+		}
+		b.Writes = append(b.Writes, Write{Record: rec})
+		b.Events = append(b.Events, created...)
+		err = m.apply(ctx, &b)
+	}
+	return err
+}
+
+// closeAs moves inv to a closed state, bumping its version.
+func closeAs(inv *Invitation, to State, now time.Time, reason string) {
+	inv.State = to
+	inv.ClosedAt = now
+	inv.UpdatedAt = now
+	inv.Reason = reason
+	inv.Version++
+}
+
+// BatchItem is the outcome of one CreateBatch input: a Result or the error
+// Create returned for it.
+type BatchItem struct {
+	Result *Result
+	Err    error
+}
+
+// CreateBatch creates up to MaxBatchSize invitations, each exactly as Create
+// would, and returns one item per input in order. A bad item never fails the
+// others; only a batch over MaxBatchSize is an error.
+func (m *Manager) CreateBatch(ctx context.Context, ins []CreateInput) ([]BatchItem, error) {
+	if len(ins) > MaxBatchSize {
+		return nil, &ValidationError{Fields: []FieldError{{Field: "Batch", Reason: "has more than " + itoa(MaxBatchSize) + " items"}}}
+	}
+	out := make([]BatchItem, len(ins))
+	for i := range ins {
+		if err := ctx.Err(); err != nil {
+			out[i].Err = err
+			continue
+		}
+		out[i].Result, out[i].Err = m.Create(ctx, ins[i])
+	}
+	return out, nil
+}
+
+// UpsertResult is what Upsert returns.
+type UpsertResult struct {
+	Result
+	// Created is true when a new invitation was created, false when an open
+	// one was updated.
+	Created bool
+}
+
+// Upsert creates an invitation, or, when the invitee already has an open
+// (and unexpired) invitation in the tenant, replaces that one's data, grants
+// and names and restarts its expiry, keeping its secret (reference 003's
+// PUT). An update sends nothing and returns no secret. An invitee whose
+// identifiers match two different open invitations is ErrConflict.
+func (m *Manager) Upsert(ctx context.Context, in CreateInput) (*UpsertResult, error) {
+	now := m.now()
+	// An update delivers nothing: validate it as such, and leave the
+	// delivery checks to Create.
+	asUpdate := in
+	asUpdate.Delivery = DeliveryReturn
+	wantRec, err := m.newRecord(&asUpdate, now)
+	if err != nil {
+		return nil, err
+	}
+	want := &wantRec.Invitation
+	in.Invitee, in.TemplateKey = asUpdate.Invitee, asUpdate.TemplateKey
+	for attempt := 0; attempt < maxRetries; attempt++ {
+		open, err := m.store.FindOpen(ctx, want.TenantID, want.Invitee)
+		if err != nil {
+			return nil, err
+		}
+		// Lapsed invitations never block: close them (with their events)
+		// before updating or creating, as Create does.
+		live := open[:0]
+		for _, r := range open {
+			if r.Invitation.StateAt(m.now()).Open() {
+				live = append(live, r)
+			} else if _, err := m.expire(ctx, r); err != nil && !errors.Is(err, ErrNotFound) {
+				return nil, err
+			}
+		}
+		open = live
+		switch len(open) {
+		case 0:
+			res, err := m.Create(ctx, in)
+			if errors.Is(err, ErrAlreadyExists) && !in.Supersede {
+				continue // created concurrently: update it
+			}
+			if err != nil {
+				return nil, err
+			}
+			return &UpsertResult{Result: *res, Created: !res.Replayed}, nil
+		case 1:
+			id := open[0].Invitation.ID
+			rec, _, err := m.mutate(ctx, m.byID(want.TenantID, id), func(cur *Record, now time.Time) (*Record, EventType, Actor, error) {
+				if !cur.Invitation.StateAt(now).Open() {
+					return nil, "", Actor{}, errRetry
+				}
+				next := cur.shallow()
+				refresh(&next.Invitation, want, now)
+				return next, EventUpdated, Actor{Kind: ActorAdmin}, nil
+			})
+			// ErrAlreadyExists: a concurrent Create took another of the
+			// invitee's keys; look again (two open invitations: ErrConflict).
+			if errors.Is(err, errRetry) || errors.Is(err, ErrNotFound) || errors.Is(err, ErrAlreadyExists) {
+				continue
+			}
+			if err != nil {
+				return nil, err
+			}
+			return &UpsertResult{Result: Result{Invitation: &rec.Invitation}}, nil
+		default:
+			return nil, fmt.Errorf("%w: the invitee matches open invitations %s and %s", ErrConflict,
+				open[0].Invitation.ID, open[1].Invitation.ID)
+		}
+	}
+	return nil, fmt.Errorf("%w: upsert kept racing with concurrent changes", ErrConflict)
+}
+
+var errRetry = errors.New("invite: retry")
+
+// refresh copies the caller-controlled fields of want into inv and restarts
+// the expiry (from now: IssuedAt); identity, state, secrets and history
+// stay.
+func refresh(inv *Invitation, want *Invitation, now time.Time) {
+	keep := *inv
+	*inv = *want
+	inv.ID, inv.TenantID, inv.State, inv.Version = keep.ID, keep.TenantID, keep.State, keep.Version
+	inv.CreatedAt, inv.SentAt, inv.SendCount = keep.CreatedAt, keep.SentAt, keep.SendCount
+	inv.HasCode, inv.IdempotencyKey = keep.HasCode, keep.IdempotencyKey
+	inv.IssuedAt, inv.ExpiresAt = now, now.Add(want.ExpiresAt.Sub(want.CreatedAt))
+}
+
+// newRecord validates and normalises in (in place) and returns the record
+// of the new invitation it describes, without secrets. The record owns
+// copies of the input's slices and maps.
+func (m *Manager) newRecord(in *CreateInput, now time.Time) (*Record, error) {
+	var fe fieldErrs
+	fe.checkText("TenantID", in.TenantID, MaxIDLen, true)
+	fe.checkInvitee(&in.Invitee)
+	fe.checkText("GivenName", in.GivenName, MaxNameLen, false)
+	fe.checkText("FamilyName", in.FamilyName, MaxNameLen, false)
+	fe.checkText("Inviter.ID", in.Inviter.ID, MaxIDLen, false)
+	fe.checkText("Inviter.Name", in.Inviter.Name, MaxNameLen, false)
+	fe.checkText("AccountName", in.AccountName, MaxNameLen, false)
+	fe.checkList("Roles", in.Roles)
+	fe.checkList("Groups", in.Groups)
+	fe.checkData(in.Data, in.FormData, in.Metadata, m.cfg.MaxDataBytes)
+	fe.checkText("ClientID", in.ClientID, MaxIDLen, false)
+	fe.checkText("IdentityProviderID", in.IdentityProviderID, MaxIDLen, false)
+	fe.checkRedirectURI("RedirectURI", in.RedirectURI)
+	fe.checkText("IdempotencyKey", in.IdempotencyKey, MaxIDLen, false)
+	if in.LinkTemplate != "" {
+		if len(in.LinkTemplate) > maxTemplateLen || hasControl(in.LinkTemplate) {
+			fe.add("LinkTemplate", "is longer than "+itoa(maxTemplateLen)+" bytes or contains control characters")
+		} else if _, err := parseLinkTemplate(in.LinkTemplate); err != nil {
+			fe.add("LinkTemplate", "does not parse: "+err.Error())
+		}
+	}
+	if in.TemplateKey == "" {
+		in.TemplateKey = m.cfg.DefaultTemplateKey
+	} else if !slices.Contains(m.cfg.TemplateKeys, in.TemplateKey) {
+		fe.addErr("TemplateKey", "is not a known template key", ErrUnknownTemplate)
+	}
+	if in.Locale != "" && !validLocale(in.Locale) {
+		fe.add("Locale", "is not a BCP 47 language tag")
+	}
+	validity := in.ExpiresIn
+	switch {
+	case !in.ExpiresAt.IsZero():
+		validity = in.ExpiresAt.Sub(now)
+		m.checkExpiry(&fe, "ExpiresAt", validity)
+	case validity == 0:
+		validity = m.cfg.DefaultExpiry
+	default:
+		m.checkExpiry(&fe, "ExpiresIn", validity)
+	}
+	if in.RequireEmailMatch && in.Invitee.Email == "" {
+		fe.add("RequireEmailMatch", "needs Invitee.Email")
+	}
+	if in.Invitee.IsZero() {
+		fe.addErr("Invitee", "needs an email, phone or user id", ErrNoDeliveryChannel)
+	}
+	switch in.Delivery {
+	case DeliverySend:
+		if m.cfg.Notifier == nil {
+			fe.add("Delivery", "no Notifier is configured (use DeliveryReturn)")
+		}
+		if !in.WithCode && in.LinkTemplate == "" && m.link == nil && in.RedirectURI == "" {
+			fe.add("LinkTemplate", "nothing to deliver: set Config.LinkTemplate, LinkTemplate or RedirectURI, or WithCode")
+		}
+	case DeliveryReturn:
+	default:
+		fe.add("Delivery", "is not DeliverySend or DeliveryReturn")
+	}
+	if err := fe.err(); err != nil {
+		return nil, err
+	}
+	rec := &Record{Invitation: Invitation{
+		ID: newID(now), TenantID: in.TenantID, Invitee: in.Invitee,
+		GivenName: strings.TrimSpace(in.GivenName), FamilyName: strings.TrimSpace(in.FamilyName),
+		Inviter: in.Inviter, AccountName: in.AccountName, Roles: in.Roles, Groups: in.Groups,
+		Data: in.Data, FormData: in.FormData, Metadata: in.Metadata,
+		ClientID: in.ClientID, IdentityProviderID: in.IdentityProviderID, RedirectURI: in.RedirectURI,
+		LinkTemplate: in.LinkTemplate, TemplateKey: in.TemplateKey, Locale: in.Locale,
+		RequireEmailMatch: in.RequireEmailMatch || (m.cfg.RequireEmailMatch && in.Invitee.Email != ""),
+		State:             StatePending, CreatedAt: now, UpdatedAt: now, IssuedAt: now,
+		ExpiresAt:      now.Add(validity).Truncate(time.Microsecond),
+		IdempotencyKey: in.IdempotencyKey, Version: 1,
+	}}
+	inv := &rec.Invitation
+	inv.cloneCollections()
+	return rec, nil
+}

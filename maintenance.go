@@ -1,0 +1,65 @@
+package invite
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// ExpireDue marks up to limit (default 1,000) open invitations past their
+// expiry as expired, across tenants, each with its event, and returns how
+// many it marked. Run it periodically; reads treat such invitations as
+// expired already.
+func (m *Manager) ExpireDue(ctx context.Context, limit int) (int, error) {
+	if limit <= 0 {
+		limit = 1000
+	}
+	due, err := m.store.ListDue(ctx, m.now(), limit)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	var errs []error
+	for _, rec := range due {
+		wrote, err := m.expire(ctx, rec)
+		if errors.Is(err, ErrNotFound) {
+			continue // deleted meanwhile
+		}
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if wrote {
+			n++
+		}
+	}
+	return n, errors.Join(errs...)
+}
+
+// expire marks rec expired (with its event) if it is still open and past
+// its expiry, starting from rec and re-reading on conflict.
+func (m *Manager) expire(ctx context.Context, rec *Record) (bool, error) {
+	_, wrote, err := m.mutate(ctx, m.startingAt(rec), func(cur *Record, now time.Time) (*Record, EventType, Actor, error) {
+		if !cur.Invitation.State.Open() || cur.Invitation.StateAt(now) != StateExpired {
+			return nil, "", Actor{}, nil
+		}
+		next := cur.shallow()
+		closeAs(&next.Invitation, StateExpired, now, "")
+		return next, EventExpired, Actor{Kind: ActorSystem}, nil
+	})
+	return wrote, err
+}
+
+// Purge deletes up to limit (default 1,000) accepted, rejected, revoked and
+// expired invitations closed more than retention ago, across tenants, and
+// returns how many it deleted. Purging is retention, not a change: it emits
+// no events. Run ExpireDue first so that lapsed invitations are closed.
+func (m *Manager) Purge(ctx context.Context, retention time.Duration, limit int) (int, error) {
+	if retention < 0 {
+		return 0, &ValidationError{Fields: []FieldError{{Field: "Retention", Reason: "must not be negative"}}}
+	}
+	if limit <= 0 {
+		limit = 1000
+	}
+	return m.store.Purge(ctx, m.now().Add(-retention), limit)
+}

@@ -1,0 +1,362 @@
+package invite
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/mail"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Limits on input sizes.
+const (
+	MaxNameLen     = 100
+	MaxEmailLen    = 256
+	MaxPhoneLen    = 50
+	MaxIDLen       = 255
+	MaxListItems   = 1000
+	MaxBatchSize   = 1000
+	maxTemplateLen = 2048
+)
+
+func hasControl(s string) bool {
+	if ascii, ctl, _ := scanASCII(s); ascii {
+		return ctl
+	}
+	return hasControlRune(s)
+}
+
+// hasControlRune is hasControl for any input, rune by rune.
+func hasControlRune(s string) bool {
+	for _, r := range s {
+		if unicode.IsControl(r) || r == '\u2028' || r == '\u2029' {
+			return true
+		}
+	}
+	return false
+}
+
+// checkText validates a single-line text field: valid UTF-8, no control
+// characters (they could split a mail header), at most max runes.
+func (fe *fieldErrs) checkText(field, s string, max int, required bool) {
+	if reason := textProblem(s, max, required); reason != "" {
+		fe.add(field, reason)
+	}
+}
+
+// scanASCII reports whether s is all ASCII and, if so, whether it has a
+// control character and whether it is all white space: one pass that
+// answers textProblem's questions for the common case.
+func scanASCII(s string) (ascii, control, blank bool) {
+	blank = true
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= utf8.RuneSelf:
+			return false, false, false
+		case c < 0x20 || c == 0x7f:
+			control = true
+			if c < '\t' || c > '\r' {
+				blank = false
+			}
+		case c != ' ':
+			blank = false
+		}
+	}
+	return true, control, blank
+}
+
+// textProblem is checkText's verdict: "" when s is fine, else the reason.
+// Callers that compose field names build them only for a bad value.
+func textProblem(s string, max int, required bool) string {
+	if ascii, control, blank := scanASCII(s); ascii && s != "" {
+		// The same verdicts as below: ASCII is valid UTF-8, one rune per
+		// byte, and its control characters are exactly C0 and DEL.
+		switch {
+		case control:
+			return "contains control characters"
+		case len(s) > max:
+			return "is longer than " + itoa(max) + " characters"
+		case blank:
+			return "is blank"
+		}
+		return ""
+	}
+	return textProblemSlow(s, max, required)
+}
+
+// textProblemSlow is textProblem for any input, without the ASCII scan
+// (FuzzTextProblem holds the fast path to it).
+func textProblemSlow(s string, max int, required bool) string {
+	switch {
+	case s == "":
+		if required {
+			return "is required"
+		}
+	case !utf8.ValidString(s):
+		return "is not valid UTF-8"
+	case hasControlRune(s):
+		return "contains control characters"
+	case utf8.RuneCountInString(s) > max:
+		return "is longer than " + itoa(max) + " characters"
+	case strings.TrimSpace(s) == "":
+		return "is blank"
+	}
+	return ""
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
+
+// NormalizeEmail trims surrounding space and checks the address: at most
+// MaxEmailLen bytes, a bare addr-spec (no display name) with a dotted
+// domain, no control characters. It reports false when invalid.
+func NormalizeEmail(s string) (string, bool) {
+	s = strings.TrimSpace(s)
+	if s == "" || len(s) > MaxEmailLen || hasControl(s) || !utf8.ValidString(s) {
+		return "", false
+	}
+	if !simpleEmail(s) && !parsedEmail(s) {
+		return "", false
+	}
+	return s, true
+}
+
+// parsedEmail is the full check: net/mail parses s as a bare addr-spec,
+// and the domain is dotted.
+func parsedEmail(s string) bool {
+	a, err := mail.ParseAddress(s)
+	if err != nil || a.Name != "" || a.Address != s {
+		return false
+	}
+	at := strings.LastIndexByte(s, '@')
+	domain := s[at+1:]
+	return at > 0 && strings.Contains(domain, ".") && !strings.HasPrefix(domain, ".") &&
+		!strings.HasSuffix(domain, ".") && !strings.Contains(domain, "..")
+}
+
+// simpleEmail reports whether s is an address of the common shape that
+// NormalizeEmail's full parse (net/mail) accepts unchanged, so the parse
+// can be skipped: a dot-atom local part of ASCII atext, "@", and a domain
+// of at least two dot-separated labels of ASCII letters, digits and
+// hyphens. A false answer means only "parse it" (FuzzSimpleEmail checks
+// that every true answer is one net/mail agrees with).
+func simpleEmail(s string) bool {
+	at := strings.IndexByte(s, '@')
+	if at <= 0 || at == len(s)-1 {
+		return false
+	}
+	local, domain := s[:at], s[at+1:]
+	for i := 0; i < len(local); i++ {
+		c := local[i]
+		if c == '.' {
+			if i == 0 || i == len(local)-1 || local[i-1] == '.' {
+				return false
+			}
+			continue
+		}
+		if c >= 0x80 || !atext[c] {
+			return false
+		}
+	}
+	dots := 0
+	for i := 0; i < len(domain); i++ {
+		c := domain[i]
+		switch {
+		case c == '.':
+			if i == 0 || i == len(domain)-1 || domain[i-1] == '.' {
+				return false
+			}
+			dots++
+		case c == '-', c >= '0' && c <= '9', c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z':
+		default:
+			return false
+		}
+	}
+	return dots > 0
+}
+
+// atext are the ASCII characters RFC 5322 allows in an atom.
+var atext = func() (t [128]bool) {
+	for c := '0'; c <= '9'; c++ {
+		t[c] = true
+	}
+	for c := 'a'; c <= 'z'; c++ {
+		t[c], t[c-'a'+'A'] = true, true
+	}
+	for _, c := range "!#$%&'*+-/=?^_`{|}~" {
+		t[c] = true
+	}
+	return t
+}()
+
+// NormalizePhone returns the E.164 form of a phone number written with an
+// international prefix ("+" or "00"), dropping spaces, dots, dashes and
+// parentheses: "+" and 7 to 15 digits (the shortest numbering plans, such
+// as +290, have 7), the first not 0. It reports false
+// when the input is not such a number or is longer than MaxPhoneLen.
+func NormalizePhone(s string) (string, bool) {
+	if len(s) > MaxPhoneLen {
+		return "", false
+	}
+	s = strings.TrimSpace(s)
+	switch {
+	case strings.HasPrefix(s, "+"):
+		s = s[1:]
+	case strings.HasPrefix(s, "00"):
+		s = s[2:]
+	default:
+		return "", false
+	}
+	digits := make([]byte, 0, 16)
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= '0' && c <= '9':
+			digits = append(digits, c)
+		case c == ' ' || c == '-' || c == '.' || c == '(' || c == ')':
+		default:
+			return "", false
+		}
+	}
+	if len(digits) < 7 || len(digits) > 15 || digits[0] == '0' {
+		return "", false
+	}
+	return "+" + string(digits), true
+}
+
+// checkRedirectURI accepts an absolute https URI, or http for a loopback
+// host (local development).
+func (fe *fieldErrs) checkRedirectURI(field, s string) {
+	if s == "" {
+		return
+	}
+	if len(s) > maxTemplateLen || !utf8.ValidString(s) || hasControl(s) {
+		fe.add(field, "is too long, not valid UTF-8 or contains control characters")
+		return
+	}
+	u, err := url.Parse(s)
+	if err != nil || !u.IsAbs() || u.Host == "" {
+		fe.add(field, "must be an absolute URI")
+		return
+	}
+	switch u.Scheme {
+	case "https":
+	case "http":
+		switch strings.ToLower(u.Hostname()) {
+		case "localhost", "127.0.0.1", "::1":
+		default:
+			fe.add(field, "must use https (http only for localhost)")
+		}
+	default:
+		fe.add(field, "must use https (http only for localhost)")
+	}
+}
+
+// validLocale accepts BCP 47-shaped tags: a 2-8 letter language and
+// alphanumeric subtags of 1-8 characters separated by '-' (or '_').
+func validLocale(s string) bool {
+	if len(s) > 35 {
+		return false
+	}
+	// Split, not FieldsFunc: an empty subtag ("en__US", "_en", "en_") is
+	// malformed, and FieldsFunc would drop it silently.
+	for i, part := range strings.Split(strings.ReplaceAll(s, "_", "-"), "-") {
+		if len(part) < 1 || len(part) > 8 || (i == 0 && len(part) < 2) {
+			return false
+		}
+		for _, c := range part {
+			isAlpha := (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+			if !isAlpha && (i == 0 || !(c >= '0' && c <= '9')) {
+				return false
+			}
+		}
+	}
+	return s != "" && !strings.HasPrefix(s, "-") && !strings.HasSuffix(s, "-") && !strings.Contains(s, "--")
+}
+
+func (fe *fieldErrs) checkList(field string, items []string) {
+	if len(items) > MaxListItems {
+		fe.add(field, "has more than "+itoa(MaxListItems)+" items")
+		return
+	}
+	for i, s := range items {
+		if reason := textProblem(s, MaxIDLen, true); reason != "" {
+			fe.add(field+"["+itoa(i)+"]", reason)
+		}
+	}
+}
+
+// checkData validates the pre-filled data and metadata and returns nothing;
+// the combined JSON size must stay within max bytes.
+func (fe *fieldErrs) checkData(data map[string]string, form map[string]map[string]string, meta json.RawMessage, max int) {
+	size := len(meta)
+	// Field names are built only for bad entries.
+	for k, v := range data {
+		if reason := textProblem(k, MaxIDLen, true); reason != "" {
+			fe.add("Data["+strconv.Quote(k)+"]", reason)
+		}
+		if !utf8.ValidString(v) || strings.IndexByte(v, 0) >= 0 {
+			fe.add("Data["+strconv.Quote(k)+"]", "value is not valid UTF-8 or contains NUL")
+		}
+		size += len(k) + len(v) + 6
+	}
+	for id, fields := range form {
+		if reason := textProblem(id, MaxIDLen, true); reason != "" {
+			fe.add("FormData["+strconv.Quote(id)+"]", reason)
+		}
+		size += len(id) + 6
+		for k, v := range fields {
+			if reason := textProblem(k, MaxIDLen, true); reason != "" {
+				fe.add("FormData["+strconv.Quote(id)+"]["+strconv.Quote(k)+"]", reason)
+			}
+			if !utf8.ValidString(v) || strings.IndexByte(v, 0) >= 0 {
+				fe.add("FormData["+strconv.Quote(id)+"]["+strconv.Quote(k)+"]", "value is not valid UTF-8 or contains NUL")
+			}
+			size += len(k) + len(v) + 6
+		}
+	}
+	// NUL (\u0000) is valid JSON but no PostgreSQL jsonb can store it, so
+	// no store accepts it.
+	if len(meta) > 0 && (!json.Valid(meta) || bytes.Contains(meta, []byte(`\u0000`))) {
+		fe.add("Metadata", "is not valid JSON or contains \\u0000")
+	}
+	if size > max {
+		fe.add("Data", "pre-filled data and metadata exceed "+itoa(max)+" bytes")
+	}
+}
+
+// checkInvitee normalises and validates the identifiers in place.
+func (fe *fieldErrs) checkInvitee(iv *Invitee) {
+	if iv.Email != "" {
+		if e, ok := NormalizeEmail(iv.Email); ok {
+			iv.Email = e
+		} else {
+			fe.add("Invitee.Email", "is not a valid email address of at most "+itoa(MaxEmailLen)+" bytes")
+		}
+	}
+	if iv.Phone != "" {
+		if p, ok := NormalizePhone(iv.Phone); ok {
+			iv.Phone = p
+		} else {
+			fe.add("Invitee.Phone", "is not an international (E.164) phone number of at most "+itoa(MaxPhoneLen)+" characters")
+		}
+	}
+	fe.checkText("Invitee.UserID", iv.UserID, MaxIDLen, false)
+}
+
+func checkRef(tenantID, id string) error {
+	var fe fieldErrs
+	fe.checkText("TenantID", tenantID, MaxIDLen, true)
+	fe.checkText("ID", id, MaxIDLen, true)
+	return fe.err()
+}
+
+func (m *Manager) checkExpiry(fe *fieldErrs, field string, d time.Duration) {
+	if d < m.cfg.MinExpiry || d > m.cfg.MaxExpiry {
+		fe.add(field, "must be between "+m.cfg.MinExpiry.String()+" and "+m.cfg.MaxExpiry.String()+" from now")
+	}
+}
