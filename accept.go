@@ -70,61 +70,55 @@ func checkAccept(in *AcceptInput) error {
 // same Version, and parallel replays all succeed), and it answers only a
 // caller who names that subject.
 func (m *Manager) accept(ctx context.Context, load func(context.Context) (*Record, error), in AcceptInput, code *string) (*Acceptance, error) {
-	var replayed bool
-	var codeErr, answer error
-	rec, _, err := m.mutate(ctx, load, func(cur *Record, now time.Time) (*Record, EventType, Actor, error) {
-		replayed, answer = false, nil
+	rec, c, err := m.mutate(ctx, load, func(cur *Record, now time.Time) (change, error) {
 		if in.TenantID != "" && cur.Invitation.TenantID != in.TenantID {
-			return nil, "", Actor{}, ErrInvalidToken // another tenant's token: not consumed
+			return change{}, ErrInvalidToken // another tenant's token: not consumed
 		}
 		if code == nil {
-			return m.acceptNext(cur, &in, now, &replayed)
+			return m.acceptNext(cur, &in, now)
 		}
-		if next, ev, actor, err := m.codeFailure(cur, *code, now, &codeErr); next != nil || err != nil {
-			return next, ev, actor, err
+		if c, err := m.codeFailure(cur, *code, now); c.next != nil || err != nil {
+			return c, err
 		}
-		next, ev, actor, err := m.acceptNext(cur, &in, now, &replayed)
-		if next == nil && !replayed {
-			answer = err
-			return cur.shallow(), "", Actor{}, nil // the guard write
+		c, err := m.acceptNext(cur, &in, now)
+		if err != nil {
+			return change{next: cur.shallow(), answer: err}, nil // the guard write
 		}
-		return next, ev, actor, err
+		return c, nil
 	})
-	switch {
-	case err != nil:
-		return nil, err
-	case codeErr != nil:
-		return nil, codeErr
-	case answer != nil:
-		return nil, answer
+	if err == nil {
+		err = c.answer
 	}
-	return &Acceptance{Invitation: &rec.Invitation, Replayed: replayed}, nil
+	if err != nil {
+		return nil, err
+	}
+	return &Acceptance{Invitation: &rec.Invitation, Replayed: c.replayed}, nil
 }
 
 // acceptNext is accept's mutation once any code has been checked: the
 // accepted version of cur, or nothing to write (a replay by the same
-// subject, or an error).
-func (m *Manager) acceptNext(cur *Record, in *AcceptInput, now time.Time, replayed *bool) (*Record, EventType, Actor, error) {
+// subject), or the refusal.
+func (m *Manager) acceptNext(cur *Record, in *AcceptInput, now time.Time) (change, error) {
 	inv := &cur.Invitation
 	if inv.State == StateAccepted && inv.AcceptedBy == in.Subject {
-		*replayed = true
-		return nil, "", Actor{}, nil
+		return change{replayed: true}, nil
 	}
-	if err := transition(inv, now, StateAccepted); err != nil {
-		return nil, "", Actor{}, err
+	to, err := check(OpAccept, inv, now)
+	if err != nil {
+		return change{}, err
 	}
 	if inv.Invitee.UserID != "" && inv.Invitee.UserID != in.Subject {
-		return nil, "", Actor{}, ErrSubjectMismatch
+		return change{}, ErrSubjectMismatch
 	}
 	if (m.cfg.RequireEmailMatch || inv.RequireEmailMatch) && inv.Invitee.Email != "" &&
 		emailKey(inv.Invitee.Email) != emailKey(in.Email) {
-		return nil, "", Actor{}, ErrEmailMismatch
+		return change{}, ErrEmailMismatch
 	}
 	next := m.successor(cur)
-	next.Invitation.State = StateAccepted
+	next.Invitation.State = to
 	next.Invitation.AcceptedBy = in.Subject
 	next.Invitation.ClosedAt = now
-	return next, EventAccepted, Actor{Kind: ActorInvitee, ID: in.Subject}, nil
+	return write(next, EventAccepted, Actor{Kind: ActorInvitee, ID: in.Subject}), nil
 }
 
 // Reject records that the invitee declined the invitation the token belongs
@@ -134,5 +128,5 @@ func (m *Manager) Reject(ctx context.Context, token, reason string) (*Invitation
 	if err != nil {
 		return nil, err
 	}
-	return m.close(ctx, m.byToken(h), StateRejected, EventRejected, Actor{Kind: ActorInvitee}, reason)
+	return m.close(ctx, m.byToken(h), OpReject, EventRejected, Actor{Kind: ActorInvitee}, reason)
 }

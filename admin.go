@@ -17,10 +17,10 @@ func (m *Manager) Revoke(ctx context.Context, tenantID, id, reason string) (*Inv
 	if err := checkRef(tenantID, id); err != nil {
 		return nil, err
 	}
-	return m.close(ctx, m.byID(tenantID, id), StateRevoked, EventRevoked, ActorFrom(ctx, Actor{Kind: ActorAdmin}), reason)
+	return m.close(ctx, m.byID(tenantID, id), OpRevoke, EventRevoked, ActorFrom(ctx, Actor{Kind: ActorAdmin}), reason)
 }
 
-func (m *Manager) close(ctx context.Context, load func(context.Context) (*Record, error), to State, ev EventType, actor Actor, reason string) (*Invitation, error) {
+func (m *Manager) close(ctx context.Context, load func(context.Context) (*Record, error), op Operation, ev EventType, actor Actor, reason string) (*Invitation, error) {
 	var fe fieldErrs
 	if len(reason) > 1000 || !utf8.ValidString(reason) || hasControl(strings.ReplaceAll(reason, "\n", " ")) {
 		fe.add("Reason", "is longer than 1000 bytes, not valid UTF-8 or contains control characters")
@@ -28,14 +28,14 @@ func (m *Manager) close(ctx context.Context, load func(context.Context) (*Record
 	if err := fe.err(); err != nil {
 		return nil, err
 	}
-	rec, _, err := m.mutate(ctx, load, func(cur *Record, now time.Time) (*Record, EventType, Actor, error) {
-		from := cur.Invitation.StateAt(now)
-		if !CanTransition(from, to) && !(to == StateRevoked && from == StateExpired) {
-			return nil, "", Actor{}, &TransitionError{ID: cur.Invitation.ID, From: from, To: to}
+	rec, _, err := m.mutate(ctx, load, func(cur *Record, now time.Time) (change, error) {
+		to, err := check(op, &cur.Invitation, now)
+		if err != nil {
+			return change{}, err
 		}
 		next := m.successor(cur)
 		closeAs(&next.Invitation, to, now, reason)
-		return next, ev, actor, nil
+		return write(next, ev, actor), nil
 	})
 	if err != nil {
 		return nil, err
@@ -117,15 +117,14 @@ func (m *Manager) Update(ctx context.Context, in UpdateInput) (*Invitation, erro
 	if err := fe.err(); err != nil {
 		return nil, err
 	}
-	rec, _, err := m.mutate(ctx, m.byID(in.TenantID, in.ID), func(cur *Record, now time.Time) (*Record, EventType, Actor, error) {
+	rec, _, err := m.mutate(ctx, m.byID(in.TenantID, in.ID), func(cur *Record, now time.Time) (change, error) {
 		if in.Version != 0 && cur.Invitation.Version != in.Version {
-			return nil, "", Actor{}, fmt.Errorf("%w: invitation %s is at version %d, not %d", ErrConflict, cur.Invitation.ID, cur.Invitation.Version, in.Version)
+			return change{}, fmt.Errorf("%w: invitation %s is at version %d, not %d", ErrConflict, cur.Invitation.ID, cur.Invitation.Version, in.Version)
 		}
-		// Only an open invitation may be updated. The table alone would let
-		// a lapsed one through (expired -> pending is Resend's renewal) and
-		// revive it with a new ExpiresAt but its old secret.
-		if from := cur.Invitation.StateAt(now); !from.Open() {
-			return nil, "", Actor{}, &TransitionError{ID: cur.Invitation.ID, From: from, To: cur.Invitation.State}
+		// Only an open invitation may be updated: a lapsed one revived with
+		// a new ExpiresAt would keep its old secret (Resend renews it).
+		if _, err := check(OpUpdate, &cur.Invitation, now); err != nil {
+			return change{}, err
 		}
 		next := cur.shallow()
 		inv := &next.Invitation
@@ -156,9 +155,9 @@ func (m *Manager) Update(ctx context.Context, in UpdateInput) (*Invitation, erro
 		var dfe fieldErrs
 		dfe.checkData(inv.Data, inv.FormData, inv.Metadata, m.cfg.MaxDataBytes)
 		if err := dfe.err(); err != nil {
-			return nil, "", Actor{}, err
+			return change{}, err
 		}
-		return next, EventUpdated, ActorFrom(ctx, Actor{Kind: ActorAdmin}), nil
+		return write(next, EventUpdated, ActorFrom(ctx, Actor{Kind: ActorAdmin})), nil
 	})
 	if err != nil {
 		return nil, err
@@ -187,6 +186,9 @@ func (m *Manager) Delete(ctx context.Context, tenantID, id string, version int64
 			return fmt.Errorf("%w: invitation %s is at version %d, not %d", ErrConflict, id, cur.Invitation.Version, version)
 		}
 		now := m.now()
+		if _, err := check(OpDelete, &cur.Invitation, now); err != nil {
+			return err
+		}
 		ev := m.appendEvent(ctx, nil, EventDeleted, Actor{Kind: ActorAdmin}, &cur.Invitation, nil, now)
 		err = m.apply(ctx, &Batch{Writes: []Write{{Record: cur, Expect: cur.Invitation.Version, Delete: true}}, Events: ev})
 		if err == nil || !errors.Is(err, ErrConflict) || attempt >= maxRetries {

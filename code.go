@@ -31,24 +31,21 @@ func (m *Manager) VerifyCode(ctx context.Context, ref CodeRef, code string) (*In
 	if err != nil {
 		return nil, err
 	}
-	var codeErr, answer error
-	rec, _, err := m.mutate(ctx, load, func(cur *Record, now time.Time) (*Record, EventType, Actor, error) {
-		if next, ev, actor, err := m.codeFailure(cur, code, now, &codeErr); next != nil || err != nil {
-			return next, ev, actor, err
+	rec, c, err := m.mutate(ctx, load, func(cur *Record, now time.Time) (change, error) {
+		if c, err := m.codeFailure(cur, code, now); c.next != nil || err != nil {
+			return c, err
 		}
 		// A guard write: it commits this answer (success, or the state
 		// that forbids accepting) against the version it was computed
 		// from, so parallel guesses cannot outrun the failure limit.
-		answer = transition(&cur.Invitation, now, StateAccepted)
-		return cur.shallow(), "", Actor{}, nil
+		_, answer := check(OpAccept, &cur.Invitation, now)
+		return change{next: cur.shallow(), answer: answer}, nil
 	})
-	switch {
-	case err != nil:
+	if err == nil {
+		err = c.answer
+	}
+	if err != nil {
 		return nil, err
-	case codeErr != nil:
-		return nil, codeErr
-	case answer != nil:
-		return nil, answer
 	}
 	return &rec.Invitation, nil
 }
@@ -88,7 +85,7 @@ func (m *Manager) checkCode(cur *Record, code string, now time.Time) (countable 
 	if !ok || len(norm) != m.cfg.CodeLength {
 		return countable, ErrInvalidCode
 	}
-	match, err := VerifyCode(c.CodeHash, norm)
+	match, err := CheckCodeHash(c.CodeHash, norm)
 	if err != nil {
 		return false, err
 	}
@@ -98,18 +95,20 @@ func (m *Manager) checkCode(cur *Record, code string, now time.Time) (countable 
 	return false, nil
 }
 
-// codeFailure checks the code in cur and, for a countable failure, returns
-// the write that records it (event invitation.code_failed); *codeErr gets
-// the answer to give once that write has committed.
-func (m *Manager) codeFailure(cur *Record, code string, now time.Time, codeErr *error) (*Record, EventType, Actor, error) {
+// codeFailure checks the code in cur. A right code is no change and no
+// error; a countable failure is the write that records it (event
+// invitation.code_failed) with the failure as its answer; any other
+// failure is an error that writes nothing.
+func (m *Manager) codeFailure(cur *Record, code string, now time.Time) (change, error) {
 	countable, err := m.checkCode(cur, code, now)
-	*codeErr = err
 	if err == nil || !countable {
-		return nil, "", Actor{}, err
+		return change{}, err
 	}
 	next := cur.shallow()
 	next.Credentials.CodeFailures++
-	return next, EventCodeFailed, Actor{Kind: ActorInvitee}, nil
+	c := write(next, EventCodeFailed, Actor{Kind: ActorInvitee})
+	c.answer = err
+	return c, nil
 }
 
 // byCode resolves a CodeRef to its record loader. A ref that matches

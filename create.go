@@ -186,18 +186,21 @@ func (m *Manager) insert(ctx context.Context, rec *Record, supersede bool, now t
 		// deleted) since the first try: insert again.
 		var b Batch
 		for _, o := range open {
-			to, ev, actor := StateExpired, EventExpired, Actor{Kind: ActorSystem}
+			// A lapsed blocker is expired; a live one is superseded, if the
+			// caller asked for it.
+			op, ev, actor, reason := OpExpire, EventExpired, Actor{Kind: ActorSystem}, ""
 			if o.Invitation.StateAt(now) != StateExpired {
 				if !supersede {
 					return fmt.Errorf("%w: the invitee has open invitation %s", ErrAlreadyExists, o.Invitation.ID)
 				}
-				to, ev, actor = StateRevoked, EventRevoked, Actor{Kind: ActorAdmin}
+				op, ev, actor, reason = OpSupersede, EventRevoked, Actor{Kind: ActorAdmin}, "superseded"
+			}
+			to, terr := check(op, &o.Invitation, now)
+			if terr != nil {
+				return terr
 			}
 			next := o.shallow()
-			closeAs(&next.Invitation, to, now, "superseded")
-			if to == StateExpired {
-				next.Invitation.Reason = ""
-			}
+			closeAs(&next.Invitation, to, now, reason)
 			b.Writes = append(b.Writes, Write{Record: next, Expect: o.Invitation.Version})
 			b.Events = m.appendEvent(ctx, b.Events, ev, actor, &o.Invitation, &next.Invitation, now)
 		}
@@ -206,15 +209,6 @@ func (m *Manager) insert(ctx context.Context, rec *Record, supersede bool, now t
 		err = m.apply(ctx, &b)
 	}
 	return err
-}
-
-// closeAs moves inv to a closed state, bumping its version.
-func closeAs(inv *Invitation, to State, now time.Time, reason string) {
-	inv.State = to
-	inv.ClosedAt = now
-	inv.UpdatedAt = now
-	inv.Reason = reason
-	inv.Version++
 }
 
 // BatchItem is the outcome of one CreateBatch input: a Result or the error
@@ -295,17 +289,17 @@ func (m *Manager) Upsert(ctx context.Context, in CreateInput) (*UpsertResult, er
 			return &UpsertResult{Result: *res, Created: !res.Replayed}, nil
 		case 1:
 			id := open[0].Invitation.ID
-			rec, _, err := m.mutate(ctx, m.byID(want.TenantID, id), func(cur *Record, now time.Time) (*Record, EventType, Actor, error) {
-				if !cur.Invitation.StateAt(now).Open() {
-					return nil, "", Actor{}, errRetry
+			rec, _, err := m.mutate(ctx, m.byID(want.TenantID, id), func(cur *Record, now time.Time) (change, error) {
+				if _, err := check(OpUpdate, &cur.Invitation, now); err != nil {
+					return change{}, err // closed or lapsed meanwhile: look again
 				}
 				next := cur.shallow()
 				refresh(&next.Invitation, want, now)
-				return next, EventUpdated, Actor{Kind: ActorAdmin}, nil
+				return write(next, EventUpdated, Actor{Kind: ActorAdmin}), nil
 			})
 			// ErrAlreadyExists: a concurrent Create took another of the
 			// invitee's keys; look again (two open invitations: ErrConflict).
-			if errors.Is(err, errRetry) || errors.Is(err, ErrNotFound) || errors.Is(err, ErrAlreadyExists) {
+			if errors.Is(err, ErrInvalidTransition) || errors.Is(err, ErrNotFound) || errors.Is(err, ErrAlreadyExists) {
 				continue
 			}
 			if err != nil {
@@ -319,8 +313,6 @@ func (m *Manager) Upsert(ctx context.Context, in CreateInput) (*UpsertResult, er
 	}
 	return nil, fmt.Errorf("%w: upsert kept racing with concurrent changes", ErrConflict)
 }
-
-var errRetry = errors.New("invite: retry")
 
 // refresh copies the caller-controlled fields of want into inv and restarts
 // the expiry (from now: IssuedAt); identity, state, secrets and history

@@ -41,21 +41,16 @@ func (m *Manager) Resend(ctx context.Context, tenantID, id string, opts ResendOp
 	if err := fe.err(); err != nil {
 		return nil, err
 	}
-	var token, code Secret
-	var link string
-	rec, _, err := m.mutate(ctx, m.byID(tenantID, id), func(cur *Record, now time.Time) (*Record, EventType, Actor, error) {
+	rec, c, err := m.mutate(ctx, m.byID(tenantID, id), func(cur *Record, now time.Time) (change, error) {
 		inv := &cur.Invitation
-		from := inv.StateAt(now)
-		to := inv.State
-		if from == StateExpired {
-			to = StatePending
+		to, err := check(OpResend, inv, now)
+		if err != nil {
+			return change{}, err
 		}
-		if !CanTransition(from, to) {
-			return nil, "", Actor{}, &TransitionError{ID: inv.ID, From: from, To: StateSent}
-		}
+		renew := inv.StateAt(now) == StateExpired
 		if opts.Delivery == DeliverySend {
 			if ch, _ := ChannelFor(inv.Invitee); ch == "" {
-				return nil, "", Actor{}, &ValidationError{Fields: []FieldError{{Field: "Invitee", Reason: "has no email, phone or user id to deliver to", Err: ErrNoDeliveryChannel}}}
+				return change{}, &ValidationError{Fields: []FieldError{{Field: "Invitee", Reason: "has no email, phone or user id to deliver to", Err: ErrNoDeliveryChannel}}}
 			}
 		}
 		validity := opts.ExpiresIn
@@ -63,29 +58,32 @@ func (m *Manager) Resend(ctx context.Context, tenantID, id string, opts ResendOp
 			validity = min(max(inv.ExpiresAt.Sub(inv.IssuedAt), m.cfg.MinExpiry), m.cfg.MaxExpiry)
 		}
 		next := cur.shallow()
-		token, code = m.mint(next, inv.HasCode)
-		if m.cfg.KeepPreviousTokens && from != StateExpired {
+		s := &secrets{}
+		s.token, s.code = m.mint(next, inv.HasCode)
+		if m.cfg.KeepPreviousTokens && !renew {
 			prev := append([]PreviousToken{{Hash: cur.Credentials.TokenHash, ExpiresAt: inv.ExpiresAt}}, cur.Credentials.PreviousTokens...)
 			prev = slices.DeleteFunc(prev, func(p PreviousToken) bool { return !now.Before(p.ExpiresAt) })
 			next.Credentials.PreviousTokens = prev[:min(len(prev), MaxPreviousTokens)]
 		}
 		n := &next.Invitation
 		n.State, n.IssuedAt, n.ExpiresAt = to, now, now.Add(validity).Truncate(time.Microsecond)
-		if from == StateExpired {
+		if renew {
 			n.ClosedAt = time.Time{}
 		}
 		// The link is built before the write: a failure must not commit a
 		// secret nobody received (the old one would be dead already).
-		var err error
-		if link, err = buildLink(m.link, m.cfg.LinkTokenParam, n, token.Reveal(), code.Reveal()); err != nil {
-			return nil, "", Actor{}, fmt.Errorf("invite: building link: %w", err)
+		if s.link, err = buildLink(m.link, m.cfg.LinkTokenParam, n, s.token.Reveal(), s.code.Reveal()); err != nil {
+			return change{}, fmt.Errorf("invite: building link: %w", err)
 		}
-		return next, EventResent, ActorFrom(ctx, Actor{Kind: ActorAdmin}), nil
+		c := write(next, EventResent, ActorFrom(ctx, Actor{Kind: ActorAdmin}))
+		c.secrets = s
+		return c, nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	res := &Result{Invitation: &rec.Invitation, Token: token, Code: code, Link: NewSecret(link)}
+	s := c.secrets
+	res := &Result{Invitation: &rec.Invitation, Token: s.token, Code: s.code, Link: NewSecret(s.link)}
 	if opts.Delivery == DeliverySend {
 		m.deliver(ctx, rec, res, true)
 	}
@@ -111,23 +109,36 @@ func (m *Manager) deliver(ctx context.Context, rec *Record, res *Result, resend 
 		return
 	}
 	hash := rec.Credentials.TokenHash
-	sent, wrote, err := m.mutate(ctx, m.startingAt(rec), func(cur *Record, now time.Time) (*Record, EventType, Actor, error) {
-		// Accepted, revoked or re-sent meanwhile: nothing to mark.
-		if !cur.Invitation.StateAt(now).Open() || !cur.Credentials.TokenHash.Equal(hash) {
-			return nil, "", Actor{}, nil
+	sent, c, err := m.mutate(ctx, m.startingAt(rec), func(cur *Record, now time.Time) (change, error) {
+		if !cur.Credentials.TokenHash.Equal(hash) {
+			return change{}, nil // re-sent meanwhile: that resend marks its own
 		}
-		next := cur.shallow()
-		next.Invitation.State = StateSent
-		next.Invitation.SentAt = now
-		next.Invitation.SendCount++
-		return next, EventSent, Actor{Kind: ActorSystem}, nil
+		c, err := markSent(cur, now, Actor{Kind: ActorSystem})
+		if err != nil {
+			return change{}, nil // accepted, revoked or lapsed meanwhile: nothing to mark
+		}
+		return c, nil
 	})
 	switch {
 	case err != nil:
 		m.cfg.Logger.WarnContext(ctx, "invite: marking invitation sent failed", "invitation_id", inv.ID, "error", err)
-	case wrote:
+	case c.next != nil:
 		res.Invitation = &sent.Invitation
 	}
+}
+
+// markSent is the change recording a delivery of cur: the state becomes
+// sent, SentAt now, and SendCount grows by one.
+func markSent(cur *Record, now time.Time, actor Actor) (change, error) {
+	to, err := check(OpMarkSent, &cur.Invitation, now)
+	if err != nil {
+		return change{}, err
+	}
+	next := cur.shallow()
+	next.Invitation.State = to
+	next.Invitation.SentAt = now
+	next.Invitation.SendCount++
+	return write(next, EventSent, actor), nil
 }
 
 // messageNamespace namespaces message ids (UUIDv5).
@@ -150,17 +161,9 @@ func (m *Manager) MarkSent(ctx context.Context, tenantID, id string) (*Invitatio
 	if err := checkRef(tenantID, id); err != nil {
 		return nil, err
 	}
-	rec, _, err := m.mutate(ctx, m.byID(tenantID, id), func(cur *Record, now time.Time) (*Record, EventType, Actor, error) {
-		// The table allows expired -> sent (Resend's renewal), but marking
-		// must not reopen a lapsed invitation: only open ones qualify.
-		if from := cur.Invitation.StateAt(now); !from.Open() {
-			return nil, "", Actor{}, &TransitionError{ID: cur.Invitation.ID, From: from, To: StateSent}
-		}
-		next := cur.shallow()
-		next.Invitation.State = StateSent
-		next.Invitation.SentAt = now
-		next.Invitation.SendCount++
-		return next, EventSent, ActorFrom(ctx, Actor{Kind: ActorAdmin}), nil
+	actor := ActorFrom(ctx, Actor{Kind: ActorAdmin})
+	rec, _, err := m.mutate(ctx, m.byID(tenantID, id), func(cur *Record, now time.Time) (change, error) {
+		return markSent(cur, now, actor)
 	})
 	if err != nil {
 		return nil, err

@@ -2,7 +2,6 @@ package invite
 
 import (
 	"errors"
-	"fmt"
 	"strings"
 )
 
@@ -129,31 +128,4 @@ func (fe fieldErrs) err() error {
 		return nil
 	}
 	return &ValidationError{Fields: fe}
-}
-
-// TransitionError reports an operation that is not allowed from the
-// invitation's current state. It matches ErrInvalidTransition, and also
-// ErrExpired when From is StateExpired and ErrAlreadyAccepted when From is
-// StateAccepted.
-type TransitionError struct {
-	ID   string
-	From State
-	To   State
-}
-
-func (e *TransitionError) Error() string {
-	return fmt.Sprintf("invite: invitation %s: cannot move from %s to %s", e.ID, e.From, e.To)
-}
-
-// Is implements the matching described on the type.
-func (e *TransitionError) Is(target error) bool {
-	switch target {
-	case ErrInvalidTransition:
-		return true
-	case ErrExpired:
-		return e.From == StateExpired
-	case ErrAlreadyAccepted:
-		return e.From == StateAccepted
-	}
-	return false
 }

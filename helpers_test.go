@@ -1,11 +1,9 @@
 package invite_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -14,126 +12,20 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/invitekit/invite"
+	"github.com/invitekit/invite/invitetest"
 	"github.com/invitekit/invite/memstore"
 )
 
-// cheapParams keeps argon2id fast in tests.
-var cheapParams = invite.CodeHashParams{Time: 1, MemoryKiB: 64, Threads: 1}
+// invitetest.FastCodeHash keeps argon2id fast in tests.
 
-// fakeClock is a controllable Config.Now. The start has nanoseconds and a
-// non-UTC zone so that the Manager's truncation to UTC microseconds shows.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *fakeClock {
-	return &fakeClock{t: time.Date(2031, 3, 14, 15, 9, 26, 535897932, time.FixedZone("X", 2*3600))}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
+// newClock returns a test clock whose start has nanoseconds and a non-UTC
+// zone, so that the Manager's truncation to UTC microseconds shows.
+func newClock() *invitetest.Clock {
+	return invitetest.NewClock(time.Date(2031, 3, 14, 15, 9, 26, 535897932, time.FixedZone("X", 2*3600)))
 }
 
 // managerNow is what the Manager sees for the clock's current reading.
-func (c *fakeClock) managerNow() time.Time { return c.Now().UTC().Truncate(time.Microsecond) }
-
-// notifier records messages; fail, when set, is returned instead.
-type notifier struct {
-	mu   sync.Mutex
-	msgs []invite.Message
-	fail error
-}
-
-func (n *notifier) Notify(_ context.Context, msg invite.Message) error {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	if n.fail != nil {
-		return n.fail
-	}
-	n.msgs = append(n.msgs, msg)
-	return nil
-}
-
-func (n *notifier) setFail(err error) {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	n.fail = err
-}
-
-func (n *notifier) messages() []invite.Message {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	return slices.Clone(n.msgs)
-}
-
-// eventLog is an EventSink that keeps deep copies of what it receives.
-type eventLog struct {
-	mu     sync.Mutex
-	events []invite.Event
-	fail   error
-}
-
-func (l *eventLog) Publish(_ context.Context, evs []invite.Event) error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for _, e := range evs {
-		if e.Old != nil {
-			e.Old = e.Old.Clone()
-		}
-		if e.New != nil {
-			e.New = e.New.Clone()
-		}
-		l.events = append(l.events, e)
-	}
-	return l.fail
-}
-
-func (l *eventLog) all() []invite.Event {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return slices.Clone(l.events)
-}
-
-func (l *eventLog) types() []invite.EventType {
-	var out []invite.EventType
-	for _, e := range l.all() {
-		out = append(out, e.Type)
-	}
-	return out
-}
-
-func (l *eventLog) reset() {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.events = nil
-}
-
-// syncBuffer is a goroutine-safe log destination.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+func managerNow(c *invitetest.Clock) time.Time { return c.Now().UTC().Truncate(time.Microsecond) }
 
 // countingStore counts the token-hash lookups that reach the store.
 type countingStore struct {
@@ -151,10 +43,10 @@ type env struct {
 	m      *invite.Manager
 	mem    *memstore.Store
 	store  *countingStore
-	clock  *fakeClock
-	notes  *notifier
-	events *eventLog
-	logs   *syncBuffer
+	clock  *invitetest.Clock
+	notes  *invitetest.Notifier
+	events *invitetest.EventLog
+	logs   *invitetest.Buffer
 	cfg    invite.Config
 }
 
@@ -163,14 +55,14 @@ type env struct {
 // adjust the Config before New.
 func newEnv(t *testing.T, opts ...func(*invite.Config)) *env {
 	t.Helper()
-	e := &env{t: t, mem: memstore.New(), clock: newClock(), notes: &notifier{}, events: &eventLog{}, logs: &syncBuffer{}}
+	e := &env{t: t, mem: memstore.New(), clock: newClock(), notes: &invitetest.Notifier{}, events: &invitetest.EventLog{}, logs: &invitetest.Buffer{}}
 	e.store = &countingStore{Store: e.mem}
 	cfg := invite.Config{
 		Now:            e.clock.Now,
 		Logger:         slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Notifier:       e.notes,
 		EventSink:      e.events,
-		CodeHashParams: cheapParams,
+		CodeHashParams: invitetest.FastCodeHash,
 	}
 	for _, o := range opts {
 		o(&cfg)

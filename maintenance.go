@@ -39,15 +39,19 @@ func (m *Manager) ExpireDue(ctx context.Context, limit int) (int, error) {
 // expire marks rec expired (with its event) if it is still open and past
 // its expiry, starting from rec and re-reading on conflict.
 func (m *Manager) expire(ctx context.Context, rec *Record) (bool, error) {
-	_, wrote, err := m.mutate(ctx, m.startingAt(rec), func(cur *Record, now time.Time) (*Record, EventType, Actor, error) {
-		if !cur.Invitation.State.Open() || cur.Invitation.StateAt(now) != StateExpired {
-			return nil, "", Actor{}, nil
+	_, c, err := m.mutate(ctx, m.startingAt(rec), func(cur *Record, now time.Time) (change, error) {
+		if !cur.Invitation.State.Open() {
+			return change{}, nil // closed already (or materialised as expired)
+		}
+		to, err := check(OpExpire, &cur.Invitation, now)
+		if err != nil {
+			return change{}, nil // not due (any more): renewed meanwhile
 		}
 		next := cur.shallow()
-		closeAs(&next.Invitation, StateExpired, now, "")
-		return next, EventExpired, Actor{Kind: ActorSystem}, nil
+		closeAs(&next.Invitation, to, now, "")
+		return write(next, EventExpired, Actor{Kind: ActorSystem}), nil
 	})
-	return wrote, err
+	return c.next != nil, err
 }
 
 // Purge deletes up to limit (default 1,000) accepted, rejected, revoked and

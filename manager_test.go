@@ -32,7 +32,7 @@ func requireUUIDv7(t *testing.T, s string) {
 
 func TestCreateReturnsSecretAndStoresOnlyItsHash(t *testing.T) {
 	e := newEnv(t)
-	now := e.clock.managerNow()
+	now := managerNow(e.clock)
 	res := e.create(input("Ada@Example.com"))
 	inv := res.Invitation
 
@@ -70,8 +70,8 @@ func TestCreateReturnsSecretAndStoresOnlyItsHash(t *testing.T) {
 	require.Equal(t, "/register", u.Path)
 	require.Equal(t, tok, u.Query().Get("token"))
 
-	require.Empty(t, e.notes.messages(), "DeliveryReturn sent something")
-	evs := e.events.all()
+	require.Empty(t, e.notes.Messages(), "DeliveryReturn sent something")
+	evs := e.events.Events()
 	require.Len(t, evs, 1)
 	require.Equal(t, invite.EventCreated, evs[0].Type)
 	require.Nil(t, evs[0].Old)
@@ -91,7 +91,7 @@ func TestCreateReturnsSecretAndStoresOnlyItsHash(t *testing.T) {
 
 func TestCreateExpiry(t *testing.T) {
 	e := newEnv(t)
-	now := e.clock.managerNow()
+	now := managerNow(e.clock)
 	in := input("a@example.com")
 	in.ExpiresIn = 36 * time.Hour
 	require.Equal(t, now.Add(36*time.Hour), e.create(in).Invitation.ExpiresAt)
@@ -105,7 +105,7 @@ func TestCreateExpiry(t *testing.T) {
 	e2 := newEnv(t, func(c *invite.Config) {
 		c.DefaultExpiry, c.MinExpiry, c.MaxExpiry = 2*time.Hour, time.Minute, 3*time.Hour
 	})
-	require.Equal(t, e2.clock.managerNow().Add(2*time.Hour), e2.create(input("a@example.com")).Invitation.ExpiresAt)
+	require.Equal(t, managerNow(e2.clock).Add(2*time.Hour), e2.create(input("a@example.com")).Invitation.ExpiresAt)
 	in = input("b@example.com")
 	in.ExpiresIn = 4 * time.Hour
 	_, err := e2.m.Create(e2.ctx(), in)
@@ -114,14 +114,14 @@ func TestCreateExpiry(t *testing.T) {
 
 func TestCreateSendsThroughNotifier(t *testing.T) {
 	e := newEnv(t)
-	now := e.clock.managerNow()
+	now := managerNow(e.clock)
 	in := input("ada@example.com")
 	in.Delivery = invite.DeliverySend
 	in.WithCode = true
 	in.Locale = "pt-BR"
 	res := e.create(in)
 
-	msgs := e.notes.messages()
+	msgs := e.notes.Messages()
 	require.Len(t, msgs, 1)
 	msg := msgs[0]
 	_, err := uuid.Parse(msg.ID)
@@ -155,8 +155,8 @@ func TestCreateSendsThroughNotifier(t *testing.T) {
 	require.True(t, inv.HasCode)
 	require.Equal(t, inv, e.get("t1", inv.ID))
 
-	evs := e.events.all()
-	require.Equal(t, []invite.EventType{invite.EventCreated, invite.EventSent}, e.events.types())
+	evs := e.events.Events()
+	require.Equal(t, []invite.EventType{invite.EventCreated, invite.EventSent}, e.events.Types())
 	require.Equal(t, evs[0].New, evs[1].Old)
 	require.Equal(t, invite.StateSent, evs[1].New.State)
 	require.Equal(t, invite.ActorSystem, evs[1].Actor.Kind)
@@ -184,7 +184,7 @@ func TestDeliveryChannels(t *testing.T) {
 			in.WithCode = true
 			in.RedirectURI = ""
 			e.create(in)
-			msgs := e.notes.messages()
+			msgs := e.notes.Messages()
 			require.Len(t, msgs, 1)
 			require.Equal(t, c.channel, msgs[0].Channel)
 			require.Equal(t, c.to, msgs[0].To)
@@ -197,7 +197,7 @@ func TestDeliveryChannels(t *testing.T) {
 func TestNotifierFailureLeavesInvitationPendingAndResendRetries(t *testing.T) {
 	e := newEnv(t)
 	smtp := errors.New("smtp: connection refused")
-	e.notes.setFail(smtp)
+	e.notes.Fail(smtp)
 	in := input("ada@example.com")
 	in.Delivery = invite.DeliverySend
 	res, err := e.m.Create(e.ctx(), in)
@@ -211,7 +211,7 @@ func TestNotifierFailureLeavesInvitationPendingAndResendRetries(t *testing.T) {
 	require.Equal(t, invite.StatePending, inv.State)
 	require.EqualValues(t, 1, inv.Version)
 	require.True(t, inv.SentAt.IsZero())
-	require.Equal(t, []invite.EventType{invite.EventCreated}, e.events.types())
+	require.Equal(t, []invite.EventType{invite.EventCreated}, e.events.Types())
 
 	// A resend while the notifier is still down fails the same way.
 	r1, err := e.m.Resend(e.ctx(), "t1", inv.ID, invite.ResendOptions{})
@@ -219,15 +219,15 @@ func TestNotifierFailureLeavesInvitationPendingAndResendRetries(t *testing.T) {
 	require.ErrorIs(t, r1.DeliveryErr, invite.ErrDelivery)
 	require.Equal(t, invite.StatePending, e.get("t1", inv.ID).State)
 
-	e.notes.setFail(nil)
+	e.notes.Fail(nil)
 	e.clock.Advance(time.Hour)
 	r2, err := e.m.Resend(e.ctx(), "t1", inv.ID, invite.ResendOptions{})
 	require.NoError(t, err)
 	require.NoError(t, r2.DeliveryErr)
 	require.Equal(t, invite.StateSent, r2.Invitation.State)
 	require.Equal(t, 1, r2.Invitation.SendCount)
-	require.Equal(t, e.clock.managerNow(), r2.Invitation.SentAt)
-	msgs := e.notes.messages()
+	require.Equal(t, managerNow(e.clock), r2.Invitation.SentAt)
+	msgs := e.notes.Messages()
 	require.Len(t, msgs, 1)
 	require.True(t, msgs[0].Resend)
 	require.Contains(t, msgs[0].Vars.InviteLink.Reveal(), r2.Token.Reveal())
@@ -239,7 +239,7 @@ func TestNotifierFailureLeavesInvitationPendingAndResendRetries(t *testing.T) {
 	}
 	_, err = e.m.Lookup(e.ctx(), r2.Token.Reveal())
 	require.NoError(t, err)
-	require.Equal(t, []invite.EventType{invite.EventCreated, invite.EventResent, invite.EventResent, invite.EventSent}, e.events.types())
+	require.Equal(t, []invite.EventType{invite.EventCreated, invite.EventResent, invite.EventResent, invite.EventSent}, e.events.Types())
 }
 
 func TestCreateWithoutNotifier(t *testing.T) {
@@ -287,15 +287,15 @@ func TestOpenInvitationBlocksSameInvitee(t *testing.T) {
 			e.create(in2)
 
 			// Supersede revokes the open one in the same step.
-			e.events.reset()
+			e.events.Reset()
 			in.Supersede = true
 			second := e.create(in)
 			old := e.get("t1", first.Invitation.ID)
 			require.Equal(t, invite.StateRevoked, old.State)
 			require.Equal(t, "superseded", old.Reason)
-			require.Equal(t, e.clock.managerNow(), old.ClosedAt)
-			require.Equal(t, []invite.EventType{invite.EventRevoked, invite.EventCreated}, e.events.types())
-			evs := e.events.all()
+			require.Equal(t, managerNow(e.clock), old.ClosedAt)
+			require.Equal(t, []invite.EventType{invite.EventRevoked, invite.EventCreated}, e.events.Types())
+			evs := e.events.Events()
 			require.Equal(t, first.Invitation.ID, evs[0].InvitationID)
 			require.Equal(t, invite.StatePending, evs[0].Old.State)
 			require.Equal(t, second.Invitation.ID, evs[1].InvitationID)
@@ -335,17 +335,17 @@ func TestClosedInvitationsNeverBlock(t *testing.T) {
 			first := e.create(input("ada@example.com"))
 			closeIt(e, first)
 			state := e.get("t1", first.Invitation.ID).State
-			e.events.reset()
+			e.events.Reset()
 			second := e.create(input("ADA@example.com"))
 			require.NotEqual(t, first.Invitation.ID, second.Invitation.ID)
 			require.Equal(t, state, e.get("t1", first.Invitation.ID).State)
 			if name == "expired" {
 				// The lapsed one is marked expired in the same batch.
 				require.Equal(t, invite.StateExpired, e.record("t1", first.Invitation.ID).Invitation.State)
-				require.Equal(t, []invite.EventType{invite.EventExpired, invite.EventCreated}, e.events.types())
-				require.Equal(t, invite.ActorSystem, e.events.all()[0].Actor.Kind)
+				require.Equal(t, []invite.EventType{invite.EventExpired, invite.EventCreated}, e.events.Types())
+				require.Equal(t, invite.ActorSystem, e.events.Events()[0].Actor.Kind)
 			} else {
-				require.Equal(t, []invite.EventType{invite.EventCreated}, e.events.types())
+				require.Equal(t, []invite.EventType{invite.EventCreated}, e.events.Types())
 			}
 		})
 	}
@@ -392,7 +392,7 @@ func TestIdempotencyKeyReplaysFirstResult(t *testing.T) {
 	require.True(t, again.Token.IsZero(), "the plaintext was never kept")
 	require.True(t, again.Link.IsZero())
 	require.Equal(t, 1, e.count("t1"))
-	require.Equal(t, []invite.EventType{invite.EventCreated}, e.events.types())
+	require.Equal(t, []invite.EventType{invite.EventCreated}, e.events.Types())
 
 	// Same key for another invitee: a conflict, nothing created.
 	other := input("bob@example.com")
@@ -524,19 +524,19 @@ func TestUpsert(t *testing.T) {
 	require.Equal(t, "Augusta", r2.Invitation.GivenName)
 	require.Equal(t, []string{"admin"}, r2.Invitation.Roles)
 	require.Equal(t, "looms", r2.Invitation.Data["team"])
-	require.Equal(t, e.clock.managerNow().Add(48*time.Hour), r2.Invitation.ExpiresAt, "expiry restarts")
+	require.Equal(t, managerNow(e.clock).Add(48*time.Hour), r2.Invitation.ExpiresAt, "expiry restarts")
 	require.Equal(t, r1.Invitation.CreatedAt, r2.Invitation.CreatedAt)
 	require.EqualValues(t, 2, r2.Invitation.Version)
 	require.Equal(t, 1, e.count("t1"))
-	require.Empty(t, e.notes.messages())
+	require.Empty(t, e.notes.Messages())
 
 	// The first secret still works and sees the new data.
 	got, err := e.m.Lookup(e.ctx(), r1.Token.Reveal())
 	require.NoError(t, err)
 	require.Equal(t, "looms", got.Data["team"])
 
-	require.Equal(t, []invite.EventType{invite.EventCreated, invite.EventUpdated}, e.events.types())
-	upd := e.events.all()[1]
+	require.Equal(t, []invite.EventType{invite.EventCreated, invite.EventUpdated}, e.events.Types())
+	upd := e.events.Events()[1]
 	require.Equal(t, "engines", upd.Old.Data["team"])
 	require.Equal(t, "looms", upd.New.Data["team"])
 
@@ -699,7 +699,7 @@ func TestListPagination(t *testing.T) {
 
 func TestListFilters(t *testing.T) {
 	e := newEnv(t)
-	t0 := e.clock.managerNow()
+	t0 := managerNow(e.clock)
 	mk := func(iv invite.Invitee, inviter string, expiresIn time.Duration) *invite.Result {
 		in := input("")
 		in.Invitee = iv
@@ -781,7 +781,7 @@ func TestUpdate(t *testing.T) {
 	require.JSONEq(t, string(meta), string(inv.Metadata))
 	require.Equal(t, locale, inv.Locale)
 	require.Equal(t, exp.UTC().Truncate(time.Microsecond), inv.ExpiresAt)
-	require.Equal(t, e.clock.managerNow(), inv.UpdatedAt)
+	require.Equal(t, managerNow(e.clock), inv.UpdatedAt)
 	require.Equal(t, inv, e.get("t1", id))
 
 	// The caller's values are not shared.
@@ -790,8 +790,8 @@ func TestUpdate(t *testing.T) {
 	require.Equal(t, "admin", e.get("t1", id).Roles[0])
 	require.Equal(t, "looms", e.get("t1", id).Data["team"])
 
-	evs := e.events.all()
-	require.Equal(t, []invite.EventType{invite.EventCreated, invite.EventUpdated}, e.events.types())
+	evs := e.events.Events()
+	require.Equal(t, []invite.EventType{invite.EventCreated, invite.EventUpdated}, e.events.Types())
 	require.Equal(t, invite.Actor{Kind: invite.ActorAdmin, ID: "root"}, evs[1].Actor)
 	require.Equal(t, "Ada", evs[1].Old.GivenName)
 	require.Equal(t, "Augusta", evs[1].New.GivenName)
@@ -895,8 +895,8 @@ func TestDelete(t *testing.T) {
 	require.ErrorIs(t, err, invite.ErrInvalidToken)
 	require.ErrorIs(t, e.m.Delete(ctx, "t1", id, 0), invite.ErrNotFound)
 
-	evs := e.events.all()
-	require.Equal(t, []invite.EventType{invite.EventCreated, invite.EventDeleted}, e.events.types())
+	evs := e.events.Events()
+	require.Equal(t, []invite.EventType{invite.EventCreated, invite.EventDeleted}, e.events.Types())
 	require.Nil(t, evs[1].New)
 	require.Equal(t, id, evs[1].Old.ID)
 	require.Equal(t, id, evs[1].InvitationID)
@@ -922,21 +922,21 @@ func TestResendRenewsTheValidityLastGiven(t *testing.T) {
 	up, err := e.m.Upsert(e.ctx(), in)
 	require.NoError(t, err)
 	require.False(t, up.Created)
-	require.Equal(t, e.clock.managerNow(), up.Invitation.IssuedAt)
+	require.Equal(t, managerNow(e.clock), up.Invitation.IssuedAt)
 	e.clock.Advance(time.Hour)
 	r, err := e.m.Resend(e.ctx(), "t1", id, invite.ResendOptions{Delivery: invite.DeliveryReturn})
 	require.NoError(t, err)
-	require.Equal(t, e.clock.managerNow().Add(48*time.Hour), r.Invitation.ExpiresAt, "48 h again, not 7 days and 48 h")
+	require.Equal(t, managerNow(e.clock).Add(48*time.Hour), r.Invitation.ExpiresAt, "48 h again, not 7 days and 48 h")
 
 	e.clock.Advance(time.Hour)
-	exp := e.clock.managerNow().Add(10 * time.Hour)
+	exp := managerNow(e.clock).Add(10 * time.Hour)
 	inv, err := e.m.Update(e.ctx(), invite.UpdateInput{TenantID: "t1", ID: id, ExpiresAt: &exp})
 	require.NoError(t, err)
-	require.Equal(t, e.clock.managerNow(), inv.IssuedAt)
+	require.Equal(t, managerNow(e.clock), inv.IssuedAt)
 	e.clock.Advance(time.Hour)
 	r, err = e.m.Resend(e.ctx(), "t1", id, invite.ResendOptions{Delivery: invite.DeliveryReturn})
 	require.NoError(t, err)
-	require.Equal(t, e.clock.managerNow().Add(10*time.Hour), r.Invitation.ExpiresAt, "the 10 h the update gave")
+	require.Equal(t, managerNow(e.clock).Add(10*time.Hour), r.Invitation.ExpiresAt, "the 10 h the update gave")
 
 	// Other updates leave the validity alone.
 	e.clock.Advance(time.Hour)
@@ -945,7 +945,7 @@ func TestResendRenewsTheValidityLastGiven(t *testing.T) {
 	require.NoError(t, err)
 	r, err = e.m.Resend(e.ctx(), "t1", id, invite.ResendOptions{Delivery: invite.DeliveryReturn})
 	require.NoError(t, err)
-	require.Equal(t, e.clock.managerNow().Add(10*time.Hour), r.Invitation.ExpiresAt)
+	require.Equal(t, managerNow(e.clock).Add(10*time.Hour), r.Invitation.ExpiresAt)
 }
 
 func TestResendMintsNewSecretAndRestartsExpiry(t *testing.T) {
@@ -959,7 +959,7 @@ func TestResendMintsNewSecretAndRestartsExpiry(t *testing.T) {
 
 	r2, err := e.m.Resend(e.ctx(), "t1", id, invite.ResendOptions{Delivery: invite.DeliveryReturn})
 	require.NoError(t, err)
-	now := e.clock.managerNow()
+	now := managerNow(e.clock)
 	require.NotEqual(t, res.Token.Reveal(), r2.Token.Reveal())
 	require.NotEqual(t, res.Code.Reveal(), r2.Code.Reveal())
 	require.Equal(t, now, r2.Invitation.IssuedAt)
@@ -983,22 +983,22 @@ func TestResendMintsNewSecretAndRestartsExpiry(t *testing.T) {
 	e.clock.Advance(time.Hour)
 	r3, err := e.m.Resend(e.ctx(), "t1", id, invite.ResendOptions{ExpiresIn: 2 * time.Hour})
 	require.NoError(t, err)
-	require.Equal(t, e.clock.managerNow().Add(2*time.Hour), r3.Invitation.ExpiresAt)
+	require.Equal(t, managerNow(e.clock).Add(2*time.Hour), r3.Invitation.ExpiresAt)
 	require.Equal(t, invite.StateSent, r3.Invitation.State)
 	require.Equal(t, 1, r3.Invitation.SendCount)
-	require.Equal(t, e.clock.managerNow(), r3.Invitation.SentAt)
+	require.Equal(t, managerNow(e.clock), r3.Invitation.SentAt)
 	e.clock.Advance(time.Minute)
 	r4, err := e.m.Resend(e.ctx(), "t1", id, invite.ResendOptions{})
 	require.NoError(t, err)
 	require.Equal(t, 2, r4.Invitation.SendCount)
-	require.Equal(t, e.clock.managerNow(), r4.Invitation.SentAt)
-	require.Equal(t, e.clock.managerNow().Add(2*time.Hour), r4.Invitation.ExpiresAt)
+	require.Equal(t, managerNow(e.clock), r4.Invitation.SentAt)
+	require.Equal(t, managerNow(e.clock).Add(2*time.Hour), r4.Invitation.ExpiresAt)
 	// Each delivery of a new secret is a new message: a notifier that
 	// deduplicates on Message.ID must not drop it, even when the clock has
 	// not moved between two resends.
 	r5, err := e.m.Resend(e.ctx(), "t1", id, invite.ResendOptions{})
 	require.NoError(t, err)
-	msgs := e.notes.messages()
+	msgs := e.notes.Messages()
 	require.Len(t, msgs, 3)
 	require.True(t, msgs[0].Resend && msgs[1].Resend && msgs[2].Resend)
 	require.NotEqual(t, msgs[0].ID, msgs[1].ID)
@@ -1034,7 +1034,7 @@ func TestResendRenewsExpired(t *testing.T) {
 			require.NoError(t, err)
 			require.Equal(t, invite.StateSent, r2.Invitation.State)
 			require.True(t, r2.Invitation.ClosedAt.IsZero())
-			require.Equal(t, e.clock.managerNow().Add(time.Hour), r2.Invitation.ExpiresAt)
+			require.Equal(t, managerNow(e.clock).Add(time.Hour), r2.Invitation.ExpiresAt)
 			_, err = e.m.Accept(e.ctx(), res.Token.Reveal(), invite.AcceptInput{Subject: "u"})
 			require.ErrorIs(t, err, invite.ErrInvalidToken)
 			acc, err := e.m.Accept(e.ctx(), r2.Token.Reveal(), invite.AcceptInput{Subject: "u"})
@@ -1065,13 +1065,13 @@ func TestResendRefusedForTerminalStates(t *testing.T) {
 			res := e.create(input("ada@example.com"))
 			require.NoError(t, closeIt(e, res))
 			before := e.record("t1", res.Invitation.ID)
-			n := len(e.events.all())
+			n := len(e.events.Events())
 			r, err := e.m.Resend(e.ctx(), "t1", res.Invitation.ID, invite.ResendOptions{})
 			requireTransition(t, err, state)
 			require.Nil(t, r)
 			require.Equal(t, before, e.record("t1", res.Invitation.ID))
-			require.Len(t, e.events.all(), n)
-			require.Empty(t, e.notes.messages())
+			require.Len(t, e.events.Events(), n)
+			require.Empty(t, e.notes.Messages())
 		})
 	}
 }
@@ -1079,7 +1079,7 @@ func TestResendRefusedForTerminalStates(t *testing.T) {
 func TestKeepPreviousTokens(t *testing.T) {
 	e := newEnv(t, func(c *invite.Config) { c.KeepPreviousTokens = true })
 	res := e.create(input("ada@example.com")) // expires at t0+7d
-	t0 := e.clock.managerNow()
+	t0 := managerNow(e.clock)
 	e.clock.Advance(24 * time.Hour)
 	r2, err := e.m.Resend(e.ctx(), "t1", res.Invitation.ID, invite.ResendOptions{Delivery: invite.DeliveryReturn})
 	require.NoError(t, err)
@@ -1095,7 +1095,7 @@ func TestKeepPreviousTokens(t *testing.T) {
 	}
 
 	// The first token lapses at its own expiry; the later ones still work.
-	e.clock.Advance(t0.Add(week).Sub(e.clock.managerNow()))
+	e.clock.Advance(t0.Add(week).Sub(managerNow(e.clock)))
 	_, err = e.m.Lookup(e.ctx(), res.Token.Reveal())
 	require.ErrorIs(t, err, invite.ErrExpired)
 	_, err = e.m.Accept(e.ctx(), res.Token.Reveal(), invite.AcceptInput{Subject: "u"})
@@ -1124,9 +1124,9 @@ func TestRevoke(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, invite.StateRevoked, inv.State)
 	require.Equal(t, "left the company", inv.Reason)
-	require.Equal(t, e.clock.managerNow(), inv.ClosedAt)
+	require.Equal(t, managerNow(e.clock), inv.ClosedAt)
 	require.EqualValues(t, 2, inv.Version)
-	evs := e.events.all()
+	evs := e.events.Events()
 	require.Equal(t, invite.EventRevoked, evs[1].Type)
 	require.Equal(t, invite.Actor{Kind: invite.ActorAdmin, ID: "root"}, evs[1].Actor)
 	require.Equal(t, invite.StatePending, evs[1].Old.State)
@@ -1164,8 +1164,8 @@ func TestReject(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, invite.StateRejected, inv.State)
 	require.Equal(t, "not interested,\nthanks", inv.Reason)
-	require.Equal(t, e.clock.managerNow(), inv.ClosedAt)
-	ev := e.events.all()[1]
+	require.Equal(t, managerNow(e.clock), inv.ClosedAt)
+	ev := e.events.Events()[1]
 	require.Equal(t, invite.EventRejected, ev.Type)
 	require.Equal(t, invite.ActorInvitee, ev.Actor.Kind)
 
@@ -1190,7 +1190,7 @@ func TestLookupNeverMutates(t *testing.T) {
 	in.WithCode = true
 	res := e.create(in)
 	before := e.record("t1", res.Invitation.ID)
-	nEvents := len(e.events.all())
+	nEvents := len(e.events.Events())
 	for range 5 {
 		inv, err := e.m.Lookup(e.ctx(), res.Token.Reveal())
 		require.NoError(t, err)
@@ -1200,7 +1200,7 @@ func TestLookupNeverMutates(t *testing.T) {
 		inv.Data["company"] = "changed" // a copy
 	}
 	require.Equal(t, before, e.record("t1", res.Invitation.ID))
-	require.Len(t, e.events.all(), nEvents)
+	require.Len(t, e.events.Events(), nEvents)
 
 	e.clock.Advance(week)
 	_, err := e.m.Lookup(e.ctx(), res.Token.Reveal())
@@ -1230,12 +1230,12 @@ func TestAccept(t *testing.T) {
 	inv := acc.Invitation
 	require.Equal(t, invite.StateAccepted, inv.State)
 	require.Equal(t, "user-1", inv.AcceptedBy)
-	require.Equal(t, e.clock.managerNow(), inv.ClosedAt)
+	require.Equal(t, managerNow(e.clock), inv.ClosedAt)
 	require.Equal(t, []string{"member"}, inv.Roles)
 	require.Equal(t, []string{"engineers"}, inv.Groups)
 	require.JSONEq(t, `{"seat":"pro"}`, string(inv.Metadata))
 	require.EqualValues(t, 2, inv.Version)
-	ev := e.events.all()[1]
+	ev := e.events.Events()[1]
 	require.Equal(t, invite.EventAccepted, ev.Type)
 	require.Equal(t, invite.Actor{Kind: invite.ActorInvitee, ID: "user-1"}, ev.Actor)
 
@@ -1245,7 +1245,7 @@ func TestAccept(t *testing.T) {
 	require.True(t, acc.Replayed)
 	require.Equal(t, "user-1", acc.Invitation.AcceptedBy)
 	require.EqualValues(t, 2, e.get("t1", inv.ID).Version)
-	require.Len(t, e.events.all(), 2)
+	require.Len(t, e.events.Events(), 2)
 
 	// Another subject: ErrAlreadyAccepted.
 	_, err = e.m.Accept(e.ctx(), res.Token.Reveal(), invite.AcceptInput{Subject: "user-2"})
@@ -1362,7 +1362,7 @@ func TestConcurrentAcceptHasOneWinner(t *testing.T) {
 	require.NotEmpty(t, winner)
 	require.Equal(t, winner, e.get("t1", res.Invitation.ID).AcceptedBy)
 	accepted := 0
-	for _, ev := range e.events.all() {
+	for _, ev := range e.events.Events() {
 		if ev.Type == invite.EventAccepted {
 			accepted++
 		}
@@ -1404,7 +1404,7 @@ func TestShortCodes(t *testing.T) {
 	id := res.Invitation.ID
 	rec := e.record("t1", id)
 	require.True(t, strings.HasPrefix(string(rec.Credentials.CodeHash), "$argon2id$v=19$m=64,t=1,p=1$"))
-	ok, err := invite.VerifyCode(rec.Credentials.CodeHash, code)
+	ok, err := invite.CheckCodeHash(rec.Credentials.CodeHash, code)
 	require.NoError(t, err)
 	require.True(t, ok)
 
@@ -1422,7 +1422,7 @@ func TestShortCodes(t *testing.T) {
 			require.Equal(t, invite.StatePending, inv.State)
 		}
 	}
-	require.Equal(t, []invite.EventType{invite.EventCreated}, e.events.types(), "a success emits no event")
+	require.Equal(t, []invite.EventType{invite.EventCreated}, e.events.Types(), "a success emits no event")
 
 	// Refs that match nothing are ErrInvalidCode (no probing for invitees).
 	for name, ref := range map[string]invite.CodeRef{
@@ -1511,7 +1511,7 @@ func TestCodeLocksAfterMaxAttempts(t *testing.T) {
 			require.Equal(t, invite.StatePending, e.get("t1", res.Invitation.ID).State)
 
 			var failed []invite.Event
-			for _, ev := range e.events.all() {
+			for _, ev := range e.events.Events() {
 				if ev.Type == invite.EventCodeFailed {
 					failed = append(failed, ev)
 				}
@@ -1615,7 +1615,7 @@ func TestExpireDue(t *testing.T) {
 	require.Zero(t, n, "nothing is due yet")
 
 	e.clock.Advance(2 * time.Hour)
-	e.events.reset()
+	e.events.Reset()
 	n, err = e.m.ExpireDue(e.ctx(), 2)
 	require.NoError(t, err)
 	require.Equal(t, 2, n, "the limit holds")
@@ -1626,7 +1626,7 @@ func TestExpireDue(t *testing.T) {
 	require.NoError(t, err)
 	require.Zero(t, n, "a second sweep finds nothing")
 
-	evs := e.events.all()
+	evs := e.events.Events()
 	require.Len(t, evs, 3)
 	var got []string
 	for _, ev := range evs {
@@ -1634,7 +1634,7 @@ func TestExpireDue(t *testing.T) {
 		require.Equal(t, invite.Actor{Kind: invite.ActorSystem}, ev.Actor)
 		require.Equal(t, invite.StatePending, ev.Old.State)
 		require.Equal(t, invite.StateExpired, ev.New.State)
-		require.Equal(t, e.clock.managerNow(), ev.New.ClosedAt)
+		require.Equal(t, managerNow(e.clock), ev.New.ClosedAt)
 		require.Equal(t, ev.TenantID, ev.New.TenantID)
 		got = append(got, ev.InvitationID)
 	}
@@ -1664,7 +1664,7 @@ func TestPurge(t *testing.T) {
 	_, err = e.m.ExpireDue(e.ctx(), 0)
 	require.NoError(t, err)
 	e.clock.Advance(10 * 24 * time.Hour)
-	e.events.reset()
+	e.events.Reset()
 
 	// Closed more than 11 days ago: only the accepted one.
 	n, err := e.m.Purge(e.ctx(), 11*24*time.Hour, 0)
@@ -1685,7 +1685,7 @@ func TestPurge(t *testing.T) {
 		require.ErrorIs(t, err, invite.ErrNotFound)
 	}
 	e.get("t1", open.Invitation.ID) // open invitations are never purged
-	require.Empty(t, e.events.all(), "purging emits no events")
+	require.Empty(t, e.events.Events(), "purging emits no events")
 
 	_, err = e.m.Purge(e.ctx(), -time.Second, 0)
 	requireValidation(t, err, "Retention")
@@ -1697,7 +1697,7 @@ func TestEventsChainThroughTheLifecycle(t *testing.T) {
 	e := newEnv(t)
 	ctx := invite.WithActor(e.ctx(), invite.Actor{Kind: invite.ActorAdmin, ID: "root"})
 	var times []time.Time
-	step := func() { e.clock.Advance(time.Minute); times = append(times, e.clock.managerNow()) }
+	step := func() { e.clock.Advance(time.Minute); times = append(times, managerNow(e.clock)) }
 
 	step()
 	in := codeInput("ada@example.com", "")
@@ -1721,11 +1721,11 @@ func TestEventsChainThroughTheLifecycle(t *testing.T) {
 	step()
 	require.NoError(t, e.m.Delete(ctx, "t1", id, 0))
 
-	evs := e.events.all()
+	evs := e.events.Events()
 	require.Equal(t, []invite.EventType{
 		invite.EventCreated, invite.EventSent, invite.EventUpdated, invite.EventResent, invite.EventSent,
 		invite.EventCodeFailed, invite.EventAccepted, invite.EventDeleted,
-	}, e.events.types())
+	}, e.events.Types())
 	wantTimes := []time.Time{times[0], times[0], times[1], times[2], times[2], times[3], times[4], times[5]}
 	wantActors := []invite.Actor{
 		{Kind: invite.ActorAdmin, ID: "root"}, {Kind: invite.ActorSystem}, {Kind: invite.ActorAdmin, ID: "root"},
@@ -1792,7 +1792,7 @@ func TestConcurrentLifecycleKeepsEventsConsistent(t *testing.T) {
 	}
 	wg.Wait()
 	byID := map[string][]invite.Event{}
-	for _, ev := range e.events.all() {
+	for _, ev := range e.events.Events() {
 		byID[ev.InvitationID] = append(byID[ev.InvitationID], ev)
 	}
 	for i := range n {
@@ -1886,13 +1886,13 @@ func TestMarkSent(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, invite.StateSent, inv.State)
 	require.Equal(t, 1, inv.SendCount)
-	require.Equal(t, e.clock.managerNow(), inv.SentAt)
+	require.Equal(t, managerNow(e.clock), inv.SentAt)
 	inv, err = e.m.MarkSent(ctx, "t1", res.Invitation.ID)
 	require.NoError(t, err)
 	require.Equal(t, 2, inv.SendCount)
-	require.Equal(t, []invite.EventType{invite.EventCreated, invite.EventSent, invite.EventSent}, e.events.types())
-	require.Equal(t, invite.Actor{Kind: invite.ActorAdmin, ID: "root"}, e.events.all()[1].Actor)
-	require.Empty(t, e.notes.messages())
+	require.Equal(t, []invite.EventType{invite.EventCreated, invite.EventSent, invite.EventSent}, e.events.Types())
+	require.Equal(t, invite.Actor{Kind: invite.ActorAdmin, ID: "root"}, e.events.Events()[1].Actor)
+	require.Empty(t, e.notes.Messages())
 
 	_, err = e.m.MarkSent(ctx, "t2", res.Invitation.ID)
 	require.ErrorIs(t, err, invite.ErrNotFound)
@@ -1941,7 +1941,7 @@ func TestAcceptCodeRetryAfterAcceptance(t *testing.T) {
 		require.ErrorIs(t, err, invite.ErrInvalidCode)
 	}
 	accepted := 0
-	for _, ev := range e.events.all() {
+	for _, ev := range e.events.Events() {
 		if ev.Type == invite.EventAccepted {
 			accepted++
 		}
@@ -2024,7 +2024,7 @@ func TestReturnedValuesAreCopies(t *testing.T) {
 	check("accept")
 
 	// The events the sink got were not changed by any of it either.
-	for _, ev := range e.events.all() {
+	for _, ev := range e.events.Events() {
 		for _, snap := range []*invite.Invitation{ev.Old, ev.New} {
 			if snap != nil {
 				require.NotEqual(t, "Mallory", snap.GivenName)

@@ -26,43 +26,78 @@ func (m *Manager) successor(cur *Record) *Record {
 	return cur
 }
 
-// mutation computes the next version of cur. It returns nil to write
-// nothing. mutate sets Version and UpdatedAt.
-type mutation func(cur *Record, now time.Time) (next *Record, ev EventType, actor Actor, err error)
+// change is what a mutation decided, and what mutate hands back once it has
+// committed.
+type change struct {
+	// next is the record to write, guarded by the version it was computed
+	// from; nil writes nothing. mutate sets its Version and UpdatedAt.
+	next *Record
+	// event is the event the write causes; "" for none (a guard write,
+	// which commits an answer without changing the invitation).
+	event EventType
+	actor Actor
+	// answer is the error the operation returns once next has committed: a
+	// recorded failure (a wrong code), or the refusal a guard write commits.
+	answer error
+	// replayed is set by accept: the same subject had accepted already.
+	replayed bool
+	// secrets is what Resend minted into next.
+	secrets *secrets
+}
 
-// mutate loads a record, computes its next version and writes it guarded by
-// the version it was computed from, re-reading and recomputing when another
-// writer got there first. It reports whether it wrote.
-func (m *Manager) mutate(ctx context.Context, load func(context.Context) (*Record, error), fn mutation) (*Record, bool, error) {
+// secrets are the plaintext secrets minted into a record, and its link.
+type secrets struct {
+	token, code Secret
+	link        string
+}
+
+// mutation computes the change of cur at now. An error aborts the
+// operation without writing.
+type mutation func(cur *Record, now time.Time) (change, error)
+
+// write returns the change writing next with its event.
+func write(next *Record, ev EventType, actor Actor) change {
+	return change{next: next, event: ev, actor: actor}
+}
+
+// mutate is the one read-compute-compare-and-swap loop every change of an
+// existing invitation goes through: it loads a record, computes its change
+// and writes it guarded by the version it was computed from, re-reading and
+// recomputing when another writer got there first. It returns the record
+// as written (or as read, when the change writes nothing) and the change.
+func (m *Manager) mutate(ctx context.Context, load func(context.Context) (*Record, error), fn mutation) (*Record, change, error) {
 	for attempt := 0; ; attempt++ {
 		cur, err := load(ctx)
 		if err != nil {
-			return nil, false, err
+			return nil, change{}, err
 		}
 		now := m.now()
 		version := cur.Invitation.Version // fn's next may be cur itself (successor)
-		next, ev, actor, err := fn(cur, now)
-		if err != nil || next == nil {
-			return cur, false, err
+		c, err := fn(cur, now)
+		if err != nil {
+			return nil, change{}, err
 		}
-		next.Invitation.Version = version + 1
-		next.Invitation.UpdatedAt = now
+		if c.next == nil {
+			return cur, c, nil
+		}
+		c.next.Invitation.Version = version + 1
+		c.next.Invitation.UpdatedAt = now
 		b := getBatch()
-		b.Writes = append(b.Writes, Write{Record: next, Expect: version})
-		if ev != "" {
-			b.Events = m.appendEvent(ctx, b.Events, ev, actor, &cur.Invitation, &next.Invitation, now)
+		b.Writes = append(b.Writes, Write{Record: c.next, Expect: version})
+		if c.event != "" {
+			b.Events = m.appendEvent(ctx, b.Events, c.event, c.actor, &cur.Invitation, &c.next.Invitation, now)
 		}
 		err = m.apply(ctx, b)
 		putBatch(b)
 		if err == nil {
-			return next, true, nil
+			return c.next, c, nil
 		}
 		// A conflict: another writer got there first. Not found: the record
 		// was deleted since it was read, and the next load answers as the
 		// caller's lookup does for a missing record (ErrInvalidToken for a
 		// token, say).
 		if !errors.Is(err, ErrConflict) && !errors.Is(err, ErrNotFound) || attempt >= maxRetries {
-			return nil, false, err
+			return nil, change{}, err
 		}
 	}
 }
@@ -107,4 +142,13 @@ func (m *Manager) byToken(h TokenHash) func(context.Context) (*Record, error) {
 		}
 		return rec, nil
 	}
+}
+
+// closeAs moves inv to the closed state to, bumping its version.
+func closeAs(inv *Invitation, to State, now time.Time, reason string) {
+	inv.State = to
+	inv.ClosedAt = now
+	inv.UpdatedAt = now
+	inv.Reason = reason
+	inv.Version++
 }

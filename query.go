@@ -106,7 +106,7 @@ func (m *Manager) Lookup(ctx context.Context, token string) (*Invitation, error)
 	if err != nil {
 		return nil, err
 	}
-	if err := transition(&rec.Invitation, m.now(), StateAccepted); err != nil {
+	if _, err := check(OpAccept, &rec.Invitation, m.now()); err != nil {
 		return nil, err
 	}
 	return &rec.Invitation, nil

@@ -22,7 +22,7 @@ func TestCodeAttemptsOnInvitationWithoutCodeWriteNothing(t *testing.T) {
 		require.ErrorIs(t, err, invite.ErrInvalidCode)
 	}
 	require.Equal(t, res.Invitation.Version, e.get("t1", res.Invitation.ID).Version)
-	require.NotContains(t, e.events.types(), invite.EventCodeFailed)
+	require.NotContains(t, e.events.Types(), invite.EventCodeFailed)
 }
 
 func TestCodeAttemptsOnClosedInvitationWriteNothing(t *testing.T) {
@@ -36,7 +36,7 @@ func TestCodeAttemptsOnClosedInvitationWriteNothing(t *testing.T) {
 		require.ErrorIs(t, err, invite.ErrInvalidCode)
 	}
 	require.Equal(t, rev.Version, e.get("t1", res.Invitation.ID).Version)
-	require.NotContains(t, e.events.types(), invite.EventCodeFailed)
+	require.NotContains(t, e.events.Types(), invite.EventCodeFailed)
 }
 
 // An accepted invitation's code still replays the acceptance to its
@@ -100,7 +100,7 @@ func TestUpsertIsNotBlockedByALapsedInvitationOnAnotherKey(t *testing.T) {
 	got := e.get("t1", lapsed.Invitation.ID)
 	require.Equal(t, invite.StateExpired, got.State)
 	require.False(t, got.ClosedAt.IsZero(), "the lapsed invitation was closed, with its event")
-	require.Contains(t, e.events.types(), invite.EventExpired)
+	require.Contains(t, e.events.Types(), invite.EventExpired)
 }
 
 func TestResendStoresMicrosecondExpiry(t *testing.T) {

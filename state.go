@@ -1,6 +1,9 @@
 package invite
 
-import "time"
+import (
+	"fmt"
+	"time"
+)
 
 // State is where an invitation is in its lifecycle.
 //
@@ -9,7 +12,7 @@ import "time"
 //	  Accept/Reject/Revoke     Accept/Reject/Revoke
 //	              ▼                  ▼
 //	    accepted | rejected | revoked            (terminal)
-//	pending/sent past ExpiresAt ──► expired ──Resend──► sent (or pending)
+//	pending/sent past ExpiresAt ──► expired ──Resend──► pending, then sent
 //
 // Expired is derived on every read: an open invitation past its ExpiresAt
 // reads as expired at once, and ExpireDue materialises it (with its event).
@@ -28,19 +31,108 @@ const (
 // States lists every state, in lifecycle order.
 var States = []State{StatePending, StateSent, StateAccepted, StateRejected, StateRevoked, StateExpired}
 
-// transitions is the one table of allowed moves. A state mapping to itself
-// means the operation may rewrite the invitation without leaving the state
-// (an update, or a resend of a sent invitation).
-var transitions = map[State]map[State]bool{
-	StatePending: {StatePending: true, StateSent: true, StateAccepted: true, StateRejected: true, StateRevoked: true, StateExpired: true},
-	StateSent:    {StateSent: true, StatePending: true, StateAccepted: true, StateRejected: true, StateRevoked: true, StateExpired: true},
-	StateExpired: {StateSent: true, StatePending: true},
-	// accepted, rejected and revoked are terminal.
+// Operation is a change the Manager makes to an invitation. Each one is
+// allowed only from the effective states the transition table lists for it
+// (see Operation.Next); every Manager method that changes an invitation
+// checks the table first, and an operation the table does not allow is a
+// *TransitionError.
+type Operation string
+
+// The operations.
+const (
+	// OpAccept: the invitee accepts (Accept, AcceptCode). Lookup and
+	// VerifyCode answer only for invitations the table lets the invitee
+	// accept.
+	OpAccept Operation = "accept"
+	// OpReject: the invitee declines (Reject).
+	OpReject Operation = "reject"
+	// OpRevoke: an admin cancels (Revoke); an expired invitation may be
+	// revoked too.
+	OpRevoke Operation = "revoke"
+	// OpResend: a new secret and a new expiry (Resend); an expired
+	// invitation is renewed as pending.
+	OpResend Operation = "resend"
+	// OpUpdate: an admin edits an open invitation (Update, and Upsert on an
+	// open one). The state stays.
+	OpUpdate Operation = "update"
+	// OpMarkSent: the invitation was delivered (MarkSent, and the Manager
+	// after its Notifier succeeded).
+	OpMarkSent Operation = "mark_sent"
+	// OpExpire: an open invitation past its expiry is closed as expired
+	// (ExpireDue, and Create or Upsert closing a lapsed invitation that
+	// blocks them).
+	OpExpire Operation = "expire"
+	// OpSupersede: Create with Supersede revokes the invitee's open
+	// invitation.
+	OpSupersede Operation = "supersede"
+	// OpDelete: an admin removes the invitation (Delete), from any state.
+	OpDelete Operation = "delete"
+)
+
+// Operations lists every operation.
+var Operations = []Operation{OpAccept, OpReject, OpRevoke, OpResend, OpUpdate, OpMarkSent, OpExpire, OpSupersede, OpDelete}
+
+// transitions is the one table of allowed moves: for each operation, the
+// effective states (Invitation.StateAt) it may start from, each with the
+// state the operation leaves the invitation in.
+var transitions = map[Operation]map[State]State{
+	OpAccept:    {StatePending: StateAccepted, StateSent: StateAccepted},
+	OpReject:    {StatePending: StateRejected, StateSent: StateRejected},
+	OpRevoke:    {StatePending: StateRevoked, StateSent: StateRevoked, StateExpired: StateRevoked},
+	OpResend:    {StatePending: StatePending, StateSent: StateSent, StateExpired: StatePending},
+	OpUpdate:    {StatePending: StatePending, StateSent: StateSent},
+	OpMarkSent:  {StatePending: StateSent, StateSent: StateSent},
+	OpExpire:    {StateExpired: StateExpired},
+	OpSupersede: {StatePending: StateRevoked, StateSent: StateRevoked},
+	OpDelete: {StatePending: StatePending, StateSent: StateSent, StateAccepted: StateAccepted,
+		StateRejected: StateRejected, StateRevoked: StateRevoked, StateExpired: StateExpired},
 }
 
-// CanTransition reports whether the table allows moving from one state to
-// another.
-func CanTransition(from, to State) bool { return transitions[from][to] }
+// Next returns the state op leaves an invitation in when it starts from the
+// effective state from, and whether the table allows op from there at all.
+// (OpDelete leaves nothing behind; Next reports from for it.)
+func (op Operation) Next(from State) (State, bool) {
+	to, ok := transitions[op][from]
+	return to, ok
+}
+
+// CanTransition reports whether some operation moves an invitation from one
+// state to the other. An operation that keeps the state (an update, or a
+// resend of a sent invitation) counts as a move from a state to itself.
+func CanTransition(from, to State) bool {
+	for _, op := range Operations {
+		if op == OpDelete {
+			continue // removes the invitation: not a move
+		}
+		if next, ok := op.Next(from); ok && next == to {
+			return true
+		}
+	}
+	return false
+}
+
+// check returns the state op leaves inv in at now, or a *TransitionError
+// when the table does not allow op from inv's effective state. It is the
+// one place the Manager consults the table.
+func check(op Operation, inv *Invitation, now time.Time) (State, error) {
+	from := inv.StateAt(now)
+	to, ok := op.Next(from)
+	if !ok {
+		return "", &TransitionError{ID: inv.ID, Op: op, From: from, To: op.target()}
+	}
+	return to, nil
+}
+
+// target is where op leads from the first state of the lifecycle it may
+// start from: the state a *TransitionError names as To.
+func (op Operation) target() State {
+	for _, s := range States {
+		if to, ok := op.Next(s); ok {
+			return to
+		}
+	}
+	return ""
+}
 
 // Valid reports whether s is one of the defined states.
 func (s State) Valid() bool {
@@ -72,12 +164,37 @@ func (inv *Invitation) StateAt(now time.Time) State {
 	return inv.State
 }
 
-// transition checks the table for the effective state at now and returns a
-// *TransitionError when the move is not allowed.
-func transition(inv *Invitation, now time.Time, to State) error {
-	from := inv.StateAt(now)
-	if !CanTransition(from, to) {
-		return &TransitionError{ID: inv.ID, From: from, To: to}
+// TransitionError reports an operation that the transition table does not
+// allow from the invitation's effective state. It matches
+// ErrInvalidTransition, and also ErrExpired when From is StateExpired and
+// ErrAlreadyAccepted when From is StateAccepted.
+type TransitionError struct {
+	ID string
+	// Op is the operation refused ("" in an error built by hand).
+	Op Operation
+	// From is the invitation's effective state.
+	From State
+	// To is the state Op would have led to (from a pending invitation; for
+	// OpExpire, expired).
+	To State
+}
+
+func (e *TransitionError) Error() string {
+	if e.Op == "" {
+		return fmt.Sprintf("invite: invitation %s: cannot move from %s to %s", e.ID, e.From, e.To)
 	}
-	return nil
+	return fmt.Sprintf("invite: invitation %s is %s: %s is not allowed", e.ID, e.From, e.Op)
+}
+
+// Is implements the matching described on the type.
+func (e *TransitionError) Is(target error) bool {
+	switch target {
+	case ErrInvalidTransition:
+		return true
+	case ErrExpired:
+		return e.From == StateExpired
+	case ErrAlreadyAccepted:
+		return e.From == StateAccepted
+	}
+	return false
 }

@@ -239,7 +239,7 @@ type CodeHashParams struct {
 	Threads uint8
 }
 
-// Bounds on CodeHashParams, enforced by New and by VerifyCode. They keep one
+// Bounds on CodeHashParams, enforced by New and by CheckCodeHash. They keep one
 // verification under about a second: a corrupted or crafted hash row must
 // not make the verifier allocate a gigabyte or run for minutes.
 const (
@@ -307,11 +307,11 @@ func NormalizeCode(code string) (string, bool) {
 	return b.String(), b.Len() > 0
 }
 
-// VerifyCode reports whether code matches the encoded hash made by
+// CheckCodeHash reports whether code matches the encoded hash made by
 // MintCode. The comparison is constant time. A malformed hash, or parameters
 // beyond sane bounds (a corrupted row must not make the verifier allocate
 // gigabytes), is an error rather than a mismatch.
-func VerifyCode(encoded []byte, code string) (bool, error) {
+func CheckCodeHash(encoded []byte, code string) (bool, error) {
 	parts := strings.Split(string(encoded), "$")
 	if len(parts) != 6 || parts[0] != "" || parts[1] != "argon2id" {
 		return false, fmt.Errorf("invite: malformed code hash")

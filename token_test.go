@@ -13,6 +13,7 @@ import (
 	"golang.org/x/crypto/argon2"
 
 	"github.com/invitekit/invite"
+	"github.com/invitekit/invite/invitetest"
 )
 
 const alphabet62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
@@ -243,7 +244,7 @@ func TestCustomTokenPrefix(t *testing.T) {
 
 func TestMintCode(t *testing.T) {
 	for _, n := range []int{6, 8, 16} {
-		code, hash := invite.MintCode(n, cheapParams)
+		code, hash := invite.MintCode(n, invitetest.FastCodeHash)
 		c := code.Reveal()
 		require.Len(t, c, n)
 		for _, r := range c {
@@ -251,21 +252,21 @@ func TestMintCode(t *testing.T) {
 		}
 		require.True(t, strings.HasPrefix(string(hash), fmt.Sprintf("$argon2id$v=%d$m=64,t=1,p=1$", argon2.Version)), string(hash))
 		require.NotContains(t, string(hash), c)
-		ok, err := invite.VerifyCode(hash, c)
+		ok, err := invite.CheckCodeHash(hash, c)
 		require.NoError(t, err)
 		require.True(t, ok)
 		wrong := []byte(c)
 		wrong[0] = invite.CodeAlphabet[(strings.IndexByte(invite.CodeAlphabet, wrong[0])+1)%len(invite.CodeAlphabet)]
-		ok, err = invite.VerifyCode(hash, string(wrong))
+		ok, err = invite.CheckCodeHash(hash, string(wrong))
 		require.NoError(t, err)
 		require.False(t, ok)
-		ok, err = invite.VerifyCode(hash, "")
+		ok, err = invite.CheckCodeHash(hash, "")
 		require.NoError(t, err)
 		require.False(t, ok)
 	}
 	// Salted: the same code never hashes the same twice.
-	_, h1 := invite.MintCode(8, cheapParams)
-	_, h2 := invite.MintCode(8, cheapParams)
+	_, h1 := invite.MintCode(8, invitetest.FastCodeHash)
+	_, h2 := invite.MintCode(8, invitetest.FastCodeHash)
 	require.NotEqual(t, h1, h2)
 }
 
@@ -315,7 +316,7 @@ func TestNormalizeCode(t *testing.T) {
 }
 
 // phc builds an argon2id hash string of code with the given parts, so tests
-// can craft hashes VerifyCode must accept or refuse.
+// can craft hashes CheckCodeHash must accept or refuse.
 func phc(code string, v, m, tt, p int, salt []byte, keyLen int) string {
 	enc := base64.RawStdEncoding
 	key := []byte{}
@@ -325,20 +326,20 @@ func phc(code string, v, m, tt, p int, salt []byte, keyLen int) string {
 	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", v, m, tt, p, enc.EncodeToString(salt), enc.EncodeToString(key))
 }
 
-func TestVerifyCodeAcceptsStandardPHC(t *testing.T) {
+func TestCheckCodeHashAcceptsStandardPHC(t *testing.T) {
 	salt := []byte("0123456789abcdef")
 	for _, c := range []struct{ m, t, p, keyLen int }{{64, 1, 1, 32}, {64, 2, 2, 16}, {32, 3, 4, 64}} {
 		h := phc("ABCDEFGH", argon2.Version, c.m, c.t, c.p, salt, c.keyLen)
-		ok, err := invite.VerifyCode([]byte(h), "ABCDEFGH")
+		ok, err := invite.CheckCodeHash([]byte(h), "ABCDEFGH")
 		require.NoError(t, err, h)
 		require.True(t, ok, h)
-		ok, err = invite.VerifyCode([]byte(h), "ABCDEFGX")
+		ok, err = invite.CheckCodeHash([]byte(h), "ABCDEFGX")
 		require.NoError(t, err, h)
 		require.False(t, ok, h)
 	}
 }
 
-func TestVerifyCodeRejectsMalformedHashes(t *testing.T) {
+func TestCheckCodeHashRejectsMalformedHashes(t *testing.T) {
 	salt := []byte("0123456789abcdef")
 	good := phc("ABCDEFGH", argon2.Version, 64, 1, 1, salt, 32)
 	parts := strings.Split(good, "$")
@@ -391,7 +392,7 @@ func TestVerifyCodeRejectsMalformedHashes(t *testing.T) {
 	}
 	for name, h := range cases {
 		t.Run(name, func(t *testing.T) {
-			ok, err := invite.VerifyCode([]byte(h), "ABCDEFGH")
+			ok, err := invite.CheckCodeHash([]byte(h), "ABCDEFGH")
 			require.Error(t, err)
 			require.False(t, ok)
 			require.NotContains(t, err.Error(), "ABCDEFGH")

@@ -3,36 +3,18 @@ package storetest
 import (
 	"errors"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/invitekit/invite"
+	"github.com/invitekit/invite/invitetest"
 	"github.com/stretchr/testify/require"
 )
-
-// clock is a settable Config.Now.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 // manager returns a Manager on st; now may be nil for the wall clock.
 func manager(t *testing.T, st invite.Store, now func() time.Time) *invite.Manager {
 	t.Helper()
-	m, err := invite.New(st, invite.Config{Now: now, CodeHashParams: cheapCodeParams})
+	m, err := invite.New(st, invite.Config{Now: now, CodeHashParams: invitetest.FastCodeHash})
 	require.NoError(t, err, "invite.New")
 	return m
 }
@@ -53,7 +35,7 @@ func (s *suite) testManager(t *testing.T) {
 
 	t.Run("CreateReplacesExpired", func(t *testing.T) {
 		st := s.store(t)
-		clk := &clock{t: time.Now().UTC()}
+		clk := invitetest.NewClock(time.Now().UTC())
 		m := manager(t, st, clk.Now)
 		iv := invite.Invitee{Email: newEmail(), Phone: newPhone()}
 		old := create(t, m, invite.CreateInput{TenantID: tenantA, Invitee: iv, ExpiresIn: time.Hour})

@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/invitekit/invite"
+	"github.com/invitekit/invite/invitetest"
 	"github.com/stretchr/testify/require"
 )
 
@@ -25,9 +26,6 @@ const (
 	tenantB = "tenant-b"
 	tenantC = "tenant-c"
 )
-
-// cheapCodeParams keeps argon2 fast in tests.
-var cheapCodeParams = invite.CodeHashParams{Time: 1, MemoryKiB: 64, Threads: 1}
 
 func newID() string { return uuid.Must(uuid.NewV7()).String() }
 
@@ -135,7 +133,7 @@ func state(s invite.State, at ...time.Time) func(*invite.Record) {
 // fullRecord returns an open record with every field set, times with
 // distinct microsecond parts, unicode text, nested maps and JSON metadata.
 func fullRecord(tenantID string) *invite.Record {
-	_, codeHash := invite.MintCode(8, cheapCodeParams)
+	_, codeHash := invite.MintCode(8, invitetest.FastCodeHash)
 	r := newRecord(tenantID)
 	inv := &r.Invitation
 	inv.Invitee = invite.Invitee{
