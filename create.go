@@ -17,8 +17,8 @@ const (
 	// DeliverySend sends the link (and code) through the Notifier. It is
 	// the default.
 	DeliverySend Delivery = iota
-	// DeliveryReturn returns the secret to the caller and sends nothing
-	// (reference 002's returnCode, devise's skip_invitation).
+	// DeliveryReturn returns the secret to the caller and sends nothing:
+	// the host delivers it (and may record that with MarkSent).
 	DeliveryReturn
 )
 
@@ -246,8 +246,8 @@ type UpsertResult struct {
 
 // Upsert creates an invitation, or, when the invitee already has an open
 // (and unexpired) invitation in the tenant, replaces that one's data, grants
-// and names and restarts its expiry, keeping its secret (reference 003's
-// PUT). An update sends nothing and returns no secret. An invitee whose
+// and names and restarts its expiry, keeping its secret
+// (create-or-update). An update sends nothing and returns no secret. An invitee whose
 // identifiers match two different open invitations is ErrConflict.
 func (m *Manager) Upsert(ctx context.Context, in CreateInput) (*UpsertResult, error) {
 	now := m.now()
@@ -330,65 +330,8 @@ func refresh(inv *Invitation, want *Invitation, now time.Time) {
 // of the new invitation it describes, without secrets. The record owns
 // copies of the input's slices and maps.
 func (m *Manager) newRecord(in *CreateInput, now time.Time) (*Record, error) {
-	var fe fieldErrs
-	fe.checkText("TenantID", in.TenantID, MaxIDLen, true)
-	fe.checkInvitee(&in.Invitee)
-	fe.checkText("GivenName", in.GivenName, MaxNameLen, false)
-	fe.checkText("FamilyName", in.FamilyName, MaxNameLen, false)
-	fe.checkText("Inviter.ID", in.Inviter.ID, MaxIDLen, false)
-	fe.checkText("Inviter.Name", in.Inviter.Name, MaxNameLen, false)
-	fe.checkText("AccountName", in.AccountName, MaxNameLen, false)
-	fe.checkList("Roles", in.Roles)
-	fe.checkList("Groups", in.Groups)
-	fe.checkData(in.Data, in.FormData, in.Metadata, m.cfg.MaxDataBytes)
-	fe.checkText("ClientID", in.ClientID, MaxIDLen, false)
-	fe.checkText("IdentityProviderID", in.IdentityProviderID, MaxIDLen, false)
-	fe.checkRedirectURI("RedirectURI", in.RedirectURI)
-	fe.checkText("IdempotencyKey", in.IdempotencyKey, MaxIDLen, false)
-	if in.LinkTemplate != "" {
-		if len(in.LinkTemplate) > maxTemplateLen || hasControl(in.LinkTemplate) {
-			fe.add("LinkTemplate", "is longer than "+itoa(maxTemplateLen)+" bytes or contains control characters")
-		} else if _, err := parseLinkTemplate(in.LinkTemplate); err != nil {
-			fe.add("LinkTemplate", "does not parse: "+err.Error())
-		}
-	}
-	if in.TemplateKey == "" {
-		in.TemplateKey = m.cfg.DefaultTemplateKey
-	} else if !slices.Contains(m.cfg.TemplateKeys, in.TemplateKey) {
-		fe.addErr("TemplateKey", "is not a known template key", ErrUnknownTemplate)
-	}
-	if in.Locale != "" && !validLocale(in.Locale) {
-		fe.add("Locale", "is not a BCP 47 language tag")
-	}
-	validity := in.ExpiresIn
-	switch {
-	case !in.ExpiresAt.IsZero():
-		validity = in.ExpiresAt.Sub(now)
-		m.checkExpiry(&fe, "ExpiresAt", validity)
-	case validity == 0:
-		validity = m.cfg.DefaultExpiry
-	default:
-		m.checkExpiry(&fe, "ExpiresIn", validity)
-	}
-	if in.RequireEmailMatch && in.Invitee.Email == "" {
-		fe.add("RequireEmailMatch", "needs Invitee.Email")
-	}
-	if in.Invitee.IsZero() {
-		fe.addErr("Invitee", "needs an email, phone or user id", ErrNoDeliveryChannel)
-	}
-	switch in.Delivery {
-	case DeliverySend:
-		if m.cfg.Notifier == nil {
-			fe.add("Delivery", "no Notifier is configured (use DeliveryReturn)")
-		}
-		if !in.WithCode && in.LinkTemplate == "" && m.link == nil && in.RedirectURI == "" {
-			fe.add("LinkTemplate", "nothing to deliver: set Config.LinkTemplate, LinkTemplate or RedirectURI, or WithCode")
-		}
-	case DeliveryReturn:
-	default:
-		fe.add("Delivery", "is not DeliverySend or DeliveryReturn")
-	}
-	if err := fe.err(); err != nil {
+	validity, err := m.checkCreate(in, now)
+	if err != nil {
 		return nil, err
 	}
 	rec := &Record{Invitation: Invitation{

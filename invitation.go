@@ -80,7 +80,8 @@ type Invitation struct {
 	Roles  []string `json:"roles,omitempty"`
 	Groups []string `json:"groups,omitempty"`
 	// Data holds free pre-filled fields; FormData holds pre-filled values per
-	// form id, then field key (reference 000's RequestFieldsValues).
+	// form id, then field key, for hosts whose registration has several
+	// forms.
 	Data     map[string]string            `json:"data,omitempty"`
 	FormData map[string]map[string]string `json:"form_data,omitempty"`
 	// Metadata is the host's own JSON (permissions, flags); the library only
@@ -97,8 +98,13 @@ type Invitation struct {
 	// RequireEmailMatch binds acceptance to the invited email.
 	RequireEmailMatch bool `json:"require_email_match,omitempty"`
 	// HasCode reports whether a short code was minted with the current secret.
-	HasCode bool  `json:"has_code,omitempty"`
-	State   State `json:"state"`
+	HasCode bool `json:"has_code,omitempty"`
+	// State is where the invitation is in its lifecycle. Every Manager
+	// method returns the effective state (Invitation.StateAt: an open
+	// invitation past ExpiresAt reads as expired); a Store holds and
+	// returns the stored state, which stays pending or sent until
+	// ExpireDue (or a Create that it blocks) marks it expired.
+	State State `json:"state"`
 	// IssuedAt is when the invitation's current validity began: when its
 	// secret was minted (Create, Resend), or when Upsert or an Update of
 	// ExpiresAt last restarted it. ExpiresAt is when the secret and the

@@ -97,11 +97,18 @@ func (f NotifierFunc) Notify(ctx context.Context, msg Message) error { return f(
 //	https://app.example/invite?userID={{.UserID}}&code={{.Code}}&orgID={{.TenantID}}
 //	https://app.example/orgs/{{.TenantID}}/invite/{{.Code}}
 //
-// yields a well-formed URL whatever the values hold. Code and Token are both
-// the link token (Code matches reference 002's templates); ShortCode is the
-// short code when one was minted; OrgID is TenantID.
+// yields a well-formed URL whatever the values hold.
 type LinkData struct {
-	Token, Code, ShortCode                   string
+	// Token is the link token.
+	Token string
+	// Code is the link token again, under the name some link formats give
+	// it ("...?code={{.Code}}"). It is not the short code: that is
+	// ShortCode. Prefer Token in new templates.
+	Code string
+	// ShortCode is the short code, when one was minted.
+	ShortCode string
+	// OrgID is TenantID again, for link formats that call the tenant an
+	// organisation.
 	InvitationID, TenantID, OrgID, UserID    string
 	Email, Phone, ClientID, Locale, Redirect string
 }
@@ -129,7 +136,7 @@ func escapeLinkValue(s string) string {
 //
 // A link template may hold only text and plain field references such as
 // {{.Token}}: no pipelines, functions, range, if or with. Templates can come
-// from API callers (reference 002 takes one per request), and a loop or a
+// from API callers (an API may take one per request), and a loop or a
 // call would let a caller burn CPU and memory on every render.
 func parseLinkTemplate(s string) (*template.Template, error) {
 	t, err := template.New("link").Option("missingkey=error").Parse(s)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/mail"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -359,4 +360,68 @@ func (m *Manager) checkExpiry(fe *fieldErrs, field string, d time.Duration) {
 	if d < m.cfg.MinExpiry || d > m.cfg.MaxExpiry {
 		fe.add(field, "must be between "+m.cfg.MinExpiry.String()+" and "+m.cfg.MaxExpiry.String()+" from now")
 	}
+}
+
+// checkCreate validates and normalises in (in place) as of now and returns
+// the validity the new invitation gets.
+func (m *Manager) checkCreate(in *CreateInput, now time.Time) (time.Duration, error) {
+	var fe fieldErrs
+	fe.checkText("TenantID", in.TenantID, MaxIDLen, true)
+	fe.checkInvitee(&in.Invitee)
+	fe.checkText("GivenName", in.GivenName, MaxNameLen, false)
+	fe.checkText("FamilyName", in.FamilyName, MaxNameLen, false)
+	fe.checkText("Inviter.ID", in.Inviter.ID, MaxIDLen, false)
+	fe.checkText("Inviter.Name", in.Inviter.Name, MaxNameLen, false)
+	fe.checkText("AccountName", in.AccountName, MaxNameLen, false)
+	fe.checkList("Roles", in.Roles)
+	fe.checkList("Groups", in.Groups)
+	fe.checkData(in.Data, in.FormData, in.Metadata, m.cfg.MaxDataBytes)
+	fe.checkText("ClientID", in.ClientID, MaxIDLen, false)
+	fe.checkText("IdentityProviderID", in.IdentityProviderID, MaxIDLen, false)
+	fe.checkRedirectURI("RedirectURI", in.RedirectURI)
+	fe.checkText("IdempotencyKey", in.IdempotencyKey, MaxIDLen, false)
+	if in.LinkTemplate != "" {
+		if len(in.LinkTemplate) > maxTemplateLen || hasControl(in.LinkTemplate) {
+			fe.add("LinkTemplate", "is longer than "+itoa(maxTemplateLen)+" bytes or contains control characters")
+		} else if _, err := parseLinkTemplate(in.LinkTemplate); err != nil {
+			fe.add("LinkTemplate", "does not parse: "+err.Error())
+		}
+	}
+	if in.TemplateKey == "" {
+		in.TemplateKey = m.cfg.DefaultTemplateKey
+	} else if !slices.Contains(m.cfg.TemplateKeys, in.TemplateKey) {
+		fe.addErr("TemplateKey", "is not a known template key", ErrUnknownTemplate)
+	}
+	if in.Locale != "" && !validLocale(in.Locale) {
+		fe.add("Locale", "is not a BCP 47 language tag")
+	}
+	validity := in.ExpiresIn
+	switch {
+	case !in.ExpiresAt.IsZero():
+		validity = in.ExpiresAt.Sub(now)
+		m.checkExpiry(&fe, "ExpiresAt", validity)
+	case validity == 0:
+		validity = m.cfg.DefaultExpiry
+	default:
+		m.checkExpiry(&fe, "ExpiresIn", validity)
+	}
+	if in.RequireEmailMatch && in.Invitee.Email == "" {
+		fe.add("RequireEmailMatch", "needs Invitee.Email")
+	}
+	if in.Invitee.IsZero() {
+		fe.addErr("Invitee", "needs an email, phone or user id", ErrNoDeliveryChannel)
+	}
+	switch in.Delivery {
+	case DeliverySend:
+		if m.cfg.Notifier == nil {
+			fe.add("Delivery", "no Notifier is configured (use DeliveryReturn)")
+		}
+		if !in.WithCode && in.LinkTemplate == "" && m.link == nil && in.RedirectURI == "" {
+			fe.add("LinkTemplate", "nothing to deliver: set Config.LinkTemplate, LinkTemplate or RedirectURI, or WithCode")
+		}
+	case DeliveryReturn:
+	default:
+		fe.add("Delivery", "is not DeliverySend or DeliveryReturn")
+	}
+	return validity, fe.err()
 }
