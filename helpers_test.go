@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
 	"github.com/invitekit/invite"
@@ -168,3 +169,17 @@ func inParallel(n int, fn func(i int)) {
 	}
 	concurrently(fns...)
 }
+
+// week is the default validity.
+const week = 7 * 24 * time.Hour
+
+func requireUUIDv7(t *testing.T, s string) {
+	t.Helper()
+	u, err := uuid.Parse(s)
+	require.NoError(t, err, s)
+	require.EqualValues(t, 7, u.Version(), s)
+}
+
+// ---------------------------------------------------------------- create
+
+func ptr[T any](v T) *T { return &v }
