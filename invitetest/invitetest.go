@@ -29,7 +29,6 @@ import (
 	"net/url"
 	"slices"
 	"sync"
-	"testing"
 	"time"
 
 	"github.com/invitekit/invite"
@@ -158,15 +157,20 @@ func (l *EventLog) Publish(_ context.Context, evs []invite.Event) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for _, e := range evs {
-		if e.Old != nil {
-			e.Old = e.Old.Clone()
-		}
-		if e.New != nil {
-			e.New = e.New.Clone()
-		}
-		l.events = append(l.events, e)
+		l.events = append(l.events, deepCopy(e))
 	}
 	return l.fail
+}
+
+// deepCopy copies e with its snapshots.
+func deepCopy(e invite.Event) invite.Event {
+	if e.Old != nil {
+		e.Old = e.Old.Clone()
+	}
+	if e.New != nil {
+		e.New = e.New.Clone()
+	}
+	return e
 }
 
 // Fail makes every later Publish return err (after recording); Fail(nil)
@@ -177,11 +181,15 @@ func (l *EventLog) Fail(err error) {
 	l.fail = err
 }
 
-// Events returns the recorded events, oldest first.
+// Events returns copies of the recorded events, oldest first.
 func (l *EventLog) Events() []invite.Event {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return slices.Clone(l.events)
+	out := make([]invite.Event, len(l.events))
+	for i, e := range l.events {
+		out[i] = deepCopy(e)
+	}
+	return out
 }
 
 // Types returns the types of the recorded events, oldest first.
@@ -234,6 +242,13 @@ type Harness struct {
 	Config invite.Config
 }
 
+// TB is the part of testing.TB that NewManager uses; *testing.T and
+// *testing.B satisfy it.
+type TB interface {
+	Helper()
+	Fatalf(format string, args ...any)
+}
+
 // Start is the Clock's first reading in NewManager: a fixed instant, so
 // that tests are repeatable.
 var Start = time.Date(2030, 1, 1, 9, 0, 0, 0, time.UTC)
@@ -245,7 +260,7 @@ var Start = time.Date(2030, 1, 1, 9, 0, 0, 0, time.UTC)
 // (FastCodeHash).
 // Fields cfg sets are kept; the matching Harness field is then nil. A
 // Config that New refuses fails the test.
-func NewManager(tb testing.TB, cfg invite.Config) *Harness {
+func NewManager(tb TB, cfg invite.Config) *Harness {
 	tb.Helper()
 	h := &Harness{Store: memstore.New()}
 	if cfg.Now == nil {
