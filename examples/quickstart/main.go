@@ -46,7 +46,6 @@ func main() {
 	cfg := storeConfig{
 		kind:        *kind,
 		dsn:         *dsn,
-		sqlitePath:  filepath.Join(os.TempDir(), "invite-quickstart.db"),
 		tablePrefix: "quickstart_",
 	}
 	if flag.NArg() > 0 {
@@ -65,12 +64,16 @@ type storeConfig struct {
 	kind string // sqlite, memory, postgres or mysql
 	// dsn is the database of postgres and mysql.
 	dsn string
-	// sqlitePath is the SQLite file, deleted (with its WAL files) first.
+	// sqlitePath is the SQLite file, deleted (with its WAL files) first;
+	// "" for a file in a new temporary directory, removed at the end.
 	sqlitePath string
 	// tablePrefix names the tables on postgres and mysql, dropped first.
 	tablePrefix string
 	// dropAfter drops those tables again when the quickstart ends.
 	dropAfter bool
+	// start is the demo clock's first reading; zero for 09:00 UTC today,
+	// so that the dates printed look current.
+	start time.Time
 }
 
 // quickstart opens the store of cfg and runs the lifecycle on it.
@@ -81,13 +84,17 @@ func quickstart(ctx context.Context, w io.Writer, cfg storeConfig) (err error) {
 	}
 	defer func() { err = errors.Join(err, closeStore()) }()
 	fmt.Fprintln(w, "Store:", name)
-	return run(w, store)
+	start := cfg.start
+	if start.IsZero() {
+		start = time.Now().UTC().Truncate(24 * time.Hour).Add(9 * time.Hour)
+	}
+	return run(w, store, start)
 }
 
 // openStore returns the store cfg names, empty and ready, a name for it,
 // and the function that closes it.
 func openStore(ctx context.Context, cfg storeConfig) (store invite.Store, name string, closeStore func() error, err error) {
-	var driver, dsn string
+	var driver, dsn, tmpDir string
 	var dialect sqlstore.Dialect
 	prefix := cfg.tablePrefix
 	switch cfg.kind {
@@ -103,13 +110,20 @@ func openStore(ctx context.Context, cfg storeConfig) (store invite.Store, name s
 		// A fresh file at every run. The DSN is the one sqlstore's
 		// documentation advises: writers wait for each other (busy
 		// timeout, BEGIN IMMEDIATE) and readers never wait (WAL).
+		name = "sqlite (sqlstore, " + cfg.sqlitePath + ")"
+		if cfg.sqlitePath == "" {
+			if tmpDir, err = os.MkdirTemp("", "invite-quickstart-"); err != nil {
+				return nil, "", nil, err
+			}
+			cfg.sqlitePath = filepath.Join(tmpDir, "invite.db")
+			name = "sqlite (sqlstore, a file in " + tmpDir + ", removed at the end)"
+		}
 		for _, f := range []string{cfg.sqlitePath, cfg.sqlitePath + "-wal", cfg.sqlitePath + "-shm"} {
 			if err := os.Remove(f); err != nil && !errors.Is(err, fs.ErrNotExist) {
 				return nil, "", nil, err
 			}
 		}
 		driver, dialect, prefix = "sqlite", sqlstore.SQLite, ""
-		name = "sqlite (sqlstore, " + cfg.sqlitePath + ")"
 		// The path is a URI path: escape %, # and ?.
 		path := strings.NewReplacer("%", "%25", "#", "%23", "?", "%3F").Replace(filepath.ToSlash(cfg.sqlitePath))
 		dsn = "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_txlock=immediate"
@@ -126,12 +140,18 @@ func openStore(ctx context.Context, cfg storeConfig) (store invite.Store, name s
 		return nil, "", nil, fmt.Errorf("-store %q: want sqlite, memory, postgres or mysql", cfg.kind)
 	}
 
+	removeTmp := func() error {
+		if tmpDir == "" {
+			return nil
+		}
+		return os.RemoveAll(tmpDir)
+	}
 	db, err := sql.Open(driver, dsn)
 	if err != nil {
-		return nil, "", nil, err
+		return nil, "", nil, errors.Join(err, removeTmp())
 	}
 	fail := func(err error) (invite.Store, string, func() error, error) {
-		return nil, "", nil, errors.Join(err, db.Close())
+		return nil, "", nil, errors.Join(err, db.Close(), removeTmp())
 	}
 	st, err := sqlstore.New(db, sqlstore.Config{Dialect: dialect, TablePrefix: prefix})
 	if err != nil {
@@ -150,7 +170,7 @@ func openStore(ctx context.Context, cfg storeConfig) (store invite.Store, name s
 		if cfg.dropAfter && dialect != sqlstore.SQLite {
 			err = dropTables(context.WithoutCancel(ctx), db, prefix)
 		}
-		return errors.Join(err, db.Close())
+		return errors.Join(err, db.Close(), removeTmp())
 	}
 	return st, name, closeStore, nil
 }
@@ -168,9 +188,9 @@ func dropTables(ctx context.Context, db *sql.DB, prefix string) error {
 // run walks one invitation through its lifecycle on store, printing what
 // happens to w. It checks every expected outcome itself and returns an
 // error on the first surprise.
-func run(w io.Writer, store invite.Store) error {
+func run(w io.Writer, store invite.Store, start time.Time) error {
 	// A clock we can move, to show expiry without waiting a week.
-	now := time.Date(2026, 1, 2, 9, 0, 0, 0, time.UTC)
+	now := start
 	var inbox string // the link of the last message "sent"
 
 	// The notifier stands in for an email provider. DEMO ONLY: it prints the
@@ -201,7 +221,7 @@ func run(w io.Writer, store invite.Store) error {
 		Now:          func() time.Time { return now },
 		Notifier:     notifier,
 		EventSink:    sink,
-		LinkTemplate: "https://app.example/invite?code={{.Code}}&orgID={{.TenantID}}",
+		LinkTemplate: "https://app.example/invite?token={{.Token}}&org={{.TenantID}}",
 	})
 	if err != nil {
 		return err

@@ -39,6 +39,7 @@ func TestRun(t *testing.T) {
 		{cfg: storeConfig{kind: "mysql", tablePrefix: prefix, dropAfter: true}, env: "INVITE_MYSQL_DSN"},
 	}
 	var want string // the memory store's output after its first line
+	start := time.Now().UTC().Truncate(time.Hour) // the same dates for every store
 	for _, s := range stores {
 		t.Run(s.cfg.kind, func(t *testing.T) {
 			if s.env != "" {
@@ -46,6 +47,7 @@ func TestRun(t *testing.T) {
 					t.Skipf("%s is not set (source .ci/services.sh to run it)", s.env)
 				}
 			}
+			s.cfg.start = start
 			var out strings.Builder
 			// The sqlstore tests, which may run at the same time, stop and
 			// start the PostgreSQL server: run again (from scratch) after a
@@ -77,5 +79,26 @@ func TestRun(t *testing.T) {
 				t.Errorf("output differs from the memory store's:\n%s\nwant:\n%s", rest, want)
 			}
 		})
+	}
+}
+
+// TestSQLiteFileIsRemoved: run as the README says, the quickstart leaves
+// no database behind.
+func TestSQLiteFileIsRemoved(t *testing.T) {
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	var out strings.Builder
+	if err := quickstart(context.Background(), &out, storeConfig{kind: "sqlite"}); err != nil {
+		t.Fatalf("quickstart: %v", err)
+	}
+	if !strings.Contains(out.String(), "removed at the end") {
+		t.Fatalf("first line does not say where the file went: %q", strings.SplitN(out.String(), "\n", 2)[0])
+	}
+	left, err := os.ReadDir(tmp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(left) != 0 {
+		t.Fatalf("left behind in the temporary directory: %v", left)
 	}
 }
