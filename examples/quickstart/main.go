@@ -352,5 +352,5 @@ func tokenFrom(link string) string {
 	if err != nil {
 		return ""
 	}
-	return u.Query().Get("code")
+	return u.Query().Get("token")
 }
