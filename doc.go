@@ -28,10 +28,15 @@
 //	  Accept/Reject/Revoke     Accept/Reject/Revoke
 //	              ▼                  ▼
 //	    accepted | rejected | revoked            (terminal)
-//	pending/sent past ExpiresAt ──► expired ──Resend──► sent (or pending)
+//	pending/sent past ExpiresAt ──► expired ──Resend──► pending, then sent
 //
-// The transition table lives in state.go; every operation goes through it,
-// and an illegal move is a *TransitionError naming both states. Expired is
+// One transition table, keyed by Operation, says from which states each
+// operation (accept, reject, revoke, resend, update, mark-sent, expire,
+// supersede, delete) may start and where it leaves the invitation
+// (Operation.Next). Every Manager method that changes an invitation checks
+// it against the invitation's effective state before writing, and an
+// operation it does not allow is a *TransitionError naming the operation
+// and the state. Expired is
 // derived on every read and materialised by Manager.ExpireDue, which also
 // emits the event. An expired, accepted, rejected or revoked invitation
 // never blocks a new one for the same invitee; an open one does
@@ -81,5 +86,7 @@
 //   - sqlstore: the Store on database/sql (PostgreSQL, SQLite, MySQL or
 //     MariaDB), with its migrations.
 //   - storetest: the conformance suite every Store passes.
+//   - invitetest: helpers for hosts' own tests (a settable clock, a
+//     recording Notifier and EventSink, a Manager on memstore).
 //   - examples/quickstart: the whole lifecycle in one runnable program.
 package invite
