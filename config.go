@@ -99,7 +99,7 @@ func (c Config) withDefaults() (Config, *template.Template, error) {
 		c.TokenPrefix = DefaultTokenPrefix
 	}
 	if len(c.TokenPrefix) > maxTokenPrefixLen || !validPrefix(c.TokenPrefix) {
-		fe.add("TokenPrefix", "must be 1 to 16 characters from [A-Za-z0-9_]")
+		fe.add("TokenPrefix", tokenPrefixRule)
 	}
 	var link *template.Template
 	if c.LinkTemplate != "" {
@@ -144,8 +144,8 @@ func (c Config) withDefaults() (Config, *template.Template, error) {
 	if c.CodeLength == 0 {
 		c.CodeLength = 8
 	}
-	if c.CodeLength < 6 || c.CodeLength > 16 {
-		fe.add("CodeLength", "must be 6 to 16")
+	if c.CodeLength < minCodeLength || c.CodeLength > maxCodeLength {
+		fe.add("CodeLength", codeLengthRule)
 	}
 	if c.CodeMaxAttempts == 0 {
 		c.CodeMaxAttempts = 5
@@ -157,7 +157,7 @@ func (c Config) withDefaults() (Config, *template.Template, error) {
 		c.CodeHashParams = DefaultCodeHashParams
 	}
 	if !c.CodeHashParams.valid() {
-		fe.add("CodeHashParams", "out of range (Time 1..32, Threads 1..16, MemoryKiB 8*Threads..65536, MemoryKiB*Time at most 262144)")
+		fe.add("CodeHashParams", codeHashParamsRule)
 	}
 	if c.MaxDataBytes == 0 {
 		c.MaxDataBytes = 64 << 10

@@ -102,7 +102,10 @@ func (m *Manager) Create(ctx context.Context, in CreateInput) (*Result, error) {
 			return res, err
 		}
 	}
-	token, code := m.mint(rec, in.WithCode)
+	token, code, err := m.mint(rec, in.WithCode)
+	if err != nil {
+		return nil, err
+	}
 	// Build the link before anything is stored: a failure must not leave a
 	// committed invitation whose secret nobody received.
 	link, err := buildLink(m.link, m.cfg.LinkTokenParam, &rec.Invitation, token.Reveal(), code.Reveal())
@@ -139,16 +142,21 @@ func (m *Manager) replay(ctx context.Context, inv *Invitation) (*Result, error) 
 	return &Result{Invitation: out, Replayed: true}, nil
 }
 
-// mint adds a fresh token (and code) to inv.
-func (m *Manager) mint(rec *Record, withCode bool) (Secret, Secret) {
-	token, hash := MintToken(m.cfg.TokenPrefix)
+// mint adds a fresh token (and code) to rec. (New validated what minting
+// depends on: an error here is a bug.)
+func (m *Manager) mint(rec *Record, withCode bool) (token, code Secret, err error) {
+	token, hash, err := MintToken(m.cfg.TokenPrefix)
+	if err != nil {
+		return Secret{}, Secret{}, err
+	}
 	rec.Credentials = Credentials{TokenHash: hash}
-	var code Secret
 	if withCode {
-		code, rec.Credentials.CodeHash = MintCode(m.cfg.CodeLength, m.cfg.CodeHashParams)
+		if code, rec.Credentials.CodeHash, err = MintCode(m.cfg.CodeLength, m.cfg.CodeHashParams); err != nil {
+			return Secret{}, Secret{}, err
+		}
 	}
 	rec.Invitation.HasCode = withCode
-	return token, code
+	return token, code, nil
 }
 
 // insert stores a new record. When an open invitation of the same invitee

@@ -59,7 +59,9 @@ func (m *Manager) Resend(ctx context.Context, tenantID, id string, opts ResendOp
 		}
 		next := cur.shallow()
 		s := &secrets{}
-		s.token, s.code = m.mint(next, inv.HasCode)
+		if s.token, s.code, err = m.mint(next, inv.HasCode); err != nil {
+			return change{}, err
+		}
 		if m.cfg.KeepPreviousTokens && !renew {
 			prev := append([]PreviousToken{{Hash: cur.Credentials.TokenHash, ExpiresAt: inv.ExpiresAt}}, cur.Credentials.PreviousTokens...)
 			prev = slices.DeleteFunc(prev, func(p PreviousToken) bool { return !now.Before(p.ExpiresAt) })

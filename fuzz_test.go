@@ -43,10 +43,10 @@ func tokenBodyLen() int {
 
 func FuzzParseToken(f *testing.F) {
 	for range 4 {
-		tok, _ := invite.MintToken(invite.DefaultTokenPrefix)
+		tok, _ := mintToken(f, invite.DefaultTokenPrefix)
 		f.Add(tok.Reveal(), []byte(tok.Reveal()[4:]), uint16(7), byte('A'))
 	}
-	tok, _ := invite.MintToken(invite.DefaultTokenPrefix)
+	tok, _ := mintToken(f, invite.DefaultTokenPrefix)
 	s := tok.Reveal()
 	f.Add(s[:len(s)-1]+"!", []byte{0, 1, 2}, uint16(len(s)-1), byte('z'))
 	f.Add("", []byte{}, uint16(0), byte(0))
@@ -165,7 +165,7 @@ func FuzzCheckCodeHash(f *testing.F) {
 	tiny := invite.CodeHashParams{Time: 1, MemoryKiB: 8, Threads: 1}
 	// A fixed hash of a fixed code, so every run checks the same pair.
 	fixed := []byte(phc("ABCDEFGH", argon2.Version, 8, 1, 1, []byte("fixed-salt-16byt"), 32))
-	code, minted := invite.MintCode(8, tiny)
+	code, minted := mintCode(f, 8, tiny)
 	f.Add(fixed, "ABCDEFGH")
 	f.Add(fixed, "ABCDEFGX")
 	f.Add(minted, code.Reveal())

@@ -183,3 +183,19 @@ func requireUUIDv7(t *testing.T, s string) {
 // ---------------------------------------------------------------- create
 
 func ptr[T any](v T) *T { return &v }
+
+// mintToken is invite.MintToken for a prefix the test knows is valid.
+func mintToken(tb testing.TB, prefix string) (invite.Secret, invite.TokenHash) {
+	tb.Helper()
+	tok, h, err := invite.MintToken(prefix)
+	require.NoError(tb, err)
+	return tok, h
+}
+
+// mintCode is invite.MintCode for arguments the test knows are valid.
+func mintCode(tb testing.TB, n int, p invite.CodeHashParams) (invite.Secret, []byte) {
+	tb.Helper()
+	code, h, err := invite.MintCode(n, p)
+	require.NoError(tb, err)
+	return code, h
+}

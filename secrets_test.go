@@ -101,7 +101,7 @@ func TestZeroSecret(t *testing.T) {
 }
 
 func TestTokenHashNeverPrints(t *testing.T) {
-	tok, h := invite.MintToken(invite.DefaultTokenPrefix)
+	tok, h := mintToken(t, invite.DefaultTokenPrefix)
 	forbidden := secretForms(tok.Reveal())
 	for _, verb := range hashVerbs {
 		out := fmt.Sprintf(verb, h) + fmt.Sprintf(verb, &h) + fmt.Sprintf(verb, struct{ H invite.TokenHash }{h})
@@ -117,8 +117,8 @@ func TestTokenHashNeverPrints(t *testing.T) {
 }
 
 func TestCredentialsNeverPrint(t *testing.T) {
-	tok, h := invite.MintToken(invite.DefaultTokenPrefix)
-	code, codeHash := invite.MintCode(8, invitetest.FastCodeHash)
+	tok, h := mintToken(t, invite.DefaultTokenPrefix)
+	code, codeHash := mintCode(t, 8, invitetest.FastCodeHash)
 	rec := &invite.Record{
 		Invitation: invite.Invitation{ID: "id-1", TenantID: "t1"},
 		Credentials: invite.Credentials{TokenHash: h, CodeHash: codeHash,

@@ -117,7 +117,10 @@ func TokenLength(prefix string) int { return len(prefix) + tokenBodyLen + tokenC
 
 // MintToken mints a new link token with the given prefix and returns it with
 // its hash. It reads 32 bytes from crypto/rand.
-func MintToken(prefix string) (Secret, TokenHash) {
+func MintToken(prefix string) (Secret, TokenHash, error) {
+	if len(prefix) > maxTokenPrefixLen || !validPrefix(prefix) {
+		return Secret{}, TokenHash{}, &ValidationError{Fields: []FieldError{{Field: "Prefix", Reason: tokenPrefixRule}}}
+	}
 	var raw [32]byte
 	_, _ = rand.Read(raw[:]) // crypto/rand.Read never fails (Go 1.24+)
 	var buf [maxTokenPrefixLen + tokenBodyLen + tokenCheckLen]byte
@@ -127,7 +130,7 @@ func MintToken(prefix string) (Secret, TokenHash) {
 	encodeBase62_32(buf[n:n+tokenCheckLen], checksum(buf[:n]))
 	n += tokenCheckLen
 	h := TokenHash(sha256.Sum256(buf[:n]))
-	return NewSecret(string(buf[:n])), h
+	return NewSecret(string(buf[:n])), h, nil
 }
 
 // ParseToken checks a token's prefix, length, alphabet and checksum and
@@ -247,6 +250,15 @@ const (
 	maxCodeHashCost      = 256 << 10 // MemoryKiB * Time: 64 MiB over 4 passes
 )
 
+// The rules New, MintToken and MintCode enforce, as their errors say them.
+const (
+	tokenPrefixRule    = "must be 1 to 16 characters from [A-Za-z0-9_]"
+	minCodeLength      = 6
+	maxCodeLength      = 16
+	codeLengthRule     = "must be 6 to 16"
+	codeHashParamsRule = "out of range (Time 1..32, Threads 1..16, MemoryKiB 8*Threads..65536, MemoryKiB*Time at most 262144)"
+)
+
 // valid reports whether p lies within the bounds above (Time 1..32, Threads
 // 1..16, MemoryKiB 8*Threads..65536, MemoryKiB*Time at most 262144).
 func (p CodeHashParams) valid() bool {
@@ -263,14 +275,24 @@ const codeSaltLen = 16
 
 // MintCode returns a new short code of length characters from CodeAlphabet
 // and its encoded argon2id hash (PHC string format).
-func MintCode(length int, p CodeHashParams) (Secret, []byte) {
+func MintCode(length int, p CodeHashParams) (Secret, []byte, error) {
+	var fe fieldErrs
+	if length < minCodeLength || length > maxCodeLength {
+		fe.add("Length", codeLengthRule)
+	}
+	if p != (CodeHashParams{}) && !p.valid() {
+		fe.add("CodeHashParams", codeHashParamsRule)
+	}
+	if err := fe.err(); err != nil {
+		return Secret{}, nil, err
+	}
 	raw := make([]byte, length)
 	_, _ = rand.Read(raw)
 	for i, b := range raw {
 		raw[i] = CodeAlphabet[b&31]
 	}
 	code := string(raw)
-	return NewSecret(code), hashCode(code, p)
+	return NewSecret(code), hashCode(code, p), nil
 }
 
 func hashCode(code string, p CodeHashParams) []byte {

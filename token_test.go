@@ -71,7 +71,7 @@ func TestMintTokenFormat(t *testing.T) {
 			require.Equal(t, len(prefix)+44+6, invite.TokenLength(prefix))
 			seen := map[string]bool{}
 			for range 200 {
-				tok, hash := invite.MintToken(prefix)
+				tok, hash := mintToken(t, prefix)
 				s := tok.Reveal()
 				require.Len(t, s, invite.TokenLength(prefix))
 				require.True(t, strings.HasPrefix(s, prefix))
@@ -111,7 +111,7 @@ func TestMintTokenUsesWholeRange(t *testing.T) {
 		seen[i] = map[byte]bool{}
 	}
 	for range 200 {
-		tok, _ := invite.MintToken(invite.DefaultTokenPrefix)
+		tok, _ := mintToken(t, invite.DefaultTokenPrefix)
 		for i := range n {
 			seen[i][tok.Reveal()[i]] = true
 		}
@@ -136,7 +136,7 @@ func TestParseTokenAcceptsReferenceTokens(t *testing.T) {
 }
 
 func TestParseTokenRejects(t *testing.T) {
-	tok, _ := invite.MintToken(invite.DefaultTokenPrefix)
+	tok, _ := mintToken(t, invite.DefaultTokenPrefix)
 	valid := tok.Reveal()
 	body := valid[4:]
 	flip := func(s string, i int) string {
@@ -188,7 +188,7 @@ func TestParseTokenRejects(t *testing.T) {
 // TestParseTokenEverySubstitution changes every character of a token to
 // every other character of the alphabet: CRC32 catches each one.
 func TestParseTokenEverySubstitution(t *testing.T) {
-	tok, _ := invite.MintToken(invite.DefaultTokenPrefix)
+	tok, _ := mintToken(t, invite.DefaultTokenPrefix)
 	s := tok.Reveal()
 	for i := 0; i < len(s); i++ {
 		for j := 0; j < len(alphabet62); j++ {
@@ -223,7 +223,7 @@ func TestMalformedTokensNeverReachTheStore(t *testing.T) {
 
 	// A well-formed token of no invitation does reach it and is
 	// ErrInvalidToken too.
-	other, _ := invite.MintToken(invite.DefaultTokenPrefix)
+	other, _ := mintToken(t, invite.DefaultTokenPrefix)
 	_, err := e.m.Lookup(e.ctx(), other.Reveal())
 	require.ErrorIs(t, err, invite.ErrInvalidToken)
 	require.EqualValues(t, 1, e.store.byToken.Load())
@@ -244,7 +244,7 @@ func TestCustomTokenPrefix(t *testing.T) {
 
 func TestMintCode(t *testing.T) {
 	for _, n := range []int{6, 8, 16} {
-		code, hash := invite.MintCode(n, invitetest.FastCodeHash)
+		code, hash := mintCode(t, n, invitetest.FastCodeHash)
 		c := code.Reveal()
 		require.Len(t, c, n)
 		for _, r := range c {
@@ -265,15 +265,15 @@ func TestMintCode(t *testing.T) {
 		require.False(t, ok)
 	}
 	// Salted: the same code never hashes the same twice.
-	_, h1 := invite.MintCode(8, invitetest.FastCodeHash)
-	_, h2 := invite.MintCode(8, invitetest.FastCodeHash)
+	_, h1 := mintCode(t, 8, invitetest.FastCodeHash)
+	_, h2 := mintCode(t, 8, invitetest.FastCodeHash)
 	require.NotEqual(t, h1, h2)
 }
 
 func TestMintCodeAlphabetCoverage(t *testing.T) {
 	seen := map[rune]bool{}
 	for range 100 {
-		code, _ := invite.MintCode(16, invite.CodeHashParams{Time: 1, MemoryKiB: 8, Threads: 1})
+		code, _ := mintCode(t, 16, invite.CodeHashParams{Time: 1, MemoryKiB: 8, Threads: 1})
 		for _, r := range code.Reveal() {
 			seen[r] = true
 		}
@@ -286,7 +286,7 @@ func TestMintCodeAlphabetCoverage(t *testing.T) {
 }
 
 func TestMintCodeZeroParamsUseDefaults(t *testing.T) {
-	_, hash := invite.MintCode(8, invite.CodeHashParams{})
+	_, hash := mintCode(t, 8, invite.CodeHashParams{})
 	p := invite.DefaultCodeHashParams
 	require.Contains(t, string(hash), fmt.Sprintf("$m=%d,t=%d,p=%d$", p.MemoryKiB, p.Time, p.Threads))
 }
@@ -397,5 +397,31 @@ func TestCheckCodeHashRejectsMalformedHashes(t *testing.T) {
 			require.False(t, ok)
 			require.NotContains(t, err.Error(), "ABCDEFGH")
 		})
+	}
+}
+
+// TestMintRefusesBadArguments: caller input never panics; it is a
+// *ValidationError naming the argument.
+func TestMintRefusesBadArguments(t *testing.T) {
+	for _, prefix := range []string{"", "ABCDEFGHIJ_123456", "inv-", "ïnv_"} {
+		_, _, err := invite.MintToken(prefix)
+		requireValidation(t, err, "Prefix")
+	}
+	cases := []struct {
+		n     int
+		p     invite.CodeHashParams
+		field string
+	}{
+		{-1, invitetest.FastCodeHash, "Length"},
+		{0, invitetest.FastCodeHash, "Length"},
+		{5, invitetest.FastCodeHash, "Length"},
+		{17, invitetest.FastCodeHash, "Length"},
+		{8, invite.CodeHashParams{Time: 1, MemoryKiB: 64}, "CodeHashParams"}, // zero threads
+		{8, invite.CodeHashParams{Time: 1, MemoryKiB: 1 << 20, Threads: 1}, "CodeHashParams"},
+	}
+	for _, c := range cases {
+		_, hash, err := invite.MintCode(c.n, c.p)
+		requireValidation(t, err, c.field)
+		require.Nil(t, hash)
 	}
 }

@@ -411,7 +411,7 @@ func TestCheckCodeHashAcceptsEveryConfigurableCost(t *testing.T) {
 	} {
 		_, err := invite.New(store, invite.Config{CodeHashParams: p})
 		require.NoError(t, err, "%+v", p)
-		code, hash := invite.MintCode(8, p)
+		code, hash := mintCode(t, 8, p)
 		ok, err := invite.CheckCodeHash(hash, code.Reveal())
 		require.NoError(t, err, "%+v", p)
 		require.True(t, ok)

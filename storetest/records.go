@@ -30,7 +30,10 @@ const (
 func newID() string { return uuid.Must(uuid.NewV7()).String() }
 
 func newHash() invite.TokenHash {
-	_, h := invite.MintToken(invite.DefaultTokenPrefix)
+	_, h, err := invite.MintToken(invite.DefaultTokenPrefix)
+	if err != nil {
+		panic(err) // the default prefix is valid
+	}
 	return h
 }
 
@@ -133,7 +136,10 @@ func state(s invite.State, at ...time.Time) func(*invite.Record) {
 // fullRecord returns an open record with every field set, times with
 // distinct microsecond parts, unicode text, nested maps and JSON metadata.
 func fullRecord(tenantID string) *invite.Record {
-	_, codeHash := invite.MintCode(8, invitetest.FastCodeHash)
+	_, codeHash, err := invite.MintCode(8, invitetest.FastCodeHash)
+	if err != nil {
+		panic(err) // valid constant arguments
+	}
 	r := newRecord(tenantID)
 	inv := &r.Invitation
 	inv.Invitee = invite.Invitee{
@@ -533,3 +539,4 @@ func race[T any](n int, fn func(i int) T) []T {
 	}
 	return out
 }
+

@@ -88,7 +88,10 @@ func (b *bench) insertChunk(ctx context.Context, tokens []string, tag string, te
 		seq := b.seq.Add(1)
 		tenant := tenantOf(seq)
 		email := b.email(tag, seq)
-		secret, hash := invite.MintToken(invite.DefaultTokenPrefix)
+		secret, hash, err := invite.MintToken(invite.DefaultTokenPrefix)
+		if err != nil {
+			return err
+		}
 		tokens[i] = secret.Reveal()
 		at := now()
 		v := newInvitation(tenant, email, at)
