@@ -23,7 +23,7 @@ func (m *Manager) Revoke(ctx context.Context, tenantID, id, reason string) (*Inv
 func (m *Manager) close(ctx context.Context, load func(context.Context) (*Record, error), op Operation, ev EventType, actor Actor, reason string) (*Invitation, error) {
 	var fe fieldErrs
 	if len(reason) > 1000 || !utf8.ValidString(reason) || hasControl(strings.ReplaceAll(reason, "\n", " ")) {
-		fe.add("Reason", "is longer than 1000 bytes, not valid UTF-8 or contains control characters")
+		fe.add("Reason", "is longer than 1000 bytes, not valid UTF-8 or contains control or invisible formatting characters")
 	}
 	if err := fe.err(); err != nil {
 		return nil, err
@@ -94,10 +94,10 @@ func (m *Manager) Update(ctx context.Context, in UpdateInput) (*Invitation, erro
 		return inv, nil
 	}
 	if in.GivenName != nil {
-		fe.checkText("GivenName", *in.GivenName, MaxNameLen, false)
+		fe.checkName("GivenName", *in.GivenName)
 	}
 	if in.FamilyName != nil {
-		fe.checkText("FamilyName", *in.FamilyName, MaxNameLen, false)
+		fe.checkName("FamilyName", *in.FamilyName)
 	}
 	if in.Roles != nil {
 		fe.checkList("Roles", *in.Roles)

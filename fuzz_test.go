@@ -209,7 +209,8 @@ func cleanText(s string) bool {
 		return false
 	}
 	for _, r := range s {
-		if unicode.IsControl(r) || r == '\u2028' || r == '\u2029' {
+		if unicode.IsControl(r) || r == '\u2028' || r == '\u2029' ||
+			(unicode.Is(unicode.Cf, r) && r != '\u200c' && r != '\u200d') {
 			return false
 		}
 	}
@@ -268,7 +269,7 @@ func FuzzCreateInput(f *testing.F) {
 		for name, v := range map[string]string{"email": inv.Invitee.Email, "phone": inv.Invitee.Phone, "user": inv.Invitee.UserID,
 			"given": inv.GivenName, "family": inv.FamilyName, "account": inv.AccountName, "redirect": inv.RedirectURI, "locale": inv.Locale} {
 			if !cleanText(v) {
-				t.Fatalf("stored %s %q has control characters or invalid UTF-8", name, v)
+				t.Fatalf("stored %s %q has control or format characters or invalid UTF-8", name, v)
 			}
 		}
 		if e := inv.Invitee.Email; e != "" {

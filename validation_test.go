@@ -546,3 +546,23 @@ func TestLinkTemplateAllowsOnlyPlainFields(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "https://x.example/i?t="+res.Token.Reveal()+"&o=t", res.Link.Reveal())
 }
+
+// TestFormatCharactersRefused: invisible and reordering characters would
+// let one tenant, role or name pass for another where it is shown.
+func TestFormatCharactersRefused(t *testing.T) {
+	e := newEnv(t)
+	in := input("ada@example.com")
+	in.TenantID = "ac\u200bme"
+	in.Roles = []string{"admin\u202e"}
+	in.GivenName = "Ada\u2066"
+	_, err := e.m.Create(e.ctx(), in)
+	requireValidation(t, err, "TenantID", "Roles[0]", "GivenName")
+
+	in = input("ada@example.com")
+	in.GivenName = "\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645" // Persian, with a zero-width non-joiner
+	res := e.create(in)
+	require.Equal(t, in.GivenName, res.Invitation.GivenName)
+	bad := "Ada\u200e"
+	_, err = e.m.Update(e.ctx(), invite.UpdateInput{TenantID: "t1", ID: res.Invitation.ID, FamilyName: &bad})
+	requireValidation(t, err, "FamilyName")
+}
