@@ -38,7 +38,7 @@ func (m *Manager) Accept(ctx context.Context, token string, in AcceptInput) (*Ac
 	if err := checkAccept(&in); err != nil {
 		return nil, err
 	}
-	h, err := ParseToken(m.cfg.TokenPrefix, token)
+	h, err := m.parseToken(token)
 	if err != nil {
 		return nil, err
 	}
@@ -48,7 +48,7 @@ func (m *Manager) Accept(ctx context.Context, token string, in AcceptInput) (*Ac
 func checkAccept(in *AcceptInput) error {
 	var fe fieldErrs
 	fe.checkText("Subject", in.Subject, MaxIDLen, true)
-	if in.Email != "" {
+	if in.Email = blankToEmpty(in.Email); in.Email != "" {
 		e, ok := NormalizeEmail(in.Email)
 		if !ok {
 			fe.add("Email", "is not a valid email address")
@@ -124,7 +124,7 @@ func (m *Manager) acceptNext(cur *Record, in *AcceptInput, now time.Time) (chang
 // Reject records that the invitee declined the invitation the token belongs
 // to. reason is optional (at most 1,000 characters).
 func (m *Manager) Reject(ctx context.Context, token, reason string) (*Invitation, error) {
-	h, err := ParseToken(m.cfg.TokenPrefix, token)
+	h, err := m.parseToken(token)
 	if err != nil {
 		return nil, err
 	}

@@ -117,6 +117,7 @@ func (m *Manager) byCode(ref CodeRef) (func(context.Context) (*Record, error), e
 	var fe fieldErrs
 	fe.checkText("TenantID", ref.TenantID, MaxIDLen, true)
 	var iv Invitee
+	ref.Email, ref.Phone = blankToEmpty(ref.Email), blankToEmpty(ref.Phone)
 	switch {
 	case ref.InvitationID != "":
 		fe.checkText("InvitationID", ref.InvitationID, MaxIDLen, true)

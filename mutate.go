@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -100,6 +101,15 @@ func (m *Manager) mutate(ctx context.Context, load func(context.Context) (*Recor
 			return nil, change{}, err
 		}
 	}
+}
+
+// parseToken checks a token from the invitee: a blank one is a
+// *ValidationError (the caller sent none), a malformed one ErrInvalidToken.
+func (m *Manager) parseToken(token string) (TokenHash, error) {
+	if strings.TrimSpace(token) == "" {
+		return TokenHash{}, &ValidationError{Fields: []FieldError{{Field: "Token", Reason: "is required"}}}
+	}
+	return ParseToken(m.cfg.TokenPrefix, token)
 }
 
 // startingAt returns a loader that yields rec (already read) first and

@@ -98,7 +98,7 @@ func (m *Manager) List(ctx context.Context, tenantID string, opts ListOptions) (
 // anything: mail link scanners fetch every link. A closed invitation is a
 // *TransitionError (ErrExpired, ErrAlreadyAccepted, ...).
 func (m *Manager) Lookup(ctx context.Context, token string) (*Invitation, error) {
-	h, err := ParseToken(m.cfg.TokenPrefix, token)
+	h, err := m.parseToken(token)
 	if err != nil {
 		return nil, err
 	}

@@ -211,7 +211,7 @@ func TestMalformedTokensNeverReachTheStore(t *testing.T) {
 	if bad == valid {
 		bad = valid[:len(valid)-1] + "B"
 	}
-	for _, tok := range []string{"", "inv_", "garbage", bad, strings.ToUpper(valid), valid + " "} {
+	for _, tok := range []string{"inv_", "garbage", bad, strings.ToUpper(valid), valid + " "} {
 		_, err := e.m.Lookup(e.ctx(), tok)
 		require.ErrorIs(t, err, invite.ErrInvalidToken)
 		_, err = e.m.Accept(e.ctx(), tok, invite.AcceptInput{Subject: "u1"})

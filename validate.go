@@ -367,8 +367,11 @@ func (fe *fieldErrs) checkData(data map[string]string, form map[string]map[strin
 	}
 }
 
-// checkInvitee normalises and validates the identifiers in place.
+// checkInvitee normalises and validates the identifiers in place. A blank
+// email or phone (white space only, as a form may send it) counts as
+// absent.
 func (fe *fieldErrs) checkInvitee(iv *Invitee) {
+	iv.Email, iv.Phone = blankToEmpty(iv.Email), blankToEmpty(iv.Phone)
 	if iv.Email != "" {
 		if e, ok := NormalizeEmail(iv.Email); ok {
 			iv.Email = e
@@ -384,6 +387,14 @@ func (fe *fieldErrs) checkInvitee(iv *Invitee) {
 		}
 	}
 	fe.checkText("Invitee.UserID", iv.UserID, MaxIDLen, false)
+}
+
+// blankToEmpty returns "" for a string of white space only, else s.
+func blankToEmpty(s string) string {
+	if strings.TrimSpace(s) == "" {
+		return ""
+	}
+	return s
 }
 
 func checkRef(tenantID, id string) error {

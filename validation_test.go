@@ -566,3 +566,35 @@ func TestFormatCharactersRefused(t *testing.T) {
 	_, err = e.m.Update(e.ctx(), invite.UpdateInput{TenantID: "t1", ID: res.Invitation.ID, FamilyName: &bad})
 	requireValidation(t, err, "FamilyName")
 }
+
+// TestBlankIsMissing: a blank token is a request without one (a
+// *ValidationError), not a wrong one; a blank email or phone is absent.
+func TestBlankIsMissing(t *testing.T) {
+	e := newEnv(t)
+	for _, tok := range []string{"", "  ", "\t\n"} {
+		_, err := e.m.Lookup(e.ctx(), tok)
+		requireValidation(t, err, "Token")
+		require.NotErrorIs(t, err, invite.ErrInvalidToken)
+		_, err = e.m.Accept(e.ctx(), tok, invite.AcceptInput{Subject: "u1"})
+		requireValidation(t, err, "Token")
+		_, err = e.m.Reject(e.ctx(), tok, "")
+		requireValidation(t, err, "Token")
+	}
+	require.Zero(t, e.store.byToken.Load(), "a blank token reached the store")
+	_, err := e.m.Lookup(e.ctx(), "inv_wrong")
+	require.ErrorIs(t, err, invite.ErrInvalidToken)
+
+	in := input("   ")
+	_, err = e.m.Create(e.ctx(), in)
+	ve := requireValidation(t, err, "Invitee")
+	require.False(t, ve.Has("Invitee.Email"), "blank is missing, not malformed")
+	in.Invitee.Phone = "+4915112345678"
+	res := e.create(in)
+	require.Empty(t, res.Invitation.Invitee.Email)
+
+	_, err = e.m.VerifyCode(e.ctx(), invite.CodeRef{TenantID: "t1", Email: " "}, "ABCDEFGH")
+	requireValidation(t, err, "InvitationID")
+	acc, err := e.m.Accept(e.ctx(), res.Token.Reveal(), invite.AcceptInput{Subject: "u1", Email: " "})
+	require.NoError(t, err)
+	require.Equal(t, "u1", acc.Invitation.AcceptedBy)
+}
