@@ -2,6 +2,7 @@ package invite
 
 import (
 	"errors"
+	"strconv"
 	"strings"
 )
 
@@ -71,11 +72,19 @@ type FieldError struct {
 
 func (f FieldError) Error() string { return f.Field + ": " + f.Reason }
 
-// ValidationError lists every invalid field of an input. It matches
-// ErrInvalid, and every sentinel carried by one of its fields.
+// ValidationError lists the invalid fields of an input: every one, up to
+// MaxFieldErrors. It matches ErrInvalid, and every sentinel carried by one
+// of its fields.
 type ValidationError struct {
 	Fields []FieldError
+	// More counts the invalid fields left out after the first
+	// MaxFieldErrors.
+	More int
 }
+
+// MaxFieldErrors bounds the fields a *ValidationError lists, so that an
+// input with a hundred thousand bad keys yields a short error.
+const MaxFieldErrors = 50
 
 func (e *ValidationError) Error() string {
 	var b strings.Builder
@@ -85,6 +94,9 @@ func (e *ValidationError) Error() string {
 			b.WriteString("; ")
 		}
 		b.WriteString(f.Error())
+	}
+	if e.More > 0 {
+		b.WriteString("; and " + strconv.Itoa(e.More) + " more")
 	}
 	return b.String()
 }
@@ -112,20 +124,36 @@ func (e *ValidationError) Has(field string) bool {
 	return false
 }
 
-// fieldErrs accumulates field errors during validation.
-type fieldErrs []FieldError
+// fieldErrs accumulates field errors during validation: the first
+// MaxFieldErrors, and a count of the rest.
+type fieldErrs struct {
+	list []FieldError
+	more int
+}
 
-func (fe *fieldErrs) add(field, reason string) {
-	*fe = append(*fe, FieldError{Field: field, Reason: reason})
+func (fe *fieldErrs) add(field, reason string) { fe.addErr(field, reason, nil) }
+
+// addNamed is add for a field whose name costs something to build (it
+// quotes a key): name runs only while the list has room.
+func (fe *fieldErrs) addNamed(name func() string, reason string) {
+	if len(fe.list) == MaxFieldErrors {
+		fe.more++
+		return
+	}
+	fe.add(name(), reason)
 }
 
 func (fe *fieldErrs) addErr(field, reason string, err error) {
-	*fe = append(*fe, FieldError{Field: field, Reason: reason, Err: err})
+	if len(fe.list) == MaxFieldErrors {
+		fe.more++
+		return
+	}
+	fe.list = append(fe.list, FieldError{Field: field, Reason: reason, Err: err})
 }
 
-func (fe fieldErrs) err() error {
-	if len(fe) == 0 {
+func (fe *fieldErrs) err() error {
+	if len(fe.list) == 0 {
 		return nil
 	}
-	return &ValidationError{Fields: fe}
+	return &ValidationError{Fields: fe.list, More: fe.more}
 }

@@ -323,7 +323,7 @@ func (fe *fieldErrs) checkList(field string, items []string) {
 	}
 	for i, s := range items {
 		if reason := textProblem(s, MaxIDLen, true); reason != "" {
-			fe.add(field+"["+itoa(i)+"]", reason)
+			fe.addNamed(func() string { return field + "[" + itoa(i) + "]" }, reason)
 		}
 	}
 }
@@ -331,30 +331,42 @@ func (fe *fieldErrs) checkList(field string, items []string) {
 // checkData validates the pre-filled data and metadata and returns nothing;
 // the combined JSON size must stay within max bytes.
 func (fe *fieldErrs) checkData(data map[string]string, form map[string]map[string]string, meta json.RawMessage, max int) {
+	// The size first: an oversized input is refused without looking at
+	// (or quoting) any of its entries.
 	size := len(meta)
-	// Field names are built only for bad entries.
 	for k, v := range data {
-		if reason := textProblem(k, MaxIDLen, true); reason != "" {
-			fe.add("Data["+strconv.Quote(k)+"]", reason)
-		}
-		if !utf8.ValidString(v) || strings.IndexByte(v, 0) >= 0 {
-			fe.add("Data["+strconv.Quote(k)+"]", "value is not valid UTF-8 or contains NUL")
-		}
 		size += len(k) + len(v) + 6
 	}
 	for id, fields := range form {
-		if reason := textProblem(id, MaxIDLen, true); reason != "" {
-			fe.add("FormData["+strconv.Quote(id)+"]", reason)
-		}
 		size += len(id) + 6
 		for k, v := range fields {
+			size += len(k) + len(v) + 6
+		}
+	}
+	if size > max {
+		fe.add("Data", "pre-filled data and metadata exceed "+itoa(max)+" bytes")
+		return
+	}
+	// Field names are built only for bad entries.
+	for k, v := range data {
+		if reason := textProblem(k, MaxIDLen, true); reason != "" {
+			fe.addNamed(func() string { return "Data[" + quoteKey(k) + "]" }, reason)
+		}
+		if !utf8.ValidString(v) || strings.IndexByte(v, 0) >= 0 {
+			fe.addNamed(func() string { return "Data[" + quoteKey(k) + "]" }, "value is not valid UTF-8 or contains NUL")
+		}
+	}
+	for id, fields := range form {
+		if reason := textProblem(id, MaxIDLen, true); reason != "" {
+			fe.addNamed(func() string { return "FormData[" + quoteKey(id) + "]" }, reason)
+		}
+		for k, v := range fields {
 			if reason := textProblem(k, MaxIDLen, true); reason != "" {
-				fe.add("FormData["+strconv.Quote(id)+"]["+strconv.Quote(k)+"]", reason)
+				fe.addNamed(func() string { return "FormData[" + quoteKey(id) + "][" + quoteKey(k) + "]" }, reason)
 			}
 			if !utf8.ValidString(v) || strings.IndexByte(v, 0) >= 0 {
-				fe.add("FormData["+strconv.Quote(id)+"]["+strconv.Quote(k)+"]", "value is not valid UTF-8 or contains NUL")
+				fe.addNamed(func() string { return "FormData[" + quoteKey(id) + "][" + quoteKey(k) + "]" }, "value is not valid UTF-8 or contains NUL")
 			}
-			size += len(k) + len(v) + 6
 		}
 	}
 	// NUL (\u0000) is valid JSON but no PostgreSQL jsonb can store it, so
@@ -362,9 +374,22 @@ func (fe *fieldErrs) checkData(data map[string]string, form map[string]map[strin
 	if len(meta) > 0 && (!json.Valid(meta) || bytes.Contains(meta, []byte(`\u0000`))) {
 		fe.add("Metadata", "is not valid JSON or contains \\u0000")
 	}
-	if size > max {
-		fe.add("Data", "pre-filled data and metadata exceed "+itoa(max)+" bytes")
+}
+
+// maxQuotedKey bounds how much of a key a field name quotes.
+const maxQuotedKey = 64
+
+// quoteKey quotes a map key for a field name, cut to maxQuotedKey bytes
+// (at a rune boundary) and marked with "…" when cut.
+func quoteKey(k string) string {
+	if len(k) <= maxQuotedKey {
+		return strconv.Quote(k)
 	}
+	cut := maxQuotedKey
+	for cut > 0 && !utf8.RuneStart(k[cut]) {
+		cut--
+	}
+	return strconv.Quote(k[:cut] + "…")
 }
 
 // checkInvitee normalises and validates the identifiers in place. A blank

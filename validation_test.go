@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -597,4 +598,37 @@ func TestBlankIsMissing(t *testing.T) {
 	acc, err := e.m.Accept(e.ctx(), res.Token.Reveal(), invite.AcceptInput{Subject: "u1", Email: " "})
 	require.NoError(t, err)
 	require.Equal(t, "u1", acc.Invitation.AcceptedBy)
+}
+
+// TestValidationErrorsStayShort: however large or broken the input, the
+// error names at most MaxFieldErrors fields and quotes at most a short
+// prefix of a key.
+func TestValidationErrorsStayShort(t *testing.T) {
+	e := newEnv(t, func(c *invite.Config) { c.MaxDataBytes = 64 << 20 })
+	in := input("ada@example.com")
+	in.Data = map[string]string{}
+	for i := range 100_000 {
+		in.Data[fmt.Sprintf("bad\x00key-%d", i)] = "v"
+	}
+	_, err := e.m.Create(e.ctx(), in)
+	var ve *invite.ValidationError
+	require.ErrorAs(t, err, &ve)
+	require.Len(t, ve.Fields, invite.MaxFieldErrors)
+	require.Equal(t, 100_000-invite.MaxFieldErrors, ve.More)
+	require.Less(t, len(err.Error()), 10_000)
+	require.Contains(t, err.Error(), "and 99950 more")
+
+	huge := strings.Repeat("k", 10<<20) + "\x00"
+	in.Data = map[string]string{huge: "v"}
+	_, err = e.m.Create(e.ctx(), in)
+	require.ErrorAs(t, err, &ve)
+	require.Less(t, len(err.Error()), 1000, "a 10 MB key is not echoed")
+	require.Contains(t, ve.Fields[0].Field, `…"]`)
+
+	// Over the size limit: refused on size alone, no key looked at.
+	e2 := newEnv(t)
+	in.Data = map[string]string{huge: "v"}
+	_, err = e2.m.Create(e2.ctx(), in)
+	ve = requireValidation(t, err, "Data")
+	require.Len(t, ve.Fields, 1)
 }
