@@ -39,6 +39,13 @@ type Config struct {
 	// LinkTokenParam names the token's query parameter when the link is
 	// built from RedirectURI. Default: "token".
 	LinkTokenParam string
+	// LinkHosts, when set, are the only hosts an invitation link (from a
+	// link template or a RedirectURI) may point to: exact host names,
+	// compared case-insensitively, or "*.example.com" for the subdomains
+	// of example.com. Default: nil, any host. Either way a link must be an
+	// absolute https URL (http only for localhost); any other is a
+	// *ValidationError before anything is stored.
+	LinkHosts []string
 
 	// DefaultExpiry is an invitation's validity when the input gives none.
 	// Default: 7 days.
@@ -101,11 +108,19 @@ func (c Config) withDefaults() (Config, *template.Template, error) {
 	if len(c.TokenPrefix) > maxTokenPrefixLen || !validPrefix(c.TokenPrefix) {
 		fe.add("TokenPrefix", tokenPrefixRule)
 	}
+	c.LinkHosts = slices.Clone(c.LinkHosts)
+	for i, h := range c.LinkHosts {
+		if !validHostPattern(h) {
+			fe.add("LinkHosts["+itoa(i)+"]", "is not a host name or *.host.name")
+		}
+	}
 	var link *template.Template
 	if c.LinkTemplate != "" {
 		var err error
 		if link, err = parseLinkTemplate(c.LinkTemplate); err != nil {
 			fe.add("LinkTemplate", "does not parse: "+err.Error())
+		} else if reason := linkProblem(renderSample(link), c.LinkHosts); reason != "" {
+			fe.add("LinkTemplate", "renders a link that "+reason)
 		}
 	}
 	if c.LinkTokenParam == "" {

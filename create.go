@@ -108,9 +108,9 @@ func (m *Manager) Create(ctx context.Context, in CreateInput) (*Result, error) {
 	}
 	// Build the link before anything is stored: a failure must not leave a
 	// committed invitation whose secret nobody received.
-	link, err := buildLink(m.link, m.cfg.LinkTokenParam, &rec.Invitation, token.Reveal(), code.Reveal())
+	link, err := m.buildLink(&rec.Invitation, token, code)
 	if err != nil {
-		return nil, fmt.Errorf("invite: building link: %w", err)
+		return nil, err
 	}
 	if err := m.insert(ctx, rec, in.Supersede, now); err != nil {
 		if errors.Is(err, ErrAlreadyExists) && in.IdempotencyKey != "" {

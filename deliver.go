@@ -74,8 +74,8 @@ func (m *Manager) Resend(ctx context.Context, tenantID, id string, opts ResendOp
 		}
 		// The link is built before the write: a failure must not commit a
 		// secret nobody received (the old one would be dead already).
-		if s.link, err = buildLink(m.link, m.cfg.LinkTokenParam, n, s.token.Reveal(), s.code.Reveal()); err != nil {
-			return change{}, fmt.Errorf("invite: building link: %w", err)
+		if s.link, err = m.buildLink(n, s.token, s.code); err != nil {
+			return change{}, err
 		}
 		c := write(next, EventResent, ActorFrom(ctx, Actor{Kind: ActorAdmin}))
 		c.secrets = s

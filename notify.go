@@ -3,6 +3,7 @@ package invite
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/url"
 	"strings"
 	"text/template"
@@ -162,6 +163,37 @@ func parseLinkTemplate(s string) (*template.Template, error) {
 		return nil, err
 	}
 	return t, nil
+}
+
+// buildLink renders inv's link for the given secrets and checks it: a link
+// that is not an absolute https URL (http for localhost), or that points
+// outside Config.LinkHosts, is a *ValidationError naming where it came
+// from (LinkTemplate or RedirectURI).
+func (m *Manager) buildLink(inv *Invitation, token, code Secret) (string, error) {
+	link, err := buildLink(m.link, m.cfg.LinkTokenParam, inv, token.Reveal(), code.Reveal())
+	if err != nil {
+		return "", fmt.Errorf("invite: building link: %w", err)
+	}
+	if link == "" {
+		return "", nil
+	}
+	if reason := linkProblem(link, m.cfg.LinkHosts); reason != "" {
+		field := "LinkTemplate"
+		if inv.LinkTemplate == "" && m.link == nil {
+			field = "RedirectURI"
+		}
+		return "", &ValidationError{Fields: []FieldError{{Field: field, Reason: "renders a link that " + reason}}}
+	}
+	return link, nil
+}
+
+// renderSample renders t with a sample value in every field, to check the
+// shape of the links it makes.
+func renderSample(t *template.Template) string {
+	var b strings.Builder
+	_ = t.Execute(&b, LinkData{Token: "t", Code: "t", ShortCode: "c", InvitationID: "i", TenantID: "o", OrgID: "o",
+		UserID: "u", Email: "e", Phone: "p", ClientID: "c", Locale: "l", Redirect: "r"})
+	return b.String()
 }
 
 // buildLink renders the invitation's link: its own LinkTemplate, else the

@@ -632,3 +632,50 @@ func TestValidationErrorsStayShort(t *testing.T) {
 	ve = requireValidation(t, err, "Data")
 	require.Len(t, ve.Fields, 1)
 }
+
+// TestLinksAreHTTPSToAllowedHosts: whatever a link template says, the link
+// sent is an absolute https URL, to Config.LinkHosts when set; anything
+// else is refused before it is stored.
+func TestLinksAreHTTPSToAllowedHosts(t *testing.T) {
+	e := newEnv(t, func(c *invite.Config) { c.LinkHosts = []string{"app.example", "*.tenants.example"} })
+	for _, tmpl := range []string{
+		"javascript:alert(1)//{{.Token}}",
+		"data:text/html,<a href=x>{{.Token}}</a>",
+		"http://app.example/i/{{.Token}}",
+		"https://evil.example/i/{{.Token}}",
+		"https://app.example.evil.example/i/{{.Token}}",
+		"https://tenants.example.evil/{{.Token}}",
+		"//app.example/{{.Token}}",
+	} {
+		in := input("ada@example.com")
+		in.LinkTemplate = tmpl
+		_, err := e.m.Create(e.ctx(), in)
+		requireValidation(t, err, "LinkTemplate")
+	}
+	require.Zero(t, e.count("t1"), "nothing stored")
+
+	for _, tmpl := range []string{"https://app.example/i/{{.Token}}", "https://acme.tenants.example/i?t={{.Token}}", "https://APP.example/{{.Token}}"} {
+		in := input(fmt.Sprintf("ok%d@example.com", e.count("t1")))
+		in.LinkTemplate = tmpl
+		res := e.create(in)
+		require.NotEmpty(t, res.Link.Reveal())
+	}
+	in := input("redirect@example.com")
+	in.RedirectURI = "https://elsewhere.example/register"
+	_, err := e.m.Create(e.ctx(), in)
+	requireValidation(t, err, "RedirectURI")
+
+	// The host's own template is checked once, at New.
+	for _, bad := range []string{"{{.Token}}", "ftp://app.example/{{.Token}}", "https://evil.example/{{.Token}}"} {
+		_, err := invite.New(memstore.New(), invite.Config{LinkTemplate: bad, LinkHosts: []string{"app.example"}})
+		requireValidation(t, err, "LinkTemplate")
+	}
+	_, err = invite.New(memstore.New(), invite.Config{LinkHosts: []string{"https://app.example"}})
+	requireValidation(t, err, "LinkHosts[0]")
+	// Without LinkHosts any https host goes, but never another scheme.
+	e2 := newEnv(t)
+	in = input("ada@example.com")
+	in.LinkTemplate = "javascript:alert(1)//{{.Token}}"
+	_, err = e2.m.Create(e2.ctx(), in)
+	requireValidation(t, err, "LinkTemplate")
+}
