@@ -77,7 +77,7 @@ func (m *Manager) accept(ctx context.Context, load func(context.Context) (*Recor
 		if code == nil {
 			return m.acceptNext(cur, &in, now)
 		}
-		if c, err := m.codeFailure(cur, *code, now); c.next != nil || err != nil {
+		if c, err := m.codeFailure(ctx, cur, *code, now); c.next != nil || err != nil {
 			return c, err
 		}
 		c, err := m.acceptNext(cur, &in, now)

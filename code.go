@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -17,22 +19,33 @@ type CodeRef struct {
 }
 
 // VerifyCode checks a short code without consuming the invitation and
-// returns it, like Lookup. A wrong code is ErrInvalidCode and counts as a
-// failed attempt (event invitation.code_failed); after
-// Config.CodeMaxAttempts failures in total every attempt is ErrCodeLocked.
-// Wrong guesses count while the invitation is open or accepted (an accepted
-// invitation's code still replays the acceptance to its subject).
-// Each answer is committed against the version it was computed from, so
-// parallel guesses cannot exceed the limit: an answer to a right code
-// (success, or the error of a closed invitation) is a guard write that
-// bumps Version and emits no event (the invitation itself does not change).
+// returns it, like Lookup.
+//
+// Every failure is an error matching ErrInvalidCode, so that a public
+// endpoint answering ErrInvalidCode gives one answer whatever went wrong:
+// a wrong or malformed code, a ref that matches no invitation, an
+// invitation without a code, one that is expired, rejected or revoked, and
+// a code locked after Config.CodeMaxAttempts failures (ErrCodeLocked,
+// which also matches ErrInvalidCode). Every well-formed code costs one
+// argon2id check whether or not there is a code to check it against, so
+// the time taken does not tell an invitee apart from nobody (a counted
+// failure adds one store write).
+//
+// A wrong code counts as a failed attempt (event invitation.code_failed)
+// at an open invitation and at an accepted one (whose code still replays
+// the acceptance to its subject). Each answer is committed against the
+// version it was computed from, so parallel guesses cannot exceed the
+// limit: an answer to a right code (success, or ErrAlreadyAccepted) is a
+// guard write that bumps Version and emits no event. At most
+// Config.CodeCheckConcurrency checks run at once; the others wait, or
+// return when ctx ends.
 func (m *Manager) VerifyCode(ctx context.Context, ref CodeRef, code string) (*Invitation, error) {
-	load, err := m.byCode(ref)
+	norm, load, err := m.byCode(ref, code)
 	if err != nil {
 		return nil, err
 	}
 	rec, c, err := m.mutate(ctx, load, func(cur *Record, now time.Time) (change, error) {
-		if c, err := m.codeFailure(cur, code, now); c.next != nil || err != nil {
+		if c, err := m.codeFailure(ctx, cur, norm, now); c.next != nil || err != nil {
 			return c, err
 		}
 		// A guard write: it commits this answer (success, or the state
@@ -50,47 +63,44 @@ func (m *Manager) VerifyCode(ctx context.Context, ref CodeRef, code string) (*In
 	return &rec.Invitation, nil
 }
 
-// AcceptCode is Accept with a short code instead of the link token. A wrong
-// code counts as a failed attempt exactly as in VerifyCode, and an answer
-// to a right code that accepts nothing (ErrEmailMismatch,
-// ErrSubjectMismatch, a closed invitation) is a guard write as there. A
+// AcceptCode is Accept with a short code instead of the link token. A
+// failure is answered, and a wrong code counted, exactly as in VerifyCode,
+// and an answer to a right code that accepts nothing (ErrEmailMismatch,
+// ErrSubjectMismatch, ErrAlreadyAccepted) is a guard write as there. A
 // replay to the subject that accepted writes nothing, as in Accept.
 func (m *Manager) AcceptCode(ctx context.Context, ref CodeRef, code string, in AcceptInput) (*Acceptance, error) {
 	if err := checkAccept(&in); err != nil {
 		return nil, err
 	}
-	load, err := m.byCode(ref)
+	norm, load, err := m.byCode(ref, code)
 	if err != nil {
 		return nil, err
 	}
-	return m.accept(ctx, load, in, &code)
+	return m.accept(ctx, load, in, &norm)
 }
 
-// checkCode verifies code against cur's code hash at now. countable
-// reports whether a failure is to be recorded: a wrong guess at the code of
-// an open invitation, or of an accepted one (whose code still replays the
-// acceptance to its subject), counts; an invitation without a code, one
-// otherwise closed or a locked code answers without writing anything.
-func (m *Manager) checkCode(cur *Record, code string, now time.Time) (countable bool, err error) {
+// checkCode verifies the normalised code against cur's code hash at now,
+// deciding from the state before any hashing. countable reports whether a
+// failure is to be recorded: a wrong guess at the code of an open
+// invitation, or of an accepted one, counts. An invitation without a code,
+// one expired, rejected or revoked (whose code can do nothing), and a
+// locked code are answered after the same work on a dummy hash, without
+// checking the code and without writing.
+func (m *Manager) checkCode(ctx context.Context, cur *Record, norm string, now time.Time) (countable bool, err error) {
 	c := &cur.Credentials
-	if !cur.Invitation.HasCode || len(c.CodeHash) == 0 {
-		return false, ErrInvalidCode
-	}
-	if c.CodeFailures >= m.cfg.CodeMaxAttempts {
-		return false, ErrCodeLocked
-	}
 	st := cur.Invitation.StateAt(now)
-	countable = st.Open() || st == StateAccepted
-	norm, ok := NormalizeCode(code)
-	if !ok || len(norm) != m.cfg.CodeLength {
-		return countable, ErrInvalidCode
+	switch {
+	case !cur.Invitation.HasCode || len(c.CodeHash) == 0 || !(st.Open() || st == StateAccepted):
+		return false, m.codes.miss(ctx, norm, ErrInvalidCode)
+	case c.CodeFailures >= m.cfg.CodeMaxAttempts:
+		return false, m.codes.miss(ctx, norm, ErrCodeLocked)
 	}
-	match, err := CheckCodeHash(c.CodeHash, norm)
+	match, err := m.codes.check(ctx, c.CodeHash, norm)
 	if err != nil {
 		return false, err
 	}
 	if !match {
-		return countable, ErrInvalidCode
+		return true, ErrInvalidCode
 	}
 	return false, nil
 }
@@ -99,8 +109,8 @@ func (m *Manager) checkCode(cur *Record, code string, now time.Time) (countable 
 // error; a countable failure is the write that records it (event
 // invitation.code_failed) with the failure as its answer; any other
 // failure is an error that writes nothing.
-func (m *Manager) codeFailure(cur *Record, code string, now time.Time) (change, error) {
-	countable, err := m.checkCode(cur, code, now)
+func (m *Manager) codeFailure(ctx context.Context, cur *Record, norm string, now time.Time) (change, error) {
+	countable, err := m.checkCode(ctx, cur, norm, now)
 	if err == nil || !countable {
 		return change{}, err
 	}
@@ -111,9 +121,13 @@ func (m *Manager) codeFailure(cur *Record, code string, now time.Time) (change, 
 	return c, nil
 }
 
-// byCode resolves a CodeRef to its record loader. A ref that matches
-// nothing is ErrInvalidCode, so codes cannot be used to probe for invitees.
-func (m *Manager) byCode(ref CodeRef) (func(context.Context) (*Record, error), error) {
+// byCode checks a CodeRef and the code typed, and returns the normalised
+// code and the loader of the invitation. A malformed code is
+// ErrInvalidCode before the store is touched (it cannot be right, so it
+// tells nothing and counts as nothing); a ref that matches no invitation is
+// ErrInvalidCode after a dummy check (see VerifyCode), so that codes cannot
+// be used to probe for invitees.
+func (m *Manager) byCode(ref CodeRef, code string) (string, func(context.Context) (*Record, error), error) {
 	var fe fieldErrs
 	fe.checkText("TenantID", ref.TenantID, MaxIDLen, true)
 	var iv Invitee
@@ -128,13 +142,17 @@ func (m *Manager) byCode(ref CodeRef) (func(context.Context) (*Record, error), e
 		fe.add("InvitationID", "or Email or Phone is required")
 	}
 	if err := fe.err(); err != nil {
-		return nil, err
+		return "", nil, err
 	}
-	return func(ctx context.Context) (*Record, error) {
+	norm, ok := NormalizeCode(code)
+	if !ok || len(norm) != m.cfg.CodeLength {
+		return "", nil, ErrInvalidCode
+	}
+	return norm, func(ctx context.Context) (*Record, error) {
 		if ref.InvitationID != "" {
 			rec, err := m.store.Get(ctx, ref.TenantID, ref.InvitationID)
 			if errors.Is(err, ErrNotFound) {
-				return nil, ErrInvalidCode
+				return nil, m.codes.miss(ctx, norm, ErrInvalidCode)
 			}
 			return rec, err
 		}
@@ -163,8 +181,50 @@ func (m *Manager) byCode(ref CodeRef) (func(context.Context) (*Record, error), e
 					return m.store.Get(ctx, ref.TenantID, inv.ID)
 				}
 			}
-			return nil, ErrInvalidCode
+			return nil, m.codes.miss(ctx, norm, ErrInvalidCode)
 		}
 		return found, nil
 	}, nil
+}
+
+// codeGuard bounds and equalises the argon2id work of short-code checks.
+// Managers made by WithStore share their original's.
+type codeGuard struct {
+	// sem holds a token for every check running.
+	sem    chan struct{}
+	params CodeHashParams
+	// dummy is a hash of no code, minted on first use with params: what a
+	// miss is checked against.
+	once  sync.Once
+	dummy []byte
+	// checks counts the hashes computed (for tests).
+	checks atomic.Int64
+}
+
+func newCodeGuard(concurrency int, p CodeHashParams) *codeGuard {
+	return &codeGuard{sem: make(chan struct{}, concurrency), params: p}
+}
+
+// check runs one argon2id verification of code against encoded, waiting
+// for a free slot first (or returning ctx's error).
+func (g *codeGuard) check(ctx context.Context, encoded []byte, code string) (bool, error) {
+	select {
+	case g.sem <- struct{}{}:
+	case <-ctx.Done():
+		return false, ctx.Err()
+	}
+	defer func() { <-g.sem }()
+	g.checks.Add(1)
+	return CheckCodeHash(encoded, code)
+}
+
+// miss does the work of a check against the dummy hash and returns answer
+// (or ctx's error), so that an answer without a real check takes as long
+// as one with.
+func (g *codeGuard) miss(ctx context.Context, code string, answer error) error {
+	g.once.Do(func() { g.dummy = hashCode("", g.params) })
+	if _, err := g.check(ctx, g.dummy, code); err != nil && ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return answer
 }

@@ -1,10 +1,12 @@
 package invite_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -108,12 +110,17 @@ func TestCodeLocksAfterMaxAttempts(t *testing.T) {
 			res := e.create(codeInput("ada@example.com", ""))
 			code := res.Code.Reveal()
 			ref := invite.CodeRef{TenantID: "t1", InvitationID: res.Invitation.ID}
-			wrong := []string{"", "garbage!", "ABCD", strings.Repeat("Z", 9)}
+			// Malformed guesses are refused before the store is read:
+			// they cannot be right, so they tell and count nothing.
+			for _, guess := range []string{"", "garbage!", "ABCD", strings.Repeat("Z", 9)} {
+				_, err := e.m.VerifyCode(e.ctx(), ref, guess)
+				require.ErrorIs(t, err, invite.ErrInvalidCode)
+				_, err = e.m.AcceptCode(e.ctx(), ref, guess, invite.AcceptInput{Subject: "u"})
+				require.ErrorIs(t, err, invite.ErrInvalidCode)
+			}
+			require.Zero(t, e.record("t1", res.Invitation.ID).Credentials.CodeFailures)
 			for i := range want {
 				guess := wrongCode(code, 0)
-				if i < len(wrong) {
-					guess = wrong[i] // malformed guesses count too
-				}
 				var err error
 				if i%2 == 0 {
 					_, err = e.m.VerifyCode(e.ctx(), ref, guess)
@@ -189,10 +196,12 @@ func TestParallelCodeGuessesNeverExceedTheLimit(t *testing.T) {
 			invalid := 0
 			for _, err := range errs {
 				require.Error(t, err)
-				if errors.Is(err, invite.ErrInvalidCode) {
+				switch {
+				case errors.Is(err, invite.ErrCodeLocked), errors.Is(err, invite.ErrConflict):
+				case errors.Is(err, invite.ErrInvalidCode):
 					invalid++
-				} else {
-					require.True(t, errors.Is(err, invite.ErrCodeLocked) || errors.Is(err, invite.ErrConflict), "%v", err)
+				default:
+					t.Fatalf("unexpected answer: %v", err)
 				}
 			}
 			require.LessOrEqual(t, invalid, 5, "more failures answered than CodeMaxAttempts")
@@ -315,4 +324,89 @@ func TestCodeDeadAfterLimitEvenWithSuccessesBetween(t *testing.T) {
 	}
 	_, err := e.m.VerifyCode(e.ctx(), ref, code)
 	require.ErrorIs(t, err, invite.ErrCodeLocked)
+}
+
+// TestCodeAnswersTellNothing (reference review: probing for invitees with
+// codes): every well-formed guess costs exactly one argon2id check and
+// matches ErrInvalidCode, whether the ref names an invitee with a code, an
+// unknown one, a locked code, a closed invitation or one without a code; a
+// malformed guess costs none and reads nothing.
+func TestCodeAnswersTellNothing(t *testing.T) {
+	e := newEnv(t, func(c *invite.Config) { c.CodeMaxAttempts = 1 })
+	live := e.create(codeInput("live@example.com", ""))
+	locked := e.create(codeInput("locked@example.com", ""))
+	_, err := e.m.VerifyCode(e.ctx(), invite.CodeRef{TenantID: "t1", InvitationID: locked.Invitation.ID}, wrongCode(locked.Code.Reveal(), 0))
+	require.ErrorIs(t, err, invite.ErrInvalidCode)
+	revoked := e.create(codeInput("revoked@example.com", ""))
+	_, err = e.m.Revoke(e.ctx(), "t1", revoked.Invitation.ID, "")
+	require.NoError(t, err)
+	plain := e.create(input("plain@example.com"))
+
+	guess := "ABCDEFGH"
+	for name, ref := range map[string]invite.CodeRef{
+		"live":         {TenantID: "t1", Email: "live@example.com"},
+		"unknown":      {TenantID: "t1", Email: "nobody@example.com"},
+		"unknown id":   {TenantID: "t1", InvitationID: "no-such-id"},
+		"other tenant": {TenantID: "t2", InvitationID: live.Invitation.ID},
+		"locked":       {TenantID: "t1", InvitationID: locked.Invitation.ID},
+		"revoked":      {TenantID: "t1", InvitationID: revoked.Invitation.ID},
+		"no code":      {TenantID: "t1", InvitationID: plain.Invitation.ID},
+	} {
+		before := invite.CodeChecks(e.m)
+		_, err := e.m.VerifyCode(e.ctx(), ref, guess)
+		require.ErrorIs(t, err, invite.ErrInvalidCode, name)
+		require.Equal(t, before+1, invite.CodeChecks(e.m), "%s: one check", name)
+		_, err = e.m.AcceptCode(e.ctx(), ref, guess, invite.AcceptInput{Subject: "x"})
+		require.ErrorIs(t, err, invite.ErrInvalidCode, name)
+		require.Equal(t, before+2, invite.CodeChecks(e.m), "%s: one check", name)
+	}
+	before, reads := invite.CodeChecks(e.m), e.store.byToken.Load()
+	_, err = e.m.VerifyCode(e.ctx(), invite.CodeRef{TenantID: "t1", Email: "live@example.com"}, "not a code!")
+	require.ErrorIs(t, err, invite.ErrInvalidCode)
+	require.Equal(t, before, invite.CodeChecks(e.m))
+	require.Equal(t, reads, e.store.byToken.Load())
+}
+
+// TestCodeGuessesAtAClosedInvitationAreRefused: an expired (not yet swept)
+// or revoked invitation's code can do nothing, so guesses at it are
+// refused from the state, before any hashing of it: the right code is
+// answered like a wrong one, and nothing is written.
+func TestCodeGuessesAtAClosedInvitationAreRefused(t *testing.T) {
+	e := newEnv(t)
+	res := e.create(codeInput("ada@example.com", ""))
+	ref := invite.CodeRef{TenantID: "t1", InvitationID: res.Invitation.ID}
+	e.clock.Advance(8 * 24 * time.Hour) // lapsed
+	version := e.get("t1", res.Invitation.ID).Version
+	for i := range 50 {
+		_, err := e.m.VerifyCode(e.ctx(), ref, wrongCode(res.Code.Reveal(), i))
+		require.ErrorIs(t, err, invite.ErrInvalidCode)
+		require.NotErrorIs(t, err, invite.ErrCodeLocked)
+	}
+	_, err := e.m.AcceptCode(e.ctx(), ref, res.Code.Reveal(), invite.AcceptInput{Subject: "u"})
+	require.ErrorIs(t, err, invite.ErrInvalidCode, "the right code is not told apart")
+	require.NotErrorIs(t, err, invite.ErrExpired)
+	rec := e.record("t1", res.Invitation.ID)
+	require.Equal(t, version, rec.Invitation.Version, "nothing written")
+	require.Zero(t, rec.Credentials.CodeFailures)
+}
+
+// TestCodeChecksAreBounded: a check waits for a free slot of
+// Config.CodeCheckConcurrency and gives up when its context ends.
+func TestCodeChecksAreBounded(t *testing.T) {
+	e := newEnv(t, func(c *invite.Config) { c.CodeCheckConcurrency = 2 })
+	res := e.create(codeInput("ada@example.com", ""))
+	ref := invite.CodeRef{TenantID: "t1", InvitationID: res.Invitation.ID}
+	release := invite.HoldCodeSlots(e.m)
+	ctx, cancel := context.WithTimeout(e.ctx(), 50*time.Millisecond)
+	defer cancel()
+	_, err := e.m.VerifyCode(ctx, ref, res.Code.Reveal())
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	_, err = e.m.VerifyCode(ctx, invite.CodeRef{TenantID: "t1", Email: "nobody@example.com"}, res.Code.Reveal())
+	require.ErrorIs(t, err, context.DeadlineExceeded, "a miss waits as a check does")
+	release()
+	_, err = e.m.VerifyCode(e.ctx(), ref, res.Code.Reveal())
+	require.NoError(t, err)
+
+	_, err = invite.New(e.mem, invite.Config{CodeCheckConcurrency: -1})
+	requireValidation(t, err, "CodeCheckConcurrency")
 }

@@ -79,10 +79,23 @@ type Config struct {
 	// CodeHashParams are the argon2id costs for short codes. Default:
 	// DefaultCodeHashParams.
 	CodeHashParams CodeHashParams
+	// CodeCheckConcurrency bounds how many short-code checks (argon2id
+	// hashes, each taking CodeHashParams.MemoryKiB of memory) run at once
+	// in this Manager; the others wait, or give up when their context
+	// ends. Default: as many as fit in 256 MiB (13 at the default
+	// parameters), at least 1 and at most 1,024.
+	CodeCheckConcurrency int
 
 	// MaxDataBytes bounds pre-filled data plus metadata. Default: 64 KiB.
 	MaxDataBytes int
 }
+
+// codeCheckBudgetKiB is the memory CodeCheckConcurrency's default lets
+// concurrent code checks take.
+const codeCheckBudgetKiB = 256 << 10
+
+// maxCodeCheckConcurrency bounds CodeCheckConcurrency.
+const maxCodeCheckConcurrency = 1024
 
 // MaxPreviousTokens bounds how many replaced tokens Config.KeepPreviousTokens keeps.
 const MaxPreviousTokens = 10
@@ -170,6 +183,12 @@ func (c Config) withDefaults() (Config, *template.Template, error) {
 	}
 	if c.CodeHashParams == (CodeHashParams{}) {
 		c.CodeHashParams = DefaultCodeHashParams
+	}
+	if c.CodeCheckConcurrency == 0 {
+		c.CodeCheckConcurrency = min(maxCodeCheckConcurrency, max(1, int(codeCheckBudgetKiB/max(1, c.CodeHashParams.MemoryKiB))))
+	}
+	if c.CodeCheckConcurrency < 1 || c.CodeCheckConcurrency > maxCodeCheckConcurrency {
+		fe.add("CodeCheckConcurrency", "must be 1 to "+itoa(maxCodeCheckConcurrency))
 	}
 	if !c.CodeHashParams.valid() {
 		fe.add("CodeHashParams", codeHashParamsRule)

@@ -40,8 +40,9 @@ var (
 	// ErrInvalidCode: the short code does not match.
 	ErrInvalidCode = errors.New("invite: invalid code")
 	// ErrCodeLocked: too many failed attempts; the short code is dead (the
-	// link token, if any, still works).
-	ErrCodeLocked = errors.New("invite: code locked after too many failed attempts")
+	// link token, if any, still works; Resend mints a new code). It also
+	// matches ErrInvalidCode: test for it first to tell the two apart.
+	ErrCodeLocked error = codeLocked{}
 	// ErrEmailMismatch: acceptance is bound to the invited email and the
 	// accepting subject's email differs. The invitation is not consumed.
 	ErrEmailMismatch = errors.New("invite: email does not match the invitation")
@@ -157,3 +158,12 @@ func (fe *fieldErrs) err() error {
 	}
 	return &ValidationError{Fields: fe.list, More: fe.more}
 }
+
+// codeLocked is ErrCodeLocked: an error of its own so that it can match
+// ErrInvalidCode too.
+type codeLocked struct{}
+
+func (codeLocked) Error() string { return "invite: code locked after too many failed attempts" }
+
+// Is reports whether target is ErrInvalidCode.
+func (codeLocked) Is(target error) bool { return target == ErrInvalidCode }

@@ -17,6 +17,7 @@ type Manager struct {
 	events bool
 	cfg    Config
 	link   *template.Template
+	codes  *codeGuard
 }
 
 // New returns a Manager for store. It validates cfg (a *ValidationError
@@ -29,7 +30,7 @@ func New(store Store, cfg Config) (*Manager, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := &Manager{cfg: cfg, link: link}
+	m := &Manager{cfg: cfg, link: link, codes: newCodeGuard(cfg.CodeCheckConcurrency, cfg.CodeHashParams)}
 	m.setStore(store)
 	return m, nil
 }
