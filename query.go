@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"strings"
+	"time"
 )
 
 // Get returns the tenant's invitation with its effective state (an open
@@ -59,7 +60,21 @@ func (m *Manager) List(ctx context.Context, tenantID string, opts ListOptions) (
 			fe.add("States["+itoa(i)+"]", "is not a state")
 		}
 	}
+	// Every filter must be something every store can compare against:
+	// text without NUL, control or format characters, times in years
+	// 1-9999.
+	fe.checkText("UserID", q.UserID, MaxIDLen, false)
+	fe.checkText("InviterID", q.InviterID, MaxIDLen, false)
+	for _, t := range []struct {
+		field string
+		at    time.Time
+	}{{"CreatedFrom", q.CreatedFrom}, {"CreatedTo", q.CreatedTo}} {
+		if !t.at.IsZero() && !storableTime(t.at) {
+			fe.add(t.field, "must fall in the years 1 to 9999")
+		}
+	}
 	if q.Email != "" {
+		fe.checkText("Email", q.Email, MaxEmailLen, false)
 		q.Email = strings.ToLower(strings.TrimSpace(q.Email))
 	}
 	if q.Phone != "" {

@@ -256,5 +256,17 @@ func ParseCursor(s string) (*Cursor, error) {
 		return nil, &ValidationError{Fields: []FieldError{{Field: "Cursor", Reason: "is malformed"}}}
 	}
 	us := int64(binary.BigEndian.Uint64(b))
-	return &Cursor{CreatedAt: time.UnixMicro(us).UTC(), ID: string(b[8:])}, nil
+	c := &Cursor{CreatedAt: time.UnixMicro(us).UTC(), ID: string(b[8:])}
+	// Every store must be able to compare against it: a time in years
+	// 1-9999 and an id that is valid text.
+	if !storableTime(c.CreatedAt) || textProblem(c.ID, MaxIDLen, true) != "" {
+		return nil, &ValidationError{Fields: []FieldError{{Field: "Cursor", Reason: "is malformed"}}}
+	}
+	return c, nil
+}
+
+// storableTime reports whether every store can hold t: years 1 to 9999.
+func storableTime(t time.Time) bool {
+	y := t.UTC().Year()
+	return y >= 1 && y <= 9999
 }

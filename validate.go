@@ -417,7 +417,34 @@ func (fe *fieldErrs) checkData(data map[string]string, form map[string]map[strin
 	// no store accepts it.
 	if len(meta) > 0 && (!json.Valid(meta) || bytes.Contains(meta, []byte(`\u0000`))) {
 		fe.add("Metadata", "is not valid JSON or contains \\u0000")
+	} else if jsonDepth(meta) > MaxMetadataDepth {
+		fe.add("Metadata", "nests deeper than "+itoa(MaxMetadataDepth)+" levels")
 	}
+}
+
+// MaxMetadataDepth bounds how deeply Metadata may nest objects and arrays
+// (some databases refuse deeper documents).
+const MaxMetadataDepth = 20
+
+// jsonDepth returns how deeply the valid JSON document doc nests objects and
+// arrays (0 for a scalar).
+func jsonDepth(doc []byte) int {
+	depth, deepest, inString := 0, 0, false
+	for i := 0; i < len(doc); i++ {
+		switch c := doc[i]; {
+		case inString && c == '\\':
+			i++ // skip the escaped character
+		case c == '"':
+			inString = !inString
+		case inString:
+		case c == '{' || c == '[':
+			depth++
+			deepest = max(deepest, depth)
+		case c == '}' || c == ']':
+			depth--
+		}
+	}
+	return deepest
 }
 
 // maxQuotedKey bounds how much of a key a field name quotes.

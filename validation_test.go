@@ -679,3 +679,38 @@ func TestLinksAreHTTPSToAllowedHosts(t *testing.T) {
 	_, err = e2.m.Create(e2.ctx(), in)
 	requireValidation(t, err, "LinkTemplate")
 }
+
+// TestInputEveryStoreCanHold: filters, cursors and metadata a database
+// would reject come back as a *ValidationError before any store is asked
+// (found by probing PostgreSQL and MariaDB with them).
+func TestInputEveryStoreCanHold(t *testing.T) {
+	e := newEnv(t)
+	for field, opts := range map[string]invite.ListOptions{
+		"UserID":      {Filter: invite.Filter{UserID: "a\x00b"}},
+		"InviterID":   {Filter: invite.Filter{InviterID: "\xff"}},
+		"Email":       {Filter: invite.Filter{Email: "a\x00@example.com"}},
+		"CreatedTo":   {Filter: invite.Filter{CreatedTo: time.Date(-5000, 1, 1, 0, 0, 0, 0, time.UTC)}},
+		"CreatedFrom": {Filter: invite.Filter{CreatedFrom: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)}},
+		"Cursor":      {Cursor: invite.Cursor{CreatedAt: time.Now(), ID: "a\x00b"}.String()},
+	} {
+		_, err := e.m.List(e.ctx(), "t1", opts)
+		requireValidation(t, err, field)
+	}
+	for _, at := range []time.Time{time.Date(-1, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(12000, 1, 1, 0, 0, 0, 0, time.UTC)} {
+		_, err := e.m.List(e.ctx(), "t1", invite.ListOptions{Cursor: invite.Cursor{CreatedAt: at, ID: "x"}.String()})
+		requireValidation(t, err, "Cursor")
+	}
+
+	nest := func(n int) json.RawMessage {
+		return json.RawMessage(strings.Repeat(`{"a":`, n) + "1" + strings.Repeat("}", n))
+	}
+	in := input("ada@example.com")
+	in.Metadata = nest(invite.MaxMetadataDepth + 1)
+	_, err := e.m.Create(e.ctx(), in)
+	requireValidation(t, err, "Metadata")
+	in.Metadata = nest(invite.MaxMetadataDepth)
+	res := e.create(in)
+	deep := nest(30)
+	_, err = e.m.Update(e.ctx(), invite.UpdateInput{TenantID: "t1", ID: res.Invitation.ID, Metadata: &deep})
+	requireValidation(t, err, "Metadata")
+}
