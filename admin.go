@@ -153,7 +153,7 @@ func (m *Manager) Update(ctx context.Context, in UpdateInput) (*Invitation, erro
 		setIf(&inv.RedirectURI, in.RedirectURI)
 		setIf(&inv.Locale, in.Locale)
 		var dfe fieldErrs
-		dfe.checkData(inv.Data, inv.FormData, inv.Metadata, m.cfg.MaxDataBytes)
+		dfe.checkData(inv.Roles, inv.Groups, inv.Data, inv.FormData, inv.Metadata, m.cfg.MaxDataBytes)
 		if err := dfe.err(); err != nil {
 			return change{}, err
 		}

@@ -86,7 +86,9 @@ type Config struct {
 	// parameters), at least 1 and at most 1,024.
 	CodeCheckConcurrency int
 
-	// MaxDataBytes bounds pre-filled data plus metadata. Default: 64 KiB.
+	// MaxDataBytes bounds an invitation's variable-size content: roles,
+	// groups, pre-filled data and metadata together, as JSON (every other
+	// field has a small bound of its own). Default: 64 KiB.
 	MaxDataBytes int
 }
 

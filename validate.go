@@ -372,12 +372,21 @@ func (fe *fieldErrs) checkList(field string, items []string) {
 	}
 }
 
-// checkData validates the pre-filled data and metadata and returns nothing;
-// the combined JSON size must stay within max bytes.
-func (fe *fieldErrs) checkData(data map[string]string, form map[string]map[string]string, meta json.RawMessage, max int) {
+// checkData validates the pre-filled data and metadata. The invitation's
+// variable-size content, roles and groups (checked item by item by
+// checkList) with the data and metadata, must stay within max bytes of
+// JSON, so that the whole invitation document (every other field has its
+// own small bound) stays within about max plus a few KiB.
+func (fe *fieldErrs) checkData(roles, groups []string, data map[string]string, form map[string]map[string]string, meta json.RawMessage, max int) {
 	// The size first: an oversized input is refused without looking at
 	// (or quoting) any of its entries.
 	size := len(meta)
+	for _, s := range roles {
+		size += len(s) + 3
+	}
+	for _, s := range groups {
+		size += len(s) + 3
+	}
 	for k, v := range data {
 		size += len(k) + len(v) + 6
 	}
@@ -388,7 +397,7 @@ func (fe *fieldErrs) checkData(data map[string]string, form map[string]map[strin
 		}
 	}
 	if size > max {
-		fe.add("Data", "pre-filled data and metadata exceed "+itoa(max)+" bytes")
+		fe.add("Data", "roles, groups, pre-filled data and metadata together exceed "+itoa(max)+" bytes")
 		return
 	}
 	// Field names are built only for bad entries.
@@ -519,7 +528,7 @@ func (m *Manager) checkCreate(in *CreateInput, now time.Time) (time.Duration, er
 	fe.checkName("AccountName", in.AccountName)
 	fe.checkList("Roles", in.Roles)
 	fe.checkList("Groups", in.Groups)
-	fe.checkData(in.Data, in.FormData, in.Metadata, m.cfg.MaxDataBytes)
+	fe.checkData(in.Roles, in.Groups, in.Data, in.FormData, in.Metadata, m.cfg.MaxDataBytes)
 	fe.checkText("ClientID", in.ClientID, MaxIDLen, false)
 	fe.checkText("IdentityProviderID", in.IdentityProviderID, MaxIDLen, false)
 	fe.checkRedirectURI("RedirectURI", in.RedirectURI)

@@ -714,3 +714,26 @@ func TestInputEveryStoreCanHold(t *testing.T) {
 	_, err = e.m.Update(e.ctx(), invite.UpdateInput{TenantID: "t1", ID: res.Invitation.ID, Metadata: &deep})
 	requireValidation(t, err, "Metadata")
 }
+
+// TestRolesAndGroupsCountTowardTheSizeLimit: a thousand long roles and
+// groups are as large as any data, and bounded with it.
+func TestRolesAndGroupsCountTowardTheSizeLimit(t *testing.T) {
+	e := newEnv(t)
+	in := input("ada@example.com")
+	long := strings.Repeat("r", invite.MaxIDLen)
+	for range invite.MaxListItems {
+		in.Roles = append(in.Roles, long)
+		in.Groups = append(in.Groups, long)
+	}
+	_, err := e.m.Create(e.ctx(), in)
+	requireValidation(t, err, "Data")
+
+	in = input("ada@example.com")
+	res := e.create(in)
+	roles := in.Roles
+	for range 300 {
+		roles = append(roles, long)
+	}
+	_, err = e.m.Update(e.ctx(), invite.UpdateInput{TenantID: "t1", ID: res.Invitation.ID, Roles: &roles})
+	requireValidation(t, err, "Data")
+}
