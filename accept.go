@@ -38,11 +38,11 @@ func (m *Manager) Accept(ctx context.Context, token string, in AcceptInput) (*Ac
 	if err := checkAccept(&in); err != nil {
 		return nil, err
 	}
-	h, err := m.parseToken(token)
+	h, err := m.parseToken(token, in.TenantID)
 	if err != nil {
 		return nil, err
 	}
-	return m.accept(ctx, m.byToken(h), in, nil)
+	return m.accept(ctx, m.byToken(h, in.TenantID), in, nil)
 }
 
 func checkAccept(in *AcceptInput) error {
@@ -71,9 +71,6 @@ func checkAccept(in *AcceptInput) error {
 // caller who names that subject.
 func (m *Manager) accept(ctx context.Context, load func(context.Context) (*Record, error), in AcceptInput, code *string) (*Acceptance, error) {
 	rec, c, err := m.mutate(ctx, load, func(cur *Record, now time.Time) (change, error) {
-		if in.TenantID != "" && cur.Invitation.TenantID != in.TenantID {
-			return change{}, ErrInvalidToken // another tenant's token: not consumed
-		}
 		if code == nil {
 			return m.acceptNext(cur, &in, now)
 		}
@@ -124,9 +121,15 @@ func (m *Manager) acceptNext(cur *Record, in *AcceptInput, now time.Time) (chang
 // Reject records that the invitee declined the invitation the token belongs
 // to. reason is optional (at most 1,000 characters).
 func (m *Manager) Reject(ctx context.Context, token, reason string) (*Invitation, error) {
-	h, err := m.parseToken(token)
+	return m.RejectIn(ctx, "", token, reason)
+}
+
+// RejectIn is Reject pinned to a tenant, as LookupIn is: a token of another
+// tenant is ErrInvalidToken and rejects nothing.
+func (m *Manager) RejectIn(ctx context.Context, tenantID, token, reason string) (*Invitation, error) {
+	h, err := m.parseToken(token, tenantID)
 	if err != nil {
 		return nil, err
 	}
-	return m.close(ctx, m.byToken(h), OpReject, EventRejected, Actor{Kind: ActorInvitee}, reason)
+	return m.close(ctx, m.byToken(h, tenantID), OpReject, EventRejected, Actor{Kind: ActorInvitee}, reason)
 }

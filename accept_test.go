@@ -218,3 +218,26 @@ func TestAcceptPinnedToTenant(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, invite.StateAccepted, acc.Invitation.State)
 }
+
+// TestLookupAndRejectPinnedToTenant: as AcceptInput.TenantID does for
+// Accept, LookupIn and RejectIn refuse another tenant's token without
+// showing or changing it.
+func TestLookupAndRejectPinnedToTenant(t *testing.T) {
+	e := newEnv(t)
+	res := e.create(input("ada@example.com"))
+	tok := res.Token.Reveal()
+	_, err := e.m.LookupIn(e.ctx(), "t2", tok)
+	require.ErrorIs(t, err, invite.ErrInvalidToken)
+	_, err = e.m.RejectIn(e.ctx(), "t2", tok, "")
+	require.ErrorIs(t, err, invite.ErrInvalidToken)
+	require.Equal(t, res.Invitation.Version, e.get("t1", res.Invitation.ID).Version, "not rejected")
+	_, err = e.m.LookupIn(e.ctx(), "bad\x00tenant", tok)
+	requireValidation(t, err, "TenantID")
+
+	inv, err := e.m.LookupIn(e.ctx(), "t1", tok)
+	require.NoError(t, err)
+	require.Equal(t, res.Invitation.ID, inv.ID)
+	inv, err = e.m.RejectIn(e.ctx(), "t1", tok, "no thanks")
+	require.NoError(t, err)
+	require.Equal(t, invite.StateRejected, inv.State)
+}

@@ -105,9 +105,15 @@ func (m *Manager) mutate(ctx context.Context, load func(context.Context) (*Recor
 
 // parseToken checks a token from the invitee: a blank one is a
 // *ValidationError (the caller sent none), a malformed one ErrInvalidToken.
-func (m *Manager) parseToken(token string) (TokenHash, error) {
+// tenantID, when set, must be a valid tenant id.
+func (m *Manager) parseToken(token, tenantID string) (TokenHash, error) {
+	var fe fieldErrs
 	if strings.TrimSpace(token) == "" {
-		return TokenHash{}, &ValidationError{Fields: []FieldError{{Field: "Token", Reason: "is required"}}}
+		fe.add("Token", "is required")
+	}
+	fe.checkText("TenantID", tenantID, MaxIDLen, false)
+	if err := fe.err(); err != nil {
+		return TokenHash{}, err
 	}
 	return ParseToken(m.cfg.TokenPrefix, token)
 }
@@ -130,12 +136,12 @@ func (m *Manager) byID(tenantID, id string) func(context.Context) (*Record, erro
 }
 
 // byToken loads the record a token hash belongs to. A hash that matches
-// nothing is ErrInvalidToken; a previous token past its own expiry is
-// ErrExpired.
-func (m *Manager) byToken(h TokenHash) func(context.Context) (*Record, error) {
+// nothing, or (with tenantID set) an invitation of another tenant, is
+// ErrInvalidToken; a previous token past its own expiry is ErrExpired.
+func (m *Manager) byToken(h TokenHash, tenantID string) func(context.Context) (*Record, error) {
 	return func(ctx context.Context) (*Record, error) {
 		rec, err := m.store.GetByTokenHash(ctx, h)
-		if errors.Is(err, ErrNotFound) {
+		if errors.Is(err, ErrNotFound) || (err == nil && tenantID != "" && rec.Invitation.TenantID != tenantID) {
 			return nil, ErrInvalidToken
 		}
 		if err != nil {

@@ -113,11 +113,19 @@ func (m *Manager) List(ctx context.Context, tenantID string, opts ListOptions) (
 // anything: mail link scanners fetch every link. A closed invitation is a
 // *TransitionError (ErrExpired, ErrAlreadyAccepted, ...).
 func (m *Manager) Lookup(ctx context.Context, token string) (*Invitation, error) {
-	h, err := m.parseToken(token)
+	return m.LookupIn(ctx, "", token)
+}
+
+// LookupIn is Lookup pinned to a tenant: a token of another tenant is
+// ErrInvalidToken. A host serving each tenant under its own path (or host
+// name) uses it so that one tenant's page never shows another's
+// invitation. tenantID "" pins nothing.
+func (m *Manager) LookupIn(ctx context.Context, tenantID, token string) (*Invitation, error) {
+	h, err := m.parseToken(token, tenantID)
 	if err != nil {
 		return nil, err
 	}
-	rec, err := m.byToken(h)(ctx)
+	rec, err := m.byToken(h, tenantID)(ctx)
 	if err != nil {
 		return nil, err
 	}
