@@ -196,3 +196,31 @@ func (m *Manager) Delete(ctx context.Context, tenantID, id string, version int64
 		}
 	}
 }
+
+// ForgetPreviousTokens invalidates the earlier tokens that Resend kept
+// valid (Config.KeepPreviousTokens) for one invitation, so that only its
+// current token works: for an earlier link that leaked. It writes (and
+// emits invitation.updated) only when there is a token to forget.
+func (m *Manager) ForgetPreviousTokens(ctx context.Context, tenantID, id string) (*Invitation, error) {
+	if err := checkRef(tenantID, id); err != nil {
+		return nil, err
+	}
+	actor := ActorFrom(ctx, Actor{Kind: ActorAdmin})
+	rec, _, err := m.mutate(ctx, m.byID(tenantID, id), func(cur *Record, now time.Time) (change, error) {
+		if _, err := check(OpForgetTokens, &cur.Invitation, now); err != nil {
+			return change{}, err
+		}
+		if len(cur.Credentials.PreviousTokens) == 0 {
+			return change{}, nil
+		}
+		next := cur.shallow()
+		next.Credentials.PreviousTokens = nil
+		return write(next, EventUpdated, actor), nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	inv := &rec.Invitation
+	inv.State = inv.StateAt(m.now())
+	return inv, nil
+}

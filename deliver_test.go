@@ -457,3 +457,36 @@ func TestResendStoresMicrosecondExpiry(t *testing.T) {
 	require.Zero(t, out.Invitation.ExpiresAt.Nanosecond()%1000)
 	require.Equal(t, out.Invitation.ExpiresAt, e.get("t1", res.Invitation.ID).ExpiresAt)
 }
+
+// TestPreviousTokensFollowTheCurrentSetting: tokens a resend kept valid
+// stop working once the host turns KeepPreviousTokens off, and
+// ForgetPreviousTokens drops them for one invitation.
+func TestPreviousTokensFollowTheCurrentSetting(t *testing.T) {
+	e := newEnv(t, func(c *invite.Config) { c.KeepPreviousTokens = true })
+	first := e.create(input("ada@example.com"))
+	second, err := e.m.Resend(e.ctx(), "t1", first.Invitation.ID, invite.ResendOptions{Delivery: invite.DeliveryReturn})
+	require.NoError(t, err)
+	_, err = e.m.Lookup(e.ctx(), first.Token.Reveal())
+	require.NoError(t, err, "kept valid while the option is on")
+
+	off, err := invite.New(e.store, invite.Config{Now: e.clock.Now})
+	require.NoError(t, err)
+	_, err = off.Lookup(e.ctx(), first.Token.Reveal())
+	require.ErrorIs(t, err, invite.ErrInvalidToken, "the option is off now")
+	_, err = off.Lookup(e.ctx(), second.Token.Reveal())
+	require.NoError(t, err)
+
+	inv, err := e.m.ForgetPreviousTokens(e.ctx(), "t1", first.Invitation.ID)
+	require.NoError(t, err)
+	require.Empty(t, e.record("t1", inv.ID).Credentials.PreviousTokens)
+	_, err = e.m.Lookup(e.ctx(), first.Token.Reveal())
+	require.ErrorIs(t, err, invite.ErrInvalidToken, "forgotten")
+	_, err = e.m.Lookup(e.ctx(), second.Token.Reveal())
+	require.NoError(t, err)
+	version := e.get("t1", inv.ID).Version
+	_, err = e.m.ForgetPreviousTokens(e.ctx(), "t1", first.Invitation.ID)
+	require.NoError(t, err)
+	require.Equal(t, version, e.get("t1", inv.ID).Version, "nothing left to forget: no write")
+	_, err = e.m.ForgetPreviousTokens(e.ctx(), "t2", first.Invitation.ID)
+	require.ErrorIs(t, err, invite.ErrNotFound)
+}

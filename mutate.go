@@ -137,7 +137,9 @@ func (m *Manager) byID(tenantID, id string) func(context.Context) (*Record, erro
 
 // byToken loads the record a token hash belongs to. A hash that matches
 // nothing, or (with tenantID set) an invitation of another tenant, is
-// ErrInvalidToken; a previous token past its own expiry is ErrExpired.
+// ErrInvalidToken, and so is a previous token (one Resend replaced) unless
+// Config.KeepPreviousTokens is on now; a previous token past its own
+// expiry is ErrExpired.
 func (m *Manager) byToken(h TokenHash, tenantID string) func(context.Context) (*Record, error) {
 	return func(ctx context.Context) (*Record, error) {
 		rec, err := m.store.GetByTokenHash(ctx, h)
@@ -146,6 +148,11 @@ func (m *Manager) byToken(h TokenHash, tenantID string) func(context.Context) (*
 		}
 		if err != nil {
 			return nil, err
+		}
+		if !rec.Credentials.TokenHash.Equal(h) && !m.cfg.KeepPreviousTokens {
+			// A token Resend kept valid while the option was on: the
+			// current setting decides.
+			return nil, ErrInvalidToken
 		}
 		if !rec.Credentials.TokenHash.Equal(h) && rec.Invitation.State.Open() {
 			// A token replaced by Resend (Config.KeepPreviousTokens) lives

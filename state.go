@@ -67,10 +67,13 @@ const (
 	OpSupersede Operation = "supersede"
 	// OpDelete: an admin removes the invitation (Delete), from any state.
 	OpDelete Operation = "delete"
+	// OpForgetTokens: an admin invalidates the earlier tokens Resend kept
+	// valid (ForgetPreviousTokens), from any state. The state stays.
+	OpForgetTokens Operation = "forget_tokens"
 )
 
 // Operations lists every operation.
-var Operations = []Operation{OpAccept, OpReject, OpRevoke, OpResend, OpUpdate, OpMarkSent, OpExpire, OpSupersede, OpDelete}
+var Operations = []Operation{OpAccept, OpReject, OpRevoke, OpResend, OpUpdate, OpMarkSent, OpExpire, OpSupersede, OpDelete, OpForgetTokens}
 
 // transitions is the one table of allowed moves: for each operation, the
 // effective states (Invitation.StateAt) it may start from, each with the
@@ -84,9 +87,14 @@ var transitions = map[Operation]map[State]State{
 	OpMarkSent:  {StatePending: StateSent, StateSent: StateSent},
 	OpExpire:    {StateExpired: StateExpired},
 	OpSupersede: {StatePending: StateRevoked, StateSent: StateRevoked},
-	OpDelete: {StatePending: StatePending, StateSent: StateSent, StateAccepted: StateAccepted,
-		StateRejected: StateRejected, StateRevoked: StateRevoked, StateExpired: StateExpired},
+	OpDelete:       everyState,
+	OpForgetTokens: everyState,
 }
+
+// everyState maps every state to itself: an operation allowed from any
+// state that leaves it as it is.
+var everyState = map[State]State{StatePending: StatePending, StateSent: StateSent, StateAccepted: StateAccepted,
+	StateRejected: StateRejected, StateRevoked: StateRevoked, StateExpired: StateExpired}
 
 // Next returns the state op leaves an invitation in when it starts from the
 // effective state from, and whether the table allows op from there at all.
@@ -97,12 +105,14 @@ func (op Operation) Next(from State) (State, bool) {
 }
 
 // CanTransition reports whether some operation moves an invitation from one
-// state to the other. An operation that keeps the state (an update, or a
-// resend of a sent invitation) counts as a move from a state to itself.
+// state to the other in its lifecycle. An operation that keeps the state
+// (an update, or a resend of a sent invitation) counts as a move from a
+// state to itself; OpDelete and OpForgetTokens, allowed from every state,
+// are housekeeping, not moves.
 func CanTransition(from, to State) bool {
 	for _, op := range Operations {
-		if op == OpDelete {
-			continue // removes the invitation: not a move
+		if op == OpDelete || op == OpForgetTokens {
+			continue
 		}
 		if next, ok := op.Next(from); ok && next == to {
 			return true
