@@ -35,7 +35,7 @@ type Acceptance struct {
 // ErrEmailMismatch and an invitation for another user id is
 // ErrSubjectMismatch, and neither consumes the invitation.
 func (m *Manager) Accept(ctx context.Context, token string, in AcceptInput) (*Acceptance, error) {
-	if err := checkAccept(&in); err != nil {
+	if err := m.checkAccept(&in); err != nil {
 		return nil, err
 	}
 	h, err := m.parseToken(token, in.TenantID)
@@ -45,13 +45,13 @@ func (m *Manager) Accept(ctx context.Context, token string, in AcceptInput) (*Ac
 	return m.accept(ctx, m.byToken(h, in.TenantID), in, nil)
 }
 
-func checkAccept(in *AcceptInput) error {
+func (m *Manager) checkAccept(in *AcceptInput) error {
 	var fe fieldErrs
 	fe.checkText("Subject", in.Subject, MaxIDLen, true)
 	if in.Email = blankToEmpty(in.Email); in.Email != "" {
-		e, ok := NormalizeEmail(in.Email)
+		e, ok := m.normalizeEmail(in.Email)
 		if !ok {
-			fe.add("Email", "is not a valid email address")
+			fe.add("Email", emailRule)
 		}
 		in.Email = e
 	}
@@ -108,7 +108,7 @@ func (m *Manager) acceptNext(cur *Record, in *AcceptInput, now time.Time) (chang
 		return change{}, ErrSubjectMismatch
 	}
 	if (m.cfg.RequireEmailMatch || inv.RequireEmailMatch) && inv.Invitee.Email != "" &&
-		emailKey(inv.Invitee.Email) != emailKey(in.Email) {
+		EmailKey(inv.Invitee.Email) != EmailKey(in.Email) {
 		return change{}, ErrEmailMismatch
 	}
 	next := m.successor(cur)

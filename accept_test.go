@@ -2,11 +2,13 @@ package invite_test
 
 import (
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"golang.org/x/net/idna"
 
 	"github.com/invitekit/invite"
 )
@@ -240,4 +242,39 @@ func TestLookupAndRejectPinnedToTenant(t *testing.T) {
 	inv, err = e.m.RejectIn(e.ctx(), "t1", tok, "no thanks")
 	require.NoError(t, err)
 	require.Equal(t, invite.StateRejected, inv.State)
+}
+
+// TestEmailBindingIgnoresUnicodeCaseMapping (review defect: "ada@İbm.com"
+// passed for ada@ibm.com, and K+U+212A for K): addresses outside ASCII are
+// refused, and with a domain converter (IDNA, as mail systems use) an
+// internationalised domain is its own domain, never another's.
+func TestEmailBindingIgnoresUnicodeCaseMapping(t *testing.T) {
+	e := newEnv(t)
+	in := input("ada@ibm.com")
+	in.RequireEmailMatch = true
+	res := e.create(in)
+	for _, spoof := range []string{"ada@\u0130bm.com", "ada@IBM.com\u200b", "\u212aate@ibm.com"} {
+		_, err := e.m.Accept(e.ctx(), res.Token.Reveal(), invite.AcceptInput{Subject: "u1", Email: spoof})
+		requireValidation(t, err, "Email")
+		_, err = e.m.Create(e.ctx(), input(spoof))
+		requireValidation(t, err, "Invitee.Email")
+	}
+	acc, err := e.m.Accept(e.ctx(), res.Token.Reveal(), invite.AcceptInput{Subject: "u1", Email: "ADA@IBM.COM"})
+	require.NoError(t, err, "ASCII case still folds")
+	require.Equal(t, "u1", acc.Invitation.AcceptedBy)
+
+	idn := newEnv(t, func(c *invite.Config) { c.EmailDomainToASCII = idna.Lookup.ToASCII })
+	in = input("ada@ibm.com")
+	in.RequireEmailMatch = true
+	res = idn.create(in)
+	_, err = idn.m.Accept(idn.ctx(), res.Token.Reveal(), invite.AcceptInput{Subject: "u1", Email: "ada@\u0130bm.com"})
+	require.ErrorIs(t, err, invite.ErrEmailMismatch, "İbm.com is another domain")
+	other := idn.create(input("ada@\u0130bm.com"))
+	require.True(t, strings.HasPrefix(other.Invitation.Invitee.Email, "ada@xn--"), other.Invitation.Invitee.Email)
+	bucher := idn.create(input("Ada@B\u00fccher.example"))
+	require.Equal(t, "ada@xn--bcher-kva.example", bucher.Invitation.Invitee.Email)
+	_, err = idn.m.Create(idn.ctx(), input("ADA@xn--bcher-kva.example"))
+	require.ErrorIs(t, err, invite.ErrAlreadyExists, "the same invitee, however written")
+	_, err = idn.m.Create(idn.ctx(), input("\u212aate@b\u00fccher.example"))
+	requireValidation(t, err, "Invitee.Email")
 }

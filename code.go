@@ -69,7 +69,7 @@ func (m *Manager) VerifyCode(ctx context.Context, ref CodeRef, code string) (*In
 // ErrSubjectMismatch, ErrAlreadyAccepted) is a guard write as there. A
 // replay to the subject that accepted writes nothing, as in Accept.
 func (m *Manager) AcceptCode(ctx context.Context, ref CodeRef, code string, in AcceptInput) (*Acceptance, error) {
-	if err := checkAccept(&in); err != nil {
+	if err := m.checkAccept(&in); err != nil {
 		return nil, err
 	}
 	norm, load, err := m.byCode(ref, code)
@@ -137,7 +137,7 @@ func (m *Manager) byCode(ref CodeRef, code string) (string, func(context.Context
 		fe.checkText("InvitationID", ref.InvitationID, MaxIDLen, true)
 	case ref.Email != "" || ref.Phone != "":
 		iv = Invitee{Email: ref.Email, Phone: ref.Phone}
-		fe.checkInvitee(&iv)
+		m.checkInvitee(&fe, &iv)
 	default:
 		fe.add("InvitationID", "or Email or Phone is required")
 	}

@@ -62,6 +62,15 @@ type Config struct {
 	// TemplateKeys[0].
 	DefaultTemplateKey string
 
+	// EmailDomainToASCII, when set, converts an email domain written
+	// outside ASCII to its ASCII form before the address is checked, for
+	// hosts that invite people at internationalised domains: pass
+	// idna.Lookup.ToASCII of golang.org/x/net/idna, which maps the domain
+	// the way mail systems do (UTS 46). An error refuses the address. The
+	// local part must be ASCII either way. Default: nil, and an address
+	// outside ASCII is refused.
+	EmailDomainToASCII func(domain string) (string, error)
+
 	// RequireEmailMatch binds every acceptance of an invitation with an
 	// email to that email. Default: false (per invitation with
 	// CreateInput.RequireEmailMatch).

@@ -23,7 +23,7 @@ func TestCreateReturnsSecretAndStoresOnlyItsHash(t *testing.T) {
 
 	requireUUIDv7(t, inv.ID)
 	require.Equal(t, "t1", inv.TenantID)
-	require.Equal(t, "Ada@Example.com", inv.Invitee.Email)
+	require.Equal(t, "ada@example.com", inv.Invitee.Email, "stored in the form it is matched in")
 	require.Equal(t, invite.StatePending, inv.State)
 	require.EqualValues(t, 1, inv.Version)
 	require.Equal(t, now, inv.CreatedAt)

@@ -18,8 +18,7 @@ type Invitee struct {
 	UserID string `json:"user_id,omitempty"`
 }
 
-// Keys returns the invitee's uniqueness keys: "email:" + the lower-cased
-// email, "phone:" + the E.164 phone, "user:" + the user id, for the ones set.
+// Keys returns the invitee's uniqueness keys: "email:" + EmailKey(email), "phone:" + the E.164 phone, "user:" + the user id, for the ones set.
 // Stores index open invitations by these keys (or by AppendKeys' parts).
 func (iv Invitee) Keys() []string {
 	var buf [3]InviteeKey
@@ -31,15 +30,15 @@ func (iv Invitee) Keys() []string {
 }
 
 // InviteeKey is one uniqueness key of an invitee, in parts: Kind is
-// "email", "phone" or "user", Value the lower-cased email, the phone or the
-// user id.
+// "email", "phone" or "user", Value the EmailKey of the email, the phone or
+// the user id.
 type InviteeKey struct{ Kind, Value string }
 
 // AppendKeys appends the invitee's keys (those Keys joins with ":") to dst;
 // with a dst of capacity 3 it allocates nothing for ASCII emails.
 func (iv Invitee) AppendKeys(dst []InviteeKey) []InviteeKey {
 	if iv.Email != "" {
-		dst = append(dst, InviteeKey{"email", emailKey(iv.Email)})
+		dst = append(dst, InviteeKey{"email", EmailKey(iv.Email)})
 	}
 	if iv.Phone != "" {
 		dst = append(dst, InviteeKey{"phone", iv.Phone})
@@ -49,10 +48,6 @@ func (iv Invitee) AppendKeys(dst []InviteeKey) []InviteeKey {
 	}
 	return dst
 }
-
-// emailKey is the form emails are matched in: lower-cased (Unicode
-// lower case, as strings.ToLower), so stores can index it.
-func emailKey(email string) string { return strings.ToLower(email) }
 
 // IsZero reports whether no identifier is set.
 func (iv Invitee) IsZero() bool { return iv == Invitee{} }

@@ -75,7 +75,11 @@ func (m *Manager) List(ctx context.Context, tenantID string, opts ListOptions) (
 	}
 	if q.Email != "" {
 		fe.checkText("Email", q.Email, MaxEmailLen, false)
-		q.Email = strings.ToLower(strings.TrimSpace(q.Email))
+		if e, ok := m.normalizeEmail(q.Email); ok {
+			q.Email = e
+		} else {
+			q.Email = EmailKey(strings.TrimSpace(q.Email)) // matches nothing stored since the check above
+		}
 	}
 	if q.Phone != "" {
 		p, ok := NormalizePhone(q.Phone)

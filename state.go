@@ -79,14 +79,14 @@ var Operations = []Operation{OpAccept, OpReject, OpRevoke, OpResend, OpUpdate, O
 // effective states (Invitation.StateAt) it may start from, each with the
 // state the operation leaves the invitation in.
 var transitions = map[Operation]map[State]State{
-	OpAccept:    {StatePending: StateAccepted, StateSent: StateAccepted},
-	OpReject:    {StatePending: StateRejected, StateSent: StateRejected},
-	OpRevoke:    {StatePending: StateRevoked, StateSent: StateRevoked, StateExpired: StateRevoked},
-	OpResend:    {StatePending: StatePending, StateSent: StateSent, StateExpired: StatePending},
-	OpUpdate:    {StatePending: StatePending, StateSent: StateSent},
-	OpMarkSent:  {StatePending: StateSent, StateSent: StateSent},
-	OpExpire:    {StateExpired: StateExpired},
-	OpSupersede: {StatePending: StateRevoked, StateSent: StateRevoked},
+	OpAccept:       {StatePending: StateAccepted, StateSent: StateAccepted},
+	OpReject:       {StatePending: StateRejected, StateSent: StateRejected},
+	OpRevoke:       {StatePending: StateRevoked, StateSent: StateRevoked, StateExpired: StateRevoked},
+	OpResend:       {StatePending: StatePending, StateSent: StateSent, StateExpired: StatePending},
+	OpUpdate:       {StatePending: StatePending, StateSent: StateSent},
+	OpMarkSent:     {StatePending: StateSent, StateSent: StateSent},
+	OpExpire:       {StateExpired: StateExpired},
+	OpSupersede:    {StatePending: StateRevoked, StateSent: StateRevoked},
 	OpDelete:       everyState,
 	OpForgetTokens: everyState,
 }

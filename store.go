@@ -24,7 +24,7 @@ import (
 // Tenant ids, invitation ids, idempotency keys and invitee keys compare
 // byte for byte (a SQL store uses binary collations: "Acme" and "acme" are
 // two tenants). Stores index the keys Invitee.Keys computes in Go (the email
-// lower-cased by strings.ToLower), never a database's own LOWER().
+// by EmailKey, ASCII letters lower-cased), never a database's own LOWER().
 //
 // storetest.Run is this contract made executable.
 type Store interface {
@@ -207,7 +207,7 @@ func (f *Filter) Matches(inv *Invitation, now time.Time) bool {
 	} else if st == StateExpired && !f.IncludeExpired {
 		return false
 	}
-	if f.Email != "" && emailKey(inv.Invitee.Email) != emailKey(f.Email) {
+	if f.Email != "" && EmailKey(inv.Invitee.Email) != EmailKey(f.Email) {
 		return false
 	}
 	if (f.Phone != "" && inv.Invitee.Phone != f.Phone) || (f.UserID != "" && inv.Invitee.UserID != f.UserID) ||

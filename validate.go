@@ -124,6 +124,9 @@ func textVerdict(s string, max int, required, joiners bool) string {
 	return textProblemSlow(s, max, required, joiners)
 }
 
+// emailRule is the reason given for a bad email address.
+const emailRule = "is not a valid email address (ASCII, at most 256 bytes)"
+
 // controlReason is the reason given for a forbidden rune.
 const controlReason = "contains control or invisible formatting characters"
 
@@ -149,18 +152,67 @@ func textProblemSlow(s string, max int, required, joiners bool) string {
 
 func itoa(n int) string { return strconv.Itoa(n) }
 
-// NormalizeEmail trims surrounding space and checks the address: at most
-// MaxEmailLen bytes, a bare addr-spec (no display name) with a dotted
-// domain, no control characters. It reports false when invalid.
+// NormalizeEmail trims surrounding space, checks the address and returns
+// its normal form, EmailKey's: at most MaxEmailLen bytes of ASCII, a bare
+// addr-spec (no display name) with a dotted domain, no control characters,
+// lower-cased. It reports false when invalid.
+//
+// Addresses with characters outside ASCII are refused: Unicode case
+// mapping would let "ada@İbm.com" (U+0130) pass for ada@ibm.com, which
+// IDNA maps to another domain. Config.EmailDomainToASCII lets a Manager
+// take internationalised domains by converting them first.
 func NormalizeEmail(s string) (string, bool) {
 	s = strings.TrimSpace(s)
-	if s == "" || len(s) > MaxEmailLen || hasControl(s) || !utf8.ValidString(s) {
+	if s == "" || len(s) > MaxEmailLen || !isASCII(s) || hasControl(s) {
 		return "", false
 	}
 	if !simpleEmail(s) && !parsedEmail(s) {
 		return "", false
 	}
-	return s, true
+	return EmailKey(s), true
+}
+
+// EmailKey is the form emails are compared and indexed in: ASCII letters
+// lower-cased, nothing else changed (no Unicode case mapping, which maps
+// distinct addresses together). Stores index Invitee.Keys, which use it.
+func EmailKey(email string) string {
+	for i := 0; i < len(email); i++ {
+		if c := email[i]; 'A' <= c && c <= 'Z' {
+			b := []byte(email)
+			for j := i; j < len(b); j++ {
+				if 'A' <= b[j] && b[j] <= 'Z' {
+					b[j] += 'a' - 'A'
+				}
+			}
+			return string(b)
+		}
+	}
+	return email
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
+}
+
+// normalizeEmail is NormalizeEmail through Config.EmailDomainToASCII: a
+// domain outside ASCII is converted first when the hook is set. The local
+// part must be ASCII either way.
+func (m *Manager) normalizeEmail(s string) (string, bool) {
+	s = strings.TrimSpace(s)
+	at := strings.LastIndexByte(s, '@')
+	if m.cfg.EmailDomainToASCII != nil && at > 0 && !isASCII(s[at+1:]) && len(s) <= 4*MaxEmailLen {
+		domain, err := m.cfg.EmailDomainToASCII(s[at+1:])
+		if err != nil {
+			return "", false
+		}
+		s = s[:at+1] + domain
+	}
+	return NormalizeEmail(s)
 }
 
 // parsedEmail is the full check: net/mail parses s as a bare addr-spec,
@@ -475,13 +527,13 @@ func quoteKey(k string) string {
 // checkInvitee normalises and validates the identifiers in place. A blank
 // email or phone (white space only, as a form may send it) counts as
 // absent.
-func (fe *fieldErrs) checkInvitee(iv *Invitee) {
+func (m *Manager) checkInvitee(fe *fieldErrs, iv *Invitee) {
 	iv.Email, iv.Phone = blankToEmpty(iv.Email), blankToEmpty(iv.Phone)
 	if iv.Email != "" {
-		if e, ok := NormalizeEmail(iv.Email); ok {
+		if e, ok := m.normalizeEmail(iv.Email); ok {
 			iv.Email = e
 		} else {
-			fe.add("Invitee.Email", "is not a valid email address of at most "+itoa(MaxEmailLen)+" bytes")
+			fe.add("Invitee.Email", emailRule)
 		}
 	}
 	if iv.Phone != "" {
@@ -520,7 +572,7 @@ func (m *Manager) checkExpiry(fe *fieldErrs, field string, d time.Duration) {
 func (m *Manager) checkCreate(in *CreateInput, now time.Time) (time.Duration, error) {
 	var fe fieldErrs
 	fe.checkText("TenantID", in.TenantID, MaxIDLen, true)
-	fe.checkInvitee(&in.Invitee)
+	m.checkInvitee(&fe, &in.Invitee)
 	fe.checkName("GivenName", in.GivenName)
 	fe.checkName("FamilyName", in.FamilyName)
 	fe.checkText("Inviter.ID", in.Inviter.ID, MaxIDLen, false)

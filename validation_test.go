@@ -236,7 +236,7 @@ func TestCreateAcceptsBoundaryValues(t *testing.T) {
 			require.Equal(t, email256, inv.Invitee.Email)
 		}},
 		{"email trimmed", func(in *invite.CreateInput) { in.Invitee.Email = " Ada@Example.com\t" }, func(t *testing.T, inv *invite.Invitation) {
-			require.Equal(t, "Ada@Example.com", inv.Invitee.Email)
+			require.Equal(t, "ada@example.com", inv.Invitee.Email)
 		}},
 		{"email plus and subdomain", func(in *invite.CreateInput) { in.Invitee.Email = "ada+test@mail.example.co.uk" }, nil},
 		{"phone formats", func(in *invite.CreateInput) { in.Invitee.Phone = "0044 (20) 7946-0958" }, func(t *testing.T, inv *invite.Invitation) {
@@ -297,9 +297,8 @@ func TestTemplateKeys(t *testing.T) {
 func TestNormalizeEmail(t *testing.T) {
 	ok := map[string]string{
 		"ada@example.com":         "ada@example.com",
-		" Ada@Example.COM ":       "Ada@Example.COM",
+		" Ada@Example.COM ":       "ada@example.com",
 		"a.b+c@sub.example.co.uk": "a.b+c@sub.example.co.uk",
-		"ünïcødé@exämple.com":     "ünïcødé@exämple.com",
 		"ada@example.com\r\n":     "ada@example.com", // surrounding space is trimmed
 	}
 	for in, want := range ok {
@@ -312,7 +311,8 @@ func TestNormalizeEmail(t *testing.T) {
 	}
 	for _, in := range []string{"", " ", "ada", "ada@", "@example.com", "ada@example", "ada@example.com.",
 		"ada@-", "<ada@example.com>", "Ada <ada@example.com>", "ada@example.com\r\nBcc: x@example.com", "ada\x00@example.com",
-		"ada@exam\u2028ple.com", "\xff@example.com", "a@b.c,d@e.f", strings.Repeat("a", 250) + "@example.com"} {
+		"ada@exam\u2028ple.com", "\xff@example.com", "a@b.c,d@e.f", strings.Repeat("a", 250) + "@example.com",
+		"ünïcødé@exämple.com", "ada@\u0130bm.com", "\u212aate@example.com"} {
 		got, valid := invite.NormalizeEmail(in)
 		require.False(t, valid, "%q", in)
 		require.Empty(t, got)
