@@ -112,8 +112,8 @@ type Invitation struct {
 	// counts them.
 	SentAt    time.Time `json:"sent_at,omitzero"`
 	SendCount int       `json:"send_count"`
-	// ClosedAt is when the invitation was accepted, rejected, revoked or
-	// marked expired.
+	// ClosedAt is when the invitation was accepted, rejected or revoked,
+	// or, once marked expired, its ExpiresAt (retention counts from it).
 	ClosedAt time.Time `json:"closed_at,omitzero"`
 	// AcceptedBy is the host's subject (user id) that accepted it.
 	AcceptedBy string `json:"accepted_by,omitempty"`

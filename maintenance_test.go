@@ -50,7 +50,8 @@ func TestExpireDue(t *testing.T) {
 		require.Equal(t, invite.Actor{Kind: invite.ActorSystem}, ev.Actor)
 		require.Equal(t, invite.StatePending, ev.Old.State)
 		require.Equal(t, invite.StateExpired, ev.New.State)
-		require.Equal(t, managerNow(e.clock), ev.New.ClosedAt)
+		require.Equal(t, ev.New.ExpiresAt, ev.New.ClosedAt, "an invitation closes at its expiry, not at the sweep")
+		require.Equal(t, managerNow(e.clock), ev.New.UpdatedAt)
 		require.Equal(t, ev.TenantID, ev.New.TenantID)
 		got = append(got, ev.InvitationID)
 	}

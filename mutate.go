@@ -167,10 +167,16 @@ func (m *Manager) byToken(h TokenHash, tenantID string) func(context.Context) (*
 	}
 }
 
-// closeAs moves inv to the closed state to, bumping its version.
+// closeAs moves inv to the closed state to, bumping its version. An
+// invitation closes when it is accepted, rejected or revoked, but expires
+// at its expiry, whenever the sweep notices: that is its ClosedAt, so that
+// retention counts from it.
 func closeAs(inv *Invitation, to State, now time.Time, reason string) {
 	inv.State = to
 	inv.ClosedAt = now
+	if to == StateExpired {
+		inv.ClosedAt = inv.ExpiresAt
+	}
 	inv.UpdatedAt = now
 	inv.Reason = reason
 	inv.Version++

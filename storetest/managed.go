@@ -51,7 +51,7 @@ func (s *suite) testManager(t *testing.T) {
 		prev := mustGet(t, st, tenantA, old.Invitation.ID)
 		require.Equal(t, invite.StateExpired, prev.Invitation.State, "the lapsed invitation is marked expired")
 		require.EqualValues(t, 2, prev.Invitation.Version)
-		requireTime(t, clk.Now().Truncate(time.Microsecond), prev.Invitation.ClosedAt, "ClosedAt of the lapsed invitation")
+		requireTime(t, prev.Invitation.ExpiresAt, prev.Invitation.ClosedAt, "ClosedAt of the lapsed invitation is its expiry")
 		requireOpen(t, st, tenantA, iv, mustGet(t, st, tenantA, fresh.Invitation.ID))
 
 		_, err = m.Accept(t.Context(), old.Token.Reveal(), invite.AcceptInput{Subject: "late"})
