@@ -56,8 +56,11 @@ func (m *Manager) expire(ctx context.Context, rec *Record) (bool, error) {
 
 // Purge deletes up to limit (default 1,000) accepted, rejected, revoked and
 // expired invitations closed more than retention ago, across tenants, and
-// returns how many it deleted. Purging is retention, not a change: it emits
-// no events. Run ExpireDue first so that lapsed invitations are closed.
+// returns how many it deleted. An expired invitation closed at its expiry,
+// swept or not: Purge first marks up to limit lapsed invitations expired,
+// as ExpireDue does (with their events), so that one whose expiry is past
+// the retention goes even if no sweep ran. Deleting is retention, not a
+// change: it emits no events.
 func (m *Manager) Purge(ctx context.Context, retention time.Duration, limit int) (int, error) {
 	if retention < 0 {
 		return 0, &ValidationError{Fields: []FieldError{{Field: "Retention", Reason: "must not be negative"}}}
@@ -65,5 +68,9 @@ func (m *Manager) Purge(ctx context.Context, retention time.Duration, limit int)
 	if limit <= 0 {
 		limit = 1000
 	}
-	return m.store.Purge(ctx, m.now().Add(-retention), limit)
+	before := m.now().Add(-retention)
+	if _, err := m.ExpireDue(ctx, limit); err != nil {
+		return 0, err
+	}
+	return m.store.Purge(ctx, before, limit)
 }

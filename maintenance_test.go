@@ -76,7 +76,7 @@ func TestPurge(t *testing.T) {
 	in := input("c@example.com")
 	in.ExpiresIn = time.Hour
 	exp := e.create(in)
-	open := e.create(input("d@example.com"))
+	open := e.create(withExpiry(input("d@example.com"), 30*24*time.Hour)) // still open at the end
 	e.clock.Advance(2 * time.Hour)
 	_, err = e.m.ExpireDue(e.ctx(), 0)
 	require.NoError(t, err)
@@ -109,3 +109,33 @@ func TestPurge(t *testing.T) {
 }
 
 // ---------------------------------------------------------------- events
+
+// TestPurgeCountsFromTheExpiry (review: retention counted from the sweep,
+// and a never-swept invitation was never purged): an invitation that
+// lapsed before the retention goes, swept late or not at all; one that
+// lapsed inside it stays.
+func TestPurgeCountsFromTheExpiry(t *testing.T) {
+	e := newEnv(t)
+	early := e.create(withExpiry(input("early@example.com"), time.Hour))
+	swept := e.create(withExpiry(input("swept@example.com"), time.Hour))
+	e.clock.Advance(29 * 24 * time.Hour) // both lapsed 29 days ago
+	n, err := e.m.ExpireDue(e.ctx(), 1)  // sweeps one of them, today
+	require.NoError(t, err)
+	require.Equal(t, 1, n)
+	late := e.create(withExpiry(input("late@example.com"), time.Hour))
+	e.clock.Advance(2 * time.Hour) // lapsed an hour ago
+
+	n, err = e.m.Purge(e.ctx(), 7*24*time.Hour, 0)
+	require.NoError(t, err)
+	require.Equal(t, 2, n, "both lapsed 29 days ago, swept today or never")
+	for _, id := range []string{early.Invitation.ID, swept.Invitation.ID} {
+		_, err := e.m.Get(e.ctx(), "t1", id)
+		require.ErrorIs(t, err, invite.ErrNotFound)
+	}
+	require.Equal(t, invite.StateExpired, e.record("t1", late.Invitation.ID).Invitation.State, "swept, inside the retention")
+}
+
+func withExpiry(in invite.CreateInput, d time.Duration) invite.CreateInput {
+	in.ExpiresIn = d
+	return in
+}
