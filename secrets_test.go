@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -253,3 +254,51 @@ func TestEventSinkFailureIsLoggedWithoutSecret(t *testing.T) {
 }
 
 func tokenParam(token string) string { return "token=" + token }
+
+// TestEveryTypeWithSecretsIsRedactedUnderEveryVerb (review: %s and %q of a
+// Batch or Write printed the token hash and the code's argon2 string):
+// every exported type that can hold secret material, alone, by pointer and
+// nested in a slice, a map and a struct, under every verb. %p takes only
+// pointers (go vet reports a non-pointer, and fmt then bypasses Format).
+func TestEveryTypeWithSecretsIsRedactedUnderEveryVerb(t *testing.T) {
+	tok, h := mintToken(t, invite.DefaultTokenPrefix)
+	code, codeHash := mintCode(t, 8, invitetest.FastCodeHash)
+	link := "https://app.example/i?token=" + tok.Reveal()
+	creds := invite.Credentials{TokenHash: h, CodeHash: codeHash, PreviousTokens: []invite.PreviousToken{{Hash: h}}}
+	rec := &invite.Record{Invitation: invite.Invitation{ID: "id-1", TenantID: "t1"}, Credentials: creds}
+	write := invite.Write{Record: rec, Expect: 1}
+	batch := &invite.Batch{Writes: []invite.Write{write, {Record: rec}}}
+	result := &invite.Result{Invitation: &rec.Invitation, Token: tok, Code: code, Link: invite.NewSecret(link)}
+	vars := invite.Vars{InviteLink: invite.NewSecret(link), Code: code}
+	msg := invite.Message{ID: "m", Vars: vars}
+	values := map[string]any{
+		"Secret": tok, "TokenHash": h, "PreviousToken": creds.PreviousTokens[0], "Credentials": creds,
+		"Record": *rec, "Write": write, "Batch": *batch, "Result": *result, "Vars": vars, "Message": msg,
+		"UpsertResult": invite.UpsertResult{Result: *result}, "BatchItem": invite.BatchItem{Result: result},
+	}
+	forbidden := append(secretForms(tok.Reveal(), code.Reveal()), string(codeHash))
+	for name, v := range values {
+		ptr := reflect.New(reflect.TypeOf(v))
+		ptr.Elem().Set(reflect.ValueOf(v))
+		p := ptr.Interface()
+		for _, verb := range hashVerbs {
+			out := fmt.Sprintf(verb, v) + fmt.Sprintf(verb, p) + fmt.Sprintf(verb, []any{v}) +
+				fmt.Sprintf(verb, map[string]any{"k": p}) + fmt.Sprintf(verb, struct{ V, P any }{v, p})
+			if i := firstSecret(out, forbidden); i >= 0 {
+				t.Fatalf("%s under %s: ...%s<SECRET>", name, verb, out[max(0, i-200):i])
+			}
+		}
+		out := fmt.Sprintf("%p", p) + fmt.Sprintf("%p", []any{p})
+		require.Negative(t, firstSecret(out, forbidden), "%s under %%p", name)
+	}
+}
+
+// firstSecret returns where the first of forbidden occurs in out, or -1.
+func firstSecret(out string, forbidden []string) int {
+	for _, f := range append(forbidden, "$argon2id$") {
+		if i := strings.Index(out, f); i >= 0 {
+			return i
+		}
+	}
+	return -1
+}

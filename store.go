@@ -137,8 +137,44 @@ func (c Credentials) Clone() Credentials {
 	return c
 }
 
-// Format implements fmt.Formatter without the hashes.
+// Format implements fmt.Formatter without the hashes, for every verb. (The
+// one fmt path no Format method can intercept is %p of a non-pointer value:
+// fmt then prints its fields. go vet reports that as a mistake; print a
+// pointer, or an id.)
 func (c Credentials) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, "Credentials"+redacted) }
+
+// Format implements fmt.Formatter without the hashes: the id, tenant and
+// version, for every verb.
+func (r Record) Format(f fmt.State, _ rune) {
+	_, _ = fmt.Fprintf(f, "Record{ID:%s TenantID:%s Version:%d Credentials%s}",
+		r.Invitation.ID, r.Invitation.TenantID, r.Invitation.Version, redacted)
+}
+
+// Format implements fmt.Formatter without the hashes, for every verb.
+func (w Write) Format(f fmt.State, _ rune) {
+	rec := "<nil>"
+	if w.Record != nil {
+		rec = fmt.Sprint(*w.Record)
+	}
+	_, _ = fmt.Fprintf(f, "Write{Record:%s Expect:%d Delete:%t}", rec, w.Expect, w.Delete)
+}
+
+// Format implements fmt.Formatter without the hashes, for every verb.
+func (b Batch) Format(f fmt.State, _ rune) {
+	_, _ = io.WriteString(f, "Batch{Writes:[")
+	for i, w := range b.Writes {
+		if i > 0 {
+			_, _ = io.WriteString(f, " ")
+		}
+		w.Format(f, 'v')
+	}
+	_, _ = fmt.Fprintf(f, "] Events:%d}", len(b.Events))
+}
+
+// Format implements fmt.Formatter without the hash, for every verb.
+func (p PreviousToken) Format(f fmt.State, _ rune) {
+	_, _ = fmt.Fprintf(f, "PreviousToken{TokenHash%s ExpiresAt:%s}", redacted, p.ExpiresAt.Format(time.RFC3339Nano))
+}
 
 // LogValue implements slog.LogValuer without the hashes.
 func (c Credentials) LogValue() slog.Value { return slog.StringValue(redacted) }
