@@ -3,16 +3,12 @@
 // the process exits, and two processes never share them.
 //
 // It is deliberately plain. One sync.RWMutex guards everything: reads share
-// it, and a write (Apply, Purge) holds it alone, so writes are serialised
-// across all tenants. Records are kept in Go maps by tenant and id, with maps
-// from every current and previous token hash, idempotency key and open
-// invitee key to their record, and, per tenant, a slice ordered by
-// (CreatedAt, ID) that List seeks by binary search. ListDue and Purge scan
-// every record.
-//
-// Records are deep-copied on the way in and on the way out, so a caller never
-// shares memory with the store; times are kept as given (nanoseconds
-// included) and returned in UTC.
+// it, a write holds it alone, so writes are serialised across all tenants.
+// Go maps lead to each record by tenant and id, by current or previous
+// token hash, by idempotency key and by open invitee key; per tenant, a
+// slice sorted by (CreatedAt, ID) serves List by binary search. ListDue and
+// Purge scan every record. Records are deep-copied in and out, so a caller
+// never shares memory with the store; times come back in UTC.
 //
 // Events in a batch are not kept (memstore has no outbox): the Manager hands
 // them to its EventSink, and builds none when it has no EventSink (Store
@@ -56,7 +52,7 @@ type tenant struct {
 	order []*invite.Record
 }
 
-// noTenant is what readers see of a tenant that holds nothing: its nil maps
+// noTenant is what readers see of a tenant that holds nothing: nil maps
 // read as empty.
 var noTenant = &tenant{}
 
@@ -74,7 +70,6 @@ func New() *Store {
 // outbox, so a Manager without an EventSink skips building events.
 func (s *Store) DiscardsEvents() bool { return true }
 
-// tenant returns the tenant with the given id, or noTenant.
 func (s *Store) tenant(id string) *tenant {
 	if t := s.tenants[id]; t != nil {
 		return t
@@ -83,9 +78,10 @@ func (s *Store) tenant(id string) *tenant {
 }
 
 // Apply implements invite.Store. It copies the new versions, then, holding
-// the lock, checks every write of the batch against the store and the
-// earlier writes (check) and only then changes anything, so a batch that
-// fails leaves no trace.
+// the lock, applies the writes in order, each checked against the store as
+// the earlier ones left it. When one fails, it writes back what the earlier
+// ones replaced, last first, so a failed batch leaves no trace; readers wait
+// for the lock and never see it.
 func (s *Store) Apply(ctx context.Context, b *invite.Batch) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -103,100 +99,59 @@ func (s *Store) Apply(ctx context.Context, b *invite.Batch) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.check(b.Writes, recs); err != nil {
-		return err
-	}
+	olds := make([]*invite.Record, len(b.Writes))
 	for i, w := range b.Writes {
+		old, err := s.check(w, recs[i])
+		if err != nil {
+			for j := i - 1; j >= 0; j-- {
+				s.write(b.Writes[j].Record.Invitation.TenantID, b.Writes[j].Record.Invitation.ID, olds[j])
+			}
+			return err
+		}
+		olds[i] = old
 		s.write(w.Record.Invitation.TenantID, w.Record.Invitation.ID, recs[i])
 	}
 	return nil
 }
 
-// check runs the writes, in order, against the store without changing it:
-// each write sees the records the earlier ones removed (gone) or added. It
-// returns the error of the first write that would fail; recs[i] is the new
-// version of write i (nil when it deletes).
-func (s *Store) check(ws []invite.Write, recs []*invite.Record) error {
-	var gone, added []*invite.Record
-	live := func(r *invite.Record) bool { return r != nil && !slices.Contains(gone, r) }
-	for i, w := range ws {
-		inv := &w.Record.Invitation
-		t := s.tenant(inv.TenantID)
-		// The record the write replaces: the tenant's with that id, as the
-		// earlier writes left it.
-		old := t.byID[inv.ID]
-		for _, a := range added {
-			if a.Invitation.TenantID == inv.TenantID && a.Invitation.ID == inv.ID {
-				old = a
-			}
-		}
-		if !live(old) {
-			old = nil
-		}
-		switch {
-		case w.Expect <= 0 && old != nil:
-			return invite.ErrAlreadyExists
-		case w.Expect > 0 && old == nil:
-			return invite.ErrNotFound
-		case w.Expect > 0 && old.Invitation.Version != w.Expect:
-			return invite.ErrConflict
-		case old != nil:
-			gone = append(gone, old)
-		}
-		r := recs[i]
-		if r == nil {
-			continue
-		}
-		for h := range hashes(r) {
-			if live(s.tokens[h]) {
-				return invite.ErrAlreadyExists
-			}
-		}
-		if k := r.Invitation.IdempotencyKey; k != "" && live(t.idem[k]) {
-			return invite.ErrAlreadyExists
-		}
-		for _, k := range openKeys(r) {
-			if live(t.open[k]) {
-				return invite.ErrAlreadyExists
-			}
-		}
-		for _, a := range added {
-			if live(a) && clash(a, r) {
-				return invite.ErrAlreadyExists
-			}
-		}
-		added = append(added, r)
+// check returns the record w replaces (nil when w inserts), or the error
+// why w cannot apply to the store as it is; r is w's new version (nil when
+// w deletes).
+func (s *Store) check(w invite.Write, r *invite.Record) (*invite.Record, error) {
+	inv := &w.Record.Invitation
+	t := s.tenant(inv.TenantID)
+	old := t.byID[inv.ID]
+	switch {
+	case w.Expect <= 0 && old != nil:
+		return nil, invite.ErrAlreadyExists
+	case w.Expect > 0 && old == nil:
+		return nil, invite.ErrNotFound
+	case w.Expect > 0 && old.Invitation.Version != w.Expect:
+		return nil, invite.ErrConflict
+	case r == nil:
+		return old, nil
 	}
-	return nil
-}
-
-// clash reports whether a and b would share a token hash, an idempotency
-// key or an open invitee key.
-func clash(a, b *invite.Record) bool {
-	for h := range hashes(a) {
-		for g := range hashes(b) {
-			if h == g {
-				return true
-			}
+	// A key is taken if another record than the one replaced holds it.
+	taken := func(holder *invite.Record) bool { return holder != nil && holder != old }
+	for h := range hashes(r) {
+		if taken(s.tokens[h]) {
+			return nil, invite.ErrAlreadyExists
 		}
 	}
-	if a.Invitation.TenantID != b.Invitation.TenantID {
-		return false
+	if k := r.Invitation.IdempotencyKey; k != "" && taken(t.idem[k]) {
+		return nil, invite.ErrAlreadyExists
 	}
-	if k := a.Invitation.IdempotencyKey; k != "" && k == b.Invitation.IdempotencyKey {
-		return true
-	}
-	bk := openKeys(b)
-	for _, k := range openKeys(a) {
-		if slices.Contains(bk, k) {
-			return true
+	for _, k := range openKeys(r) {
+		if taken(t.open[k]) {
+			return nil, invite.ErrAlreadyExists
 		}
 	}
-	return false
+	return old, nil
 }
 
 // write replaces the tenant's record with that id, if any, by r, or deletes
-// it when r is nil. check has vetted the change.
+// it when r is nil: a change check allowed, or Apply putting back an
+// earlier version.
 func (s *Store) write(tenantID, id string, r *invite.Record) {
 	t := s.tenants[tenantID]
 	if t == nil {
@@ -204,12 +159,11 @@ func (s *Store) write(tenantID, id string, r *invite.Record) {
 			open: map[invite.InviteeKey]*invite.Record{}}
 		s.tenants[tenantID] = t
 	}
-	old := t.byID[id]
-	if old != nil {
+	if old := t.byID[id]; old != nil {
 		s.unindex(t, old)
-		i, _ := t.search(old)
-		if r != nil && compare(r, key(old)) == 0 {
-			t.order[i] = r // same place: the common update
+		i := t.search(old)
+		if r != nil && compareKeys(key(r), key(old)) == 0 {
+			t.order[i] = r // the common update: same place
 			s.index(t, r)
 			return
 		}
@@ -217,8 +171,7 @@ func (s *Store) write(tenantID, id string, r *invite.Record) {
 	}
 	if r != nil {
 		s.index(t, r)
-		i, _ := t.search(r)
-		t.order = slices.Insert(t.order, i, r)
+		t.order = slices.Insert(t.order, t.search(r), r)
 	}
 	if len(t.byID) == 0 {
 		delete(s.tenants, tenantID)
@@ -239,7 +192,7 @@ func (s *Store) index(t *tenant, r *invite.Record) {
 	}
 }
 
-// unindex removes what index added for r; it leaves t.order alone.
+// unindex removes what index added for r.
 func (s *Store) unindex(t *tenant, r *invite.Record) {
 	drop(t.byID, r.Invitation.ID, r)
 	for h := range hashes(r) {
@@ -280,23 +233,28 @@ func openKeys(r *invite.Record) []invite.InviteeKey {
 	return r.Invitation.Invitee.AppendKeys(nil)
 }
 
-// key is r's place in the order List uses.
+// key is r's position in the order List uses.
 func key(r *invite.Record) invite.Cursor {
 	return invite.Cursor{CreatedAt: r.Invitation.CreatedAt, ID: r.Invitation.ID}
 }
 
-// compare orders r against the position c by (CreatedAt, ID), as
-// invite.Cursor.Less does.
-func compare(r *invite.Record, c invite.Cursor) int {
-	if n := r.Invitation.CreatedAt.Compare(c.CreatedAt); n != 0 {
-		return n
-	}
-	return strings.Compare(r.Invitation.ID, c.ID)
+// compareKeys orders positions by (CreatedAt, ID), as invite.Cursor.Less
+// does.
+func compareKeys(a, b invite.Cursor) int {
+	return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), strings.Compare(a.ID, b.ID))
 }
 
-// search returns where r is, or would be, in t.order.
-func (t *tenant) search(r *invite.Record) (int, bool) {
-	return slices.BinarySearchFunc(t.order, key(r), compare)
+func compare(r *invite.Record, c invite.Cursor) int { return compareKeys(key(r), c) }
+
+// search returns where r is, or would be, in t.order. Most new records are
+// their tenant's newest: the last place is tried first.
+func (t *tenant) search(r *invite.Record) int {
+	k := key(r)
+	if n := len(t.order); n == 0 || compare(t.order[n-1], k) < 0 {
+		return n
+	}
+	i, _ := slices.BinarySearchFunc(t.order, k, compare)
+	return i
 }
 
 // copyIn returns a deep copy of r with its times in UTC: what the store keeps.
@@ -311,6 +269,15 @@ func copyIn(r *invite.Record) *invite.Record {
 		p.ExpiresAt = p.ExpiresAt.UTC()
 	}
 	return c
+}
+
+// copyOut returns copies of recs.
+func copyOut(recs []*invite.Record) []*invite.Record {
+	out := make([]*invite.Record, len(recs))
+	for i, r := range recs {
+		out[i] = r.Clone()
+	}
+	return out
 }
 
 // read returns a copy of the record find returns under the read lock.
@@ -356,17 +323,14 @@ func (s *Store) FindOpen(ctx context.Context, tenantID string, iv invite.Invitee
 		}
 	}
 	s.mu.RUnlock()
-	slices.SortFunc(found, func(a, b *invite.Record) int { return compare(a, key(b)) })
+	slices.SortFunc(found, func(a, b *invite.Record) int { return compareKeys(key(a), key(b)) })
 	return copyOut(found), nil
 }
 
 // List implements invite.Store.
 func (s *Store) List(ctx context.Context, tenantID string, q invite.Query) ([]*invite.Invitation, *invite.Cursor, error) {
-	if err := ctx.Err(); err != nil {
+	if err := ctx.Err(); err != nil || q.Limit <= 0 {
 		return nil, nil, err
-	}
-	if q.Limit <= 0 {
-		return nil, nil, nil
 	}
 	var page []*invite.Record
 	more := false
@@ -388,14 +352,15 @@ func (s *Store) List(ctx context.Context, tenantID string, q invite.Query) ([]*i
 		}
 	}
 	for ; i >= 0 && i < len(order); i += step {
-		if !q.Matches(&order[i].Invitation, q.Now) {
+		r := order[i]
+		if !q.Matches(&r.Invitation, q.Now) {
 			continue
 		}
 		if len(page) == q.Limit {
 			more = true
 			break
 		}
-		page = append(page, order[i])
+		page = append(page, r)
 	}
 	s.mu.RUnlock()
 	out := make([]*invite.Invitation, len(page))
@@ -412,9 +377,9 @@ func (s *Store) List(ctx context.Context, tenantID string, q invite.Query) ([]*i
 // expiry index. Records due at the same instant come by tenant and id.
 func (s *Store) ListDue(ctx context.Context, now time.Time, limit int) ([]*invite.Record, error) {
 	s.mu.RLock()
-	due, err := s.scan(ctx, limit, func(inv *invite.Invitation) (time.Time, bool) {
-		return inv.ExpiresAt, inv.State.Open() && !now.Before(inv.ExpiresAt)
-	})
+	due, err := s.scan(ctx, limit, func(inv *invite.Invitation) bool {
+		return inv.State.Open() && !now.Before(inv.ExpiresAt)
+	}, func(inv *invite.Invitation) time.Time { return inv.ExpiresAt })
 	s.mu.RUnlock()
 	return copyOut(due), err
 }
@@ -424,64 +389,41 @@ func (s *Store) ListDue(ctx context.Context, now time.Time, limit int) ([]*invit
 func (s *Store) Purge(ctx context.Context, before time.Time, limit int) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	victims, err := s.scan(ctx, limit, func(inv *invite.Invitation) (time.Time, bool) {
-		return inv.ClosedAt, (inv.State.Terminal() || inv.State == invite.StateExpired) && inv.ClosedAt.Before(before)
-	})
-	if err != nil {
-		return 0, err
-	}
-	// Unindex each, then compact the order of each tenant touched once.
-	purged := make(map[*invite.Record]bool, len(victims))
-	touched := map[string]bool{}
+	victims, err := s.scan(ctx, limit, func(inv *invite.Invitation) bool {
+		return (inv.State.Terminal() || inv.State == invite.StateExpired) && inv.ClosedAt.Before(before)
+	}, func(inv *invite.Invitation) time.Time { return inv.ClosedAt })
 	for _, r := range victims {
-		purged[r], touched[r.Invitation.TenantID] = true, true
 		s.unindex(s.tenants[r.Invitation.TenantID], r)
 	}
-	for id := range touched {
-		t := s.tenants[id]
-		t.order = slices.DeleteFunc(t.order, func(r *invite.Record) bool { return purged[r] })
-		if len(t.byID) == 0 {
-			delete(s.tenants, id)
-		}
-	}
-	return len(victims), nil
-}
-
-// scan returns up to limit records, across tenants, that match, sorted by
-// the time match returns with them, then by tenant and id. The caller
-// holds the lock.
-func (s *Store) scan(ctx context.Context, limit int, match func(*invite.Invitation) (time.Time, bool)) ([]*invite.Record, error) {
-	if err := ctx.Err(); err != nil || limit <= 0 {
-		return nil, err
-	}
-	type hit struct {
-		at time.Time
-		r  *invite.Record
-	}
-	var hits []hit
-	for _, t := range s.tenants {
-		for _, r := range t.order {
-			if at, ok := match(&r.Invitation); ok {
-				hits = append(hits, hit{at, r})
+	if len(victims) > 0 { // then drop them from every order at once
+		for id, t := range s.tenants {
+			t.order = slices.DeleteFunc(t.order, func(r *invite.Record) bool { return t.byID[r.Invitation.ID] != r })
+			if len(t.byID) == 0 {
+				delete(s.tenants, id)
 			}
 		}
 	}
-	slices.SortFunc(hits, func(a, b hit) int {
-		x, y := &a.r.Invitation, &b.r.Invitation
-		return cmp.Or(a.at.Compare(b.at), strings.Compare(x.TenantID, y.TenantID), strings.Compare(x.ID, y.ID))
-	})
-	out := make([]*invite.Record, min(limit, len(hits)))
-	for i := range out {
-		out[i] = hits[i].r
-	}
-	return out, nil
+	return len(victims), err
 }
 
-// copyOut returns copies of recs.
-func copyOut(recs []*invite.Record) []*invite.Record {
-	out := make([]*invite.Record, len(recs))
-	for i, r := range recs {
-		out[i] = r.Clone()
+// scan returns up to limit records, across tenants, that match, sorted by
+// at, then by tenant and id. The caller holds the lock.
+func (s *Store) scan(ctx context.Context, limit int, match func(*invite.Invitation) bool,
+	at func(*invite.Invitation) time.Time) ([]*invite.Record, error) {
+	if err := ctx.Err(); err != nil || limit <= 0 {
+		return nil, err
 	}
-	return out
+	var found []*invite.Record
+	for _, t := range s.tenants {
+		for _, r := range t.order {
+			if match(&r.Invitation) {
+				found = append(found, r)
+			}
+		}
+	}
+	slices.SortFunc(found, func(a, b *invite.Record) int {
+		x, y := &a.Invitation, &b.Invitation
+		return cmp.Or(at(x).Compare(at(y)), strings.Compare(x.TenantID, y.TenantID), strings.Compare(x.ID, y.ID))
+	})
+	return found[:min(limit, len(found))], nil
 }
