@@ -141,7 +141,7 @@ func (s *Store) check(w invite.Write, r *invite.Record) (*invite.Record, error) 
 	if k := r.Invitation.IdempotencyKey; k != "" && taken(t.idem[k]) {
 		return nil, invite.ErrAlreadyExists
 	}
-	for _, k := range openKeys(r) {
+	for k := range openKeys(r) {
 		if taken(t.open[k]) {
 			return nil, invite.ErrAlreadyExists
 		}
@@ -187,7 +187,7 @@ func (s *Store) index(t *tenant, r *invite.Record) {
 	if k := r.Invitation.IdempotencyKey; k != "" {
 		t.idem[k] = r
 	}
-	for _, k := range openKeys(r) {
+	for k := range openKeys(r) {
 		t.open[k] = r
 	}
 }
@@ -199,7 +199,7 @@ func (s *Store) unindex(t *tenant, r *invite.Record) {
 		drop(s.tokens, h, r)
 	}
 	drop(t.idem, r.Invitation.IdempotencyKey, r)
-	for _, k := range openKeys(r) {
+	for k := range openKeys(r) {
 		drop(t.open, k, r)
 	}
 }
@@ -225,12 +225,19 @@ func hashes(r *invite.Record) iter.Seq[invite.TokenHash] {
 	}
 }
 
-// openKeys returns r's invitee keys if r is open, else nothing.
-func openKeys(r *invite.Record) []invite.InviteeKey {
-	if !r.Invitation.State.Open() {
-		return nil
+// openKeys yields r's invitee keys if r is open, else nothing.
+func openKeys(r *invite.Record) iter.Seq[invite.InviteeKey] {
+	return func(yield func(invite.InviteeKey) bool) {
+		if !r.Invitation.State.Open() {
+			return
+		}
+		var buf [3]invite.InviteeKey
+		for _, k := range r.Invitation.Invitee.AppendKeys(buf[:0]) {
+			if !yield(k) {
+				return
+			}
+		}
 	}
-	return r.Invitation.Invitee.AppendKeys(nil)
 }
 
 // key is r's position in the order List uses.
@@ -241,7 +248,10 @@ func key(r *invite.Record) invite.Cursor {
 // compareKeys orders positions by (CreatedAt, ID), as invite.Cursor.Less
 // does.
 func compareKeys(a, b invite.Cursor) int {
-	return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), strings.Compare(a.ID, b.ID))
+	if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
+		return c
+	}
+	return strings.Compare(a.ID, b.ID)
 }
 
 func compare(r *invite.Record, c invite.Cursor) int { return compareKeys(key(r), c) }
@@ -315,9 +325,10 @@ func (s *Store) FindOpen(ctx context.Context, tenantID string, iv invite.Invitee
 		return nil, err
 	}
 	var found []*invite.Record
+	var buf [3]invite.InviteeKey
 	s.mu.RLock()
 	t := s.tenant(tenantID)
-	for _, k := range iv.AppendKeys(nil) {
+	for _, k := range iv.AppendKeys(buf[:0]) {
 		if r := t.open[k]; r != nil && !slices.Contains(found, r) {
 			found = append(found, r)
 		}
