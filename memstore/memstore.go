@@ -77,23 +77,22 @@ func (s *Store) tenant(id string) *tenant {
 	return noTenant
 }
 
-// Apply implements invite.Store. It copies the new versions, then, holding
-// the lock, applies the writes in order, each checked against the store as
-// the earlier ones left it. When one fails, it writes back what the earlier
-// ones replaced, last first, so a failed batch leaves no trace; readers wait
-// for the lock and never see it.
+// Apply implements invite.Store. It refuses a malformed write (see
+// malformed) with an *invite.ValidationError, as sqlstore does. It copies
+// the new versions, then, holding the lock, applies the writes in order,
+// each checked against the store as the earlier ones left it. When one
+// fails, it writes back what the earlier ones replaced, last first, so a
+// failed batch leaves no trace; readers wait for the lock and never see it.
 func (s *Store) Apply(ctx context.Context, b *invite.Batch) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	recs := make([]*invite.Record, len(b.Writes))
 	for i, w := range b.Writes {
-		switch {
-		case w.Record == nil:
-			return fmt.Errorf("%w: memstore: write %d has no Record", invite.ErrInvalid, i)
-		case w.Delete && w.Expect <= 0:
-			return fmt.Errorf("%w: memstore: write %d deletes without Expect", invite.ErrInvalid, i)
-		case !w.Delete:
+		if field, reason := malformed(w); field != "" {
+			return &invite.ValidationError{Fields: []invite.FieldError{{Field: fmt.Sprintf("Writes[%d]%s", i, field), Reason: reason}}}
+		}
+		if !w.Delete {
 			recs[i] = copyIn(w.Record)
 		}
 	}
@@ -114,6 +113,31 @@ func (s *Store) Apply(ctx context.Context, b *invite.Batch) error {
 	return nil
 }
 
+// malformed returns the field and the reason that make w a write no store
+// applies (sqlstore refuses the same), or "".
+func malformed(w invite.Write) (field, reason string) {
+	if w.Record == nil {
+		return ".Record", "is nil"
+	}
+	inv := &w.Record.Invitation
+	switch {
+	case inv.TenantID == "" || inv.ID == "":
+		return ".Record.Invitation", "needs a TenantID and an ID"
+	case w.Expect < 0:
+		return ".Expect", "must not be negative"
+	case w.Delete && w.Expect == 0:
+		return ".Delete", "needs Expect, the version deleted"
+	case w.Delete:
+	case !inv.State.Valid():
+		return ".Record.Invitation.State", "is not a state"
+	case w.Expect == 0 && inv.Version < 1:
+		return ".Record.Invitation.Version", "must be at least 1 on an insert"
+	case w.Expect > 0 && inv.Version != w.Expect+1:
+		return ".Record.Invitation.Version", "must be Expect+1 on an update"
+	}
+	return "", ""
+}
+
 // check returns the record w replaces (nil when w inserts), or the error
 // why w cannot apply to the store as it is; r is w's new version (nil when
 // w deletes).
@@ -122,7 +146,7 @@ func (s *Store) check(w invite.Write, r *invite.Record) (*invite.Record, error) 
 	t := s.tenant(inv.TenantID)
 	old := t.byID[inv.ID]
 	switch {
-	case w.Expect <= 0 && old != nil:
+	case w.Expect == 0 && old != nil:
 		return nil, invite.ErrAlreadyExists
 	case w.Expect > 0 && old == nil:
 		return nil, invite.ErrNotFound

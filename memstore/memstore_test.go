@@ -75,7 +75,9 @@ func TestWritesOnInsertedRecord(t *testing.T) {
 	require.Equal(t, "second", got.Invitation.Reason)
 
 	b := newRecord("t")
-	require.ErrorIs(t, apply(t, st, invite.Write{Record: b}, invite.Write{Record: b, Expect: 2}), invite.ErrConflict)
+	b3 := b.Clone()
+	b3.Invitation.Version = 3
+	require.ErrorIs(t, apply(t, st, invite.Write{Record: b}, invite.Write{Record: b3, Expect: 2}), invite.ErrConflict)
 	require.NoError(t, apply(t, st, invite.Write{Record: b}, invite.Write{Record: b, Expect: 1, Delete: true}))
 	_, err = st.Get(t.Context(), "t", b.Invitation.ID)
 	require.ErrorIs(t, err, invite.ErrNotFound)
@@ -106,8 +108,29 @@ func TestZeroTokenHash(t *testing.T) {
 	require.ErrorIs(t, err, invite.ErrNotFound)
 }
 
+// Writes no store applies are refused as sqlstore refuses them, before
+// anything changes.
 func TestMalformedWrites(t *testing.T) {
 	st := memstore.New()
-	require.ErrorIs(t, apply(t, st, invite.Write{}), invite.ErrInvalid)
-	require.ErrorIs(t, apply(t, st, invite.Write{Record: newRecord("t"), Delete: true}), invite.ErrInvalid)
+	edit := func(f func(w *invite.Write)) invite.Write {
+		w := invite.Write{Record: newRecord("t")}
+		f(&w)
+		return w
+	}
+	for field, w := range map[string]invite.Write{
+		"Writes[1].Record":                    {},
+		"Writes[1].Record.Invitation":         edit(func(w *invite.Write) { w.Record.Invitation.ID = "" }),
+		"Writes[1].Expect":                    edit(func(w *invite.Write) { w.Expect = -1 }),
+		"Writes[1].Delete":                    edit(func(w *invite.Write) { w.Delete = true }),
+		"Writes[1].Record.Invitation.State":   edit(func(w *invite.Write) { w.Record.Invitation.State = "open" }),
+		"Writes[1].Record.Invitation.Version": edit(func(w *invite.Write) { w.Expect = 1 }),
+	} {
+		first := newRecord("t")
+		err := apply(t, st, invite.Write{Record: first}, w)
+		var ve *invite.ValidationError
+		require.ErrorAs(t, err, &ve, field)
+		require.True(t, ve.Has(field), "%s: %v", field, err)
+		_, err = st.Get(t.Context(), "t", first.Invitation.ID)
+		require.ErrorIs(t, err, invite.ErrNotFound)
+	}
 }
