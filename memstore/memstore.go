@@ -77,12 +77,14 @@ func (s *Store) tenant(id string) *tenant {
 	return noTenant
 }
 
-// Apply implements invite.Store. It refuses a malformed write (see
-// malformed) with an *invite.ValidationError, as sqlstore does. It copies
-// the new versions, then, holding the lock, applies the writes in order,
-// each checked against the store as the earlier ones left it. When one
-// fails, it writes back what the earlier ones replaced, last first, so a
-// failed batch leaves no trace; readers wait for the lock and never see it.
+// Apply implements invite.Store. As sqlstore does, it refuses with an
+// *invite.ValidationError a write with a nil Record, no TenantID or ID, a
+// negative Expect, a Delete without Expect, an invalid State, or a Version
+// other than Expect+1 (at least 1 on an insert). It copies the new
+// versions, then, holding the lock, applies the writes in order, each
+// checked against the store as the earlier ones left it. When one fails,
+// it writes back what the earlier ones replaced, last first, so a failed
+// batch leaves no trace; readers wait for the lock and never see it.
 func (s *Store) Apply(ctx context.Context, b *invite.Batch) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -114,7 +116,7 @@ func (s *Store) Apply(ctx context.Context, b *invite.Batch) error {
 }
 
 // malformed returns the field and the reason that make w a write no store
-// applies (sqlstore refuses the same), or "".
+// applies, or "".
 func malformed(w invite.Write) (field, reason string) {
 	if w.Record == nil {
 		return ".Record", "is nil"
