@@ -116,7 +116,7 @@ func (s *Store) Apply(ctx context.Context, b *invite.Batch) error {
 }
 
 // malformed returns the field and the reason that make w a write no store
-// applies, or "".
+// applies, or two empty strings.
 func malformed(w invite.Write) (field, reason string) {
 	if w.Record == nil {
 		return ".Record", "is nil"
