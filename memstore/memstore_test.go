@@ -22,7 +22,10 @@ var base = time.Date(2027, time.March, 4, 5, 6, 7, 123456000, time.UTC)
 // hash and email.
 func newRecord(tenantID string) *invite.Record {
 	id := uuid.Must(uuid.NewV7()).String()
-	_, h := invite.MintToken(invite.DefaultTokenPrefix)
+	_, h, err := invite.MintToken(invite.DefaultTokenPrefix)
+	if err != nil {
+		panic(err) // the default prefix is valid
+	}
 	return &invite.Record{
 		Invitation: invite.Invitation{
 			ID: id, TenantID: tenantID, Invitee: invite.Invitee{Email: "e-" + id + "@example.com"},
