@@ -6,7 +6,71 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 )
+
+// postgres is the PostgreSQL dialect (and CockroachDB's, YugabyteDB's): $n
+// placeholders, partial indexes, and a write of one invitation as one
+// statement (see postgres.write).
+type postgres struct {
+	serverWrites
+	transactionalDDL
+	// stmts caches the text of the write statements.
+	stmts *stmtCache
+}
+
+func (*postgres) placeholder(n int) string { return "$" + strconv.Itoa(n) }
+
+func (*postgres) timeValue(t time.Time) any { return utc(t) }
+
+func (*postgres) refusesNUL() bool { return true }
+
+// currentReads is "": at READ COMMITTED every statement reads the current
+// rows; at SERIALIZABLE a write computed from a stale read fails (40001).
+func (*postgres) currentReads() string { return "" }
+
+func (*postgres) openKey(kind, ph string) string { return partialOpenKey(kind, ph) }
+
+func (*postgres) due(ph string) (cond, order string) { return partialDue(ph) }
+
+func (*postgres) idOrder() string { return `id COLLATE "C"` }
+
+func (*postgres) nullSafeEqual() string { return "IS NOT DISTINCT FROM" }
+
+func (*postgres) keptColumns() []string { return nil }
+
+// apply runs a lone write, on a Store that owns its transactions, as one
+// statement with no transaction around it. Larger batches, and batches in
+// a host's transaction, run in a transaction (or savepoint): a statement a
+// write, the last one inserting the events too.
+func (pg *postgres) apply(ctx context.Context, s *Store, ws []write, evs []event) error {
+	if len(ws) == 1 && s.begin != nil {
+		return pg.write(ctx, s, s.db, &ws[0], evs)
+	}
+	return s.applyInTx(ctx, ws, evs, pg.write)
+}
+
+// purge is one statement. The DELETE re-checks the condition: a row
+// changed since the snapshot (an expired invitation renewed) is left alone.
+func (pg *postgres) purge(ctx context.Context, s *Store, before time.Time, limit int) (int, error) {
+	at, lim := pg.placeholder(1), pg.placeholder(2)
+	q := "WITH v AS (SELECT tenant_id, id FROM " + s.invitations + " WHERE state IN " + closedStates +
+		" AND closed_at < " + at + " ORDER BY closed_at LIMIT " + lim + ")" +
+		", d AS (DELETE FROM " + s.invitations + " i USING v WHERE i.tenant_id = v.tenant_id AND i.id = v.id" +
+		" AND i.state IN " + closedStates + " AND i.closed_at < " + at + " RETURNING i.tenant_id, i.id)" +
+		", k AS (DELETE FROM " + s.tokens + " t USING d WHERE t.tenant_id = d.tenant_id AND t.invitation_id = d.id)" +
+		" SELECT count(*) FROM d"
+	var n int
+	if err := s.db.QueryRowContext(ctx, q, pg.timeValue(before), limit).Scan(&n); err != nil {
+		return 0, wrap("purge", err)
+	}
+	return n, nil
+}
+
+func (*postgres) migrationsTable(table string) string {
+	return "CREATE TABLE IF NOT EXISTS " + table +
+		" (version integer PRIMARY KEY, name text NOT NULL, checksum text NOT NULL, applied_at timestamptz NOT NULL)"
+}
 
 // pgKind is what a PostgreSQL write statement does to the invitation row.
 type pgKind uint8
@@ -44,36 +108,64 @@ type pgShape struct {
 // row itself, or the outbox rows, inserted only when it was written.
 func (sh pgShape) counted() bool { return sh.kind == pgUpdate || sh.kind == pgDelete }
 
-// The arguments of a statement, in order (see pgShape.args): the invitation
-// row's values in the order of invitationColumns ($1 the tenant, $2 the
-// id), or only the tenant and id for a delete; then, except for an insert,
-// the expected version; then, for pgUpdateKeep, the token_hash and
-// prev_tokens the stored row must have, or, for pgInsert and pgUpdate, the
-// token hashes; then six per event.
-const (
-	pgRowArgs    = 17 // len(invitationColumns)
-	pgEventArgs  = 6  // id, tenant_id, invitation_id, type, payload, created_at
-	pgTenantArg  = "$1"
-	pgIDArg      = "$2"
-	pgExpectArg  = "$18" // after the row, in an update
-	pgDeleteArgs = 3     // tenant, id, expected version
-)
+// The arguments of a statement, in order (see pgShape.args), numbered from
+// 1: the row's values in the order of rowColumns; then, except for an
+// insert, the expected version; then the extra arguments: for
+// pgUpdateKeep the token_hash and prev_tokens the stored row must have
+// (pgKeptColumns), for pgInsert and pgUpdate the token hashes; then the
+// values of each event, in the order of eventColumns.
+
+// pgKeptColumns are the stored columns, and their types, that pgUpdateKeep
+// requires equal to extra arguments, in order.
+var pgKeptColumns = [...]struct{ name, typ string }{{"token_hash", "bytea"}, {"prev_tokens", "jsonb"}}
+
+// rowColumns returns the columns whose values the statement binds first:
+// invitationColumns, or for a delete only the primary key, its first two.
+func (sh pgShape) rowColumns() []string {
+	if sh.kind == pgDelete {
+		return invitationColumns[:2]
+	}
+	return invitationColumns
+}
+
+// column returns the number of the argument of the row's column c.
+func (sh pgShape) column(c string) int {
+	for i, name := range sh.rowColumns() {
+		if name == c {
+			return i + 1
+		}
+	}
+	panic("sqlstore: no argument for column " + c)
+}
+
+// expectArg is the number of the expected version's argument (none for an
+// insert).
+func (sh pgShape) expectArg() int { return len(sh.rowColumns()) + 1 }
+
+// firstExtra is the number of the first extra argument.
+func (sh pgShape) firstExtra() int {
+	if sh.kind == pgInsert {
+		return len(sh.rowColumns()) + 1
+	}
+	return sh.expectArg() + 1
+}
+
+// extras is the number of extra arguments.
+func (sh pgShape) extras() int {
+	switch sh.kind {
+	case pgUpdateKeep:
+		return len(pgKeptColumns)
+	case pgInsert, pgUpdate:
+		return sh.hashes
+	}
+	return 0
+}
+
+// firstEvent is the number of the first event's first argument.
+func (sh pgShape) firstEvent() int { return sh.firstExtra() + sh.extras() }
 
 // nargs is the number of arguments of the statement.
-func (sh pgShape) nargs() int {
-	n := pgRowArgs
-	switch sh.kind {
-	case pgInsert:
-		n += sh.hashes
-	case pgUpdateKeep:
-		n += 1 + 2
-	case pgUpdate:
-		n += 1 + sh.hashes
-	case pgDelete:
-		n = pgDeleteArgs
-	}
-	return n + pgEventArgs*sh.events
-}
+func (sh pgShape) nargs() int { return sh.firstEvent() - 1 + len(eventColumns)*sh.events }
 
 // args returns the arguments of the statement of shape sh for w and evs.
 func (sh pgShape) args(w *write, evs []event) []any {
@@ -88,7 +180,7 @@ func (sh pgShape) args(w *write, evs []event) []any {
 			a = append(a, h)
 		}
 	case pgUpdateKeep:
-		a = append(r.appendValues(a), w.expect, r.tokenHash, r.prevTokens)
+		a = append(r.appendValues(a), w.expect, r.tokenHash, r.prevTokens) // pgKeptColumns
 	case pgUpdate:
 		a = append(r.appendValues(a), w.expect)
 		for _, h := range r.hashes {
@@ -96,21 +188,16 @@ func (sh pgShape) args(w *write, evs []event) []any {
 		}
 	}
 	for i := range evs {
-		e := &evs[i]
-		a = append(a, e.id, e.tenantID, e.invitationID, e.typ, e.payload, e.at)
+		a = evs[i].appendValues(a)
 	}
 	return a
 }
 
-// ph is the placeholder of the argument numbered n (from 1).
-func ph(n int) string { return "$" + strconv.Itoa(n) }
-
-// pgBuild returns the text of the statement of shape sh.
-func (s *Store) pgBuild(sh pgShape) string {
+// build returns the text of the statement of shape sh on s's tables.
+func (pg *postgres) build(s *Store, sh pgShape) string {
+	ph := pg.placeholder
+	tenant, id := ph(sh.column("tenant_id")), ph(sh.column("id"))
 	var q strings.Builder
-	// The first argument after the row (and the expected version, the
-	// stored token columns or the hashes): the events'.
-	firstEvent := sh.nargs() - pgEventArgs*sh.events + 1
 	switch sh.kind {
 	case pgInsert:
 		// The invitation, then its token rows, then the outbox rows, the
@@ -118,19 +205,16 @@ func (s *Store) pgBuild(sh pgShape) string {
 		// either inserts its row or fails the whole statement, so nothing
 		// is guarded.
 		parts := []string{"INSERT INTO " + s.invitations + " (" + strings.Join(invitationColumns, ", ") + ") VALUES (" +
-			phList(1, pgRowArgs, "", ", ") + ")"}
+			placeholders(pg, 1, len(invitationColumns), "", ", ") + ")"}
 		if sh.hashes > 0 {
-			tuples := make([]string, sh.hashes)
-			for i := range tuples {
-				tuples[i] = "(" + ph(pgRowArgs+1+i) + ", " + pgTenantArg + ", " + pgIDArg + ")"
-			}
-			parts = append(parts, "INSERT INTO "+s.tokens+" (token_hash, tenant_id, invitation_id) VALUES "+strings.Join(tuples, ", "))
+			parts = append(parts, "INSERT INTO "+s.tokens+" (token_hash, tenant_id, invitation_id) VALUES "+
+				placeholders(pg, sh.firstExtra(), sh.hashes, "(", ", "+tenant+", "+id+"), (")+", "+tenant+", "+id+")")
 		}
 		if sh.events > 0 {
 			tuples := make([]string, sh.events)
 			for i := range tuples {
-				n := firstEvent + pgEventArgs*i
-				tuples[i] = "(" + phList(n, 6, "", ", ") + ", " + ph(n+5) + ")"
+				n := sh.firstEvent() + len(eventColumns)*i
+				tuples[i] = "(" + placeholders(pg, n, len(eventColumns), "", ", ") + ", " + ph(n+eventCreatedAt) + ")"
 			}
 			parts = append(parts, "INSERT INTO "+s.outbox+" ("+outboxColumns+") VALUES "+strings.Join(tuples, ", "))
 		}
@@ -148,86 +232,77 @@ func (s *Store) pgBuild(sh pgShape) string {
 		q.WriteString(parts[len(parts)-1])
 		return q.String()
 	case pgDelete:
-		q.WriteString("WITH w AS (DELETE FROM " + s.invitations + " WHERE tenant_id = $1 AND id = $2 AND version = $3 RETURNING 1)")
-		q.WriteString(", k AS (DELETE FROM " + s.tokens + " WHERE tenant_id = $1 AND invitation_id = $2 AND EXISTS (SELECT 1 FROM w))")
-		s.pgOutboxCTE(&q, firstEvent, sh.events)
+		q.WriteString("WITH w AS (DELETE FROM " + s.invitations + " WHERE tenant_id = " + tenant + " AND id = " + id +
+			" AND version = " + ph(sh.expectArg()) + " RETURNING 1)")
+		q.WriteString(", k AS (DELETE FROM " + s.tokens + " WHERE tenant_id = " + tenant + " AND invitation_id = " + id +
+			" AND EXISTS (SELECT 1 FROM w))")
+		pg.outboxCTE(&q, s, sh)
 		q.WriteString(" SELECT count(*) FROM w")
 		return q.String()
 	}
-	set := make([]string, 0, pgRowArgs-2)
-	for i := 2; i < pgRowArgs; i++ {
-		set = append(set, invitationColumns[i]+" = "+ph(i+1))
+	set := make([]string, 0, len(invitationColumns)-2)
+	for _, c := range invitationColumns[2:] {
+		set = append(set, c+" = "+ph(sh.column(c)))
 	}
 	update := "UPDATE " + s.invitations + " SET " + strings.Join(set, ", ") +
-		" WHERE tenant_id = " + pgTenantArg + " AND id = " + pgIDArg + " AND version = " + pgExpectArg
+		" WHERE tenant_id = " + tenant + " AND id = " + id + " AND version = " + ph(sh.expectArg())
 	if sh.kind == pgUpdateKeep {
-		update += " AND token_hash IS NOT DISTINCT FROM $19::bytea AND prev_tokens IS NOT DISTINCT FROM $20::jsonb"
+		for i, c := range pgKeptColumns {
+			update += " AND " + c.name + " " + pg.nullSafeEqual() + " " + ph(sh.firstExtra()+i) + "::" + c.typ
+		}
 		if sh.events == 0 {
 			return update // rows affected: 1 or 0
 		}
 		// The outbox rows are the main statement: as many rows affected as
 		// events when the update matched, none otherwise.
-		return "WITH w AS (" + update + " RETURNING 1) " + s.pgOutboxInsert(firstEvent, sh.events)
+		return "WITH w AS (" + update + " RETURNING 1) " + pg.outboxInsert(s, sh)
 	}
 	q.WriteString("WITH w AS (" + update + " RETURNING 1)")
-	hashes := phList(pgRowArgs+2, sh.hashes, "", ", ")
-	q.WriteString(", d AS (DELETE FROM " + s.tokens + " WHERE tenant_id = $1 AND invitation_id = $2 AND EXISTS (SELECT 1 FROM w)")
+	q.WriteString(", d AS (DELETE FROM " + s.tokens + " WHERE tenant_id = " + tenant + " AND invitation_id = " + id +
+		" AND EXISTS (SELECT 1 FROM w)")
 	if sh.hashes > 0 {
-		q.WriteString(" AND token_hash NOT IN (" + hashes + ")")
+		q.WriteString(" AND token_hash NOT IN (" + placeholders(pg, sh.firstExtra(), sh.hashes, "", ", ") + ")")
 	}
 	q.WriteString(")")
 	if sh.hashes > 0 {
-		q.WriteString(", k AS (INSERT INTO " + s.tokens + " (token_hash, tenant_id, invitation_id) SELECT v.h, $1, $2 FROM (VALUES " +
-			phList(pgRowArgs+2, sh.hashes, "(", "::bytea), (") + "::bytea)) AS v (h)" +
+		q.WriteString(", k AS (INSERT INTO " + s.tokens + " (token_hash, tenant_id, invitation_id) SELECT v.h, " + tenant + ", " + id +
+			" FROM (VALUES " + placeholders(pg, sh.firstExtra(), sh.hashes, "(", "::bytea), (") + "::bytea)) AS v (h)" +
 			" WHERE EXISTS (SELECT 1 FROM w) AND NOT EXISTS (SELECT 1 FROM " + s.tokens +
-			" x WHERE x.token_hash = v.h AND x.tenant_id = $1 AND x.invitation_id = $2))")
+			" x WHERE x.token_hash = v.h AND x.tenant_id = " + tenant + " AND x.invitation_id = " + id + "))")
 	}
-	s.pgOutboxCTE(&q, firstEvent, sh.events)
+	pg.outboxCTE(&q, s, sh)
 	q.WriteString(" SELECT count(*) FROM w")
 	return q.String()
 }
 
-// outboxColumns are the columns an outbox insert writes: created_at and
-// available_at both take the event's time.
-const outboxColumns = "id, tenant_id, invitation_id, type, payload, created_at, available_at"
+// pgEventTypes are the types of eventColumns, which a statement names
+// where nothing else tells PostgreSQL a value's type.
+var pgEventTypes = [len(eventColumns)]string{"text", "text", "text", "text", "jsonb", "timestamptz"}
 
-// phList returns count placeholders from $first, the first preceded by
-// open and each following one by sep.
-func phList(first, count int, open, sep string) string {
-	if count == 0 {
-		return ""
-	}
-	var b strings.Builder
-	b.WriteString(open)
-	for i := range count {
-		if i > 0 {
-			b.WriteString(sep)
-		}
-		b.WriteString(ph(first + i))
-	}
-	return b.String()
-}
-
-// pgOutboxInsert returns the INSERT of n outbox rows, from the arguments
-// numbered from first, done only when "w" touched a row.
-func (s *Store) pgOutboxInsert(first, n int) string {
-	tuples := make([]string, n)
+// outboxInsert returns the INSERT of the outbox rows of the statement of
+// shape sh, done only when "w" touched a row.
+func (pg *postgres) outboxInsert(s *Store, sh pgShape) string {
+	tuples := make([]string, sh.events)
+	cols := make([]string, len(eventColumns))
 	for i := range tuples {
-		a := first + pgEventArgs*i
-		tuples[i] = "(" + ph(a) + "::text, " + ph(a+1) + "::text, " + ph(a+2) + "::text, " + ph(a+3) + "::text, " +
-			ph(a+4) + "::jsonb, " + ph(a+5) + "::timestamptz)"
+		first := sh.firstEvent() + len(eventColumns)*i
+		for j, typ := range pgEventTypes {
+			cols[j] = pg.placeholder(first+j) + "::" + typ
+		}
+		tuples[i] = "(" + strings.Join(cols, ", ") + ")"
 	}
+	v := "v." + strings.Join(eventColumns[:], ", v.")
 	return "INSERT INTO " + s.outbox + " (" + outboxColumns + ")" +
-		" SELECT v.id, v.tenant_id, v.invitation_id, v.type, v.payload, v.created_at, v.created_at" +
-		" FROM (VALUES " + strings.Join(tuples, ", ") + ") AS v (id, tenant_id, invitation_id, type, payload, created_at)" +
+		" SELECT " + v + ", v." + eventColumns[eventCreatedAt] +
+		" FROM (VALUES " + strings.Join(tuples, ", ") + ") AS v (" + strings.Join(eventColumns[:], ", ") + ")" +
 		" WHERE EXISTS (SELECT 1 FROM w)"
 }
 
-// pgOutboxCTE appends the CTE "o" inserting n outbox rows when "w" touched
-// a row.
-func (s *Store) pgOutboxCTE(q *strings.Builder, first, n int) {
-	if n > 0 {
-		q.WriteString(", o AS (" + s.pgOutboxInsert(first, n) + ")")
+// outboxCTE appends the CTE "o" inserting the outbox rows of the statement
+// of shape sh, when it has any, done only when "w" touched a row.
+func (pg *postgres) outboxCTE(q *strings.Builder, s *Store, sh pgShape) {
+	if sh.events > 0 {
+		q.WriteString(", o AS (" + pg.outboxInsert(s, sh) + ")")
 	}
 }
 
@@ -246,15 +321,15 @@ const (
 	maxCachedShapes = 128
 )
 
-// pgStatement returns the text of the statement of shape sh.
-func (s *Store) pgStatement(sh pgShape) string {
-	c := s.pgStmts
+// statement returns the text of the statement of shape sh on s's tables.
+func (pg *postgres) statement(s *Store, sh pgShape) string {
+	c := pg.stmts
 	if m := c.m.Load(); m != nil {
 		if q, ok := (*m)[sh]; ok {
 			return q
 		}
 	}
-	q := s.pgBuild(sh)
+	q := pg.build(s, sh)
 	if sh.hashes > maxCachedCount || sh.events > maxCachedCount {
 		return q
 	}
@@ -282,11 +357,10 @@ func lenOf(m *map[pgShape]string) int {
 	return len(*m)
 }
 
-// pgWrite runs w, with evs, as one PostgreSQL statement: the invitation
-// row written guarded by its version, its token rows brought in line and
-// evs inserted into the outbox, all only when the row was written (see
-// pgBuild).
-func (s *Store) pgWrite(ctx context.Context, ex DBTX, w *write, evs []event) error {
+// write runs w, with evs, as one statement: the invitation row written
+// guarded by its version, its token rows brought in line and evs inserted
+// into the outbox, all only when the row was written (see build).
+func (pg *postgres) write(ctx context.Context, s *Store, ex DBTX, w *write, evs []event) error {
 	sh := pgShape{events: len(evs)}
 	switch {
 	case w.delete:
@@ -298,7 +372,7 @@ func (s *Store) pgWrite(ctx context.Context, ex DBTX, w *write, evs []event) err
 		// token hashes: try the statement that also requires the stored
 		// token columns to be unchanged and so leaves the tokens table
 		// alone (Accept stays at two statements: lookup and this write).
-		if n, err := s.pgExec(ctx, ex, pgShape{kind: pgUpdateKeep, events: len(evs)}, w, evs); err != nil || n > 0 {
+		if n, err := pg.exec(ctx, s, ex, pgShape{kind: pgUpdateKeep, events: len(evs)}, w, evs); err != nil || n > 0 {
 			return err
 		}
 		// No row: a lost race (answered by one SELECT, as before) or new
@@ -312,7 +386,7 @@ func (s *Store) pgWrite(ctx context.Context, ex DBTX, w *write, evs []event) err
 		}
 		sh.kind, sh.hashes = pgUpdate, len(w.row.hashes)
 	}
-	n, err := s.pgExec(ctx, ex, sh, w, evs)
+	n, err := pg.exec(ctx, s, ex, sh, w, evs)
 	if err != nil {
 		return err
 	}
@@ -322,10 +396,10 @@ func (s *Store) pgWrite(ctx context.Context, ex DBTX, w *write, evs []event) err
 	return nil
 }
 
-// pgExec runs the statement of shape sh for w and evs. It returns a
-// nonzero count when the statement wrote the invitation row.
-func (s *Store) pgExec(ctx context.Context, ex DBTX, sh pgShape, w *write, evs []event) (int64, error) {
-	q, args := s.pgStatement(sh), sh.args(w, evs)
+// exec runs the statement of shape sh for w and evs. It returns a nonzero
+// count when the statement wrote the invitation row.
+func (pg *postgres) exec(ctx context.Context, s *Store, ex DBTX, sh pgShape, w *write, evs []event) (int64, error) {
+	q, args := pg.statement(s, sh), sh.args(w, evs)
 	var n int64
 	var err error
 	if sh.counted() {
