@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -60,7 +59,7 @@ func (s *Store) Apply(ctx context.Context, b *invite.Batch) error {
 	for i := range b.Events {
 		var err error
 		ev := &b.Events[i]
-		if evs[i], err = s.d.encodeEvent(i, ev, writtenDoc(b.Writes, ws, ev.New)); err != nil {
+		if evs[i], err = encodeEvent(s.dl, i, ev, writtenDoc(b.Writes, ws, ev.New)); err != nil {
 			var ve *invite.ValidationError
 			if !errors.As(err, &ve) {
 				return err
@@ -71,35 +70,30 @@ func (s *Store) Apply(ctx context.Context, b *invite.Batch) error {
 	if len(fields) > 0 {
 		return &invite.ValidationError{Fields: fields}
 	}
-	if s.d == Postgres && len(ws) == 1 && s.begin != nil {
-		return s.retrying(ctx, func() error { return s.pgWrite(ctx, s.db, &ws[0], evs) })
-	}
-	return s.retrying(ctx, func() error { return s.applyAtomically(ctx, ws, evs) })
+	return s.retrying(ctx, func() error { return s.dl.apply(ctx, s, ws, evs) })
 }
 
-// applyAtomically runs the writes and inserts the events in one transaction
-// (or savepoint).
-func (s *Store) applyAtomically(ctx context.Context, ws []write, evs []event) error {
+// writeFunc runs the write w inside ex and, when evs is not empty, inserts
+// evs into the outbox after it.
+type writeFunc func(ctx context.Context, s *Store, ex DBTX, w *write, evs []event) error
+
+// applyInTx runs the writes, in order, with write, and inserts the events
+// with the last one, in one transaction (or savepoint).
+func (s *Store) applyInTx(ctx context.Context, ws []write, evs []event, write writeFunc) error {
 	return s.atomically(ctx, "apply", func(ex DBTX) error {
+		if len(ws) == 0 {
+			return s.insertEvents(ctx, ex, evs)
+		}
 		for i := range ws {
-			if s.d == Postgres {
-				var attached []event
-				if i == len(ws)-1 {
-					attached = evs
-				}
-				if err := s.pgWrite(ctx, ex, &ws[i], attached); err != nil {
-					return err
-				}
-				continue
+			var attached []event
+			if i == len(ws)-1 {
+				attached = evs
 			}
-			if err := s.genericWrite(ctx, ex, &ws[i]); err != nil {
+			if err := write(ctx, s, ex, &ws[i], attached); err != nil {
 				return err
 			}
 		}
-		if s.d == Postgres && len(ws) > 0 {
-			return nil // the last write inserted the events
-		}
-		return s.insertEvents(ctx, ex, evs)
+		return nil
 	})
 }
 
@@ -141,7 +135,7 @@ func (s *Store) prepareWrites(in []invite.Write) ([]write, []invite.FieldError) 
 			out[i].row = row{tenantID: inv.TenantID, id: inv.ID}
 			continue
 		}
-		rw, ferrs := s.d.encodeRecord(w.Record)
+		rw, ferrs := encodeRecord(s.dl, w.Record)
 		for _, fe := range ferrs {
 			bad(".Record."+fe.Field, fe.Reason)
 		}
@@ -191,12 +185,13 @@ func (s *Store) missing(ctx context.Context, ex DBTX, w *write) error {
 // mean) the transaction's snapshot is older than the row: writes read
 // current rows, plain reads the snapshot, so the Manager's re-read and
 // retry would compute from the same stale rows every time (a version that
-// lost, no sign of the invitation an insert collided with). It switches
-// the Store to locking reads, which read current rows (see current), and
-// reports whether it did. Elsewhere a plain read sees current rows, and
-// it reports false.
+// lost, no sign of the invitation an insert collided with). On a host's
+// transaction, where the dialect has currentReads, it switches the Store
+// to locking reads, which read current rows (see current), and reports
+// whether it did. Elsewhere a plain read sees current rows, and it
+// reports false.
 func (s *Store) staleSnapshot() bool {
-	if s.d != MySQL || s.begin != nil || s.current {
+	if s.q.locked == nil || s.begin != nil || s.current {
 		return false
 	}
 	s.current = true
@@ -221,112 +216,11 @@ func (s *Store) conflict(w *write, stored int64) error {
 	return fmt.Errorf("sqlstore: %s: stored version %d, expected %d: %w", w.op(), stored, w.expect, invite.ErrConflict)
 }
 
-// genericWrite runs w on SQLite or MySQL, inside the caller's transaction:
-// the invitation row first (guarded by version for updates and deletes),
-// then its token rows.
-func (s *Store) genericWrite(ctx context.Context, ex DBTX, w *write) error {
-	r := &w.row
-	switch {
-	case w.expect == 0:
-		a := &args{d: s.d}
-		vals := r.values()
-		ph := make([]string, len(vals))
-		for i, v := range vals {
-			ph[i] = a.add(v)
-		}
-		q := "INSERT INTO " + s.invitations + " (" + strings.Join(invitationColumns, ", ") + ") VALUES (" + strings.Join(ph, ", ") + ")"
-		if _, err := ex.ExecContext(ctx, q, a.vals...); err != nil {
-			if isUniqueViolation(err) {
-				// The row it collides with may be newer than a host
-				// transaction's snapshot: the Manager's FindOpen must see it.
-				s.staleSnapshot()
-			}
-			return wrap(w.op(), err)
-		}
-		return s.insertTokens(ctx, ex, w)
-	case w.delete:
-		q := "DELETE FROM " + s.invitations + " WHERE tenant_id = ? AND id = ? AND version = ?"
-		if n, err := affected(ex.ExecContext(ctx, q, r.tenantID, r.id, w.expect)); err != nil {
-			return wrap(w.op(), err)
-		} else if n == 0 {
-			return s.missing(ctx, ex, w)
-		}
-		return s.deleteTokens(ctx, ex, w)
-	}
-	// An update. The first attempt also requires the stored token columns
-	// (and, on SQLite, the columns an update practically never changes) to
-	// equal the new ones, and leaves them out of its SET: when it matches,
-	// the token rows are already right and are left alone (accept, reject,
-	// revoke, expire, a failed code). When it does not, the stored version
-	// tells a lost race or a missing invitation (an error) from another
-	// change (a resend's new tokens): that one updates the row under the
-	// version guard alone and rewrites its token rows.
-	vals := r.values()
-	args := make([]any, 0, len(vals)+len(s.q.keptColumns))
-	for i := 2; i < len(vals); i++ {
-		if !slices.Contains(s.q.keptColumns, i) {
-			args = append(args, vals[i])
-		}
-	}
-	args = append(args, r.tenantID, r.id, w.expect)
-	for _, i := range s.q.keptColumns {
-		args = append(args, vals[i])
-	}
-	n, err := affected(ex.ExecContext(ctx, s.q.updateKeep, args...))
-	if err != nil {
-		return wrap(w.op(), err)
-	}
-	if n > 0 {
-		return nil
-	}
-	q := s.q.update
-	base := append(vals[2:len(vals):len(vals)], r.tenantID, r.id, w.expect)
-	if v, err := s.storedVersion(ctx, ex, w); err != nil {
-		return err
-	} else if v != w.expect {
-		return s.conflict(w, v)
-	}
-	if n, err = affected(ex.ExecContext(ctx, q, base...)); err != nil {
-		return wrap(w.op(), err)
-	} else if n == 0 {
-		return s.missing(ctx, ex, w)
-	}
-	if err := s.deleteTokens(ctx, ex, w); err != nil {
-		return err
-	}
-	return s.insertTokens(ctx, ex, w)
-}
-
 func affected(res sql.Result, err error) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
 	return res.RowsAffected()
-}
-
-func (s *Store) insertTokens(ctx context.Context, ex DBTX, w *write) error {
-	r := &w.row
-	if len(r.hashes) == 0 {
-		return nil
-	}
-	a := &args{d: s.d}
-	tuples := make([]string, len(r.hashes))
-	for i, h := range r.hashes {
-		tuples[i] = "(" + a.add(h) + ", " + a.add(r.tenantID) + ", " + a.add(r.id) + ")"
-	}
-	q := "INSERT INTO " + s.tokens + " (token_hash, tenant_id, invitation_id) VALUES " + strings.Join(tuples, ", ")
-	if _, err := ex.ExecContext(ctx, q, a.vals...); err != nil {
-		return wrap(w.op(), err)
-	}
-	return nil
-}
-
-func (s *Store) deleteTokens(ctx context.Context, ex DBTX, w *write) error {
-	q := s.d.rebind("DELETE FROM " + s.tokens + " WHERE tenant_id = ? AND invitation_id = ?")
-	if _, err := ex.ExecContext(ctx, q, w.row.tenantID, w.row.id); err != nil {
-		return wrap(w.op(), err)
-	}
-	return nil
 }
 
 // eventsPerStatement bounds a multi-row outbox INSERT: 7 placeholders a row
@@ -339,7 +233,7 @@ func (s *Store) insertEvents(ctx context.Context, ex DBTX, evs []event) error {
 	for len(evs) > 0 {
 		chunk := evs[:min(len(evs), eventsPerStatement)]
 		evs = evs[len(chunk):]
-		a := &args{d: s.d}
+		a := &args{dl: s.dl}
 		tuples := make([]string, len(chunk))
 		for i, e := range chunk {
 			tuples[i] = "(" + a.add(e.id) + ", " + a.add(e.tenantID) + ", " + a.add(e.invitationID) + ", " + a.add(e.typ) +

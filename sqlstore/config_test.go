@@ -99,7 +99,7 @@ func TestNewOnConnAndTx(t *testing.T) {
 // own *sql.DB and Store, as eight processes would have, so that only
 // SQLite's locking (the busy timeout, BEGIN IMMEDIATE) keeps them apart.
 func TestSQLiteConcurrentWriters(t *testing.T) {
-	const writers, perWriter = 8, 25
+	const writers, perWriter = 8, 12
 	for _, separate := range []bool{false, true} {
 		name := "OneStore"
 		if separate {

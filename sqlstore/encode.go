@@ -70,15 +70,6 @@ func sameJSONTime(t time.Time) bool {
 	return offset == 0 && t.Nanosecond()%int(time.Microsecond) == 0
 }
 
-// timeValue is t as the dialect's time columns take it: a time.Time in UTC
-// (timestamptz, DATETIME(6)) or, on SQLite, unix microseconds (INTEGER).
-func (d Dialect) timeValue(t time.Time) any {
-	if d == SQLite {
-		return t.UnixMicro()
-	}
-	return utc(t)
-}
-
 func nullString(s string) any {
 	if s == "" {
 		return nil
@@ -99,7 +90,7 @@ func invalid(field, reason string) error {
 // encodeRecord turns r into a row, or returns what makes it unstorable. Its
 // times are stored in UTC, truncated to microseconds, in the columns and in
 // the document alike.
-func (d Dialect) encodeRecord(r *invite.Record) (row, []invite.FieldError) {
+func encodeRecord(dl dialect, r *invite.Record) (row, []invite.FieldError) {
 	inv := r.Invitation // a shallow copy: only its times are replaced
 	exact := true
 	for _, t := range []*time.Time{&inv.CreatedAt, &inv.UpdatedAt, &inv.IssuedAt, &inv.ExpiresAt, &inv.SentAt, &inv.ClosedAt} {
@@ -111,7 +102,7 @@ func (d Dialect) encodeRecord(r *invite.Record) (row, []invite.FieldError) {
 		// Metadata that is not JSON, or a time beyond year 9999.
 		return row{}, []invite.FieldError{{Field: "Invitation", Reason: "does not encode as JSON: " + err.Error()}}
 	}
-	if d == Postgres && hasNULEscape(doc) {
+	if dl.refusesNUL() && hasNULEscape(doc) {
 		return row{}, []invite.FieldError{{Field: "Invitation",
 			Reason: "holds U+0000 in a string, which PostgreSQL cannot store in jsonb"}}
 	}
@@ -119,14 +110,14 @@ func (d Dialect) encodeRecord(r *invite.Record) (row, []invite.FieldError) {
 		tenantID: inv.TenantID, id: inv.ID, version: inv.Version, state: string(inv.State),
 		phoneKey: nullString(inv.Invitee.Phone), userKey: nullString(inv.Invitee.UserID),
 		inviterID: nullString(inv.Inviter.ID), idemKey: nullString(inv.IdempotencyKey),
-		createdAt: d.timeValue(inv.CreatedAt), expiresAt: d.timeValue(inv.ExpiresAt),
+		createdAt: dl.timeValue(inv.CreatedAt), expiresAt: dl.timeValue(inv.ExpiresAt),
 		doc: string(doc), codeFailures: int64(r.Credentials.CodeFailures), exactDoc: exact,
 	}
 	if inv.Invitee.Email != "" {
 		rw.emailKey = strings.ToLower(inv.Invitee.Email) // as invite.Invitee.Keys lower-cases it
 	}
 	if !inv.ClosedAt.IsZero() {
-		rw.closedAt = d.timeValue(inv.ClosedAt)
+		rw.closedAt = dl.timeValue(inv.ClosedAt)
 	}
 	c := &r.Credentials
 	if !c.TokenHash.IsZero() {
@@ -248,6 +239,24 @@ type event struct {
 	at                              any
 }
 
+// eventColumns are the outbox columns an event's values fill, in the
+// order of event.appendValues.
+var eventColumns = [...]string{"id", "tenant_id", "invitation_id", "type", "payload", "created_at"}
+
+// eventCreatedAt is the index of created_at in eventColumns: the outbox's
+// available_at takes the same value.
+const eventCreatedAt = 5
+
+// outboxColumns are the columns an outbox insert writes: eventColumns and
+// available_at.
+const outboxColumns = "id, tenant_id, invitation_id, type, payload, created_at, available_at"
+
+// appendValues appends the event's values to dst in the order of
+// eventColumns.
+func (e *event) appendValues(dst []any) []any {
+	return append(dst, e.id, e.tenantID, e.invitationID, e.typ, e.payload, e.at)
+}
+
 // encodeEvent turns ev into an outbox row. The payload is the event's JSON:
 // it carries the invitation before and after the change, never a secret
 // or a hash of one (invite.Invitation holds none).
@@ -256,12 +265,12 @@ type event struct {
 // on PostgreSQL, checked) as the document of a write of the same batch:
 // the payload reuses it instead of encoding the invitation again. The
 // payload is the same bytes either way (see marshalEvent).
-func (d Dialect) encodeEvent(i int, ev *invite.Event, newDoc string) (event, error) {
+func encodeEvent(dl dialect, i int, ev *invite.Event, newDoc string) (event, error) {
 	field := func() string { return "Events[" + strconv.Itoa(i) + "]" }
 	if ev.ID == "" {
 		return event{}, invalid(field()+".ID", "is required")
 	}
-	payload, err := marshalEvent(ev, newDoc, d == Postgres)
+	payload, err := marshalEvent(ev, newDoc, dl.refusesNUL())
 	if err != nil {
 		if errors.Is(err, errNUL) {
 			return event{}, invalid(field(), "holds U+0000 in a string, which PostgreSQL cannot store in jsonb")
@@ -273,7 +282,7 @@ func (d Dialect) encodeEvent(i int, ev *invite.Event, newDoc string) (event, err
 		at = time.Now()
 	}
 	return event{id: ev.ID, tenantID: ev.TenantID, invitationID: ev.InvitationID, typ: string(ev.Type),
-		payload: payload, at: d.timeValue(at)}, nil
+		payload: payload, at: dl.timeValue(at)}, nil
 }
 
 // errNUL is marshalEvent's error for a \u0000 escape it was asked to refuse.

@@ -71,7 +71,7 @@ func TestMarshalEventSplice(t *testing.T) {
 			}
 			newDoc := ""
 			if c.new != nil {
-				rw, ferrs := Postgres.encodeRecord(&invite.Record{Invitation: *c.new})
+				rw, ferrs := encodeRecord(newDialect(Postgres), &invite.Record{Invitation: *c.new})
 				if len(ferrs) > 0 {
 					t.Fatal(ferrs)
 				}

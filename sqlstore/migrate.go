@@ -3,7 +3,6 @@ package sqlstore
 import (
 	"context"
 	"crypto/sha256"
-	"database/sql"
 	"embed"
 	"encoding/hex"
 	"errors"
@@ -175,10 +174,14 @@ func (s *Store) Migrate(ctx context.Context) error {
 	if s.begin == nil {
 		return &MigrationError{Reason: "needs the Store's *sql.DB or *sql.Conn, not a transaction"}
 	}
-	if s.d == MySQL {
-		return s.migrateLocked(ctx, ms)
-	}
-	if err := s.createMigrationsTable(ctx, s.db); err != nil {
+	return s.dl.migrate(ctx, s, ms)
+}
+
+// migrateInTx applies the missing migrations, each in a transaction whose
+// first statement claims its row in schema_migrations (PostgreSQL, SQLite:
+// DDL is transactional there).
+func (s *Store) migrateInTx(ctx context.Context, ms []migration) error {
+	if err := s.createMigrationsTable(ctx); err != nil {
 		return err
 	}
 	applied, err := s.appliedMigrations(ctx, s.db, ms)
@@ -196,38 +199,20 @@ func (s *Store) Migrate(ctx context.Context) error {
 	return nil
 }
 
-func (s *Store) migrationsTableDDL() string {
-	switch s.d {
-	case Postgres:
-		return "CREATE TABLE IF NOT EXISTS " + s.migrations +
-			" (version integer PRIMARY KEY, name text NOT NULL, checksum text NOT NULL, applied_at timestamptz NOT NULL)"
-	case MySQL:
-		return "CREATE TABLE IF NOT EXISTS " + s.migrations +
-			" (version INT PRIMARY KEY, name VARCHAR(255) NOT NULL, checksum CHAR(64) NOT NULL, applied_at DATETIME(6) NOT NULL)" +
-			" ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin"
-	}
-	return "CREATE TABLE IF NOT EXISTS " + s.migrations +
-		" (version INTEGER PRIMARY KEY, name TEXT NOT NULL, checksum TEXT NOT NULL, applied_at INTEGER NOT NULL)"
-}
-
-// createMigrationsTable creates schema_migrations when it is missing. On
-// PostgreSQL and SQLite it does so in a transaction of its own: SQLite
-// then takes its write lock at BEGIN, where the busy timeout applies (a
-// bare CREATE TABLE racing another connection's DDL may fail at once with
-// SQLITE_BUSY). PostgreSQL's CREATE TABLE IF NOT EXISTS is not safe against
-// a concurrent twin either (it may fail with 23505, 42P07 or 42710): the
-// loser tries again, and then finds the table.
-func (s *Store) createMigrationsTable(ctx context.Context, ex DBTX) error {
+// createMigrationsTable creates schema_migrations when it is missing, in a
+// transaction of its own: SQLite then takes its write lock at BEGIN, where
+// the busy timeout applies (a bare CREATE TABLE racing another
+// connection's DDL may fail at once with SQLITE_BUSY). PostgreSQL's CREATE
+// TABLE IF NOT EXISTS is not safe against a concurrent twin either (it may
+// fail with 23505, 42P07 or 42710): the loser tries again, and then finds
+// the table.
+func (s *Store) createMigrationsTable(ctx context.Context) error {
 	var err error
 	for attempt := 1; attempt <= 5; attempt++ {
-		if s.d == MySQL {
-			_, err = ex.ExecContext(ctx, s.migrationsTableDDL())
-		} else {
-			err = s.atomically(ctx, "migrate", func(tx DBTX) error {
-				_, err := tx.ExecContext(ctx, s.migrationsTableDDL())
-				return err
-			})
-		}
+		err = s.atomically(ctx, "migrate", func(tx DBTX) error {
+			_, err := tx.ExecContext(ctx, s.dl.migrationsTable(s.migrations))
+			return err
+		})
 		if err == nil {
 			return nil
 		}
@@ -278,8 +263,8 @@ func (s *Store) appliedMigrations(ctx context.Context, ex DBTX, ms []migration) 
 
 // recordMigration is the INSERT of m's row into schema_migrations.
 func (s *Store) recordMigration(ctx context.Context, ex DBTX, m migration) error {
-	q := s.d.rebind("INSERT INTO " + s.migrations + " (version, name, checksum, applied_at) VALUES (?, ?, ?, ?)")
-	_, err := ex.ExecContext(ctx, q, m.version, m.name, m.checksum, s.d.timeValue(time.Now()))
+	q := bind(s.dl, "INSERT INTO "+s.migrations+" (version, name, checksum, applied_at) VALUES (?, ?, ?, ?)")
+	_, err := ex.ExecContext(ctx, q, m.version, m.name, m.checksum, s.dl.timeValue(time.Now()))
 	return err
 }
 
@@ -315,72 +300,12 @@ func (s *Store) applyTransactional(ctx context.Context, m migration) error {
 		}
 		return &MigrationError{Version: m.version, File: m.name, Reason: "committing", Err: wrap("migrate", err)}
 	}
+	s.logMigration(ctx, m, start)
+	return nil
+}
+
+// logMigration logs that m, begun at start, was applied.
+func (s *Store) logMigration(ctx context.Context, m migration, start time.Time) {
 	s.cfg.Logger.InfoContext(ctx, "sqlstore: applied migration", "dialect", s.d.String(), "version", m.version,
 		"file", m.name, "prefix", s.cfg.TablePrefix, "duration", time.Since(start))
-	return nil
-}
-
-// conner is a *sql.DB: it hands out a dedicated connection.
-type conner interface {
-	Conn(ctx context.Context) (*sql.Conn, error)
-}
-
-// migrateLocked applies the missing migrations under a MySQL named lock,
-// held on one dedicated connection.
-func (s *Store) migrateLocked(ctx context.Context, ms []migration) error {
-	var conn *sql.Conn
-	switch x := s.db.(type) {
-	case *sql.Conn:
-		conn = x
-	case conner:
-		c, err := x.Conn(ctx)
-		if err != nil {
-			return &MigrationError{Reason: "getting a connection", Err: wrap("migrate", err)}
-		}
-		defer c.Close()
-		conn = c
-	default:
-		return &MigrationError{Reason: "needs a *sql.DB or *sql.Conn on MySQL, to hold GET_LOCK on one connection"}
-	}
-	// The lock is server-wide: its name covers the database and the prefix,
-	// within MySQL's 64 characters.
-	lockName := "CONCAT('invite:', SHA1(CONCAT(DATABASE(), '.', ?)))"
-	timeout := int64((s.cfg.MigrationLockTimeout + time.Second - 1) / time.Second)
-	var got sql.NullInt64
-	if err := conn.QueryRowContext(ctx, "SELECT GET_LOCK("+lockName+", ?)", s.cfg.TablePrefix, timeout).Scan(&got); err != nil {
-		return &MigrationError{Reason: "taking the migration lock", Err: wrap("migrate", err)}
-	}
-	if !got.Valid || got.Int64 != 1 {
-		return &MigrationError{Reason: "another process held the migration lock for " + s.cfg.MigrationLockTimeout.String(),
-			Err: &Error{Op: "migrate", Err: errors.New("GET_LOCK timed out"), Retryable: true}}
-	}
-	defer func() {
-		_, _ = conn.ExecContext(context.WithoutCancel(ctx), "DO RELEASE_LOCK("+lockName+")", s.cfg.TablePrefix)
-	}()
-	if err := s.createMigrationsTable(ctx, conn); err != nil {
-		return err
-	}
-	applied, err := s.appliedMigrations(ctx, conn, ms)
-	if err != nil {
-		return err
-	}
-	for _, m := range ms {
-		if _, ok := applied[m.version]; ok {
-			continue
-		}
-		start := time.Now()
-		for i, stmt := range m.statements {
-			if _, err := conn.ExecContext(ctx, stmt); err != nil {
-				return &MigrationError{Version: m.version, File: m.name,
-					Reason: "statement " + strconv.Itoa(i+1) + " failed (MySQL DDL is not transactional: the statements before it stay applied, and the next Migrate re-runs the migration)",
-					Err:    wrap("migrate", err)}
-			}
-		}
-		if err := s.recordMigration(ctx, conn, m); err != nil {
-			return &MigrationError{Version: m.version, File: m.name, Reason: "recording the migration", Err: wrap("migrate", err)}
-		}
-		s.cfg.Logger.InfoContext(ctx, "sqlstore: applied migration", "dialect", s.d.String(), "version", m.version,
-			"file", m.name, "prefix", s.cfg.TablePrefix, "duration", time.Since(start))
-	}
-	return nil
 }

@@ -93,6 +93,22 @@ func (be backend) raceManager(t testing.TB, mut func(*invite.Config)) (*invite.M
 	return raceManager(t, st, mut), st, db
 }
 
+// storeClosed stores n invitations of tenant revoked an hour ago, in one
+// batch: what a purge deletes.
+func storeClosed(t testing.TB, st *sqlstore.Store, tenant, tag string, n int) {
+	t.Helper()
+	at := time.Now().UTC().Add(-time.Hour).Truncate(time.Microsecond)
+	b := &invite.Batch{}
+	for i := range n {
+		r := validRecord(tenant, fmt.Sprintf("%s-%d", tag, i), fmt.Sprintf("%s-%d@example.com", tag, i))
+		inv := &r.Invitation
+		inv.CreatedAt, inv.UpdatedAt, inv.IssuedAt, inv.ExpiresAt = at, at, at, at.Add(time.Minute)
+		inv.State, inv.ClosedAt = invite.StateRevoked, at
+		b.Writes = append(b.Writes, invite.Write{Record: r})
+	}
+	require.NoError(t, st.Apply(context.Background(), b))
+}
+
 func in(tenant string, iv invite.Invitee) invite.CreateInput {
 	return invite.CreateInput{TenantID: tenant, Invitee: iv, Delivery: invite.DeliveryReturn, Roles: []string{"member"}}
 }
@@ -103,7 +119,7 @@ func TestRaceAcceptRace(t *testing.T) {
 		m, _, _ := be.raceManager(t, nil)
 		ctx := context.Background()
 		const n = 16
-		for round := range 30 {
+		for round := range 15 {
 			res, err := m.Create(ctx, in("t1", invite.Invitee{Email: fmt.Sprintf("acc%d@example.com", round)}))
 			require.NoError(t, err)
 			accs := make([]*invite.Acceptance, n)
@@ -136,7 +152,7 @@ func TestRaceCreateRace(t *testing.T) {
 		m, st, db := be.raceManager(t, nil)
 		ctx := context.Background()
 		const n = 16
-		for round := range 30 {
+		for round := range 15 {
 			email := fmt.Sprintf("cr%d@example.com", round)
 			phone := fmt.Sprintf("+1555%07d", round)
 			user := fmt.Sprintf("u%d", round)
@@ -188,7 +204,7 @@ func TestRaceUpsertRace(t *testing.T) {
 		const n = 12
 		conflicts := 0
 		defer func() { t.Logf("upsert ErrConflict (gave up) %d times", conflicts) }()
-		for round := range 30 {
+		for round := range 15 {
 			email := fmt.Sprintf("up%d@example.com", round)
 			res := make([]*invite.UpsertResult, n)
 			errs := goRace(n, func(i int) error {
@@ -229,7 +245,7 @@ func TestRaceSupersedeVsAccept(t *testing.T) {
 		m, st, db := be.raceManager(t, nil)
 		ctx := context.Background()
 		const n = 8
-		for round := range 30 {
+		for round := range 15 {
 			email := fmt.Sprintf("ss%d@example.com", round)
 			old, err := m.Create(ctx, in("t1", invite.Invitee{Email: email, UserID: "x" + email}))
 			require.NoError(t, err)
@@ -284,7 +300,7 @@ func TestRaceResendVsAccept(t *testing.T) {
 				m, st, db := be.raceManager(t, func(c *invite.Config) { c.KeepPreviousTokens = keep })
 				ctx := context.Background()
 				const n = 8
-				for round := range 30 {
+				for round := range 12 {
 					old, err := m.Create(ctx, in("t1", invite.Invitee{Email: fmt.Sprintf("rs%d@example.com", round)}))
 					require.NoError(t, err)
 					id := old.Invitation.ID
@@ -341,7 +357,7 @@ func TestRaceAcceptCodeLimit(t *testing.T) {
 		m, st, _ := be.raceManager(t, func(c *invite.Config) { c.CodeMaxAttempts = 3 })
 		ctx := context.Background()
 		const n = 12
-		for round := range 20 {
+		for round := range 10 {
 			x := in("t1", invite.Invitee{Email: fmt.Sprintf("code%d@example.com", round)})
 			x.WithCode = true
 			res, err := m.Create(ctx, x)
@@ -387,7 +403,7 @@ func TestRaceMaintenanceVsAccept(t *testing.T) {
 		m, _, _ := be.raceManager(t, func(c *invite.Config) { c.Now = func() time.Time { return now } })
 		ctx := context.Background()
 		const n = 10
-		for round := range 15 {
+		for round := range 8 {
 			now = now.Add(48 * time.Hour)
 			// closed ones for purge, open ones soon to lapse
 			var toks []string
@@ -432,7 +448,7 @@ func TestRaceMixedStress(t *testing.T) {
 		m, st, db := be.raceManager(t, func(c *invite.Config) { c.KeepPreviousTokens = true })
 		ctx := context.Background()
 		const workers = 16
-		ops := 150
+		ops := 60
 		var mu sync.Mutex
 		type live struct{ id, tok string }
 		var lives []live
@@ -552,15 +568,9 @@ func TestRacePurgeVsWriters(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, be backend) {
 		for _, mode := range []string{"supersede", "plain"} {
 			t.Run(mode, func(t *testing.T) {
-				m, _, _ := be.raceManager(t, nil)
+				m, st, _ := be.raceManager(t, nil)
 				ctx := context.Background()
-				// some closed invitations to purge
-				for i := range 40 {
-					r, err := m.Create(ctx, in("t1", invite.Invitee{Email: fmt.Sprintf("old%d@example.com", i)}))
-					require.NoError(t, err)
-					_, err = m.Revoke(ctx, "t1", r.Invitation.ID, "")
-					require.NoError(t, err)
-				}
+				storeClosed(t, st, "t1", "old", 40) // some closed invitations to purge
 				const writers = 8
 				stop := make(chan struct{})
 				var purgeErrs, purges, purged int
@@ -592,7 +602,7 @@ func TestRacePurgeVsWriters(t *testing.T) {
 					}()
 				}
 				errs := goRace(writers, func(w int) error {
-					for k := range 60 {
+					for k := range 25 {
 						x := in("t1", invite.Invitee{Email: fmt.Sprintf("w%d-%d@example.com", w, k%3)})
 						x.Supersede = mode == "supersede"
 						r, err := m.Create(ctx, x)
@@ -633,18 +643,13 @@ func TestRaceConcurrentPurges(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, be backend) {
 		for _, writers := range []int{0, 4} {
 			t.Run(fmt.Sprint("writers=", writers), func(t *testing.T) {
-				m, _, _ := be.raceManager(t, nil)
+				m, st, _ := be.raceManager(t, nil)
 				ctx := context.Background()
-				for round := range 10 {
-					for i := range 60 {
-						r, err := m.Create(ctx, in("t1", invite.Invitee{Email: fmt.Sprintf("p%d-%d@example.com", round, i)}))
-						require.NoError(t, err)
-						_, err = m.Revoke(ctx, "t1", r.Invitation.ID, "")
-						require.NoError(t, err)
-					}
+				for round := range 5 {
+					storeClosed(t, st, "t1", fmt.Sprint("p", round), 60)
 					errs := goRace(4+writers, func(i int) error {
 						if i >= 4 {
-							for k := range 10 {
+							for k := range 6 {
 								r, err := m.Create(ctx, in("t1", invite.Invitee{Email: fmt.Sprintf("pw%d-%d-%d@example.com", round, i, k)}))
 								if err != nil {
 									return err
@@ -679,7 +684,7 @@ func TestRaceCancelMidApply(t *testing.T) {
 				st, db := be.newStore(t)
 				p := st.TablePrefix()
 				var stats = map[string]int{}
-				for round := range 80 {
+				for round := range 40 { // every delay twice
 					b := &invite.Batch{}
 					tenant := fmt.Sprintf("c%d", round)
 					for i := range size {
@@ -725,16 +730,17 @@ func TestRaceCancelMidApply(t *testing.T) {
 	})
 }
 
-// TestRaceCreateBatch: 1,000 items, some duplicates, two batches racing
+// TestRaceCreateBatch: 300 items, some duplicates, two batches racing
 // over overlapping invitees.
 func TestRaceCreateBatch(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, be backend) {
 		m, st, db := be.raceManager(t, nil)
 		ctx := context.Background()
+		const items, distinct = 300, 270 // 30 duplicates within a batch
 		mk := func(off int) []invite.CreateInput {
-			ins := make([]invite.CreateInput, 1000)
+			ins := make([]invite.CreateInput, items)
 			for i := range ins {
-				k := (i + off) % 900 // 100 duplicates within a batch
+				k := (i + off) % distinct
 				iv := invite.Invitee{Email: fmt.Sprintf("b%d@example.com", k)}
 				if k%10 == 0 {
 					iv.Phone = fmt.Sprintf("+1555%07d", k)
@@ -749,7 +755,7 @@ func TestRaceCreateBatch(t *testing.T) {
 		var outs [2][]invite.BatchItem
 		errs := goRace(2, func(i int) error {
 			var err error
-			outs[i], err = m.CreateBatch(ctx, mk(i*450))
+			outs[i], err = m.CreateBatch(ctx, mk(i*distinct/2))
 			return err
 		})
 		require.NoError(t, errors.Join(errs...))
@@ -770,8 +776,8 @@ func TestRaceCreateBatch(t *testing.T) {
 		}
 		c := countRows(t, db, be.dialect, st.TablePrefix()+"invitations", "")
 		t.Logf("ok %d, dup %d, replay %d, rows %d", ok, dup, replay, c)
-		if c != 900 || ok != 900 {
-			t.Errorf("want 900 rows and 900 creates")
+		if c != distinct || ok != distinct {
+			t.Errorf("want %d rows and %d creates", distinct, distinct)
 		}
 	})
 }
@@ -784,7 +790,7 @@ func TestRaceAcceptRaceInHostTx(t *testing.T) {
 		ctx := context.Background()
 		const n = 6
 		stats := map[string]int{}
-		for round := range 20 {
+		for round := range 10 {
 			res, err := m.Create(ctx, in("t1", invite.Invitee{Email: fmt.Sprintf("htx%d@example.com", round)}))
 			require.NoError(t, err)
 			accs := make([]*invite.Acceptance, n)
@@ -826,7 +832,7 @@ func TestRaceResendStorm(t *testing.T) {
 		ctx := context.Background()
 		const n = 12
 		stats := map[string]int{}
-		for round := range 30 {
+		for round := range 12 {
 			r, err := m.Create(ctx, in("t1", invite.Invitee{Email: fmt.Sprintf("storm%d@example.com", round)}))
 			require.NoError(t, err)
 			errs := goRace(n, func(i int) error {
@@ -857,7 +863,7 @@ func TestRaceSupersedeInHostTx(t *testing.T) {
 		ctx := context.Background()
 		const n = 4
 		stats := map[string]int{}
-		for round := range 20 {
+		for round := range 10 {
 			email := fmt.Sprintf("shtx%d@example.com", round)
 			_, err := m.Create(ctx, in("t1", invite.Invitee{Email: email}))
 			require.NoError(t, err)
@@ -903,7 +909,7 @@ func TestRaceSQLiteTwoProcesses(t *testing.T) {
 		ms[i] = raceManager(t, st, nil)
 	}
 	ctx := context.Background()
-	for round := range 30 {
+	for round := range 15 {
 		res, err := ms[0].Create(ctx, in("t1", invite.Invitee{Email: fmt.Sprintf("two%d@example.com", round)}))
 		require.NoError(t, err)
 		accs := make([]*invite.Acceptance, 16)
@@ -942,7 +948,7 @@ func TestRaceTenantIsolation(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, be backend) {
 		st, db := be.newStore(t)
 		ctx := context.Background()
-		for round := range 30 {
+		for round := range 15 {
 			id := fmt.Sprintf("same-%d", round)
 			a := validRecord("ta", id, id+"@example.com")
 			b := validRecord("tb", id, id+"@example.com")

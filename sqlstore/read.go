@@ -52,18 +52,15 @@ func (s *Store) FindOpen(ctx context.Context, tenantID string, iv invite.Invitee
 	if len(keys) == 0 {
 		return nil, nil
 	}
-	a := &args{d: s.d}
+	a := &args{dl: s.dl}
 	parts := make([]string, len(keys))
 	for i, k := range keys {
 		// ? placeholders are positional: add the arguments in the order of the text.
 		tenant := a.add(tenantID)
-		cond := "state IN " + openStates + " AND " + k.Kind + "_key = "
-		if s.d == MySQL {
-			cond = "open_" + k.Kind + " = " // the generated column of the unique index
-		}
-		parts[i] = "SELECT " + recordColumns + " FROM " + s.invitations + " WHERE tenant_id = " + tenant + " AND " + cond + a.add(k.Value)
+		parts[i] = "SELECT " + recordColumns + " FROM " + s.invitations + " WHERE tenant_id = " + tenant + " AND " +
+			s.dl.openKey(k.Kind, a.add(k.Value))
 		if s.current {
-			parts[i] = "(" + parts[i] + " FOR UPDATE)"
+			parts[i] = "(" + parts[i] + s.dl.currentReads() + ")"
 		}
 	}
 	rows, err := s.db.QueryContext(ctx, strings.Join(parts, " UNION ALL "), a.vals...)
@@ -110,7 +107,7 @@ func (s *Store) List(ctx context.Context, tenantID string, q invite.Query) ([]*i
 	if q.Limit <= 0 {
 		return nil, nil, nil
 	}
-	a := &args{d: s.d}
+	a := &args{dl: s.dl}
 	where := []string{"tenant_id = " + a.add(tenantID)}
 	if c := s.stateCond(a, &q); c != "" {
 		where = append(where, c)
@@ -123,16 +120,13 @@ func (s *Store) List(ctx context.Context, tenantID string, q invite.Query) ([]*i
 		}
 	}
 	if !q.CreatedFrom.IsZero() {
-		where = append(where, "created_at >= "+a.add(s.d.timeValue(q.CreatedFrom)))
+		where = append(where, "created_at >= "+a.add(s.dl.timeValue(q.CreatedFrom)))
 	}
 	if !q.CreatedTo.IsZero() {
-		where = append(where, "created_at < "+a.add(s.d.timeValue(q.CreatedTo)))
+		where = append(where, "created_at < "+a.add(s.dl.timeValue(q.CreatedTo)))
 	}
 	// id compares and sorts in byte order, as invite.Cursor.Less does.
-	idCol := "id"
-	if s.d == Postgres {
-		idCol = `id COLLATE "C"`
-	}
+	idCol := s.dl.idOrder()
 	dir, cmp, bound := "ASC", ">", ">="
 	if q.Descending {
 		dir, cmp, bound = "DESC", "<", "<="
@@ -140,7 +134,7 @@ func (s *Store) List(ctx context.Context, tenantID string, q invite.Query) ([]*i
 	if q.After != nil {
 		// The redundant bound makes the cursor an index range on every
 		// dialect; the OR breaks ties on created_at by id.
-		at := s.d.timeValue(q.After.CreatedAt)
+		at := s.dl.timeValue(q.After.CreatedAt)
 		where = append(where, "created_at "+bound+" "+a.add(at),
 			"(created_at "+cmp+" "+a.add(at)+" OR (created_at = "+a.add(at)+" AND "+idCol+" "+cmp+" "+a.add(q.After.ID)+"))")
 	}
@@ -190,7 +184,7 @@ func decodeInvitation(doc []byte) (*invite.Invitation, error) {
 // state at q.Now (an open invitation whose expires_at is at or before now
 // is expired), or "" when every state passes.
 func (s *Store) stateCond(a *args, q *invite.Query) string {
-	now := s.d.timeValue(q.Now)
+	now := s.dl.timeValue(q.Now)
 	if len(q.States) == 0 {
 		if q.IncludeExpired {
 			return ""
@@ -240,12 +234,10 @@ func (s *Store) ListDue(ctx context.Context, now time.Time, limit int) ([]*invit
 	if limit <= 0 {
 		return nil, nil
 	}
-	a := &args{d: s.d}
-	cond := "state IN " + openStates + " AND expires_at <= " + a.add(s.d.timeValue(now)) + " ORDER BY expires_at"
-	if s.d == MySQL {
-		cond = "due_at <= ? ORDER BY due_at" // the generated column of the index
-	}
-	rows, err := s.db.QueryContext(ctx, "SELECT "+recordColumns+" FROM "+s.invitations+" WHERE "+cond+" LIMIT "+a.add(limit), a.vals...)
+	a := &args{dl: s.dl}
+	cond, order := s.dl.due(a.add(s.dl.timeValue(now)))
+	rows, err := s.db.QueryContext(ctx, "SELECT "+recordColumns+" FROM "+s.invitations+" WHERE "+cond+
+		" ORDER BY "+order+" LIMIT "+a.add(limit), a.vals...)
 	if err != nil {
 		return nil, wrap("list due", err)
 	}
@@ -264,9 +256,6 @@ func (s *Store) ListDue(ctx context.Context, now time.Time, limit int) ([]*invit
 	return out, nil
 }
 
-// purgeChunk bounds the (tenant_id, id) pairs of one DELETE.
-const purgeChunk = 500
-
 // Purge implements invite.Store: it deletes up to limit closed records
 // whose closed_at is before before, oldest first, with their token rows,
 // atomically. On PostgreSQL it is one statement; on SQLite and MySQL a
@@ -284,78 +273,10 @@ func (s *Store) Purge(ctx context.Context, before time.Time, limit int) (int, er
 	if limit <= 0 {
 		return 0, nil
 	}
-	if s.d == Postgres {
-		// The DELETE re-checks the condition: a row changed since the
-		// snapshot (an expired invitation renewed) is left alone.
-		q := "WITH v AS (SELECT tenant_id, id FROM " + s.invitations + " WHERE state IN " + closedStates +
-			" AND closed_at < $1 ORDER BY closed_at LIMIT $2)" +
-			", d AS (DELETE FROM " + s.invitations + " i USING v WHERE i.tenant_id = v.tenant_id AND i.id = v.id" +
-			" AND i.state IN " + closedStates + " AND i.closed_at < $1 RETURNING i.tenant_id, i.id)" +
-			", k AS (DELETE FROM " + s.tokens + " t USING d WHERE t.tenant_id = d.tenant_id AND t.invitation_id = d.id)" +
-			" SELECT count(*) FROM d"
-		var n int
-		err := s.retrying(ctx, func() error {
-			return wrap("purge", s.db.QueryRowContext(ctx, q, s.d.timeValue(before), limit).Scan(&n))
-		})
-		if err != nil {
-			return 0, err
-		}
-		return n, nil
-	}
 	var n int
-	err := s.retrying(ctx, func() error {
-		return s.atomically(ctx, "purge", func(ex DBTX) error {
-			n = 0
-			q := "SELECT tenant_id, id FROM " + s.invitations + " WHERE state IN " + closedStates +
-				" AND closed_at < ? ORDER BY closed_at LIMIT ?"
-			if s.d == MySQL {
-				q = "SELECT tenant_id, id FROM " + s.invitations + " WHERE purge_at < ? ORDER BY purge_at LIMIT ?"
-			}
-			pairs, err := queryPairs(ctx, ex, q, s.d.timeValue(before), limit)
-			if err != nil {
-				return err
-			}
-			for len(pairs) > 0 {
-				chunk := pairs[:min(len(pairs), purgeChunk)]
-				pairs = pairs[len(chunk):]
-				in, vals := s.pairsIn(chunk)
-				if s.d == MySQL {
-					// Lock the rows still due, by primary key (forced: the
-					// optimizer may pick the purge_at index, whose scan
-					// locks the gaps this avoids), skipping rows another
-					// transaction holds: another replica's purge, or a
-					// write; they are purged next time if still due.
-					lock := "SELECT tenant_id, id FROM " + s.invitations + " FORCE INDEX (PRIMARY) WHERE (tenant_id, id) IN " + in +
-						" AND purge_at < ? FOR UPDATE SKIP LOCKED"
-					if chunk, err = queryPairs(ctx, ex, lock, append(vals, s.d.timeValue(before))...); err != nil {
-						return err
-					}
-					// One row at a time: a multi-row DELETE scans the
-					// primary key with next-key locks, which deadlocks
-					// with other purges and with inserts.
-					for _, p := range chunk {
-						m, err := affected(ex.ExecContext(ctx, "DELETE FROM "+s.invitations+" WHERE tenant_id = ? AND id = ?", p[0], p[1]))
-						if err != nil {
-							return wrap("purge", err)
-						}
-						n += int(m)
-						if _, err := ex.ExecContext(ctx, "DELETE FROM "+s.tokens+" WHERE tenant_id = ? AND invitation_id = ?", p[0], p[1]); err != nil {
-							return wrap("purge", err)
-						}
-					}
-					continue
-				}
-				m, err := affected(ex.ExecContext(ctx, "DELETE FROM "+s.invitations+" WHERE (tenant_id, id) IN "+in, vals...))
-				if err != nil {
-					return wrap("purge", err)
-				}
-				n += int(m)
-				if _, err := ex.ExecContext(ctx, "DELETE FROM "+s.tokens+" WHERE (tenant_id, invitation_id) IN "+in, vals...); err != nil {
-					return wrap("purge", err)
-				}
-			}
-			return nil
-		})
+	err := s.retrying(ctx, func() (err error) {
+		n, err = s.dl.purge(ctx, s, before, limit)
+		return err
 	})
 	if err != nil {
 		return 0, err
@@ -363,19 +284,44 @@ func (s *Store) Purge(ctx context.Context, before time.Time, limit int) (int, er
 	return n, nil
 }
 
-// pairsIn returns the right-hand side of a row-value IN over the pairs and
-// its arguments: ((?, ?), ...) on MySQL, (VALUES (?, ?), ...) on SQLite.
-func (s *Store) pairsIn(pairs [][2]string) (string, []any) {
+// purgeChunk bounds the (tenant_id, id) pairs of one DELETE.
+const purgeChunk = 500
+
+// purgeInTx runs a purge in one transaction (or savepoint): sel, with the
+// arguments before and limit, selects the (tenant_id, id) pairs to purge,
+// and del deletes them and their token rows, up to purgeChunk at a time,
+// returning how many invitations it deleted.
+func (s *Store) purgeInTx(ctx context.Context, sel string, before time.Time, limit int,
+	del func(ex DBTX, chunk [][2]string) (int64, error)) (int, error) {
+	var n int
+	err := s.atomically(ctx, "purge", func(ex DBTX) error {
+		n = 0
+		pairs, err := queryPairs(ctx, ex, bind(s.dl, sel), s.dl.timeValue(before), limit)
+		if err != nil {
+			return err
+		}
+		for len(pairs) > 0 {
+			chunk := pairs[:min(len(pairs), purgeChunk)]
+			pairs = pairs[len(chunk):]
+			m, err := del(ex, chunk)
+			if err != nil {
+				return err
+			}
+			n += int(m)
+		}
+		return nil
+	})
+	return n, err
+}
+
+// pairTuples returns the row values ((tenant_id, id) pairs) of a
+// multi-row IN, and adds their arguments to a.
+func pairTuples(a *args, pairs [][2]string) string {
 	tuples := make([]string, len(pairs))
-	vals := make([]any, 0, 2*len(pairs))
 	for i, p := range pairs {
-		tuples[i] = "(?, ?)"
-		vals = append(vals, p[0], p[1])
+		tuples[i] = "(" + a.add(p[0]) + ", " + a.add(p[1]) + ")"
 	}
-	if s.d == SQLite {
-		return "(VALUES " + strings.Join(tuples, ", ") + ")", vals
-	}
-	return "(" + strings.Join(tuples, ", ") + ")", vals
+	return strings.Join(tuples, ", ")
 }
 
 // queryPairs runs q and returns the (tenant_id, id) pairs it selects.

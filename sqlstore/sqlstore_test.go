@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -154,21 +155,38 @@ func forEachBackend(t *testing.T, fn func(t *testing.T, be backend)) {
 	}
 }
 
-// TestConformance runs the storetest suite, with its default sizes (the
-// accept race: 200 rounds of 32 goroutines), on every dialect: a fresh
-// SQLite file, or fresh tables on the server, per subtest.
+// conformanceOptions sizes storetest's loops for this package, which runs
+// the suite on three databases, twice on two of them, under -race: the
+// accept race 50 rounds of 16 goroutines (the default: 200 of 32), the
+// other races 5 rounds of 16 writers (10) and 10 of accepting subjects
+// (20). Each round of each still races enough goroutines that a lost
+// version guard or a missing unique index shows at once; the default sizes
+// are for stress runs (go test -run TestConformance -count N).
+var conformanceOptions = storetest.Options{AcceptRaceRounds: 50, AcceptRaceGoroutines: 16, SameSubjectRounds: 10, ConcurrentRounds: 5}
+
+// TestConformance runs the storetest suite, sized by conformanceOptions, on
+// every dialect: a fresh SQLite file, or fresh tables on the server, per
+// subtest.
 func TestConformance(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, be backend) {
 		start := time.Now()
-		storetest.Run(t, func(t *testing.T) invite.Store {
+		storetest.RunWithOptions(t, func(t *testing.T) invite.Store {
 			st, _ := be.newStore(t)
 			return st
-		})
+		}, conformanceOptions)
 		t.Logf("%s: storetest took %s", be.name, time.Since(start).Round(time.Millisecond))
 	})
 }
 
-// TestConformanceStrictIsolation runs the storetest suite on PostgreSQL at
+// concurrentSubtests matches the storetest subtests that race goroutines
+// on one store: the ones whose outcome the isolation level decides. The
+// others run one statement or transaction at a time, where neither
+// SERIALIZABLE nor snapshot isolation can fail a statement, and
+// TestConformance runs them.
+var concurrentSubtests = regexp.MustCompile(`/(CAS/Concurrent|Uniqueness/Concurrent|TokenHash/HandoverWhileReading|List/ConcurrentInserts|Manager/AcceptRace)`)
+
+// TestConformanceStrictIsolation runs the concurrent subtests of the
+// storetest suite (concurrentSubtests; the others skip) on PostgreSQL at
 // SERIALIZABLE (CockroachDB's level, where the Store retries serialisation
 // failures) and on MariaDB with innodb_snapshot_isolation (the default
 // from MariaDB 11.6.2, where a write to a row changed since the snapshot
@@ -212,10 +230,19 @@ func TestConformanceStrictIsolation(t *testing.T) {
 			var got string
 			require.NoError(t, be.db(t).QueryRowContext(t.Context(), q).Scan(&got))
 			require.Equal(t, want, got)
-			storetest.Run(t, func(t *testing.T) invite.Store {
+			ran := 0
+			storetest.RunWithOptions(t, func(t *testing.T) invite.Store {
+				if !concurrentSubtests.MatchString(t.Name()) {
+					t.Skip("no concurrency: the isolation level changes nothing (TestConformance runs it)")
+				}
+				ran++
 				st, _ := be.newStore(t)
 				return st
-			})
+			}, conformanceOptions)
+			// CAS 2, Uniqueness 4, TokenHash 1, List 2, Manager 2: fewer
+			// means storetest renamed some, and concurrentSubtests needs
+			// updating.
+			require.GreaterOrEqual(t, ran, 11, "concurrent storetest subtests run (see concurrentSubtests)")
 		})
 	}
 }

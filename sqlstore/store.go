@@ -7,9 +7,6 @@ import (
 	"fmt"
 	"io/fs"
 	"math/rand/v2"
-	"slices"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/invitekit/invite"
@@ -57,20 +54,17 @@ type Store struct {
 	begin beginner
 	cfg   Config
 	d     Dialect
+	// dl is what the SQL of d differs in (dialect.go).
+	dl dialect
 	// Table names, prefixed.
 	invitations, tokens, outbox, migrations string
 	// migrationFS holds the numbered migrations of the dialect, in its root.
 	migrationFS fs.FS
 	q           *queries
-	// pgStmts caches the text of the PostgreSQL write statements.
-	pgStmts *stmtCache
-	// writeSem serialises the write transactions of a SQLite Store (a
-	// channel of capacity one, so that waiting honours the context).
-	writeSem chan struct{}
-	// current is set on a Store on a host's MySQL transaction once a write
-	// found the transaction's snapshot older than a row it guards (see
-	// staleSnapshot): from then on its point reads are locking reads, which
-	// read the rows' current versions.
+	// current is set on a Store on a host's transaction once a write found
+	// the transaction's snapshot older than a row it guards (see
+	// staleSnapshot; MySQL): from then on its point reads are locking
+	// reads, which read the rows' current versions.
 	current bool
 }
 
@@ -91,7 +85,7 @@ func New(db DBTX, cfg Config) (*Store, error) {
 	if errors.As(err, &ve) {
 		fields = ve.Fields
 	}
-	s := &Store{db: db, cfg: cfg, d: cfg.Dialect}
+	s := &Store{db: db, cfg: cfg, d: cfg.Dialect, dl: newDialect(cfg.Dialect)}
 	switch x := db.(type) {
 	case nil:
 		fields = append(fields, invite.FieldError{Field: "db", Reason: "is nil"})
@@ -122,10 +116,6 @@ func New(db DBTX, cfg Config) (*Store, error) {
 	s.invitations, s.tokens, s.outbox, s.migrations = p+"invitations", p+"tokens", p+"outbox", p+"schema_migrations"
 	s.migrationFS = dialectMigrations(cfg.Dialect)
 	s.q = s.buildQueries()
-	s.pgStmts = &stmtCache{}
-	if s.d == SQLite {
-		s.writeSem = make(chan struct{}, 1)
-	}
 	return s, nil
 }
 
@@ -245,22 +235,12 @@ func cancelled(ctx context.Context, op string, err error) error {
 	return fmt.Errorf("sqlstore: %s: %w", op, ctx.Err())
 }
 
-// lockWrites waits until no other write transaction of a SQLite Store is
-// running, and returns the function that lets the next one run. SQLite
-// admits one writer at a time; without this, concurrent writers of one
-// process would queue in SQLite's busy handler, which polls with sleeps of
-// up to 100 ms, instead of being handed the lock the moment it is free.
-// Other dialects, and writers of other processes, are not held back.
+// lockWrites waits until the Store may begin a write transaction of its
+// own, and returns the function that lets the next one begin: on SQLite,
+// which admits one writer at a time, until no other write transaction of
+// the Store is running (see sqlite.lockWrites); elsewhere at once.
 func (s *Store) lockWrites(ctx context.Context) (release func(), err error) {
-	if s.writeSem == nil {
-		return func() {}, nil
-	}
-	select {
-	case s.writeSem <- struct{}{}:
-		return func() { <-s.writeSem }, nil
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
+	return s.dl.lockWrites(ctx)
 }
 
 func (s *Store) inSavepoint(ctx context.Context, op string, fn func(ex DBTX) error) error {
@@ -283,40 +263,6 @@ func (s *Store) inSavepoint(ctx context.Context, op string, fn func(ex DBTX) err
 	return nil
 }
 
-// args collects the arguments of a statement and returns each one's
-// placeholder: ? or, on PostgreSQL, $n.
-type args struct {
-	d    Dialect
-	vals []any
-}
-
-func (a *args) add(v any) string {
-	a.vals = append(a.vals, v)
-	if a.d == Postgres {
-		return "$" + strconv.Itoa(len(a.vals))
-	}
-	return "?"
-}
-
-// rebind rewrites the ? placeholders of q as $1, $2, ... for PostgreSQL.
-// The Store's statements hold no ? inside a literal.
-func (d Dialect) rebind(q string) string {
-	if d != Postgres || !strings.Contains(q, "?") {
-		return q
-	}
-	var b strings.Builder
-	n := 0
-	for i := 0; i < len(q); i++ {
-		if q[i] == '?' {
-			n++
-			b.WriteString("$" + strconv.Itoa(n))
-			continue
-		}
-		b.WriteByte(q[i])
-	}
-	return b.String()
-}
-
 // The SQL sets of the states.
 const (
 	openStates   = "('pending', 'sent')"
@@ -326,62 +272,33 @@ const (
 // queries are the Store's fixed statements, built once by New.
 type queries struct {
 	get, getByIdempotencyKey, getByTokenHash, version string
-	// locked (MySQL) has the same reads as locking reads (FOR UPDATE).
+	// locked has the same reads as locking reads, where the dialect has
+	// currentReads.
 	locked *queries
-	// update (SQLite and MySQL) sets every column of an invitation
-	// guarded by its version; updateKeep also requires the keptColumns
-	// (indexes in invitationColumns) to be stored as the new values, and
-	// leaves them out of its SET. Its arguments: the other columns, the
-	// tenant, the id, the expected version, then the kept columns.
-	update, updateKeep string
-	keptColumns        []int
+	// deleteTokens deletes the token rows of an invitation.
+	deleteTokens string
+	// insert, delete, update and updateKeep are txWrite's statements (see
+	// buildUpdates).
+	insert, delete, update, updateKeep string
+	keptColumns                        []int
 }
-
-// keptOnSQLite are the columns (beside the token columns) an update on
-// SQLite requires unchanged in its first attempt rather than sets: SQLite
-// rewrites the entries of every index whose columns an UPDATE sets, changed
-// or not, and no Manager operation changes these.
-var keptOnSQLite = []string{"idempotency_key", "created_at"}
 
 func (s *Store) buildQueries() *queries {
 	sel := "SELECT " + recordColumns + " FROM " + s.invitations
-	kept := []string{"token_hash", "prev_tokens"}
-	if s.d == SQLite {
-		kept = append(kept, keptOnSQLite...)
-	}
-	var keptIdx []int
-	var set, keepSet, guard []string
-	same := " IS ?"
-	if s.d == MySQL {
-		same = " <=> ?"
-	}
-	for i, c := range invitationColumns[2:] {
-		set = append(set, c+" = ?")
-		if slices.Contains(kept, c) {
-			keptIdx = append(keptIdx, i+2)
-			guard = append(guard, " AND "+c+same)
-		} else {
-			keepSet = append(keepSet, c+" = ?")
-		}
-	}
-	update := "UPDATE " + s.invitations + " SET "
-	where := " WHERE tenant_id = ? AND id = ? AND version = ?"
 	q := &queries{
-		update:              s.d.rebind(update + strings.Join(set, ", ") + where),
-		updateKeep:          s.d.rebind(update + strings.Join(keepSet, ", ") + where + strings.Join(guard, "")),
-		keptColumns:         keptIdx,
-		get:                 s.d.rebind(sel + " WHERE tenant_id = ? AND id = ?"),
-		getByIdempotencyKey: s.d.rebind(sel + " WHERE tenant_id = ? AND idempotency_key = ?"),
-		getByTokenHash: s.d.rebind("SELECT i.doc, i.token_hash, i.prev_tokens, i.code_hash, i.code_failures FROM " +
-			s.tokens + " k JOIN " + s.invitations + " i ON i.tenant_id = k.tenant_id AND i.id = k.invitation_id" +
+		get:                 bind(s.dl, sel+" WHERE tenant_id = ? AND id = ?"),
+		getByIdempotencyKey: bind(s.dl, sel+" WHERE tenant_id = ? AND idempotency_key = ?"),
+		getByTokenHash: bind(s.dl, "SELECT i.doc, i.token_hash, i.prev_tokens, i.code_hash, i.code_failures FROM "+
+			s.tokens+" k JOIN "+s.invitations+" i ON i.tenant_id = k.tenant_id AND i.id = k.invitation_id"+
 			" WHERE k.token_hash = ?"),
-		version: s.d.rebind("SELECT version FROM " + s.invitations + " WHERE tenant_id = ? AND id = ?"),
+		version:      bind(s.dl, "SELECT version FROM "+s.invitations+" WHERE tenant_id = ? AND id = ?"),
+		deleteTokens: bind(s.dl, "DELETE FROM "+s.tokens+" WHERE tenant_id = ? AND invitation_id = ?"),
 	}
-	if s.d == MySQL {
-		const lock = " FOR UPDATE"
+	if lock := s.dl.currentReads(); lock != "" {
 		q.locked = &queries{get: q.get + lock, getByIdempotencyKey: q.getByIdempotencyKey + lock,
 			getByTokenHash: q.getByTokenHash + lock, version: q.version + lock}
 	}
+	s.buildUpdates(q)
 	return q
 }
 

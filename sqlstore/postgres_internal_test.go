@@ -11,7 +11,8 @@ import (
 // uses exactly the placeholders $1 ... $n of the n arguments its shape
 // binds, and that the cache returns the text it builds.
 func TestPgShapes(t *testing.T) {
-	s := &Store{d: Postgres, invitations: "invitations", tokens: "tokens", outbox: "outbox", pgStmts: &stmtCache{}}
+	pg := newDialect(Postgres).(*postgres)
+	s := &Store{d: Postgres, dl: pg, invitations: "invitations", tokens: "tokens", outbox: "outbox"}
 	placeholder := regexp.MustCompile(`\$([0-9]+)`)
 	for _, kind := range []pgKind{pgInsert, pgUpdateKeep, pgUpdate, pgDelete} {
 		for hashes := range 4 {
@@ -34,8 +35,8 @@ func TestPgShapes(t *testing.T) {
 				if len(args) != sh.nargs() {
 					t.Errorf("%+v: %d arguments, nargs %d", sh, len(args), sh.nargs())
 				}
-				q := s.pgStatement(sh)
-				if q2 := s.pgStatement(sh); q2 != q {
+				q := pg.statement(s, sh)
+				if q2 := pg.statement(s, sh); q2 != q {
 					t.Errorf("%+v: the cached text differs:\n%s\n%s", sh, q, q2)
 				}
 				used := map[int]bool{}
@@ -54,7 +55,7 @@ func TestPgShapes(t *testing.T) {
 			}
 		}
 	}
-	if m := s.pgStmts.m.Load(); m == nil || len(*m) == 0 {
+	if m := pg.stmts.m.Load(); m == nil || len(*m) == 0 {
 		t.Error("nothing cached")
 	} else {
 		for sh := range *m {

@@ -1,0 +1,152 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"strconv"
+	"time"
+)
+
+// mysql is the dialect of MySQL and MariaDB: ? placeholders, STORED
+// generated columns where the others have partial indexes, and DDL that
+// commits implicitly.
+type mysql struct {
+	serverWrites
+	txWrites
+}
+
+func (mysql) placeholder(int) string { return "?" }
+
+func (mysql) timeValue(t time.Time) any { return utc(t) }
+
+func (mysql) refusesNUL() bool { return false }
+
+// currentReads is FOR UPDATE: at REPEATABLE READ a transaction's plain
+// reads see its snapshot, its writes and locking reads the current rows.
+func (mysql) currentReads() string { return " FOR UPDATE" }
+
+// openKey compares the generated column of the unique index, which holds
+// the key while the state is open and NULL otherwise.
+func (mysql) openKey(kind, ph string) string { return "open_" + kind + " = " + ph }
+
+// due compares the generated column due_at, expires_at while the state is
+// open, of the index.
+func (mysql) due(ph string) (cond, order string) { return "due_at <= " + ph, "due_at" }
+
+func (mysql) idOrder() string { return "id" } // VARBINARY: byte order
+
+func (mysql) nullSafeEqual() string { return "<=>" }
+
+func (mysql) keptColumns() []string { return nil }
+
+// purge runs in one transaction: it selects the ids without locks, by the
+// generated column purge_at, and then locks those still due by primary key,
+// re-checking the condition: a locking scan of the purge_at index would
+// also lock the gap where every new open invitation's index entry goes,
+// holding up every Create until the purge commits, and deadlocking batches
+// that close one invitation and insert another. (MySQL cannot LIMIT a
+// subquery on the table it deletes from.)
+func (my mysql) purge(ctx context.Context, s *Store, before time.Time, limit int) (int, error) {
+	sel := "SELECT tenant_id, id FROM " + s.invitations + " WHERE purge_at < ? ORDER BY purge_at LIMIT ?"
+	return s.purgeInTx(ctx, sel, before, limit, func(ex DBTX, chunk [][2]string) (int64, error) {
+		// Lock the rows still due, by primary key (forced: the optimizer
+		// may pick the purge_at index, whose scan locks the gaps this
+		// avoids), skipping rows another transaction holds: another
+		// replica's purge, or a write; they are purged next time if still
+		// due.
+		a := &args{dl: my}
+		lock := "SELECT tenant_id, id FROM " + s.invitations + " FORCE INDEX (PRIMARY) WHERE (tenant_id, id) IN (" + pairTuples(a, chunk) + ")" +
+			" AND purge_at < " + a.add(my.timeValue(before)) + " FOR UPDATE SKIP LOCKED"
+		locked, err := queryPairs(ctx, ex, lock, a.vals...)
+		if err != nil {
+			return 0, err
+		}
+		// One row at a time: a multi-row DELETE scans the primary key with
+		// next-key locks, which deadlocks with other purges and with
+		// inserts.
+		var n int64
+		for _, p := range locked {
+			m, err := affected(ex.ExecContext(ctx, "DELETE FROM "+s.invitations+" WHERE tenant_id = ? AND id = ?", p[0], p[1]))
+			if err != nil {
+				return 0, wrap("purge", err)
+			}
+			n += m
+			if _, err := ex.ExecContext(ctx, "DELETE FROM "+s.tokens+" WHERE tenant_id = ? AND invitation_id = ?", p[0], p[1]); err != nil {
+				return 0, wrap("purge", err)
+			}
+		}
+		return n, nil
+	})
+}
+
+// migrate applies the missing migrations under a named lock, held on one
+// dedicated connection (see Store.Migrate): DDL commits implicitly, so a
+// migration cannot claim its row in a transaction of its own.
+func (mysql) migrate(ctx context.Context, s *Store, ms []migration) error {
+	var conn *sql.Conn
+	switch x := s.db.(type) {
+	case *sql.Conn:
+		conn = x
+	case conner:
+		c, err := x.Conn(ctx)
+		if err != nil {
+			return &MigrationError{Reason: "getting a connection", Err: wrap("migrate", err)}
+		}
+		defer c.Close()
+		conn = c
+	default:
+		return &MigrationError{Reason: "needs a *sql.DB or *sql.Conn on MySQL, to hold GET_LOCK on one connection"}
+	}
+	// The lock is server-wide: its name covers the database and the prefix,
+	// within MySQL's 64 characters.
+	lockName := "CONCAT('invite:', SHA1(CONCAT(DATABASE(), '.', ?)))"
+	timeout := int64((s.cfg.MigrationLockTimeout + time.Second - 1) / time.Second)
+	var got sql.NullInt64
+	if err := conn.QueryRowContext(ctx, "SELECT GET_LOCK("+lockName+", ?)", s.cfg.TablePrefix, timeout).Scan(&got); err != nil {
+		return &MigrationError{Reason: "taking the migration lock", Err: wrap("migrate", err)}
+	}
+	if !got.Valid || got.Int64 != 1 {
+		return &MigrationError{Reason: "another process held the migration lock for " + s.cfg.MigrationLockTimeout.String(),
+			Err: &Error{Op: "migrate", Err: errors.New("GET_LOCK timed out"), Retryable: true}}
+	}
+	defer func() {
+		_, _ = conn.ExecContext(context.WithoutCancel(ctx), "DO RELEASE_LOCK("+lockName+")", s.cfg.TablePrefix)
+	}()
+	if _, err := conn.ExecContext(ctx, s.dl.migrationsTable(s.migrations)); err != nil {
+		return &MigrationError{Reason: "creating " + s.migrations, Err: wrap("migrate", err)}
+	}
+	applied, err := s.appliedMigrations(ctx, conn, ms)
+	if err != nil {
+		return err
+	}
+	for _, m := range ms {
+		if _, ok := applied[m.version]; ok {
+			continue
+		}
+		start := time.Now()
+		for i, stmt := range m.statements {
+			if _, err := conn.ExecContext(ctx, stmt); err != nil {
+				return &MigrationError{Version: m.version, File: m.name,
+					Reason: "statement " + strconv.Itoa(i+1) + " failed (MySQL DDL is not transactional: the statements before it stay applied, and the next Migrate re-runs the migration)",
+					Err:    wrap("migrate", err)}
+			}
+		}
+		if err := s.recordMigration(ctx, conn, m); err != nil {
+			return &MigrationError{Version: m.version, File: m.name, Reason: "recording the migration", Err: wrap("migrate", err)}
+		}
+		s.logMigration(ctx, m, start)
+	}
+	return nil
+}
+
+func (mysql) migrationsTable(table string) string {
+	return "CREATE TABLE IF NOT EXISTS " + table +
+		" (version INT PRIMARY KEY, name VARCHAR(255) NOT NULL, checksum CHAR(64) NOT NULL, applied_at DATETIME(6) NOT NULL)" +
+		" ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin"
+}
+
+// conner is a *sql.DB: it hands out a dedicated connection.
+type conner interface {
+	Conn(ctx context.Context) (*sql.Conn, error)
+}

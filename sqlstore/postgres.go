@@ -1,0 +1,414 @@
+package sqlstore
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// postgres is the PostgreSQL dialect (and CockroachDB's, YugabyteDB's): $n
+// placeholders, partial indexes, and a write of one invitation as one
+// statement (see postgres.write).
+type postgres struct {
+	serverWrites
+	transactionalDDL
+	// stmts caches the text of the write statements.
+	stmts *stmtCache
+}
+
+func (*postgres) placeholder(n int) string { return "$" + strconv.Itoa(n) }
+
+func (*postgres) timeValue(t time.Time) any { return utc(t) }
+
+func (*postgres) refusesNUL() bool { return true }
+
+// currentReads is "": at READ COMMITTED every statement reads the current
+// rows; at SERIALIZABLE a write computed from a stale read fails (40001).
+func (*postgres) currentReads() string { return "" }
+
+func (*postgres) openKey(kind, ph string) string { return partialOpenKey(kind, ph) }
+
+func (*postgres) due(ph string) (cond, order string) { return partialDue(ph) }
+
+func (*postgres) idOrder() string { return `id COLLATE "C"` }
+
+func (*postgres) nullSafeEqual() string { return "IS NOT DISTINCT FROM" }
+
+func (*postgres) keptColumns() []string { return nil }
+
+// apply runs a lone write, on a Store that owns its transactions, as one
+// statement with no transaction around it. Larger batches, and batches in
+// a host's transaction, run in a transaction (or savepoint): a statement a
+// write, the last one inserting the events too.
+func (pg *postgres) apply(ctx context.Context, s *Store, ws []write, evs []event) error {
+	if len(ws) == 1 && s.begin != nil {
+		return pg.write(ctx, s, s.db, &ws[0], evs)
+	}
+	return s.applyInTx(ctx, ws, evs, pg.write)
+}
+
+// purge is one statement. The DELETE re-checks the condition: a row
+// changed since the snapshot (an expired invitation renewed) is left alone.
+func (pg *postgres) purge(ctx context.Context, s *Store, before time.Time, limit int) (int, error) {
+	at, lim := pg.placeholder(1), pg.placeholder(2)
+	q := "WITH v AS (SELECT tenant_id, id FROM " + s.invitations + " WHERE state IN " + closedStates +
+		" AND closed_at < " + at + " ORDER BY closed_at LIMIT " + lim + ")" +
+		", d AS (DELETE FROM " + s.invitations + " i USING v WHERE i.tenant_id = v.tenant_id AND i.id = v.id" +
+		" AND i.state IN " + closedStates + " AND i.closed_at < " + at + " RETURNING i.tenant_id, i.id)" +
+		", k AS (DELETE FROM " + s.tokens + " t USING d WHERE t.tenant_id = d.tenant_id AND t.invitation_id = d.id)" +
+		" SELECT count(*) FROM d"
+	var n int
+	if err := s.db.QueryRowContext(ctx, q, pg.timeValue(before), limit).Scan(&n); err != nil {
+		return 0, wrap("purge", err)
+	}
+	return n, nil
+}
+
+func (*postgres) migrationsTable(table string) string {
+	return "CREATE TABLE IF NOT EXISTS " + table +
+		" (version integer PRIMARY KEY, name text NOT NULL, checksum text NOT NULL, applied_at timestamptz NOT NULL)"
+}
+
+// pgKind is what a PostgreSQL write statement does to the invitation row.
+type pgKind uint8
+
+const (
+	// pgInsert inserts the row, its token rows and the outbox rows.
+	pgInsert pgKind = iota
+	// pgUpdateKeep updates the row guarded by its version and by the stored
+	// token columns being equal to the new ones, and so leaves the tokens
+	// table alone: accept, reject, revoke, expire, a failed code.
+	pgUpdateKeep
+	// pgUpdate updates the row guarded by its version alone and brings its
+	// token rows in line (a rotation: Resend).
+	pgUpdate
+	// pgDelete deletes the row, guarded by its version, and its token rows.
+	pgDelete
+)
+
+// pgShape is what the text of a PostgreSQL write statement depends on,
+// beside the Store's table names: the same shape is the same text, so that
+// it is built once (see stmtCache) and prepared once per connection by the
+// driver. The statement's arguments follow from the shape (see
+// pgShape.args).
+type pgShape struct {
+	kind pgKind
+	// hashes is the number of token hashes bound (pgInsert, pgUpdate).
+	hashes int
+	// events is the number of outbox rows inserted.
+	events int
+}
+
+// counted reports whether the statement ends in SELECT count(*) FROM w
+// (run with QueryRow). The others run with Exec, and their rows affected
+// is nonzero exactly when they wrote the invitation row: the invitation
+// row itself, or the outbox rows, inserted only when it was written.
+func (sh pgShape) counted() bool { return sh.kind == pgUpdate || sh.kind == pgDelete }
+
+// The arguments of a statement, in order (see pgShape.args), numbered from
+// 1: the row's values in the order of rowColumns; then, except for an
+// insert, the expected version; then the extra arguments: for
+// pgUpdateKeep the token_hash and prev_tokens the stored row must have
+// (pgKeptColumns), for pgInsert and pgUpdate the token hashes; then the
+// values of each event, in the order of eventColumns.
+
+// pgKeptColumns are the stored columns, and their types, that pgUpdateKeep
+// requires equal to extra arguments, in order.
+var pgKeptColumns = [...]struct{ name, typ string }{{"token_hash", "bytea"}, {"prev_tokens", "jsonb"}}
+
+// rowColumns returns the columns whose values the statement binds first:
+// invitationColumns, or for a delete only the primary key, its first two.
+func (sh pgShape) rowColumns() []string {
+	if sh.kind == pgDelete {
+		return invitationColumns[:2]
+	}
+	return invitationColumns
+}
+
+// column returns the number of the argument of the row's column c.
+func (sh pgShape) column(c string) int {
+	for i, name := range sh.rowColumns() {
+		if name == c {
+			return i + 1
+		}
+	}
+	panic("sqlstore: no argument for column " + c)
+}
+
+// expectArg is the number of the expected version's argument (none for an
+// insert).
+func (sh pgShape) expectArg() int { return len(sh.rowColumns()) + 1 }
+
+// firstExtra is the number of the first extra argument.
+func (sh pgShape) firstExtra() int {
+	if sh.kind == pgInsert {
+		return len(sh.rowColumns()) + 1
+	}
+	return sh.expectArg() + 1
+}
+
+// extras is the number of extra arguments.
+func (sh pgShape) extras() int {
+	switch sh.kind {
+	case pgUpdateKeep:
+		return len(pgKeptColumns)
+	case pgInsert, pgUpdate:
+		return sh.hashes
+	}
+	return 0
+}
+
+// firstEvent is the number of the first event's first argument.
+func (sh pgShape) firstEvent() int { return sh.firstExtra() + sh.extras() }
+
+// nargs is the number of arguments of the statement.
+func (sh pgShape) nargs() int { return sh.firstEvent() - 1 + len(eventColumns)*sh.events }
+
+// args returns the arguments of the statement of shape sh for w and evs.
+func (sh pgShape) args(w *write, evs []event) []any {
+	a := make([]any, 0, sh.nargs())
+	r := &w.row
+	switch sh.kind {
+	case pgDelete:
+		a = append(a, r.tenantID, r.id, w.expect)
+	case pgInsert:
+		a = r.appendValues(a)
+		for _, h := range r.hashes {
+			a = append(a, h)
+		}
+	case pgUpdateKeep:
+		a = append(r.appendValues(a), w.expect, r.tokenHash, r.prevTokens) // pgKeptColumns
+	case pgUpdate:
+		a = append(r.appendValues(a), w.expect)
+		for _, h := range r.hashes {
+			a = append(a, h)
+		}
+	}
+	for i := range evs {
+		a = evs[i].appendValues(a)
+	}
+	return a
+}
+
+// build returns the text of the statement of shape sh on s's tables.
+func (pg *postgres) build(s *Store, sh pgShape) string {
+	ph := pg.placeholder
+	tenant, id := ph(sh.column("tenant_id")), ph(sh.column("id"))
+	var q strings.Builder
+	switch sh.kind {
+	case pgInsert:
+		// The invitation, then its token rows, then the outbox rows, the
+		// last statement being the main one and the others CTEs. An insert
+		// either inserts its row or fails the whole statement, so nothing
+		// is guarded.
+		parts := []string{"INSERT INTO " + s.invitations + " (" + strings.Join(invitationColumns, ", ") + ") VALUES (" +
+			placeholders(pg, 1, len(invitationColumns), "", ", ") + ")"}
+		if sh.hashes > 0 {
+			parts = append(parts, "INSERT INTO "+s.tokens+" (token_hash, tenant_id, invitation_id) VALUES "+
+				placeholders(pg, sh.firstExtra(), sh.hashes, "(", ", "+tenant+", "+id+"), (")+", "+tenant+", "+id+")")
+		}
+		if sh.events > 0 {
+			tuples := make([]string, sh.events)
+			for i := range tuples {
+				n := sh.firstEvent() + len(eventColumns)*i
+				tuples[i] = "(" + placeholders(pg, n, len(eventColumns), "", ", ") + ", " + ph(n+eventCreatedAt) + ")"
+			}
+			parts = append(parts, "INSERT INTO "+s.outbox+" ("+outboxColumns+") VALUES "+strings.Join(tuples, ", "))
+		}
+		const names = "wk" // the CTEs: the invitation (w), its token rows (k)
+		for i, p := range parts[:len(parts)-1] {
+			sep := ", "
+			if i == 0 {
+				sep = "WITH "
+			}
+			q.WriteString(sep + names[i:i+1] + " AS (" + p + ")")
+		}
+		if len(parts) > 1 {
+			q.WriteString(" ")
+		}
+		q.WriteString(parts[len(parts)-1])
+		return q.String()
+	case pgDelete:
+		q.WriteString("WITH w AS (DELETE FROM " + s.invitations + " WHERE tenant_id = " + tenant + " AND id = " + id +
+			" AND version = " + ph(sh.expectArg()) + " RETURNING 1)")
+		q.WriteString(", k AS (DELETE FROM " + s.tokens + " WHERE tenant_id = " + tenant + " AND invitation_id = " + id +
+			" AND EXISTS (SELECT 1 FROM w))")
+		pg.outboxCTE(&q, s, sh)
+		q.WriteString(" SELECT count(*) FROM w")
+		return q.String()
+	}
+	set := make([]string, 0, len(invitationColumns)-2)
+	for _, c := range invitationColumns[2:] {
+		set = append(set, c+" = "+ph(sh.column(c)))
+	}
+	update := "UPDATE " + s.invitations + " SET " + strings.Join(set, ", ") +
+		" WHERE tenant_id = " + tenant + " AND id = " + id + " AND version = " + ph(sh.expectArg())
+	if sh.kind == pgUpdateKeep {
+		for i, c := range pgKeptColumns {
+			update += " AND " + c.name + " " + pg.nullSafeEqual() + " " + ph(sh.firstExtra()+i) + "::" + c.typ
+		}
+		if sh.events == 0 {
+			return update // rows affected: 1 or 0
+		}
+		// The outbox rows are the main statement: as many rows affected as
+		// events when the update matched, none otherwise.
+		return "WITH w AS (" + update + " RETURNING 1) " + pg.outboxInsert(s, sh)
+	}
+	q.WriteString("WITH w AS (" + update + " RETURNING 1)")
+	q.WriteString(", d AS (DELETE FROM " + s.tokens + " WHERE tenant_id = " + tenant + " AND invitation_id = " + id +
+		" AND EXISTS (SELECT 1 FROM w)")
+	if sh.hashes > 0 {
+		q.WriteString(" AND token_hash NOT IN (" + placeholders(pg, sh.firstExtra(), sh.hashes, "", ", ") + ")")
+	}
+	q.WriteString(")")
+	if sh.hashes > 0 {
+		q.WriteString(", k AS (INSERT INTO " + s.tokens + " (token_hash, tenant_id, invitation_id) SELECT v.h, " + tenant + ", " + id +
+			" FROM (VALUES " + placeholders(pg, sh.firstExtra(), sh.hashes, "(", "::bytea), (") + "::bytea)) AS v (h)" +
+			" WHERE EXISTS (SELECT 1 FROM w) AND NOT EXISTS (SELECT 1 FROM " + s.tokens +
+			" x WHERE x.token_hash = v.h AND x.tenant_id = " + tenant + " AND x.invitation_id = " + id + "))")
+	}
+	pg.outboxCTE(&q, s, sh)
+	q.WriteString(" SELECT count(*) FROM w")
+	return q.String()
+}
+
+// pgEventTypes are the types of eventColumns, which a statement names
+// where nothing else tells PostgreSQL a value's type.
+var pgEventTypes = [len(eventColumns)]string{"text", "text", "text", "text", "jsonb", "timestamptz"}
+
+// outboxInsert returns the INSERT of the outbox rows of the statement of
+// shape sh, done only when "w" touched a row.
+func (pg *postgres) outboxInsert(s *Store, sh pgShape) string {
+	tuples := make([]string, sh.events)
+	cols := make([]string, len(eventColumns))
+	for i := range tuples {
+		first := sh.firstEvent() + len(eventColumns)*i
+		for j, typ := range pgEventTypes {
+			cols[j] = pg.placeholder(first+j) + "::" + typ
+		}
+		tuples[i] = "(" + strings.Join(cols, ", ") + ")"
+	}
+	v := "v." + strings.Join(eventColumns[:], ", v.")
+	return "INSERT INTO " + s.outbox + " (" + outboxColumns + ")" +
+		" SELECT " + v + ", v." + eventColumns[eventCreatedAt] +
+		" FROM (VALUES " + strings.Join(tuples, ", ") + ") AS v (" + strings.Join(eventColumns[:], ", ") + ")" +
+		" WHERE EXISTS (SELECT 1 FROM w)"
+}
+
+// outboxCTE appends the CTE "o" inserting the outbox rows of the statement
+// of shape sh, when it has any, done only when "w" touched a row.
+func (pg *postgres) outboxCTE(q *strings.Builder, s *Store, sh pgShape) {
+	if sh.events > 0 {
+		q.WriteString(", o AS (" + pg.outboxInsert(s, sh) + ")")
+	}
+}
+
+// stmtCache holds the text of the PostgreSQL write statements by shape,
+// copied on write: the hot path reads it without a lock or an allocation.
+// A Store and the Stores WithTx makes from it share one.
+type stmtCache struct {
+	mu sync.Mutex // serialises writers
+	m  atomic.Pointer[map[pgShape]string]
+}
+
+// A shape with more hashes or events than maxCachedCount is built on every
+// call (a large batch); the cache holds at most maxCachedShapes.
+const (
+	maxCachedCount  = 16
+	maxCachedShapes = 128
+)
+
+// statement returns the text of the statement of shape sh on s's tables.
+func (pg *postgres) statement(s *Store, sh pgShape) string {
+	c := pg.stmts
+	if m := c.m.Load(); m != nil {
+		if q, ok := (*m)[sh]; ok {
+			return q
+		}
+	}
+	q := pg.build(s, sh)
+	if sh.hashes > maxCachedCount || sh.events > maxCachedCount {
+		return q
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	old := c.m.Load()
+	if old != nil && len(*old) >= maxCachedShapes {
+		return q
+	}
+	m := make(map[pgShape]string, 1+lenOf(old))
+	if old != nil {
+		for k, v := range *old {
+			m[k] = v
+		}
+	}
+	m[sh] = q
+	c.m.Store(&m)
+	return q
+}
+
+func lenOf(m *map[pgShape]string) int {
+	if m == nil {
+		return 0
+	}
+	return len(*m)
+}
+
+// write runs w, with evs, as one statement: the invitation row written
+// guarded by its version, its token rows brought in line and evs inserted
+// into the outbox, all only when the row was written (see build).
+func (pg *postgres) write(ctx context.Context, s *Store, ex DBTX, w *write, evs []event) error {
+	sh := pgShape{events: len(evs)}
+	switch {
+	case w.delete:
+		sh.kind = pgDelete
+	case w.expect == 0:
+		sh.kind, sh.hashes = pgInsert, len(w.row.hashes)
+	default:
+		// Most updates (accept, reject, revoke, expire, update) keep the
+		// token hashes: try the statement that also requires the stored
+		// token columns to be unchanged and so leaves the tokens table
+		// alone (Accept stays at two statements: lookup and this write).
+		if n, err := pg.exec(ctx, s, ex, pgShape{kind: pgUpdateKeep, events: len(evs)}, w, evs); err != nil || n > 0 {
+			return err
+		}
+		// No row: a lost race (answered by one SELECT, as before) or new
+		// token hashes (a rotation: run the full statement).
+		v, err := s.storedVersion(ctx, ex, w)
+		if err != nil {
+			return err
+		}
+		if v != w.expect {
+			return s.conflict(w, v)
+		}
+		sh.kind, sh.hashes = pgUpdate, len(w.row.hashes)
+	}
+	n, err := pg.exec(ctx, s, ex, sh, w, evs)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return s.missing(ctx, ex, w)
+	}
+	return nil
+}
+
+// exec runs the statement of shape sh for w and evs. It returns a nonzero
+// count when the statement wrote the invitation row.
+func (pg *postgres) exec(ctx context.Context, s *Store, ex DBTX, sh pgShape, w *write, evs []event) (int64, error) {
+	q, args := pg.statement(s, sh), sh.args(w, evs)
+	var n int64
+	var err error
+	if sh.counted() {
+		err = ex.QueryRowContext(ctx, q, args...).Scan(&n)
+	} else {
+		n, err = affected(ex.ExecContext(ctx, q, args...))
+	}
+	if err != nil {
+		return 0, wrap(w.op(), err)
+	}
+	return n, nil
+}

@@ -1,0 +1,77 @@
+package sqlstore
+
+import (
+	"context"
+	"time"
+)
+
+// sqlite is the SQLite dialect: ? placeholders, times as unix microseconds,
+// partial indexes, one writer at a time.
+type sqlite struct {
+	txWrites
+	transactionalDDL
+	// writes serialises the Store's write transactions (a channel of
+	// capacity one, so that waiting honours the context).
+	writes chan struct{}
+}
+
+func (*sqlite) placeholder(int) string { return "?" }
+
+// timeValue is unix microseconds: the time columns are INTEGER.
+func (*sqlite) timeValue(t time.Time) any { return t.UnixMicro() }
+
+func (*sqlite) refusesNUL() bool { return false }
+
+// lockWrites queues the Store's write transactions in the process: SQLite
+// admits one writer at a time, and its busy handler would make concurrent
+// writers of one process poll with sleeps of up to 100 ms instead of
+// handing the lock on the moment it is free. Writers of other processes
+// are kept apart by SQLite's locking and the busy timeout.
+func (l *sqlite) lockWrites(ctx context.Context) (func(), error) {
+	select {
+	case l.writes <- struct{}{}:
+		return func() { <-l.writes }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// currentReads is "": with one writer at a time, no row changes under a
+// write transaction's reads.
+func (*sqlite) currentReads() string { return "" }
+
+func (*sqlite) openKey(kind, ph string) string { return partialOpenKey(kind, ph) }
+
+func (*sqlite) due(ph string) (cond, order string) { return partialDue(ph) }
+
+func (*sqlite) idOrder() string { return "id" } // TEXT compares byte for byte (BINARY)
+
+func (*sqlite) nullSafeEqual() string { return "IS" }
+
+// keptColumns: SQLite rewrites the entries of every index whose columns an
+// UPDATE sets, changed or not, and no Manager operation changes these.
+func (*sqlite) keptColumns() []string { return []string{"idempotency_key", "created_at"} }
+
+// purge selects the ids and deletes them, with their token rows, by them,
+// in one transaction.
+func (*sqlite) purge(ctx context.Context, s *Store, before time.Time, limit int) (int, error) {
+	sel := "SELECT tenant_id, id FROM " + s.invitations + " WHERE state IN " + closedStates +
+		" AND closed_at < ? ORDER BY closed_at LIMIT ?"
+	return s.purgeInTx(ctx, sel, before, limit, func(ex DBTX, chunk [][2]string) (int64, error) {
+		a := &args{dl: s.dl}
+		in := "(VALUES " + pairTuples(a, chunk) + ")"
+		n, err := affected(ex.ExecContext(ctx, "DELETE FROM "+s.invitations+" WHERE (tenant_id, id) IN "+in, a.vals...))
+		if err != nil {
+			return 0, wrap("purge", err)
+		}
+		if _, err := ex.ExecContext(ctx, "DELETE FROM "+s.tokens+" WHERE (tenant_id, invitation_id) IN "+in, a.vals...); err != nil {
+			return 0, wrap("purge", err)
+		}
+		return n, nil
+	})
+}
+
+func (*sqlite) migrationsTable(table string) string {
+	return "CREATE TABLE IF NOT EXISTS " + table +
+		" (version INTEGER PRIMARY KEY, name TEXT NOT NULL, checksum TEXT NOT NULL, applied_at INTEGER NOT NULL)"
+}

@@ -1,0 +1,144 @@
+package sqlstore
+
+import (
+	"context"
+	"slices"
+	"strings"
+)
+
+// The write path of the dialects that write an invitation with plain
+// statements inside a transaction (SQLite, MySQL): txWrite, a writeFunc.
+
+// txWrites is embedded by those dialects: their apply runs every batch in
+// a transaction (or savepoint), txWrite a write.
+type txWrites struct{}
+
+func (txWrites) apply(ctx context.Context, s *Store, ws []write, evs []event) error {
+	return s.applyInTx(ctx, ws, evs, txWrite)
+}
+
+// buildUpdates builds txWrite's statements into q: insert and delete of
+// an invitation row; update, which sets every column of an invitation
+// guarded by its version; and updateKeep, which also requires the
+// keptColumns (indexes in invitationColumns: the token columns and the
+// dialect's keptColumns) to be stored as the new values, and leaves them
+// out of its SET. updateKeep's arguments: the other columns, the tenant,
+// the id, the expected version, then the kept columns.
+func (s *Store) buildUpdates(q *queries) {
+	kept := append([]string{"token_hash", "prev_tokens"}, s.dl.keptColumns()...)
+	var set, keepSet, guard []string
+	for i, c := range invitationColumns[2:] {
+		set = append(set, c+" = ?")
+		if slices.Contains(kept, c) {
+			q.keptColumns = append(q.keptColumns, i+2)
+			guard = append(guard, " AND "+c+" "+s.dl.nullSafeEqual()+" ?")
+		} else {
+			keepSet = append(keepSet, c+" = ?")
+		}
+	}
+	update := "UPDATE " + s.invitations + " SET "
+	where := " WHERE tenant_id = ? AND id = ? AND version = ?"
+	q.update = bind(s.dl, update+strings.Join(set, ", ")+where)
+	q.updateKeep = bind(s.dl, update+strings.Join(keepSet, ", ")+where+strings.Join(guard, ""))
+	q.insert = "INSERT INTO " + s.invitations + " (" + strings.Join(invitationColumns, ", ") + ") VALUES (" +
+		placeholders(s.dl, 1, len(invitationColumns), "", ", ") + ")"
+	q.delete = bind(s.dl, "DELETE FROM "+s.invitations+where)
+}
+
+// txWrite runs w inside the caller's transaction: the invitation row first
+// (guarded by version for updates and deletes), then its token rows; then
+// it inserts evs.
+func txWrite(ctx context.Context, s *Store, ex DBTX, w *write, evs []event) error {
+	if err := txWriteRow(ctx, s, ex, w); err != nil {
+		return err
+	}
+	return s.insertEvents(ctx, ex, evs)
+}
+
+func txWriteRow(ctx context.Context, s *Store, ex DBTX, w *write) error {
+	r := &w.row
+	switch {
+	case w.expect == 0:
+		if _, err := ex.ExecContext(ctx, s.q.insert, r.values()...); err != nil {
+			if isUniqueViolation(err) {
+				// The row it collides with may be newer than a host
+				// transaction's snapshot: the Manager's FindOpen must see it.
+				s.staleSnapshot()
+			}
+			return wrap(w.op(), err)
+		}
+		return s.insertTokens(ctx, ex, w)
+	case w.delete:
+		if n, err := affected(ex.ExecContext(ctx, s.q.delete, r.tenantID, r.id, w.expect)); err != nil {
+			return wrap(w.op(), err)
+		} else if n == 0 {
+			return s.missing(ctx, ex, w)
+		}
+		return s.deleteTokens(ctx, ex, w)
+	}
+	// An update. The first attempt also requires the stored token columns
+	// (and, on SQLite, the columns an update practically never changes) to
+	// equal the new ones, and leaves them out of its SET: when it matches,
+	// the token rows are already right and are left alone (accept, reject,
+	// revoke, expire, a failed code). When it does not, the stored version
+	// tells a lost race or a missing invitation (an error) from another
+	// change (a resend's new tokens): that one updates the row under the
+	// version guard alone and rewrites its token rows.
+	vals := r.values()
+	args := make([]any, 0, len(vals)+len(s.q.keptColumns))
+	for i := 2; i < len(vals); i++ {
+		if !slices.Contains(s.q.keptColumns, i) {
+			args = append(args, vals[i])
+		}
+	}
+	args = append(args, r.tenantID, r.id, w.expect)
+	for _, i := range s.q.keptColumns {
+		args = append(args, vals[i])
+	}
+	n, err := affected(ex.ExecContext(ctx, s.q.updateKeep, args...))
+	if err != nil {
+		return wrap(w.op(), err)
+	}
+	if n > 0 {
+		return nil
+	}
+	base := append(vals[2:len(vals):len(vals)], r.tenantID, r.id, w.expect)
+	if v, err := s.storedVersion(ctx, ex, w); err != nil {
+		return err
+	} else if v != w.expect {
+		return s.conflict(w, v)
+	}
+	if n, err = affected(ex.ExecContext(ctx, s.q.update, base...)); err != nil {
+		return wrap(w.op(), err)
+	} else if n == 0 {
+		return s.missing(ctx, ex, w)
+	}
+	if err := s.deleteTokens(ctx, ex, w); err != nil {
+		return err
+	}
+	return s.insertTokens(ctx, ex, w)
+}
+
+func (s *Store) insertTokens(ctx context.Context, ex DBTX, w *write) error {
+	r := &w.row
+	if len(r.hashes) == 0 {
+		return nil
+	}
+	a := &args{dl: s.dl}
+	tuples := make([]string, len(r.hashes))
+	for i, h := range r.hashes {
+		tuples[i] = "(" + a.add(h) + ", " + a.add(r.tenantID) + ", " + a.add(r.id) + ")"
+	}
+	q := "INSERT INTO " + s.tokens + " (token_hash, tenant_id, invitation_id) VALUES " + strings.Join(tuples, ", ")
+	if _, err := ex.ExecContext(ctx, q, a.vals...); err != nil {
+		return wrap(w.op(), err)
+	}
+	return nil
+}
+
+func (s *Store) deleteTokens(ctx context.Context, ex DBTX, w *write) error {
+	if _, err := ex.ExecContext(ctx, s.q.deleteTokens, w.row.tenantID, w.row.id); err != nil {
+		return wrap(w.op(), err)
+	}
+	return nil
+}
