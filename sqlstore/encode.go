@@ -114,7 +114,7 @@ func encodeRecord(dl dialect, r *invite.Record) (row, []invite.FieldError) {
 		doc: string(doc), codeFailures: int64(r.Credentials.CodeFailures), exactDoc: exact,
 	}
 	if inv.Invitee.Email != "" {
-		rw.emailKey = strings.ToLower(inv.Invitee.Email) // as invite.Invitee.Keys lower-cases it
+		rw.emailKey = invite.EmailKey(inv.Invitee.Email) // as invite.Invitee.Keys has it
 	}
 	if !inv.ClosedAt.IsZero() {
 		rw.closedAt = dl.timeValue(inv.ClosedAt)

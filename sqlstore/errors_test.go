@@ -173,7 +173,7 @@ func TestSQLiteBusy(t *testing.T) {
 // validRecord is a minimal insertable record.
 func validRecord(tenant, id, email string) *invite.Record {
 	now := time.Date(2030, 1, 2, 3, 4, 5, 6000, time.UTC)
-	_, h := invite.MintToken(invite.DefaultTokenPrefix)
+	h := tokenHash()
 	return &invite.Record{
 		Invitation: invite.Invitation{ID: id, TenantID: tenant, Invitee: invite.Invitee{Email: email},
 			State: invite.StatePending, CreatedAt: now, UpdatedAt: now, IssuedAt: now, ExpiresAt: now.Add(time.Hour), Version: 1},
@@ -265,4 +265,13 @@ func TestNUL(t *testing.T) {
 		r.Invitation.Data = map[string]string{"path": `C:\u0000dir`}
 		require.NoError(t, st.Apply(context.Background(), &invite.Batch{Writes: []invite.Write{{Record: r}}}))
 	})
+}
+
+// tokenHash returns the hash of a fresh token.
+func tokenHash() invite.TokenHash {
+	_, h, err := invite.MintToken(invite.DefaultTokenPrefix)
+	if err != nil {
+		panic(err) // the default prefix is valid
+	}
+	return h
 }

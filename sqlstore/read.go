@@ -113,7 +113,7 @@ func (s *Store) List(ctx context.Context, tenantID string, q invite.Query) ([]*i
 		where = append(where, c)
 	}
 	for _, f := range []struct{ column, value string }{
-		{"email_key", strings.ToLower(q.Email)}, {"phone_key", q.Phone}, {"user_key", q.UserID}, {"inviter_id", q.InviterID},
+		{"email_key", invite.EmailKey(q.Email)}, {"phone_key", q.Phone}, {"user_key", q.UserID}, {"inviter_id", q.InviterID},
 	} {
 		if f.value != "" {
 			where = append(where, f.column+" = "+a.add(f.value))
