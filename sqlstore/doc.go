@@ -77,7 +77,7 @@
 // invite.Invitation as a JSON document (doc: jsonb on PostgreSQL, JSON on
 // MySQL and MariaDB, TEXT on SQLite), which is what reads return, and the
 // columns the queries filter and sort on, copied from it on every write:
-// tenant_id, id, version, state, email_key (the email lower-cased),
+// tenant_id, id, version, state, email_key (invite.EmailKey of the email),
 // phone_key, user_key, inviter_id, idempotency_key, created_at, expires_at,
 // closed_at. The credentials are columns of their own: token_hash,
 // prev_tokens (JSON: hash and expiry of each previous token), code_hash and

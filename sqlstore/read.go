@@ -96,8 +96,8 @@ func (s *Store) FindOpen(ctx context.Context, tenantID string, iv invite.Invitee
 
 // List implements invite.Store in one statement on the (tenant_id,
 // created_at, id) index: the filters in SQL (the effective state computed
-// from state and expires_at at q.Now; Email compared lower-cased, as
-// invite.Invitee.Keys lower-cases it), the keyset cursor as a range on
+// from state and expires_at at q.Now; Email compared by invite.EmailKey, as
+// invite.Invitee.Keys has it), the keyset cursor as a range on
 // created_at with the tie broken by id in byte order, and LIMIT q.Limit+1
 // to learn whether another page follows.
 func (s *Store) List(ctx context.Context, tenantID string, q invite.Query) ([]*invite.Invitation, *invite.Cursor, error) {
