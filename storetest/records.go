@@ -539,4 +539,3 @@ func race[T any](n int, fn func(i int) T) []T {
 	}
 	return out
 }
-

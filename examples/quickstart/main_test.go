@@ -38,7 +38,7 @@ func TestRun(t *testing.T) {
 		{cfg: storeConfig{kind: "postgres", tablePrefix: prefix, dropAfter: true}, env: "INVITE_POSTGRES_DSN"},
 		{cfg: storeConfig{kind: "mysql", tablePrefix: prefix, dropAfter: true}, env: "INVITE_MYSQL_DSN"},
 	}
-	var want string // the memory store's output after its first line
+	var want string                               // the memory store's output after its first line
 	start := time.Now().UTC().Truncate(time.Hour) // the same dates for every store
 	for _, s := range stores {
 		t.Run(s.cfg.kind, func(t *testing.T) {
