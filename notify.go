@@ -9,6 +9,7 @@ import (
 	"text/template"
 	"text/template/parse"
 	"time"
+	"unicode/utf8"
 )
 
 // Channel is how a message reaches the invitee.
@@ -225,4 +226,76 @@ func buildLink(def *template.Template, param string, inv *Invitation, token, cod
 	q.Set(param, token)
 	u.RawQuery = q.Encode()
 	return u.String(), nil
+}
+
+// checkRedirectURI accepts an absolute https URI, or http for a loopback
+// host (local development).
+func (fe *fieldErrs) checkRedirectURI(field, s string) {
+	if s == "" {
+		return
+	}
+	if len(s) > maxTemplateLen || !utf8.ValidString(s) || hasControl(s) {
+		fe.add(field, "is too long, not valid UTF-8 or contains control characters")
+		return
+	}
+	if reason := uriProblem(s); reason != "" {
+		fe.add(field, reason)
+	}
+}
+
+// uriProblem is "" for an absolute https URI (http for a loopback host),
+// else what is wrong with s.
+func uriProblem(s string) string {
+	u, err := url.Parse(s)
+	if err != nil || !u.IsAbs() || u.Host == "" {
+		return "must be an absolute URI"
+	}
+	switch u.Scheme {
+	case "https":
+		return ""
+	case "http":
+		switch strings.ToLower(u.Hostname()) {
+		case "localhost", "127.0.0.1", "::1":
+			return ""
+		}
+	}
+	return "must use https (http only for localhost)"
+}
+
+// linkProblem is "" when link may be sent as an invitation link: an
+// absolute https URL (http for a loopback host) to one of hosts (any host
+// when hosts is empty). Otherwise it says what is wrong, as the end of a
+// sentence starting "renders a link that".
+func linkProblem(link string, hosts []string) string {
+	if reason := uriProblem(link); reason != "" {
+		return "is not an absolute https URL (http only for localhost)"
+	}
+	if len(hosts) == 0 {
+		return ""
+	}
+	u, _ := url.Parse(link) // parsed by uriProblem
+	host := strings.ToLower(u.Hostname())
+	for _, h := range hosts {
+		h = strings.ToLower(h)
+		if host == h || (strings.HasPrefix(h, "*.") && strings.HasSuffix(host, h[1:]) && len(host) > len(h)-1) {
+			return ""
+		}
+	}
+	return "points to a host outside Config.LinkHosts"
+}
+
+// validHostPattern accepts a host name (letters, digits, '-', '.') or one
+// with a leading "*." for its subdomains.
+func validHostPattern(h string) bool {
+	h = strings.TrimPrefix(h, "*.")
+	if h == "" || len(h) > 253 || strings.HasPrefix(h, ".") || strings.HasSuffix(h, ".") || strings.Contains(h, "..") {
+		return false
+	}
+	for i := 0; i < len(h); i++ {
+		c := h[i]
+		if !(c == '-' || c == '.' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z') {
+			return false
+		}
+	}
+	return true
 }
