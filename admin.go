@@ -109,7 +109,7 @@ func (m *Manager) Update(ctx context.Context, in UpdateInput) (*Invitation, erro
 		fe.checkText("IdentityProviderID", *in.IdentityProviderID, MaxIDLen, false)
 	}
 	if in.RedirectURI != nil {
-		fe.checkRedirectURI("RedirectURI", *in.RedirectURI)
+		m.checkRedirectURI(&fe, "RedirectURI", *in.RedirectURI)
 	}
 	if in.Locale != nil && *in.Locale != "" && !validLocale(*in.Locale) {
 		fe.add("Locale", "is not a BCP 47 language tag")

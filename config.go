@@ -42,9 +42,12 @@ type Config struct {
 	// LinkHosts, when set, are the only hosts an invitation link (from a
 	// link template or a RedirectURI) may point to: exact host names,
 	// compared case-insensitively, or "*.example.com" for the subdomains
-	// of example.com. Default: nil, any host. Either way a link must be an
-	// absolute https URL (http only for localhost); any other is a
-	// *ValidationError before anything is stored.
+	// of example.com; with LinkHosts set, a link must name its host plainly
+	// (no explicit port, no IP zone). Default: nil, any host. Either way a
+	// link must be an absolute https URL (http only for localhost); any
+	// other is a *ValidationError before anything is stored, and so is a
+	// LinkTemplate or RedirectURI given to Create, Upsert or Update that
+	// would make one.
 	LinkHosts []string
 
 	// DefaultExpiry is an invitation's validity when the input gives none.

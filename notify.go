@@ -228,6 +228,18 @@ func buildLink(def *template.Template, param string, inv *Invitation, token, cod
 	return u.String(), nil
 }
 
+// checkRedirectURI is fieldErrs.checkRedirectURI, with the host within
+// Config.LinkHosts when set (the link may be built from it).
+func (m *Manager) checkRedirectURI(fe *fieldErrs, field, s string) {
+	n := len(fe.list)
+	fe.checkRedirectURI(field, s)
+	if s != "" && len(fe.list) == n && len(m.cfg.LinkHosts) > 0 {
+		if linkProblem(s, m.cfg.LinkHosts) != "" {
+			fe.add(field, "must point to a host of Config.LinkHosts (a plain host name, default port)")
+		}
+	}
+}
+
 // checkRedirectURI accepts an absolute https URI, or http for a loopback
 // host (local development).
 func (fe *fieldErrs) checkRedirectURI(field, s string) {
@@ -275,6 +287,12 @@ func linkProblem(link string, hosts []string) string {
 	}
 	u, _ := url.Parse(link) // parsed by uriProblem
 	host := strings.ToLower(u.Hostname())
+	// Only a plain host name on the default port can match: no port, no
+	// IPv6 zone ("[fe80::1%25evil.example.com]"), nothing outside ASCII
+	// letters, digits, '-' and '.'.
+	if u.Port() != "" || !validHostPattern(host) || strings.HasPrefix(host, "*.") {
+		return "points to a host outside Config.LinkHosts (a plain host name, default port)"
+	}
 	for _, h := range hosts {
 		h = strings.ToLower(h)
 		if host == h || (strings.HasPrefix(h, "*.") && strings.HasSuffix(host, h[1:]) && len(host) > len(h)-1) {

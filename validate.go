@@ -214,13 +214,15 @@ func (m *Manager) checkCreate(in *CreateInput, now time.Time) (time.Duration, er
 	fe.checkData(in.Roles, in.Groups, in.Data, in.FormData, in.Metadata, m.cfg.MaxDataBytes)
 	fe.checkText("ClientID", in.ClientID, MaxIDLen, false)
 	fe.checkText("IdentityProviderID", in.IdentityProviderID, MaxIDLen, false)
-	fe.checkRedirectURI("RedirectURI", in.RedirectURI)
+	m.checkRedirectURI(&fe, "RedirectURI", in.RedirectURI)
 	fe.checkText("IdempotencyKey", in.IdempotencyKey, MaxIDLen, false)
 	if in.LinkTemplate != "" {
 		if len(in.LinkTemplate) > maxTemplateLen || hasControl(in.LinkTemplate) {
 			fe.add("LinkTemplate", "is longer than "+itoa(maxTemplateLen)+" bytes or contains control characters")
-		} else if _, err := parseLinkTemplate(in.LinkTemplate); err != nil {
+		} else if t, err := parseLinkTemplate(in.LinkTemplate); err != nil {
 			fe.add("LinkTemplate", "does not parse: "+err.Error())
+		} else if reason := linkProblem(renderSample(t), m.cfg.LinkHosts); reason != "" {
+			fe.add("LinkTemplate", "renders a link that "+reason)
 		}
 	}
 	if in.TemplateKey == "" {

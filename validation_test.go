@@ -737,3 +737,32 @@ func TestRolesAndGroupsCountTowardTheSizeLimit(t *testing.T) {
 	_, err = e.m.Update(e.ctx(), invite.UpdateInput{TenantID: "t1", ID: res.Invitation.ID, Roles: &roles})
 	requireValidation(t, err, "Data")
 }
+
+// TestLinkHostsHoldEverywhere (review): the allow-list cannot be passed
+// with a port, an IPv6 zone or look-alike characters, and Update and
+// Upsert keep to it as Create does.
+func TestLinkHostsHoldEverywhere(t *testing.T) {
+	e := newEnv(t, func(c *invite.Config) { c.LinkHosts = []string{"app.example.com", "*.example.com"} })
+	for _, tmpl := range []string{
+		"https://[fe80::1%25evil.example.com]/cb/{{.Token}}",
+		"https://app.example.com:8443/{{.Token}}",
+		"https://\uff41pp.example.com/{{.Token}}",
+		"https://evil.com%C2%A0.example.com/{{.Token}}",
+	} {
+		in := input("ada@example.com")
+		in.LinkTemplate = tmpl
+		_, err := e.m.Create(e.ctx(), in)
+		requireValidation(t, err, "LinkTemplate")
+	}
+	in := input("ada@example.com")
+	in.RedirectURI = "https://app.example.com/register"
+	res := e.create(in)
+	evil := "https://evil.com/x"
+	_, err := e.m.Update(e.ctx(), invite.UpdateInput{TenantID: "t1", ID: res.Invitation.ID, RedirectURI: &evil})
+	requireValidation(t, err, "RedirectURI")
+	up := input("ada@example.com")
+	up.LinkTemplate = "https://evil.com/{{.Token}}"
+	_, err = e.m.Upsert(e.ctx(), up)
+	requireValidation(t, err, "LinkTemplate")
+	require.Equal(t, "https://app.example.com/register", e.get("t1", res.Invitation.ID).RedirectURI)
+}
