@@ -48,6 +48,7 @@ func (m *Manager) Accept(ctx context.Context, token string, in AcceptInput) (*Ac
 func (m *Manager) checkAccept(in *AcceptInput) error {
 	var fe fieldErrs
 	fe.checkText("Subject", in.Subject, MaxIDLen, true)
+	fe.checkText("TenantID", in.TenantID, MaxIDLen, false)
 	if in.Email = blankToEmpty(in.Email); in.Email != "" {
 		e, ok := m.normalizeEmail(in.Email)
 		if !ok {

@@ -88,6 +88,9 @@ func (m *Manager) Update(ctx context.Context, in UpdateInput) (*Invitation, erro
 		if err == nil && in.Version != 0 && inv.Version != in.Version {
 			err = fmt.Errorf("%w: invitation %s is at version %d, not %d", ErrConflict, in.ID, inv.Version, in.Version)
 		}
+		if err == nil {
+			_, err = check(OpUpdate, inv, now)
+		}
 		if err != nil {
 			return nil, err
 		}

@@ -202,3 +202,14 @@ func TestRevoke(t *testing.T) {
 	requireTransition(t, err, invite.StateAccepted)
 	require.ErrorIs(t, err, invite.ErrAlreadyAccepted)
 }
+
+// TestEmptyUpdateFollowsTheTable (review): an Update that changes nothing
+// still answers a closed invitation with a *TransitionError.
+func TestEmptyUpdateFollowsTheTable(t *testing.T) {
+	e := newEnv(t)
+	res := e.create(input("ada@example.com"))
+	_, err := e.m.Revoke(e.ctx(), "t1", res.Invitation.ID, "")
+	require.NoError(t, err)
+	_, err = e.m.Update(e.ctx(), invite.UpdateInput{TenantID: "t1", ID: res.Invitation.ID})
+	requireTransition(t, err, invite.StateRevoked)
+}

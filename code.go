@@ -76,6 +76,10 @@ func (m *Manager) AcceptCode(ctx context.Context, ref CodeRef, code string, in A
 	if err != nil {
 		return nil, err
 	}
+	if in.TenantID != "" && in.TenantID != ref.TenantID {
+		// Pinned to another tenant than the ref names: nothing to accept.
+		return nil, m.codes.miss(ctx, norm, ErrInvalidCode)
+	}
 	return m.accept(ctx, load, in, &norm)
 }
 

@@ -410,3 +410,16 @@ func TestCodeChecksAreBounded(t *testing.T) {
 	_, err = invite.New(e.mem, invite.Config{CodeCheckConcurrency: -1})
 	requireValidation(t, err, "CodeCheckConcurrency")
 }
+
+// TestAcceptCodePinnedToTenant (review): AcceptInput.TenantID pins a code
+// as it pins a token.
+func TestAcceptCodePinnedToTenant(t *testing.T) {
+	e := newEnv(t)
+	res := e.create(codeInput("ada@example.com", ""))
+	ref := invite.CodeRef{TenantID: "t1", InvitationID: res.Invitation.ID}
+	_, err := e.m.AcceptCode(e.ctx(), ref, res.Code.Reveal(), invite.AcceptInput{Subject: "u", TenantID: "other"})
+	require.ErrorIs(t, err, invite.ErrInvalidCode)
+	require.Equal(t, invite.StatePending, e.get("t1", res.Invitation.ID).State, "not accepted")
+	_, err = e.m.AcceptCode(e.ctx(), ref, res.Code.Reveal(), invite.AcceptInput{Subject: "u", TenantID: "t1"})
+	require.NoError(t, err)
+}

@@ -69,8 +69,9 @@ func (m *Manager) Purge(ctx context.Context, retention time.Duration, limit int)
 		limit = 1000
 	}
 	before := m.now().Add(-retention)
-	if _, err := m.ExpireDue(ctx, limit); err != nil {
-		return 0, err
-	}
-	return m.store.Purge(ctx, before, limit)
+	// A sweep that fails for some records must not hold up the retention
+	// of the others: purge anyway, and report both.
+	_, expireErr := m.ExpireDue(ctx, limit)
+	n, err := m.store.Purge(ctx, before, limit)
+	return n, errors.Join(err, expireErr)
 }

@@ -111,7 +111,16 @@ func (op Operation) Next(from State) (State, bool) {
 // are housekeeping, not moves.
 func CanTransition(from, to State) bool {
 	for _, op := range Operations {
-		if op == OpDelete || op == OpForgetTokens {
+		switch op {
+		case OpDelete, OpForgetTokens:
+			continue
+		case OpExpire:
+			// Keyed by the effective state, the table lets the sweep start
+			// from "expired"; in the lifecycle it moves an open invitation
+			// to expired.
+			if from.Open() && to == StateExpired {
+				return true
+			}
 			continue
 		}
 		if next, ok := op.Next(from); ok && next == to {
