@@ -71,11 +71,12 @@ func (m *Manager) checkAccept(in *AcceptInput) error {
 // same Version, and parallel replays all succeed), and it answers only a
 // caller who names that subject.
 func (m *Manager) accept(ctx context.Context, load func(context.Context) (*Record, error), in AcceptInput, code *string) (*Acceptance, error) {
+	memo := &codeMemo{}
 	rec, c, err := m.mutate(ctx, load, func(cur *Record, now time.Time) (change, error) {
 		if code == nil {
 			return m.acceptNext(cur, &in, now)
 		}
-		if c, err := m.codeFailure(ctx, cur, *code, now); c.next != nil || err != nil {
+		if c, err := m.codeFailure(ctx, cur, *code, now, memo); c.next != nil || err != nil {
 			return c, err
 		}
 		c, err := m.acceptNext(cur, &in, now)

@@ -1,6 +1,7 @@
 package invite
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"strings"
@@ -27,9 +28,12 @@ type CodeRef struct {
 // invitation without a code, one that is expired, rejected or revoked, and
 // a code locked after Config.CodeMaxAttempts failures (ErrCodeLocked,
 // which also matches ErrInvalidCode). Every well-formed code costs one
-// argon2id check whether or not there is a code to check it against, so
-// the time taken does not tell an invitee apart from nobody (a counted
-// failure adds one store write).
+// argon2id check (at most one per call, however many races it loses),
+// whether or not there is a code to check it against, so that the hashing
+// does not tell an invitee apart from nobody. The store work still
+// differs (a counted failure is a write, and finding an accepted
+// invitation by email takes more reads): limit guesses per client and per
+// reference (see the rate-limiting example).
 //
 // A wrong code counts as a failed attempt (event invitation.code_failed)
 // at an open invitation and at an accepted one (whose code still replays
@@ -44,8 +48,9 @@ func (m *Manager) VerifyCode(ctx context.Context, ref CodeRef, code string) (*In
 	if err != nil {
 		return nil, err
 	}
+	memo := &codeMemo{}
 	rec, c, err := m.mutate(ctx, load, func(cur *Record, now time.Time) (change, error) {
-		if c, err := m.codeFailure(ctx, cur, norm, now); c.next != nil || err != nil {
+		if c, err := m.codeFailure(ctx, cur, norm, now, memo); c.next != nil || err != nil {
 			return c, err
 		}
 		// A guard write: it commits this answer (success, or the state
@@ -90,18 +95,29 @@ func (m *Manager) AcceptCode(ctx context.Context, ref CodeRef, code string, in A
 // one expired, rejected or revoked (whose code can do nothing), and a
 // locked code are answered after the same work on a dummy hash, without
 // checking the code and without writing.
-func (m *Manager) checkCode(ctx context.Context, cur *Record, norm string, now time.Time) (countable bool, err error) {
+func (m *Manager) checkCode(ctx context.Context, cur *Record, norm string, now time.Time, memo *codeMemo) (countable bool, err error) {
 	c := &cur.Credentials
-	st := cur.Invitation.StateAt(now)
-	switch {
-	case !cur.Invitation.HasCode || len(c.CodeHash) == 0 || !(st.Open() || st == StateAccepted):
-		return false, m.codes.miss(ctx, norm, ErrInvalidCode)
-	case c.CodeFailures >= m.cfg.CodeMaxAttempts:
-		return false, m.codes.miss(ctx, norm, ErrCodeLocked)
+	_, stateErr := check(OpCodeAttempt, &cur.Invitation, now)
+	// An answer without a check costs one on the dummy hash, unless this
+	// call already checked on an earlier try (it lost a race meanwhile).
+	miss := func(answer error) error {
+		if memo.hash != nil {
+			return answer
+		}
+		return m.codes.miss(ctx, norm, answer)
 	}
-	match, err := m.codes.check(ctx, c.CodeHash, norm)
-	if err != nil {
-		return false, err
+	switch {
+	case !cur.Invitation.HasCode || len(c.CodeHash) == 0 || stateErr != nil:
+		return false, miss(ErrInvalidCode)
+	case c.CodeFailures >= m.cfg.CodeMaxAttempts:
+		return false, miss(ErrCodeLocked)
+	}
+	match := memo.match
+	if !bytes.Equal(memo.hash, c.CodeHash) {
+		if match, err = m.codes.check(ctx, c.CodeHash, norm); err != nil {
+			return false, err
+		}
+		memo.hash, memo.match = c.CodeHash, match
 	}
 	if !match {
 		return true, ErrInvalidCode
@@ -113,8 +129,8 @@ func (m *Manager) checkCode(ctx context.Context, cur *Record, norm string, now t
 // error; a countable failure is the write that records it (event
 // invitation.code_failed) with the failure as its answer; any other
 // failure is an error that writes nothing.
-func (m *Manager) codeFailure(ctx context.Context, cur *Record, norm string, now time.Time) (change, error) {
-	countable, err := m.checkCode(ctx, cur, norm, now)
+func (m *Manager) codeFailure(ctx context.Context, cur *Record, norm string, now time.Time, memo *codeMemo) (change, error) {
+	countable, err := m.checkCode(ctx, cur, norm, now, memo)
 	if err == nil || !countable {
 		return change{}, err
 	}
@@ -189,6 +205,14 @@ func (m *Manager) byCode(ref CodeRef, code string) (string, func(context.Context
 		}
 		return found, nil
 	}, nil
+}
+
+// codeMemo keeps a check's verdict across the retries of one call: the
+// stored hash changes only with Resend, so a retry after a lost race does
+// not hash the same code against the same hash again.
+type codeMemo struct {
+	hash  []byte
+	match bool
 }
 
 // codeGuard bounds and equalises the argon2id work of short-code checks.

@@ -56,7 +56,12 @@ func ExampleManager_VerifyCode_rateLimit() {
 	}
 	limits := &codeLimiter{per: map[string]*rate.Limiter{}}
 	verify := func(clientIP string, ref invite.CodeRef, code string) string {
-		if !limits.allow("client:"+clientIP, "ref:"+ref.TenantID+"/"+ref.Email+ref.Phone+ref.InvitationID) {
+		// The reference in its normal form, so that "Ada@Example.com" or
+		// a phone typed with spaces meets the same limit.
+		email, _ := invite.NormalizeEmail(ref.Email)
+		phone, _ := invite.NormalizePhone(ref.Phone)
+		key := "ref:" + ref.TenantID + "|" + ref.InvitationID + "|" + email + "|" + phone
+		if !limits.allow("client:"+clientIP, key) {
 			return "429 try again later"
 		}
 		if _, err := m.VerifyCode(ctx, ref, code); err != nil {
@@ -72,8 +77,9 @@ func ExampleManager_VerifyCode_rateLimit() {
 	for i := range 4 {
 		fmt.Println("attempt", i+1, "from 198.51.100.7:", verify("198.51.100.7", ref, "WRONGCDE"))
 	}
-	// Another client is held back too: the reference has used its burst.
-	fmt.Println("attempt from 203.0.113.9:", verify("203.0.113.9", ref, "WRONGCDE"))
+	// Another client is held back too, however it writes the reference:
+	// the reference has used its burst.
+	fmt.Println("attempt from 203.0.113.9:", verify("203.0.113.9", invite.CodeRef{TenantID: "acme", Email: "Ada@Example.COM"}, "WRONGCDE"))
 
 	// Output:
 	// attempt 1 from 198.51.100.7: 400 invalid or expired code

@@ -120,7 +120,11 @@ type Invitation struct {
 	// Reason is the optional reason given on reject or revoke.
 	Reason         string `json:"reason,omitempty"`
 	IdempotencyKey string `json:"idempotency_key,omitempty"`
-	// Version increases by one with every change (optimistic concurrency).
+	// Version increases by one with every write (optimistic concurrency):
+	// every change, and also the guard writes that commit a short-code
+	// answer without changing anything else (no event), so an admin's
+	// Update with an old Version may meet ErrConflict after an invitee
+	// only verified a code.
 	Version int64 `json:"version"`
 }
 

@@ -138,8 +138,9 @@ func (m *Manager) byID(tenantID, id string) func(context.Context) (*Record, erro
 // byToken loads the record a token hash belongs to. A hash that matches
 // nothing, or (with tenantID set) an invitation of another tenant, is
 // ErrInvalidToken, and so is a previous token (one Resend replaced) unless
-// Config.KeepPreviousTokens is on now; a previous token past its own
-// expiry is ErrExpired.
+// Config.KeepPreviousTokens is on now; a previous token of an open
+// invitation past its own expiry is ErrExpired (of a closed one, it answers
+// as the current token would: an acceptance replays to its subject).
 func (m *Manager) byToken(h TokenHash, tenantID string) func(context.Context) (*Record, error) {
 	return func(ctx context.Context) (*Record, error) {
 		rec, err := m.store.GetByTokenHash(ctx, h)

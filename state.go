@@ -70,10 +70,17 @@ const (
 	// OpForgetTokens: an admin invalidates the earlier tokens Resend kept
 	// valid (ForgetPreviousTokens), from any state. The state stays.
 	OpForgetTokens Operation = "forget_tokens"
+	// OpCodeAttempt: a short code is checked (VerifyCode, AcceptCode) and
+	// the answer committed: a failure counted, or a guard write. Only an
+	// open invitation's code, or an accepted one's (which replays the
+	// acceptance to its subject), is checked; at any other the guess is
+	// refused unchecked. The state stays.
+	OpCodeAttempt Operation = "code_attempt"
 )
 
 // Operations lists every operation.
-var Operations = []Operation{OpAccept, OpReject, OpRevoke, OpResend, OpUpdate, OpMarkSent, OpExpire, OpSupersede, OpDelete, OpForgetTokens}
+var Operations = []Operation{OpAccept, OpReject, OpRevoke, OpResend, OpUpdate, OpMarkSent, OpExpire, OpSupersede, OpDelete,
+	OpForgetTokens, OpCodeAttempt}
 
 // transitions is the one table of allowed moves: for each operation, the
 // effective states (Invitation.StateAt) it may start from, each with the
@@ -89,6 +96,7 @@ var transitions = map[Operation]map[State]State{
 	OpSupersede:    {StatePending: StateRevoked, StateSent: StateRevoked},
 	OpDelete:       everyState,
 	OpForgetTokens: everyState,
+	OpCodeAttempt:  {StatePending: StatePending, StateSent: StateSent, StateAccepted: StateAccepted},
 }
 
 // everyState maps every state to itself: an operation allowed from any
@@ -107,12 +115,12 @@ func (op Operation) Next(from State) (State, bool) {
 // CanTransition reports whether some operation moves an invitation from one
 // state to the other in its lifecycle. An operation that keeps the state
 // (an update, or a resend of a sent invitation) counts as a move from a
-// state to itself; OpDelete and OpForgetTokens, allowed from every state,
-// are housekeeping, not moves.
+// state to itself; OpDelete, OpForgetTokens and OpCodeAttempt are
+// housekeeping, not moves.
 func CanTransition(from, to State) bool {
 	for _, op := range Operations {
 		switch op {
-		case OpDelete, OpForgetTokens:
+		case OpDelete, OpForgetTokens, OpCodeAttempt:
 			continue
 		case OpExpire:
 			// Keyed by the effective state, the table lets the sweep start

@@ -2,6 +2,7 @@ package invite_test
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -64,17 +65,27 @@ func TestEveryOperationFollowsTheTable(t *testing.T) {
 		invite.OpDelete: func(t *testing.T, f fixture) error {
 			return f.h.Delete(t.Context(), f.inv.TenantID, f.inv.ID, 0)
 		},
+		invite.OpCodeAttempt: func(t *testing.T, f fixture) error {
+			// A wrong guess: counted where the table allows a check.
+			_, err := f.h.VerifyCode(t.Context(), invite.CodeRef{TenantID: "t1", InvitationID: f.inv.ID}, "ZZZZZZZZ")
+			if !errors.Is(err, invite.ErrInvalidCode) {
+				return fmt.Errorf("a wrong code answered %v", err)
+			}
+			return nil
+		},
 		invite.OpForgetTokens: func(t *testing.T, f fixture) error {
 			_, err := f.h.ForgetPreviousTokens(t.Context(), f.inv.TenantID, f.inv.ID)
 			return err
 		},
 	}
-	sweeps := map[invite.Operation]bool{invite.OpExpire: true, invite.OpSupersede: true}
+	// The sweeps skip what they may not touch, and a code guess is
+	// answered alike whatever the state (to tell nothing): no error.
+	sweeps := map[invite.Operation]bool{invite.OpExpire: true, invite.OpSupersede: true, invite.OpCodeAttempt: true}
 	// into puts a fresh invitation into the effective state s.
 	into := func(t *testing.T, s invite.State) fixture {
 		h := invitetest.NewManager(t, invite.Config{KeepPreviousTokens: true})
 		res, err := h.Create(t.Context(), invite.CreateInput{TenantID: "t1", Invitee: invite.Invitee{Email: "ada@example.com"},
-			Delivery: invite.DeliveryReturn, ExpiresIn: time.Hour})
+			Delivery: invite.DeliveryReturn, ExpiresIn: time.Hour, WithCode: true})
 		require.NoError(t, err)
 		// A resend, so that there is an earlier token to forget.
 		res, err = h.Resend(t.Context(), "t1", res.Invitation.ID, invite.ResendOptions{Delivery: invite.DeliveryReturn})
@@ -123,6 +134,9 @@ func TestEveryOperationFollowsTheTable(t *testing.T) {
 					// Left alone, or (a lapsed blocker of Create) expired by
 					// OpExpire rather than superseded: the state stays.
 					require.Equal(t, from, after.State, "a sweep skipped it")
+					if op == invite.OpCodeAttempt {
+						require.Equal(t, f.inv.Version, after.Version, "a refused guess writes nothing")
+					}
 				default:
 					var te *invite.TransitionError
 					require.True(t, errors.As(err, &te), "want *TransitionError, got %v", err)
