@@ -1,0 +1,220 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strconv"
+	"text/tabwriter"
+	"time"
+)
+
+func fmtUs(d time.Duration) string {
+	return strconv.FormatFloat(float64(d)/float64(time.Microsecond), 'f', 0, 64) + "us"
+}
+
+func fmtDur(d time.Duration) string {
+	return strconv.FormatFloat(float64(d)/float64(time.Millisecond), 'f', 3, 64) + "ms"
+}
+
+type target struct {
+	Name  string  `json:"name"`
+	Value float64 `json:"value"`
+	Limit float64 `json:"limit"`
+	Max   bool    `json:"is_max"` // Value must be <= Limit (else >=)
+	Pass  bool    `json:"pass"`
+	Note  string  `json:"note,omitempty"`
+}
+
+func (rep *report) find(size int, op string) *opResult {
+	for i := range rep.Sizes {
+		if rep.Sizes[i].Preload != size {
+			continue
+		}
+		for j := range rep.Sizes[i].Ops {
+			if rep.Sizes[i].Ops[j].Op == op {
+				return &rep.Sizes[i].Ops[j]
+			}
+		}
+	}
+	return nil
+}
+
+func (rep *report) targets() []target {
+	ts := []target{}
+	cfg := rep.cfg
+	limit := map[string]float64{"postgres": 0.9, "sqlite": 0.8}[cfg.store]
+	if limit > 0 {
+		note := ""
+		if cfg.store == "postgres" && cfg.conns != 16 {
+			note = "target defined at 16 connections; measured at " + strconv.Itoa(cfg.conns)
+		}
+		for _, sr := range rep.Sizes {
+			for _, op := range []string{"create", "accept"} {
+				if r := rep.find(sr.Preload, op); r != nil {
+					ts = append(ts, target{Name: fmt.Sprintf("%s %s lib/raw throughput (conns %d, preload %d)", cfg.store, op, cfg.conns, sr.Preload),
+						Value: r.ThrRatio, Limit: limit, Pass: r.ThrRatio >= limit, Note: note})
+				}
+			}
+		}
+	}
+	if len(rep.Sizes) > 1 {
+		lo, hi := rep.Sizes[0].Preload, rep.Sizes[len(rep.Sizes)-1].Preload
+		for _, op := range []string{"lookup", "accept"} {
+			a, z := rep.find(lo, op), rep.find(hi, op)
+			if a == nil || z == nil {
+				continue
+			}
+			v := float64(z.Lib.P50) / float64(a.Lib.P50)
+			ts = append(ts, target{Name: fmt.Sprintf("%s library p50 at preload %d / at %d", op, hi, lo),
+				Value: v, Limit: 1.3, Max: true, Pass: v <= 1.3})
+		}
+	}
+	return ts
+}
+
+func (rep *report) print(w io.Writer, verbose bool) {
+	cfg := rep.cfg
+	mode := "duration " + cfg.duration.String()
+	if cfg.ops > 0 {
+		mode = strconv.Itoa(cfg.ops) + " ops"
+	}
+	fmt.Fprintf(w, "invitebench: store=%s conns=%d %s rounds=%d (windows alternate lib/raw; figures are medians of the windows)\n",
+		cfg.store, cfg.conns, mode, cfg.rounds)
+	for _, sr := range rep.Sizes {
+		fmt.Fprintf(w, "\npreload %d\n", sr.Preload)
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "op\tstored\tlib ops/s\traw ops/s\tthr lib/raw\t(rounds)\tlib p50\traw p50\tp50 lib/raw\tlib p99\traw p99\t")
+		for _, r := range sr.Ops {
+			fmt.Fprintf(tw, "%s\t%d\t%.0f\t%.0f\t%.3fx\t%.2f-%.2f\t%s\t%s\t%.3fx\t%s\t%s\t\n", r.Op, r.RowsAtStart,
+				r.Lib.OpsPerSec, r.Raw.OpsPerSec, r.ThrRatio, r.PairMin, r.PairMax,
+				fmtDur(r.Lib.P50), fmtDur(r.Raw.P50), r.P50Ratio, fmtDur(r.Lib.P99), fmtDur(r.Raw.P99))
+		}
+		_ = tw.Flush()
+		if verbose {
+			for _, r := range sr.Ops {
+				fmt.Fprintf(w, "  %-6s client CPU per op (median of the windows): lib %s, raw %s\n", r.Op,
+					fmtUs(r.Lib.ClientCPUPerOp), fmtUs(r.Raw.ClientCPUPerOp))
+				for _, win := range r.Windows {
+					fmt.Fprintf(w, "  %-6s %s round %d: %d ops in %s, %.0f ops/s, p50 %s, p99 %s, client CPU %s/op, pool ran out: %v\n", r.Op, win.Side, win.Round,
+						win.Ops, win.Elapsed.Round(time.Millisecond), win.OpsPerSec, fmtDur(win.P50), fmtDur(win.P99), fmtUs(win.ClientCPU), win.Exhausted)
+				}
+			}
+		}
+	}
+	if len(rep.Sizes) > 1 {
+		lo, hi := rep.Sizes[0].Preload, rep.Sizes[len(rep.Sizes)-1].Preload
+		fmt.Fprintf(w, "\np50 at preload %d vs %d\n", hi, lo)
+		for _, op := range allOps {
+			a, z := rep.find(lo, op), rep.find(hi, op)
+			if a == nil || z == nil {
+				continue
+			}
+			fmt.Fprintf(w, "%-7s lib %s -> %s (%.3fx)   raw %s -> %s (%.3fx)\n", op,
+				fmtDur(a.Lib.P50), fmtDur(z.Lib.P50), float64(z.Lib.P50)/float64(a.Lib.P50),
+				fmtDur(a.Raw.P50), fmtDur(z.Raw.P50), float64(z.Raw.P50)/float64(a.Raw.P50))
+		}
+	}
+	if len(rep.RowCheck) > 0 {
+		fmt.Fprintln(w, "\nrows written (library tenants lib-*, baseline tenants raw-*)")
+		for _, l := range rep.RowCheck {
+			fmt.Fprintln(w, l)
+		}
+	}
+	fmt.Fprintln(w)
+	ts := rep.targets()
+	if len(ts) == 0 {
+		fmt.Fprintf(w, "no targets defined for %s\n", cfg.store)
+	}
+	for _, t := range ts {
+		verdict, cmp := "FAIL", ">="
+		if t.Pass {
+			verdict = "PASS"
+		}
+		if t.Max {
+			cmp = "<="
+		}
+		note := ""
+		if t.Note != "" {
+			note = " (" + t.Note + ")"
+		}
+		fmt.Fprintf(w, "%s  %s: %.3f %s %.2f%s\n", verdict, t.Name, t.Value, cmp, t.Limit, note)
+	}
+}
+
+// JSON output: durations in microseconds.
+
+type jsonSide struct {
+	OpsPerSec   float64 `json:"ops_per_sec"`
+	P50us       float64 `json:"p50_us"`
+	P99us       float64 `json:"p99_us"`
+	ClientCPUus float64 `json:"client_cpu_us_per_op"`
+}
+
+type jsonWindow struct {
+	Side      string  `json:"side"`
+	Round     int     `json:"round"`
+	Ops       int     `json:"ops"`
+	ElapsedMS float64 `json:"elapsed_ms"`
+	OpsPerSec float64 `json:"ops_per_sec"`
+	P50us     float64 `json:"p50_us"`
+	P99us     float64 `json:"p99_us"`
+	ClientCPU float64 `json:"client_cpu_us_per_op"`
+	Exhausted bool    `json:"pool_exhausted,omitempty"`
+}
+
+type jsonOp struct {
+	Op              string       `json:"op"`
+	RowsAtStart     int64        `json:"stored_at_start"`
+	Lib             jsonSide     `json:"lib"`
+	Raw             jsonSide     `json:"raw"`
+	ThroughputRatio float64      `json:"throughput_ratio"`
+	P50Ratio        float64      `json:"p50_ratio"`
+	RoundRatioMin   float64      `json:"round_throughput_ratio_min"`
+	RoundRatioMax   float64      `json:"round_throughput_ratio_max"`
+	Windows         []jsonWindow `json:"windows"`
+}
+
+type jsonSize struct {
+	Preload int      `json:"preload"`
+	Ops     []jsonOp `json:"ops"`
+}
+
+type jsonReport struct {
+	Store      string     `json:"store"`
+	Conns      int        `json:"conns"`
+	DurationMS float64    `json:"duration_ms,omitempty"`
+	Ops        int        `json:"ops_per_window,omitempty"`
+	Rounds     int        `json:"rounds"`
+	Prefix     string     `json:"prefix"`
+	Sizes      []jsonSize `json:"sizes"`
+	Targets    []target   `json:"targets"`
+	RowCheck   []string   `json:"row_check,omitempty"`
+}
+
+func us(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
+
+func (rep *report) toJSON() jsonReport {
+	cfg := rep.cfg
+	out := jsonReport{Store: cfg.store, Conns: cfg.conns, Ops: cfg.ops, Rounds: cfg.rounds, Prefix: cfg.prefix,
+		Targets: rep.targets(), RowCheck: rep.RowCheck}
+	if cfg.ops == 0 {
+		out.DurationMS = float64(cfg.duration) / float64(time.Millisecond)
+	}
+	for _, sr := range rep.Sizes {
+		js := jsonSize{Preload: sr.Preload}
+		for _, r := range sr.Ops {
+			jo := jsonOp{Op: r.Op, RowsAtStart: r.RowsAtStart,
+				Lib:             jsonSide{r.Lib.OpsPerSec, us(r.Lib.P50), us(r.Lib.P99), us(r.Lib.ClientCPUPerOp)},
+				Raw:             jsonSide{r.Raw.OpsPerSec, us(r.Raw.P50), us(r.Raw.P99), us(r.Raw.ClientCPUPerOp)},
+				ThroughputRatio: r.ThrRatio, P50Ratio: r.P50Ratio, RoundRatioMin: r.PairMin, RoundRatioMax: r.PairMax}
+			for _, w := range r.Windows {
+				jo.Windows = append(jo.Windows, jsonWindow{Side: w.Side.String(), Round: w.Round, Ops: w.Ops,
+					ElapsedMS: float64(w.Elapsed) / float64(time.Millisecond), OpsPerSec: w.OpsPerSec,
+					P50us: us(w.P50), P99us: us(w.P99), ClientCPU: us(w.ClientCPU), Exhausted: w.Exhausted})
+			}
+			js.Ops = append(js.Ops, jo)
+		}
+		out.Sizes = append(out.Sizes, js)
+	}
+	return out
+}
