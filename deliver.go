@@ -69,6 +69,7 @@ func (m *Manager) Resend(ctx context.Context, tenantID, id string, opts ResendOp
 		}
 		n := &next.Invitation
 		n.State, n.IssuedAt, n.ExpiresAt = to, now, now.Add(validity).Truncate(time.Microsecond)
+		n.ResendCount++
 		if renew {
 			n.ClosedAt = time.Time{}
 		}

@@ -112,6 +112,8 @@ type Invitation struct {
 	// counts them.
 	SentAt    time.Time `json:"sent_at,omitzero"`
 	SendCount int       `json:"send_count"`
+	// ResendCount counts the Resend calls the invitation has had.
+	ResendCount int `json:"resend_count"`
 	// ClosedAt is when the invitation was accepted, rejected or revoked,
 	// or, once marked expired, its ExpiresAt (retention counts from it).
 	ClosedAt time.Time `json:"closed_at,omitzero"`

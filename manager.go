@@ -37,8 +37,7 @@ func New(store Store, cfg Config) (*Manager, error) {
 
 func (m *Manager) setStore(s Store) {
 	m.store = s
-	d, ok := s.(EventDiscarder)
-	m.events = m.cfg.EventSink != nil || !ok || !d.DiscardsEvents()
+	m.events = m.cfg.EventSink != nil
 }
 
 // WithStore returns a Manager with the same Config on another store: use it

@@ -87,15 +87,6 @@ type Store interface {
 	Purge(ctx context.Context, before time.Time, limit int) (int, error)
 }
 
-// EventDiscarder is an optional Store ability. A Store that does not
-// persist Batch.Events (an in-memory store without an outbox) implements it
-// and returns true; the Manager then builds no events at all when it has no
-// Config.EventSink either. A Store that persists events must not implement
-// it, or must return false.
-type EventDiscarder interface {
-	DiscardsEvents() bool
-}
-
 // Record is what a Store keeps: the invitation and its secret material.
 type Record struct {
 	Invitation  Invitation
@@ -168,7 +159,7 @@ func (b Batch) Format(f fmt.State, _ rune) {
 		}
 		w.Format(f, 'v')
 	}
-	_, _ = fmt.Fprintf(f, "] Events:%d}", len(b.Events))
+	_, _ = fmt.Fprintf(f, "] Events:%d Messages:%d Delivered:%d}", len(b.Events), len(b.Messages), len(b.Delivered))
 }
 
 // Format implements fmt.Formatter without the hash, for every verb.
@@ -185,10 +176,18 @@ func (c Credentials) MarshalJSON() ([]byte, error) { return []byte(`"` + redacte
 // Batch is one atomic store write.
 type Batch struct {
 	Writes []Write
-	// Events are the events the writes cause. A store with an outbox
-	// persists them in the same transaction; the Manager hands them to
-	// Config.EventSink after Apply returns nil.
+	// Events are the events the writes cause. A Store that implements
+	// Outbox queues them in the same atomic write; for any other Store the
+	// Manager hands them to Config.EventSink after Apply returns nil.
 	Events []Event
+	// Messages are the invitation messages the writes cause, for a Store
+	// that implements Outbox to queue in the same atomic write (the Manager
+	// sets none for another Store).
+	Messages []QueuedMessage
+	// Delivered names outbox entries (by id) this write settles as
+	// delivered: the message whose delivery the write records. Only a
+	// Store that implements Outbox is given any.
+	Delivered []string
 }
 
 // Write is one record change inside a Batch.

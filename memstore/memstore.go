@@ -56,19 +56,12 @@ type tenant struct {
 // read as empty.
 var noTenant = &tenant{}
 
-var (
-	_ invite.Store          = (*Store)(nil)
-	_ invite.EventDiscarder = (*Store)(nil)
-)
+var _ invite.Store = (*Store)(nil)
 
 // New returns an empty store.
 func New() *Store {
 	return &Store{tenants: map[string]*tenant{}, tokens: map[invite.TokenHash]*invite.Record{}}
 }
-
-// DiscardsEvents implements invite.EventDiscarder: memstore keeps no
-// outbox, so a Manager without an EventSink skips building events.
-func (s *Store) DiscardsEvents() bool { return true }
 
 func (s *Store) tenant(id string) *tenant {
 	if t := s.tenants[id]; t != nil {
