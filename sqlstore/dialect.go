@@ -51,9 +51,9 @@ type dialect interface {
 	// the first attempt of an update in a transaction (txWrite) requires
 	// stored as the new values instead of setting them.
 	keptColumns() []string
-	// apply runs the validated writes and inserts the events of a batch,
-	// atomically, once: Store.Apply retries it.
-	apply(ctx context.Context, s *Store, ws []write, evs []event) error
+	// apply runs the validated writes of a batch and writes its outbox
+	// rows, atomically, once: Store.Apply retries it.
+	apply(ctx context.Context, s *Store, ws []write, ob *outboxWrite) error
 	// purge deletes up to limit closed records closed before before, and
 	// their token rows, atomically, once: Store.Purge retries it.
 	purge(ctx context.Context, s *Store, before time.Time, limit int) (int, error)

@@ -62,9 +62,9 @@ func (my mysql) purge(ctx context.Context, s *Store, before time.Time, limit int
 		if err != nil {
 			return 0, err
 		}
-		// One row at a time: a multi-row DELETE scans the primary key with
-		// next-key locks, which deadlocks with other purges and with
-		// inserts.
+		// One invitation at a time (its row, token rows and outbox rows):
+		// a multi-row DELETE scans the primary key with next-key locks,
+		// which deadlocks with other purges and with inserts.
 		var n int64
 		for _, p := range locked {
 			m, err := affected(ex.ExecContext(ctx, "DELETE FROM "+s.invitations+" WHERE tenant_id = ? AND id = ?", p[0], p[1]))
@@ -72,8 +72,10 @@ func (my mysql) purge(ctx context.Context, s *Store, before time.Time, limit int
 				return 0, wrap("purge", err)
 			}
 			n += m
-			if _, err := ex.ExecContext(ctx, "DELETE FROM "+s.tokens+" WHERE tenant_id = ? AND invitation_id = ?", p[0], p[1]); err != nil {
-				return 0, wrap("purge", err)
+			for _, q := range [...]string{s.q.deleteTokens, s.q.deleteOutbox} {
+				if _, err := ex.ExecContext(ctx, q, p[0], p[1]); err != nil {
+					return 0, wrap("purge", err)
+				}
 			}
 		}
 		return n, nil

@@ -52,8 +52,8 @@ func (*sqlite) nullSafeEqual() string { return "IS" }
 // UPDATE sets, changed or not, and no Manager operation changes these.
 func (*sqlite) keptColumns() []string { return []string{"idempotency_key", "created_at"} }
 
-// purge selects the ids and deletes them, with their token rows, by them,
-// in one transaction.
+// purge selects the ids and deletes them, with their token and outbox
+// rows, by them, in one transaction.
 func (*sqlite) purge(ctx context.Context, s *Store, before time.Time, limit int) (int, error) {
 	sel := "SELECT tenant_id, id FROM " + s.invitations + " WHERE state IN " + closedStates +
 		" AND closed_at < ? ORDER BY closed_at LIMIT ?"
@@ -64,8 +64,10 @@ func (*sqlite) purge(ctx context.Context, s *Store, before time.Time, limit int)
 		if err != nil {
 			return 0, wrap("purge", err)
 		}
-		if _, err := ex.ExecContext(ctx, "DELETE FROM "+s.tokens+" WHERE (tenant_id, invitation_id) IN "+in, a.vals...); err != nil {
-			return 0, wrap("purge", err)
+		for _, table := range []string{s.tokens, s.outbox} {
+			if _, err := ex.ExecContext(ctx, "DELETE FROM "+table+" WHERE (tenant_id, invitation_id) IN "+in, a.vals...); err != nil {
+				return 0, wrap("purge", err)
+			}
 		}
 		return n, nil
 	})

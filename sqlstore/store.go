@@ -275,8 +275,9 @@ type queries struct {
 	// locked has the same reads as locking reads, where the dialect has
 	// currentReads.
 	locked *queries
-	// deleteTokens deletes the token rows of an invitation.
-	deleteTokens string
+	// deleteTokens deletes the token rows of an invitation, deleteOutbox
+	// its outbox rows.
+	deleteTokens, deleteOutbox string
 	// insert, delete, update and updateKeep are txWrite's statements (see
 	// buildUpdates).
 	insert, delete, update, updateKeep string
@@ -293,6 +294,7 @@ func (s *Store) buildQueries() *queries {
 			" WHERE k.token_hash = ?"),
 		version:      bind(s.dl, "SELECT version FROM "+s.invitations+" WHERE tenant_id = ? AND id = ?"),
 		deleteTokens: bind(s.dl, "DELETE FROM "+s.tokens+" WHERE tenant_id = ? AND invitation_id = ?"),
+		deleteOutbox: bind(s.dl, "DELETE FROM "+s.outbox+" WHERE tenant_id = ? AND invitation_id = ?"),
 	}
 	if lock := s.dl.currentReads(); lock != "" {
 		q.locked = &queries{get: q.get + lock, getByIdempotencyKey: q.getByIdempotencyKey + lock,
