@@ -2,11 +2,15 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/invitekit/invite"
 )
 
 // postgres is the PostgreSQL dialect (and CockroachDB's, YugabyteDB's): $n
@@ -38,6 +42,69 @@ func (*postgres) idOrder() string { return `id COLLATE "C"` }
 func (*postgres) nullSafeEqual() string { return "IS NOT DISTINCT FROM" }
 
 func (*postgres) keptColumns() []string { return nil }
+
+func (*postgres) outboxDue(ph string) (cond, order string) { return partialOutboxDue(ph) }
+
+func (*postgres) outboxPending() string { return partialOutboxPending() }
+
+func (*postgres) outboxDead(ph string) string { return partialOutboxDead(ph) }
+
+// queueTx is the default: READ COMMITTED, where a locking read re-checks
+// the rows it waited for.
+func (*postgres) queueTx() *sql.TxOptions { return nil }
+
+func (*postgres) typed(ph, pgType string) string { return ph + "::" + pgType }
+
+func (*postgres) countsChangedRows() bool { return false }
+
+// claim is one statement: an UPDATE of the rows a CTE selects with FOR
+// UPDATE SKIP LOCKED (rows another claim holds are skipped), returning
+// them with their available_at before the claim, which orders them.
+func (pg *postgres) claim(ctx context.Context, s *Store, c *claimRequest) ([]*invite.OutboxEntry, error) {
+	a := &args{dl: pg}
+	owner, until := a.add(c.owner), a.add(pg.timeValue(c.until))
+	cond, order := pg.outboxDue(a.add(pg.timeValue(c.now)))
+	cond += c.kindCond(a)
+	q := "WITH c AS (SELECT id, available_at FROM " + s.outbox + " WHERE " + cond + " ORDER BY " + order +
+		" LIMIT " + a.add(c.limit) + " FOR UPDATE SKIP LOCKED)" +
+		" UPDATE " + s.outbox + " o SET attempts = o.attempts + 1, owner = " + owner + ", available_at = " + until +
+		" FROM c WHERE o.id = c.id RETURNING o." + strings.ReplaceAll(entryColumns, ", ", ", o.") + ", c.available_at"
+	rows, err := s.db.QueryContext(ctx, q, a.vals...)
+	if err != nil {
+		return nil, wrap("claim outbox", err)
+	}
+	defer rows.Close()
+	type claimed struct {
+		e    *invite.OutboxEntry
+		prev time.Time
+	}
+	var cs []claimed
+	for rows.Next() {
+		var cl claimed
+		if cl.e, err = scanEntry("claim outbox", rows, timeDest{&cl.prev}); err != nil {
+			return nil, err
+		}
+		cs = append(cs, cl)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, wrap("claim outbox", err)
+	}
+	slices.SortFunc(cs, func(x, y claimed) int {
+		if c := x.prev.Compare(y.prev); c != 0 {
+			return c
+		}
+		return strings.Compare(x.e.ID, y.e.ID)
+	})
+	out := make([]*invite.OutboxEntry, len(cs))
+	for i := range cs {
+		out[i] = cs[i].e
+	}
+	return out, nil
+}
+
+func (*postgres) purgeOutbox(ctx context.Context, s *Store, before time.Time, limit int) (int, error) {
+	return s.purgeOutboxByIDs(ctx, before, limit)
+}
 
 // apply runs a lone write, on a Store that owns its transactions, as one
 // statement with no transaction around it, unless it is a delete that also

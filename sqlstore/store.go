@@ -196,6 +196,12 @@ const savepoint = "invite_sqlstore"
 // inside the host's transaction. fn returns errors already wrapped; only
 // the transaction's own failures are wrapped here, under op.
 func (s *Store) atomically(ctx context.Context, op string, fn func(ex DBTX) error) error {
+	return s.atomicallyWith(ctx, op, nil, fn)
+}
+
+// atomicallyWith is atomically, with a transaction of the Store's own
+// begun with opts (a host's transaction keeps its own).
+func (s *Store) atomicallyWith(ctx context.Context, op string, opts *sql.TxOptions, fn func(ex DBTX) error) error {
 	if s.begin == nil {
 		return s.inSavepoint(ctx, op, fn)
 	}
@@ -204,7 +210,7 @@ func (s *Store) atomically(ctx context.Context, op string, fn func(ex DBTX) erro
 		return err
 	}
 	defer release()
-	tx, err := s.begin.BeginTx(ctx, nil)
+	tx, err := s.begin.BeginTx(ctx, opts)
 	if err != nil {
 		return wrap(op+": begin", err)
 	}
