@@ -30,9 +30,6 @@ type outboxWrite struct {
 	deliveredAt any
 }
 
-// empty reports whether o writes nothing.
-func (o *outboxWrite) empty() bool { return o == nil || (len(o.rows) == 0 && len(o.delivered) == 0) }
-
 // Apply implements invite.Store and the duties invite.Outbox adds to it:
 // it commits every write of b, in order, together with one outbox row per
 // event (kind "event") and per message (kind "message") of b, and settles
