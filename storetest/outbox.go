@@ -158,7 +158,8 @@ func (o *outboxSuite) testQueue(t *testing.T) {
 		b.Messages = append(b.Messages, msg)
 		require.NoError(t, st.Apply(t.Context(), b))
 
-		es := claim(t, st, "d1", us(5), 10)
+		now := b.Events[0].Time.Add(time.Second)
+		es := claim(t, st, "d1", now, 10)
 		require.Len(t, es, 2)
 		byID := map[string]*invite.OutboxEntry{es[0].ID: es[0], es[1].ID: es[1]}
 		requireEvent(t, b.Events[0], byID[b.Events[0].ID])
@@ -166,7 +167,7 @@ func (o *outboxSuite) testQueue(t *testing.T) {
 		for _, e := range es {
 			require.Equal(t, 1, e.Attempts)
 			require.Equal(t, "d1", e.Owner)
-			requireTime(t, us(5).Add(lease), e.AvailableAt, "AvailableAt")
+			requireTime(t, now.Add(lease), e.AvailableAt, "AvailableAt")
 			require.True(t, e.DeliveredAt.IsZero() && e.DeadAt.IsZero())
 			require.Equal(t, "", e.LastError)
 		}
@@ -199,8 +200,8 @@ func (o *outboxSuite) testQueue(t *testing.T) {
 		require.Len(t, es, 1, "only the first insert's event")
 		require.Equal(t, r.Invitation.ID, es[0].InvitationID)
 
-		stale := next(r)
-		b = batch(upd(stale, 7))
+		stale := next(next(r))
+		b = batch(upd(stale, 2))
 		b.Messages = append(b.Messages, message(r, base, base))
 		require.ErrorIs(t, st.Apply(t.Context(), b), invite.ErrConflict)
 		require.Empty(t, claim(t, st, "d2", us(10).Add(2*lease), 10, invite.OutboxMessage))
@@ -268,7 +269,7 @@ func (o *outboxSuite) testClaim(t *testing.T) {
 		// d1's claim is gone: its settlement does nothing.
 		require.Zero(t, settle(t, st, "d1", now, invite.Settlement{ID: msg.ID, Attempt: 1, Outcome: invite.Delivered}))
 		require.Equal(t, 1, settle(t, st, "d2", now, invite.Settlement{ID: msg.ID, Attempt: 2, Outcome: invite.Delivered}))
-		require.Empty(t, claim(t, st, "d3", now.Add(10*lease), 10))
+		require.Empty(t, claim(t, st, "d3", now.Add(10*lease), 10, invite.OutboxMessage))
 	})
 }
 
@@ -294,11 +295,13 @@ func (o *outboxSuite) testSettle(t *testing.T) {
 		es = claim(t, st, "d2", at.Add(time.Second), 10, invite.OutboxMessage)
 		require.Equal(t, []string{msgs[3].ID}, entryIDs(es), "released: due at At")
 		require.Equal(t, 1, es[0].Attempts, "a release does not count as an attempt")
+		require.Equal(t, 1, settle(t, st, "d2", at, invite.Settlement{ID: msgs[3].ID, Attempt: 1, Outcome: invite.Delivered}))
 		es = claim(t, st, "d2", at.Add(time.Hour), 10, invite.OutboxMessage)
 		require.Equal(t, []string{msgs[1].ID}, entryIDs(es), "retried: due at At")
 		require.Equal(t, 2, es[0].Attempts)
 		require.Equal(t, "smtp: 451 try later", es[0].LastError)
-		require.Empty(t, claim(t, st, "d2", at.Add(100*time.Hour), 10), "delivered and dead entries are never due")
+		require.Equal(t, 1, settle(t, st, "d2", at, invite.Settlement{ID: msgs[1].ID, Attempt: 2, Outcome: invite.Delivered}))
+		require.Empty(t, claim(t, st, "d2", at.Add(100*time.Hour), 10, invite.OutboxMessage), "delivered and dead entries are never due")
 
 		dead, err := st.ListDeadOutbox(t.Context(), tenantA, "", 10)
 		require.NoError(t, err)
@@ -348,7 +351,7 @@ func (o *outboxSuite) testBatchDelivered(t *testing.T) {
 	require.Equal(t, []string{other.ID}, entryIDs(es))
 
 	// A batch that fails settles nothing.
-	b = &invite.Batch{Writes: []invite.Write{upd(next(u), 1)}, Delivered: []string{other.ID}}
+	b = &invite.Batch{Writes: []invite.Write{upd(next(r), 1)}, Delivered: []string{other.ID}}
 	require.ErrorIs(t, st.Apply(t.Context(), b), invite.ErrConflict)
 	require.Equal(t, 1, settle(t, st, "d2", us(8), invite.Settlement{ID: other.ID, Attempt: 2, Outcome: invite.Delivered}))
 }
@@ -482,7 +485,7 @@ func (o *outboxSuite) testRetention(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, 1, n)
 		s := stats(t, st)
-		require.Equal(t, 2, s.Pending, "the created events and the retried message")
+		require.Equal(t, 5, s.Pending, "the four created events and the retried message")
 		require.Equal(t, 1, s.Dead)
 
 		// The limit holds.
