@@ -435,7 +435,7 @@ func (s *Store) Purge(ctx context.Context, before time.Time, limit int) (int, er
 	}, func(inv *invite.Invitation) time.Time { return inv.ClosedAt })
 	for _, r := range victims {
 		s.unindex(s.tenants[r.Invitation.TenantID], r)
-		s.forget(r.Invitation.TenantID, r.Invitation.ID)
+		s.forget(r.Invitation.TenantID, r.Invitation.ID, func(*invite.OutboxEntry) bool { return true })
 	}
 	if len(victims) > 0 { // then drop them from every order at once
 		for id, t := range s.tenants {

@@ -66,7 +66,9 @@ func (s *Store) queue(b *invite.Batch) {
 	for _, w := range b.Writes {
 		if w.Delete {
 			inv := &w.Record.Invitation
-			s.forget(inv.TenantID, inv.ID)
+			s.forget(inv.TenantID, inv.ID, func(e *invite.OutboxEntry) bool {
+				return e.Kind == invite.OutboxMessage || !e.DeliveredAt.IsZero() || !e.DeadAt.IsZero()
+			})
 		}
 	}
 	for _, ev := range b.Events {
@@ -96,10 +98,11 @@ func (s *Store) queue(b *invite.Batch) {
 	}
 }
 
-// forget removes every entry of the invitation. The caller holds the lock.
-func (s *Store) forget(tenantID, id string) {
+// forget removes the entries of the invitation that match. The caller
+// holds the lock.
+func (s *Store) forget(tenantID, id string, match func(*invite.OutboxEntry) bool) {
 	for k, e := range s.outbox {
-		if e.TenantID == tenantID && e.InvitationID == id {
+		if e.TenantID == tenantID && e.InvitationID == id && match(e) {
 			delete(s.outbox, k)
 		}
 	}

@@ -116,6 +116,7 @@ func requireEvent(t *testing.T, ev invite.Event, e *invite.OutboxEntry) {
 	got := e.Event
 	require.Equal(t, ev.ID, got.ID)
 	require.Equal(t, ev.Type, got.Type)
+	require.Equal(t, ev.Version, got.Version)
 	requireTime(t, ev.Time, got.Time, "Event.Time")
 	requireTime(t, ev.Time, e.CreatedAt, "CreatedAt")
 	require.Equal(t, ev.TenantID, got.TenantID)
@@ -423,21 +424,43 @@ func (o *outboxSuite) testDeadLetters(t *testing.T) {
 func (o *outboxSuite) testRetention(t *testing.T) {
 	t.Run("DeleteForgetsEarlierEntries", func(t *testing.T) {
 		st := o.store(t)
-		r, _, _ := queued(t, st, tenantA, base)
-		keep, kev, _ := queued(t, st, tenantA, base)
-		_ = keep
-		b := batch(del(r))
+		// r has four earlier entries: a pending event, a delivered one, a
+		// dead one and a message.
+		r := newRecord(tenantA)
+		b := batch(ins(r))
+		b.Messages = append(b.Messages, message(r, base, base))
 		require.NoError(t, st.Apply(t.Context(), b))
-		es := claim(t, st, "d1", us(10), 10)
-		got := entryIDs(es)
-		require.Contains(t, got, b.Events[0].ID, "the deletion's own event stays")
-		require.Contains(t, got, kev.ID, "another invitation's entries stay")
+		created := b.Events[0]
+		u1, u2 := next(r), next(next(r))
+		mustApply(t, st, upd(u1, 1))
+		mustApply(t, st, upd(u2, 2))
+		es := claim(t, st, "d1", us(1).Add(time.Hour), 10, invite.OutboxEvent)
+		require.Len(t, es, 3)
+		var pending string
 		for _, e := range es {
-			if e.InvitationID == r.Invitation.ID {
-				require.Equal(t, invite.EventDeleted, e.Event.Type)
+			switch e.Event.New.Version {
+			case 2:
+				require.Equal(t, 1, settle(t, st, "d1", us(2), invite.Settlement{ID: e.ID, Attempt: 1, Outcome: invite.Delivered}))
+			case 3:
+				require.Equal(t, 1, settle(t, st, "d1", us(2), invite.Settlement{ID: e.ID, Attempt: 1, Outcome: invite.Dead}))
+			default:
+				pending = e.ID
+				require.Equal(t, 1, settle(t, st, "d1", us(2), invite.Settlement{ID: e.ID, Attempt: 1, Outcome: invite.Retry, At: us(3)}))
 			}
 		}
-		require.Len(t, es, 3)
+		require.Equal(t, created.ID, pending)
+		_, kev, kmsg := queued(t, st, tenantA, base)
+
+		b = batch(del(u2))
+		require.NoError(t, st.Apply(t.Context(), b))
+		es = claim(t, st, "d2", us(10).Add(time.Hour), 10)
+		require.ElementsMatch(t, []string{b.Events[0].ID, created.ID, kev.ID, kmsg.ID}, entryIDs(es),
+			"the deletion's event, the event still owed, and another invitation's entries")
+		dead, err := st.ListDeadOutbox(t.Context(), tenantA, "", 10)
+		require.NoError(t, err)
+		require.Empty(t, dead, "the dead event is forgotten")
+		s := stats(t, st)
+		require.Equal(t, 4, s.Pending)
 	})
 
 	t.Run("PurgeForgetsEntries", func(t *testing.T) {
