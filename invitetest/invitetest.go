@@ -257,9 +257,9 @@ type Harness struct {
 	// calls its Drain (or runs it).
 	Dispatcher *invite.Dispatcher
 	Store      *memstore.Store
-	Clock    *Clock
-	Notifier *Notifier
-	Events   *EventLog
+	Clock      *Clock
+	Notifier   *Notifier
+	Events     *EventLog
 	// Logs holds the Manager's log lines (JSON, debug level and up).
 	Logs *Buffer
 	// Config is the Config the Manager was built with.
