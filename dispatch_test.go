@@ -114,11 +114,9 @@ func TestInlineDeliverySettlesTheQueuedMessage(t *testing.T) {
 
 func TestDispatcherKeepsTheMessageIDAcrossAttempts(t *testing.T) {
 	e := newEnv(t)
-	d := e.messages(invite.DispatcherConfig{Backoff: func(int) time.Duration { return time.Minute }})
 	var mu sync.Mutex
 	var ids []string
 	fails := 2
-	e.m = e.m.WithStore(e.store) // same Manager; the notifier below replaces the env's
 	notifier := invite.NotifierFunc(func(_ context.Context, msg invite.Message) error {
 		mu.Lock()
 		defer mu.Unlock()
@@ -131,7 +129,7 @@ func TestDispatcherKeepsTheMessageIDAcrossAttempts(t *testing.T) {
 	})
 	m, err := invite.New(e.store, invite.Config{Now: e.clock.Now, Notifier: notifier, CodeHashParams: invitetest.FastCodeHash})
 	require.NoError(t, err)
-	d, err = m.NewDispatcher(invite.DispatcherConfig{Backoff: func(int) time.Duration { return time.Minute }})
+	d, err := m.NewDispatcher(invite.DispatcherConfig{Backoff: func(int) time.Duration { return time.Minute }})
 	require.NoError(t, err)
 	res, err := m.Create(e.ctx(), sendInput("ada@example.com"))
 	require.NoError(t, err)
