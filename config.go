@@ -18,15 +18,24 @@ type Config struct {
 	// Logger receives operational logs (never a secret). Default: discard.
 	Logger *slog.Logger
 	// Notifier delivers messages. Default: nil, in which case only
-	// DeliveryReturn is accepted.
+	// DeliveryReturn is accepted. With a Store that implements Outbox,
+	// Create and Resend queue each message with the write and make one
+	// attempt right after it commits; a Dispatcher delivers what that
+	// attempt did not (see Dispatcher).
 	Notifier Notifier
-	// EventSink receives every event after the store write that caused it
-	// returns. Default: nil (events are only written to the store's outbox,
-	// if it has one). When the store runs inside a host transaction
-	// (Manager.WithStore with sqlstore's WithTx), the sink hears of the
-	// change before the host commits and even if it then rolls back; the
-	// outbox, written inside that transaction, is the reliable record.
+	// EventSink receives every event. Default: nil, and no events are
+	// built. With a Store that implements Outbox, events are queued with
+	// the write that causes them and a Dispatcher publishes them, at least
+	// once; with any other Store, the Manager publishes them right after
+	// the write returns, at most once. Set the same EventSink in every
+	// process that writes, whether it runs a Dispatcher or not: a Manager
+	// without one queues no events.
 	EventSink EventSink
+	// InlineDeliveryTimeout bounds the attempt Create and Resend make to
+	// deliver a message right after their write commits. A queued message
+	// becomes due to a Dispatcher twice this long after it was queued, so
+	// that the two do not both send it. Default: 30 seconds.
+	InlineDeliveryTimeout time.Duration
 
 	// TokenPrefix starts every link token: 1 to 16 characters from [A-Za-z0-9_].
 	// Default: DefaultTokenPrefix ("inv_").
@@ -149,6 +158,12 @@ func (c Config) withDefaults() (Config, *template.Template, error) {
 		} else if reason := linkProblem(renderSample(link), c.LinkHosts); reason != "" {
 			fe.add("LinkTemplate", "renders a link that "+reason)
 		}
+	}
+	if c.InlineDeliveryTimeout == 0 {
+		c.InlineDeliveryTimeout = 30 * time.Second
+	}
+	if c.InlineDeliveryTimeout < 0 {
+		fe.add("InlineDeliveryTimeout", "must not be negative")
 	}
 	if c.LinkTokenParam == "" {
 		c.LinkTokenParam = "token"

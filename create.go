@@ -84,7 +84,9 @@ type Result struct {
 	Replayed bool
 	// DeliveryErr is set (matching ErrDelivery) when the Notifier failed.
 	// The invitation and its new secret are committed but not marked sent
-	// (a new invitation stays pending); Resend retries with a fresh secret.
+	// (a new invitation stays pending). With a Store that implements
+	// Outbox the message stays queued, and a Dispatcher retries it with a
+	// fresh secret; with another Store, Resend does.
 	DeliveryErr error
 }
 
@@ -112,7 +114,11 @@ func (m *Manager) Create(ctx context.Context, in CreateInput) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := m.insert(ctx, rec, in.Supersede, now); err != nil {
+	var queued *QueuedMessage
+	if in.Delivery == DeliverySend {
+		queued = m.queueMessage(inv, false, now)
+	}
+	if err := m.insert(ctx, rec, queued, in.Supersede, now); err != nil {
 		if errors.Is(err, ErrAlreadyExists) && in.IdempotencyKey != "" {
 			if res, rerr := m.replay(ctx, inv); res != nil || !errors.Is(rerr, ErrNotFound) {
 				return res, rerr
@@ -122,7 +128,7 @@ func (m *Manager) Create(ctx context.Context, in CreateInput) (*Result, error) {
 	}
 	res := &Result{Invitation: &rec.Invitation, Token: token, Code: code, Link: NewSecret(link)}
 	if in.Delivery == DeliverySend {
-		m.deliver(ctx, rec, res, false)
+		m.deliver(ctx, rec, res, queued, false)
 	}
 	return res, nil
 }
@@ -159,18 +165,18 @@ func (m *Manager) mint(rec *Record, withCode bool) (token, code Secret, err erro
 	return token, code, nil
 }
 
-// insert stores a new record. When an open invitation of the same invitee
-// blocks it, an expired one is marked expired and a live one is revoked
-// (with supersede) in the same atomic batch; otherwise ErrAlreadyExists.
-func (m *Manager) insert(ctx context.Context, rec *Record, supersede bool, now time.Time) error {
+// insert stores a new record, and queues msg with it when it is not nil.
+// When an open invitation of the same invitee blocks it, an expired one is
+// marked expired and a live one is revoked (with supersede) in the same
+// atomic batch; otherwise ErrAlreadyExists.
+func (m *Manager) insert(ctx context.Context, rec *Record, msg *QueuedMessage, supersede bool, now time.Time) error {
 	b := getBatch()
 	b.Writes = append(b.Writes, Write{Record: rec})
+	if msg != nil {
+		b.Messages = append(b.Messages, *msg)
+	}
 	b.Events = m.appendEvent(ctx, b.Events, EventCreated, Actor{Kind: ActorAdmin}, nil, &rec.Invitation, now)
 	err := m.apply(ctx, b)
-	var created []Event // for the retries
-	if err != nil {
-		created = slices.Clone(b.Events)
-	}
 	putBatch(b)
 	for attempt := 0; err != nil && attempt < maxRetries; attempt++ {
 		// A blocker that changed (ErrConflict) or vanished (ErrNotFound)
@@ -213,7 +219,10 @@ func (m *Manager) insert(ctx context.Context, rec *Record, supersede bool, now t
 			b.Events = m.appendEvent(ctx, b.Events, ev, actor, &o.Invitation, &next.Invitation, now)
 		}
 		b.Writes = append(b.Writes, Write{Record: rec})
-		b.Events = append(b.Events, created...)
+		b.Events = m.appendEvent(ctx, b.Events, EventCreated, Actor{Kind: ActorAdmin}, nil, &rec.Invitation, now)
+		if msg != nil {
+			b.Messages = append(b.Messages, *msg)
+		}
 		err = m.apply(ctx, &b)
 	}
 	return err

@@ -3,10 +3,7 @@ package invite
 import (
 	"context"
 	"fmt"
-	"slices"
 	"time"
-
-	"github.com/google/uuid"
 )
 
 // ResendOptions tunes Resend.
@@ -63,9 +60,7 @@ func (m *Manager) Resend(ctx context.Context, tenantID, id string, opts ResendOp
 			return change{}, err
 		}
 		if m.cfg.KeepPreviousTokens && !renew {
-			prev := append([]PreviousToken{{Hash: cur.Credentials.TokenHash, ExpiresAt: inv.ExpiresAt}}, cur.Credentials.PreviousTokens...)
-			prev = slices.DeleteFunc(prev, func(p PreviousToken) bool { return !now.Before(p.ExpiresAt) })
-			next.Credentials.PreviousTokens = prev[:min(len(prev), MaxPreviousTokens)]
+			next.Credentials.PreviousTokens = keptTokens(cur, now)
 		}
 		n := &next.Invitation
 		n.State, n.IssuedAt, n.ExpiresAt = to, now, now.Add(validity).Truncate(time.Microsecond)
@@ -80,6 +75,9 @@ func (m *Manager) Resend(ctx context.Context, tenantID, id string, opts ResendOp
 		}
 		c := write(next, EventResent, ActorFrom(ctx, Actor{Kind: ActorAdmin}))
 		c.secrets = s
+		if opts.Delivery == DeliverySend {
+			c.queue = m.queueMessage(n, true, now)
+		}
 		return c, nil
 	})
 	if err != nil {
@@ -88,46 +86,99 @@ func (m *Manager) Resend(ctx context.Context, tenantID, id string, opts ResendOp
 	s := c.secrets
 	res := &Result{Invitation: &rec.Invitation, Token: s.token, Code: s.code, Link: NewSecret(s.link)}
 	if opts.Delivery == DeliverySend {
-		m.deliver(ctx, rec, res, true)
+		m.deliver(ctx, rec, res, c.queue, true)
 	}
 	return res, nil
 }
 
-// deliver sends res's secret for rec through the Notifier and, once it has
-// been handed over, marks the invitation sent. A notifier failure is kept in
-// res.DeliveryErr; the invitation stays as it was.
-func (m *Manager) deliver(ctx context.Context, rec *Record, res *Result, resend bool) {
-	inv := &rec.Invitation
-	ch, to := ChannelFor(inv.Invitee)
-	msg := Message{
-		ID: messageID(inv), TenantID: inv.TenantID, InvitationID: inv.ID, Resend: resend,
-		Channel: ch, To: to, Locale: inv.Locale, TemplateKey: inv.TemplateKey,
-		Vars: Vars{Name: inv.Name(), InviteLink: res.Link, InvitedBy: inv.Inviter.Name, AccountName: inv.AccountName,
-			ExpiresAt: inv.ExpiresAt, Code: res.Code},
+// queueMessage returns the outbox entry for delivering inv's current
+// secret, or nil when the store has no Outbox. A Dispatcher may claim it
+// once the Manager's own attempt has had its time (twice
+// InlineDeliveryTimeout), or at once inside a host transaction, where the
+// Manager makes no attempt.
+func (m *Manager) queueMessage(inv *Invitation, resend bool, now time.Time) *QueuedMessage {
+	if m.outbox == nil {
+		return nil
 	}
-	if err := m.cfg.Notifier.Notify(ctx, msg); err != nil {
+	due := now
+	if !m.hostTx {
+		due = now.Add(2 * m.cfg.InlineDeliveryTimeout)
+	}
+	return &QueuedMessage{ID: newID(now), TenantID: inv.TenantID, InvitationID: inv.ID, Resend: resend,
+		ResendCount: inv.ResendCount, CreatedAt: now, AvailableAt: due}
+}
+
+// message is the Message delivering inv's secrets under the id id.
+func message(inv *Invitation, id string, resend bool, link string, code Secret) Message {
+	ch, to := ChannelFor(inv.Invitee)
+	return Message{
+		ID: id, TenantID: inv.TenantID, InvitationID: inv.ID, Resend: resend,
+		Channel: ch, To: to, Locale: inv.Locale, TemplateKey: inv.TemplateKey,
+		Vars: Vars{Name: inv.Name(), InviteLink: NewSecret(link), InvitedBy: inv.Inviter.Name, AccountName: inv.AccountName,
+			ExpiresAt: inv.ExpiresAt, Code: code},
+	}
+}
+
+// deliver makes the Manager's attempt to send res's secret for rec right
+// after the write that minted it, and, once the Notifier has taken it,
+// marks the invitation sent (settling queued, the message's outbox entry,
+// in the same write). A notifier failure is kept in res.DeliveryErr; the
+// invitation stays as it was, and queued stays for a Dispatcher. Inside a
+// host transaction with an Outbox nothing is sent: the Dispatcher mints
+// and sends a secret of its own once the host has committed, so res
+// carries none.
+func (m *Manager) deliver(ctx context.Context, rec *Record, res *Result, queued *QueuedMessage, resend bool) {
+	if queued != nil && m.hostTx {
+		res.Token, res.Code, res.Link = Secret{}, Secret{}, Secret{}
+		return
+	}
+	inv := &rec.Invitation
+	id := newID(m.now())
+	if queued != nil {
+		id = queued.ID
+	}
+	msg := message(inv, id, resend, res.Link.Reveal(), res.Code)
+	nctx, cancel := context.WithTimeout(ctx, m.cfg.InlineDeliveryTimeout)
+	err := m.cfg.Notifier.Notify(nctx, msg)
+	cancel()
+	if err != nil {
 		m.cfg.Logger.WarnContext(ctx, "invite: delivery failed", "invitation_id", inv.ID, "tenant_id", inv.TenantID,
-			"channel", string(ch), "error", err)
+			"channel", string(msg.Channel), "message_id", id, "error", err)
 		res.DeliveryErr = fmt.Errorf("%w: %w", ErrDelivery, err)
 		return
 	}
+	if sent := m.recordSent(ctx, rec, queued); sent != nil {
+		res.Invitation = &sent.Invitation
+	}
+}
+
+// recordSent marks rec's invitation sent after its current secret was
+// handed to the Notifier, settling queued (when not nil) in the same write,
+// and returns the invitation as written; nil when there was nothing to mark
+// (re-sent, accepted, revoked or lapsed meanwhile) or the write failed.
+func (m *Manager) recordSent(ctx context.Context, rec *Record, queued *QueuedMessage) *Record {
 	hash := rec.Credentials.TokenHash
 	sent, c, err := m.mutate(ctx, m.startingAt(rec), func(cur *Record, now time.Time) (change, error) {
 		if !cur.Credentials.TokenHash.Equal(hash) {
-			return change{}, nil // re-sent meanwhile: that resend marks its own
+			return change{}, nil // a new secret meanwhile: its delivery marks its own
 		}
 		c, err := markSent(cur, now, Actor{Kind: ActorSystem})
 		if err != nil {
 			return change{}, nil // accepted, revoked or lapsed meanwhile: nothing to mark
 		}
+		if queued != nil {
+			c.delivered = queued.ID
+		}
 		return c, nil
 	})
-	switch {
-	case err != nil:
-		m.cfg.Logger.WarnContext(ctx, "invite: marking invitation sent failed", "invitation_id", inv.ID, "error", err)
-	case c.next != nil:
-		res.Invitation = &sent.Invitation
+	if err != nil {
+		m.cfg.Logger.WarnContext(ctx, "invite: marking invitation sent failed", "invitation_id", rec.Invitation.ID, "error", err)
+		return nil
 	}
+	if c.next == nil {
+		return nil
+	}
+	return sent
 }
 
 // markSent is the change recording a delivery of cur: the state becomes
@@ -142,18 +193,6 @@ func markSent(cur *Record, now time.Time, actor Actor) (change, error) {
 	next.Invitation.SentAt = now
 	next.Invitation.SendCount++
 	return write(next, EventSent, actor), nil
-}
-
-// messageNamespace namespaces message ids (UUIDv5).
-var messageNamespace = uuid.MustParse("6f1d2c3e-8a4b-4c5d-9e6f-7a8b9c0d1e2f")
-
-// messageID is stable for one delivery: the invitation, the instant its
-// current secret was minted and the version that minted it (two resends in
-// the same microsecond differ in version). Delivering the same secret twice
-// yields the same id, so notifiers can deduplicate; a resend (new secret)
-// gets a new one.
-func messageID(inv *Invitation) string {
-	return uuid.NewSHA1(messageNamespace, fmt.Appendf(nil, "%s|%s|%d", inv.ID, inv.IssuedAt.Format(time.RFC3339Nano), inv.Version)).String()
 }
 
 // MarkSent records that the host delivered an invitation itself (one created

@@ -24,17 +24,22 @@ const (
 
 // Event records one change. It carries the invitation before (Old, nil on
 // create) and after (New, nil on delete) the change, and never a secret or
-// the hash of one. ID is a UUIDv7: unique, time-ordered, stable across
-// redelivery, so receivers can deduplicate.
+// the hash of one. ID is a UUIDv7: unique, time-ordered, the same on every
+// delivery of the event, so receivers can deduplicate. Events may arrive
+// out of order (a retried one after a later one): Version orders the
+// events of one invitation.
 type Event struct {
-	ID           string      `json:"id"`
-	Type         EventType   `json:"type"`
-	Time         time.Time   `json:"time"`
-	TenantID     string      `json:"tenant_id"`
-	InvitationID string      `json:"invitation_id"`
-	Actor        Actor       `json:"actor"`
-	Old          *Invitation `json:"old,omitempty"`
-	New          *Invitation `json:"new,omitempty"`
+	ID           string    `json:"id"`
+	Type         EventType `json:"type"`
+	Time         time.Time `json:"time"`
+	TenantID     string    `json:"tenant_id"`
+	InvitationID string    `json:"invitation_id"`
+	// Version is the invitation's version after the change (for a
+	// deletion, the version deleted).
+	Version int64       `json:"version"`
+	Actor   Actor       `json:"actor"`
+	Old     *Invitation `json:"old,omitempty"`
+	New     *Invitation `json:"new,omitempty"`
 }
 
 // Actor is who caused a change.
@@ -71,7 +76,11 @@ func ActorFrom(ctx context.Context, def Actor) Actor {
 
 // EventSink receives events after the change that caused them has been
 // committed. Publish must not retain or modify the events after it returns
-// unless it copies them. An error is logged; it does not undo the change.
+// unless it copies them. With a Store that implements Outbox, a Dispatcher
+// calls it, one event per call, and retries an event whose Publish failed
+// (the same Event.ID every time); with another Store the Manager calls it
+// right after the write, and an error is only logged. It never undoes the
+// change.
 type EventSink interface {
 	Publish(ctx context.Context, events []Event) error
 }

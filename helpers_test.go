@@ -28,15 +28,21 @@ func newClock() *invitetest.Clock {
 // managerNow is what the Manager sees for the clock's current reading.
 func managerNow(c *invitetest.Clock) time.Time { return c.Now().UTC().Truncate(time.Microsecond) }
 
+// outboxStore is a Store with the Outbox ability, as memstore is.
+type outboxStore interface {
+	invite.Store
+	invite.Outbox
+}
+
 // countingStore counts the token-hash lookups that reach the store.
 type countingStore struct {
-	invite.Store
+	outboxStore
 	byToken atomic.Int64
 }
 
 func (s *countingStore) GetByTokenHash(ctx context.Context, h invite.TokenHash) (*invite.Record, error) {
 	s.byToken.Add(1)
-	return s.Store.GetByTokenHash(ctx, h)
+	return s.outboxStore.GetByTokenHash(ctx, h)
 }
 
 type env struct {
@@ -46,7 +52,7 @@ type env struct {
 	store  *countingStore
 	clock  *invitetest.Clock
 	notes  *invitetest.Notifier
-	events *invitetest.EventLog
+	events *eventLog
 	logs   *invitetest.Buffer
 	cfg    invite.Config
 }
@@ -56,13 +62,14 @@ type env struct {
 // adjust the Config before New.
 func newEnv(t *testing.T, opts ...func(*invite.Config)) *env {
 	t.Helper()
-	e := &env{t: t, mem: memstore.New(), clock: newClock(), notes: &invitetest.Notifier{}, events: &invitetest.EventLog{}, logs: &invitetest.Buffer{}}
-	e.store = &countingStore{Store: e.mem}
+	e := &env{t: t, mem: memstore.New(), clock: newClock(), notes: &invitetest.Notifier{},
+		events: &eventLog{EventLog: &invitetest.EventLog{}}, logs: &invitetest.Buffer{}}
+	e.store = &countingStore{outboxStore: e.mem}
 	cfg := invite.Config{
 		Now:            e.clock.Now,
 		Logger:         slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Notifier:       e.notes,
-		EventSink:      e.events,
+		EventSink:      e.events.EventLog,
 		CodeHashParams: invitetest.FastCodeHash,
 	}
 	for _, o := range opts {
@@ -71,7 +78,45 @@ func newEnv(t *testing.T, opts ...func(*invite.Config)) *env {
 	m, err := invite.New(e.store, cfg)
 	require.NoError(t, err)
 	e.m, e.cfg = m, cfg
+	if cfg.EventSink != nil {
+		// The events wait in the outbox: the log delivers them before
+		// every look at it.
+		d, err := m.NewDispatcher(invite.DispatcherConfig{Kinds: []invite.OutboxKind{invite.OutboxEvent}, Concurrency: 1})
+		require.NoError(t, err)
+		e.events.drain = func() {
+			_, err := d.Drain(context.Background())
+			require.NoError(t, err)
+		}
+	}
 	return e
+}
+
+// eventLog is the env's EventLog, which drains the outbox's events into
+// itself before every look.
+type eventLog struct {
+	*invitetest.EventLog
+	drain func()
+}
+
+func (l *eventLog) sync() {
+	if l.drain != nil {
+		l.drain()
+	}
+}
+
+func (l *eventLog) Events() []invite.Event {
+	l.sync()
+	return l.EventLog.Events()
+}
+
+func (l *eventLog) Types() []invite.EventType {
+	l.sync()
+	return l.EventLog.Types()
+}
+
+func (l *eventLog) Reset() {
+	l.sync()
+	l.EventLog.Reset()
 }
 
 func (e *env) ctx() context.Context { return e.t.Context() }

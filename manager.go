@@ -2,6 +2,7 @@ package invite
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"text/template"
 	"time"
@@ -18,6 +19,13 @@ type Manager struct {
 	cfg    Config
 	link   *template.Template
 	codes  *codeGuard
+	// outbox is the store's Outbox ability, nil when it has none.
+	outbox Outbox
+	// hostTx is set when the store works inside a host's transaction:
+	// nothing is sent or published from here, since the host may roll back.
+	hostTx bool
+	// wake tells this process's Dispatchers that entries were queued.
+	wake *waker
 }
 
 // New returns a Manager for store. It validates cfg (a *ValidationError
@@ -30,7 +38,7 @@ func New(store Store, cfg Config) (*Manager, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := &Manager{cfg: cfg, link: link, codes: newCodeGuard(cfg.CodeCheckConcurrency, cfg.CodeHashParams)}
+	m := &Manager{cfg: cfg, link: link, codes: newCodeGuard(cfg.CodeCheckConcurrency, cfg.CodeHashParams), wake: &waker{}}
 	m.setStore(store)
 	return m, nil
 }
@@ -38,6 +46,9 @@ func New(store Store, cfg Config) (*Manager, error) {
 func (m *Manager) setStore(s Store) {
 	m.store = s
 	m.events = m.cfg.EventSink != nil
+	m.outbox, _ = s.(Outbox)
+	ht, ok := s.(HostTransaction)
+	m.hostTx = ok && ht.InHostTransaction()
 }
 
 // WithStore returns a Manager with the same Config on another store: use it
@@ -57,11 +68,18 @@ const maxRetries = 8
 // that every store returns exactly what it was given.
 func (m *Manager) now() time.Time { return m.cfg.Now().UTC().Truncate(time.Microsecond) }
 
-// apply writes the batch and, once it has committed, hands its events to the
-// sink.
+// apply writes the batch. With an Outbox, its events and messages are
+// queued with it, and this process's Dispatchers are woken; otherwise, once
+// it has committed, its events go to the sink.
 func (m *Manager) apply(ctx context.Context, b *Batch) error {
 	if err := m.store.Apply(ctx, b); err != nil {
 		return err
+	}
+	if m.outbox != nil {
+		if len(b.Events)+len(b.Messages) > 0 && !m.hostTx {
+			m.wake.signal()
+		}
+		return nil
 	}
 	if m.cfg.EventSink != nil && len(b.Events) > 0 {
 		if err := m.cfg.EventSink.Publish(ctx, b.Events); err != nil {
@@ -86,7 +104,7 @@ func (m *Manager) appendEvent(ctx context.Context, evs []Event, typ EventType, a
 		inv = old
 	}
 	return append(evs, Event{ID: newID(now), Type: typ, Time: now, TenantID: inv.TenantID,
-		InvitationID: inv.ID, Actor: actor, Old: old, New: new})
+		InvitationID: inv.ID, Version: inv.Version, Actor: actor, Old: old, New: new})
 }
 
 // batchPool recycles the batches of single-record changes (Store.Apply
@@ -98,6 +116,37 @@ func getBatch() *Batch { return batchPool.Get().(*Batch) }
 func putBatch(b *Batch) {
 	clear(b.Writes[:cap(b.Writes)])
 	clear(b.Events[:cap(b.Events)])
-	b.Writes, b.Events = b.Writes[:0], b.Events[:0]
+	b.Writes, b.Events, b.Messages, b.Delivered = b.Writes[:0], b.Events[:0], b.Messages[:0], b.Delivered[:0]
 	batchPool.Put(b)
+}
+
+// waker wakes the Dispatchers of one process (those made from a Manager
+// and the Managers WithStore derives from it) when entries are queued.
+type waker struct {
+	mu    sync.Mutex
+	chans []chan struct{}
+}
+
+func (w *waker) add(c chan struct{}) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.chans = append(w.chans, c)
+}
+
+func (w *waker) remove(c chan struct{}) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.chans = slices.DeleteFunc(w.chans, func(x chan struct{}) bool { return x == c })
+}
+
+// signal wakes every Dispatcher that is not awake already.
+func (w *waker) signal() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, c := range w.chans {
+		select {
+		case c <- struct{}{}:
+		default:
+		}
+	}
 }

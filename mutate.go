@@ -44,6 +44,10 @@ type change struct {
 	replayed bool
 	// secrets is what Resend minted into next.
 	secrets *secrets
+	// queue is the message the write queues in the outbox, if any.
+	queue *QueuedMessage
+	// delivered names the outbox entry the write settles as delivered.
+	delivered string
 }
 
 // secrets are the plaintext secrets minted into a record, and its link.
@@ -87,6 +91,12 @@ func (m *Manager) mutate(ctx context.Context, load func(context.Context) (*Recor
 		b.Writes = append(b.Writes, Write{Record: c.next, Expect: version})
 		if c.event != "" {
 			b.Events = m.appendEvent(ctx, b.Events, c.event, c.actor, &cur.Invitation, &c.next.Invitation, now)
+		}
+		if c.queue != nil {
+			b.Messages = append(b.Messages, *c.queue)
+		}
+		if c.delivered != "" {
+			b.Delivered = append(b.Delivered, c.delivered)
 		}
 		err = m.apply(ctx, b)
 		putBatch(b)

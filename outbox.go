@@ -88,7 +88,10 @@ type OutboxEntry struct {
 //     record, or now when it has none), whoever holds its claim; an id
 //     that is unknown or already delivered is ignored;
 //   - on a Write with Delete, remove the invitation's entries queued by
-//     earlier batches (those of this batch, the deletion's own event, stay).
+//     earlier batches, except its events still owed to the sink (neither
+//     delivered nor dead): its messages (nothing is left to send), and its
+//     delivered and dead events (they hold the invitee's data). The
+//     deletion's own event, queued by this batch, stays.
 //
 // Purge must also remove every entry of the invitations it purges.
 //

@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -247,9 +248,20 @@ func TestEventSinkFailureIsLoggedWithoutSecret(t *testing.T) {
 	e := newEnv(t)
 	e.events.Fail(errors.New("sink down"))
 	res := e.create(input("ada@example.com"))
+	first := e.events.Events() // the log records, then fails
 	// The change stands although the sink failed.
 	require.Equal(t, invite.StatePending, e.get("t1", res.Invitation.ID).State)
 	require.Contains(t, e.logs.String(), "sink down")
+	require.Contains(t, e.logs.String(), "will retry")
+	// The event waits in the outbox and arrives once the sink is back.
+	e.events.Fail(nil)
+	require.Len(t, e.events.Events(), 1, "not due before the backoff")
+	e.clock.Advance(5 * time.Minute)
+	evs := e.events.Events()
+	require.Len(t, evs, 2, "retried once the backoff passed")
+	require.Equal(t, first[0].ID, evs[1].ID, "the retry carries the same event id")
+	e.clock.Advance(24 * time.Hour)
+	require.Len(t, e.events.Events(), 2, "delivered: not retried again")
 	requireNoSecret(t, e.logs.String(), secretForms(res.Token.Reveal(), res.Link.Reveal()))
 }
 

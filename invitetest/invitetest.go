@@ -146,10 +146,23 @@ func (n *Notifier) Reset() {
 
 // EventLog is an invite.EventSink that keeps deep copies of the events it
 // is given. After Fail(err), Publish records the events and returns err.
+//
+// The EventLog of a Harness first delivers the events waiting in the
+// outbox (see Harness) whenever it is read, so that a test sees every
+// event of the calls it made.
 type EventLog struct {
 	mu     sync.Mutex
 	events []invite.Event
 	fail   error
+	// drain, when set, delivers the events waiting in an outbox into the
+	// log; it runs before every read.
+	drain func()
+}
+
+func (l *EventLog) sync() {
+	if l.drain != nil {
+		l.drain()
+	}
 }
 
 // Publish records evs.
@@ -183,6 +196,7 @@ func (l *EventLog) Fail(err error) {
 
 // Events returns copies of the recorded events, oldest first.
 func (l *EventLog) Events() []invite.Event {
+	l.sync()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	out := make([]invite.Event, len(l.events))
@@ -201,8 +215,9 @@ func (l *EventLog) Types() []invite.EventType {
 	return out
 }
 
-// Reset forgets the recorded events.
+// Reset forgets the recorded events (after delivering those waiting).
 func (l *EventLog) Reset() {
+	l.sync()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.events = nil
@@ -230,12 +245,21 @@ func (b *Buffer) String() string {
 
 // Harness is a Manager on a fresh in-memory store with the recorders
 // NewManager wired into it. Its methods are the Manager's.
+//
+// memstore queues events and messages in its outbox, as the SQL stores do.
+// Events reach Events (the EventLog) whenever the test reads it. Messages
+// are sent right after the call that minted them; those the Notifier
+// refused wait for Dispatcher (Drain it after advancing the Clock past the
+// retry).
 type Harness struct {
 	*invite.Manager
-	Store    *memstore.Store
-	Clock    *Clock
-	Notifier *Notifier
-	Events   *EventLog
+	// Dispatcher delivers the outbox (messages and events) when the test
+	// calls its Drain (or runs it).
+	Dispatcher *invite.Dispatcher
+	Store      *memstore.Store
+	Clock      *Clock
+	Notifier   *Notifier
+	Events     *EventLog
 	// Logs holds the Manager's log lines (JSON, debug level and up).
 	Logs *Buffer
 	// Config is the Config the Manager was built with.
@@ -285,7 +309,23 @@ func NewManager(tb TB, cfg invite.Config) *Harness {
 	m, err := invite.New(h.Store, cfg)
 	if err != nil {
 		tb.Fatalf("invitetest: invite.New: %v", err)
+		return h
 	}
 	h.Manager, h.Config = m, cfg
+	if h.Dispatcher, err = m.NewDispatcher(invite.DispatcherConfig{Concurrency: 1}); err != nil {
+		tb.Fatalf("invitetest: NewDispatcher: %v", err)
+	}
+	if h.Events != nil {
+		// One at a time, so that the log holds them in the order written.
+		events, err := m.NewDispatcher(invite.DispatcherConfig{Kinds: []invite.OutboxKind{invite.OutboxEvent}, Concurrency: 1})
+		if err != nil {
+			tb.Fatalf("invitetest: NewDispatcher: %v", err)
+		}
+		h.Events.drain = func() {
+			if _, err := events.Drain(context.Background()); err != nil {
+				tb.Fatalf("invitetest: delivering events: %v", err)
+			}
+		}
+	}
 	return h
 }

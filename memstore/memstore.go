@@ -10,9 +10,10 @@
 // Purge scan every record. Records are deep-copied in and out, so a caller
 // never shares memory with the store; times come back in UTC.
 //
-// Events in a batch are not kept (memstore has no outbox): the Manager hands
-// them to its EventSink, and builds none when it has no EventSink (Store
-// implements invite.EventDiscarder).
+// Store implements invite.Outbox with the same semantics as the SQL
+// stores (claims with leases, retries, dead letters, re-drive, retention),
+// in memory: what is queued and not yet delivered is lost with the process,
+// so memstore's delivery guarantee ends where the process does.
 package memstore
 
 import (
@@ -39,6 +40,8 @@ type Store struct {
 	// tokens maps every current and previous token hash (but the zero
 	// hash) to its record, across tenants.
 	tokens map[invite.TokenHash]*invite.Record
+	// outbox holds the queued events and messages by id (outbox.go).
+	outbox map[string]*invite.OutboxEntry
 }
 
 // tenant holds one tenant's records and indexes. A tenant without records
@@ -60,7 +63,8 @@ var _ invite.Store = (*Store)(nil)
 
 // New returns an empty store.
 func New() *Store {
-	return &Store{tenants: map[string]*tenant{}, tokens: map[invite.TokenHash]*invite.Record{}}
+	return &Store{tenants: map[string]*tenant{}, tokens: map[invite.TokenHash]*invite.Record{},
+		outbox: map[string]*invite.OutboxEntry{}}
 }
 
 func (s *Store) tenant(id string) *tenant {
@@ -91,8 +95,14 @@ func (s *Store) Apply(ctx context.Context, b *invite.Batch) error {
 			recs[i] = copyIn(w.Record)
 		}
 	}
+	if err := checkQueued(b); err != nil {
+		return err
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.queueCollides(b) {
+		return fmt.Errorf("%w: an outbox entry with that id is queued already", invite.ErrAlreadyExists)
+	}
 	olds := make([]*invite.Record, len(b.Writes))
 	for i, w := range b.Writes {
 		old, err := s.check(w, recs[i])
@@ -105,6 +115,7 @@ func (s *Store) Apply(ctx context.Context, b *invite.Batch) error {
 		olds[i] = old
 		s.write(w.Record.Invitation.TenantID, w.Record.Invitation.ID, recs[i])
 	}
+	s.queue(b)
 	return nil
 }
 
@@ -424,6 +435,7 @@ func (s *Store) Purge(ctx context.Context, before time.Time, limit int) (int, er
 	}, func(inv *invite.Invitation) time.Time { return inv.ClosedAt })
 	for _, r := range victims {
 		s.unindex(s.tenants[r.Invitation.TenantID], r)
+		s.forget(r.Invitation.TenantID, r.Invitation.ID, func(*invite.OutboxEntry) bool { return true })
 	}
 	if len(victims) > 0 { // then drop them from every order at once
 		for id, t := range s.tenants {

@@ -137,3 +137,7 @@ func TestMalformedWrites(t *testing.T) {
 		require.ErrorIs(t, err, invite.ErrNotFound)
 	}
 }
+
+func TestOutboxConformance(t *testing.T) {
+	storetest.RunOutbox(t, func(t *testing.T) invite.Store { return memstore.New() })
+}

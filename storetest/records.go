@@ -218,7 +218,7 @@ func batch(ws ...invite.Write) *invite.Batch {
 	for _, w := range ws {
 		inv := w.Record.Invitation.Clone()
 		ev := invite.Event{ID: newID(), Time: inv.UpdatedAt, TenantID: inv.TenantID, InvitationID: inv.ID,
-			Actor: invite.Actor{Kind: invite.ActorSystem}}
+			Version: inv.Version, Actor: invite.Actor{Kind: invite.ActorSystem}}
 		switch {
 		case w.Expect == 0:
 			ev.Type, ev.New = invite.EventCreated, inv

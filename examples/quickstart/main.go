@@ -205,8 +205,9 @@ func run(w io.Writer, store invite.Store, start time.Time) error {
 			msg.Channel, msg.To, v.Name, v.InvitedBy, v.AccountName, inbox, v.ExpiresAt.Format(time.DateOnly))
 		return nil
 	})
-	// Events arrive after the change that caused them has committed; a real
-	// sink forwards them to a queue or webhook (they never carry a secret).
+	// Events are queued with the change that caused them and published by
+	// the dispatcher, at least once; a real sink forwards them to a queue or
+	// webhook (they never carry a secret).
 	sink := invite.EventSinkFunc(func(ctx context.Context, events []invite.Event) error {
 		for _, e := range events {
 			actor := e.Actor.Kind
@@ -226,10 +227,27 @@ func run(w io.Writer, store invite.Store, start time.Time) error {
 	if err != nil {
 		return err
 	}
+	// The dispatcher delivers what the writes queued: the events, and any
+	// message the notifier could not take at once. A service runs it for
+	// good (go d.Run(ctx)); the demo drains it after every step instead,
+	// one entry at a time, so that the events print in order.
+	d, err := m.NewDispatcher(invite.DispatcherConfig{Concurrency: 1})
+	if err != nil {
+		return err
+	}
 	// Changes made through this context are attributed to the admin.
 	ctx := invite.WithActor(context.Background(), invite.Actor{Kind: invite.ActorAdmin, ID: "admin-7"})
+	step := func(title string) error {
+		if _, err := d.Drain(ctx); err != nil {
+			return err
+		}
+		fmt.Fprintln(w, title)
+		return nil
+	}
 
-	fmt.Fprintln(w, "1. An admin invites Ada")
+	if err := step("1. An admin invites Ada"); err != nil {
+		return err
+	}
 	in := invite.CreateInput{
 		TenantID:    "acme",
 		Invitee:     invite.Invitee{Email: "ada@example.com"},
@@ -247,7 +265,9 @@ func run(w io.Writer, store invite.Store, start time.Time) error {
 	}
 	fmt.Fprintln(w, "  state:", res.Invitation.State, "| res.Token prints as:", res.Token)
 
-	fmt.Fprintln(w, "2. Ada opens the link: the registration form is pre-filled (nothing changes)")
+	if err := step("2. Ada opens the link: the registration form is pre-filled (nothing changes)"); err != nil {
+		return err
+	}
 	first := tokenFrom(inbox)
 	inv, err := m.Lookup(ctx, first)
 	if err != nil {
@@ -256,13 +276,17 @@ func run(w io.Writer, store invite.Store, start time.Time) error {
 	fmt.Fprintf(w, "  email=%s name=%q data=%v invited by %s, expires %s\n", inv.Invitee.Email, inv.Name(),
 		inv.Data, inv.Inviter.Name, inv.ExpiresAt.Format(time.DateOnly))
 
-	fmt.Fprintln(w, "3. Inviting Ada again while her invitation is open")
+	if err := step("3. Inviting Ada again while her invitation is open"); err != nil {
+		return err
+	}
 	if _, err := m.Create(ctx, in); !errors.Is(err, invite.ErrAlreadyExists) {
 		return unexpected("duplicate create", invite.ErrAlreadyExists, err)
 	}
 	fmt.Fprintln(w, "  ErrAlreadyExists (set Supersede to replace it, or use Upsert)")
 
-	fmt.Fprintln(w, "4. A day later, the admin resends: a new link, the old one stops working")
+	if err := step("4. A day later, the admin resends: a new link, the old one stops working"); err != nil {
+		return err
+	}
 	now = now.Add(24 * time.Hour)
 	res, err = m.Resend(ctx, "acme", res.Invitation.ID, invite.ResendOptions{})
 	if err != nil {
@@ -273,7 +297,9 @@ func run(w io.Writer, store invite.Store, start time.Time) error {
 	}
 	fmt.Fprintln(w, "  sends:", res.Invitation.SendCount, "| old link: ErrInvalidToken")
 
-	fmt.Fprintln(w, "5. Ada registers as user-1815 and accepts; the host applies the grants")
+	if err := step("5. Ada registers as user-1815 and accepts; the host applies the grants"); err != nil {
+		return err
+	}
 	token := tokenFrom(inbox)
 	acc, err := m.Accept(ctx, token, invite.AcceptInput{Subject: "user-1815", Email: "ada@example.com"})
 	if err != nil {
@@ -282,7 +308,9 @@ func run(w io.Writer, store invite.Store, start time.Time) error {
 	fmt.Fprintf(w, "  state=%s roles=%v groups=%v data=%v\n", acc.Invitation.State, acc.Invitation.Roles,
 		acc.Invitation.Groups, acc.Invitation.Data)
 
-	fmt.Fprintln(w, "6. The accept request is retried, then someone else tries the link")
+	if err := step("6. The accept request is retried, then someone else tries the link"); err != nil {
+		return err
+	}
 	acc, err = m.Accept(ctx, token, invite.AcceptInput{Subject: "user-1815"})
 	if err != nil {
 		return err
@@ -293,7 +321,9 @@ func run(w io.Writer, store invite.Store, start time.Time) error {
 	}
 	fmt.Fprintln(w, "  other subject: ErrAlreadyAccepted")
 
-	fmt.Fprintln(w, "7. Bob is invited too, and the admin lists the tenant")
+	if err := step("7. Bob is invited too, and the admin lists the tenant"); err != nil {
+		return err
+	}
 	if _, err := m.Create(ctx, invite.CreateInput{TenantID: "acme", Invitee: invite.Invitee{Email: "bob@example.com"},
 		GivenName: "Bob", Inviter: invite.Inviter{ID: "admin-7", Name: "Charles"}, AccountName: "Acme Corp"}); err != nil {
 		return err
@@ -302,7 +332,9 @@ func run(w io.Writer, store invite.Store, start time.Time) error {
 		return err
 	}
 
-	fmt.Fprintln(w, "8. Bob never answers; eight days later the expiry sweep closes his invitation")
+	if err := step("8. Bob never answers; eight days later the expiry sweep closes his invitation"); err != nil {
+		return err
+	}
 	now = now.Add(8 * 24 * time.Hour)
 	n, err := m.ExpireDue(ctx, 0)
 	if err != nil {
@@ -313,13 +345,19 @@ func run(w io.Writer, store invite.Store, start time.Time) error {
 		return err
 	}
 
-	fmt.Fprintln(w, "9. A month on, closed invitations past the 30-day retention are purged (no events)")
+	if err := step("9. A month on, closed invitations past the 30-day retention are purged (no events)"); err != nil {
+		return err
+	}
 	now = now.Add(31 * 24 * time.Hour)
 	if n, err = m.Purge(ctx, 30*24*time.Hour, 0); err != nil {
 		return err
 	}
 	fmt.Fprintln(w, "  purged:", n)
-	return list(ctx, w, m)
+	if err := list(ctx, w, m); err != nil {
+		return err
+	}
+	_, err = d.Drain(ctx)
+	return err
 }
 
 // unexpected reports a call that did not fail with want. It wraps what the

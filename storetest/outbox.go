@@ -1,0 +1,644 @@
+package storetest
+
+import (
+	"errors"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/invitekit/invite"
+	"github.com/stretchr/testify/require"
+)
+
+// RunOutbox runs the conformance suite of the invite.Outbox ability: the
+// stores returned by newStore must implement it. Like Run, it calls
+// newStore once per subtest, for a new, empty store.
+//
+// The subtests: Queue (Apply queues events and messages atomically with
+// its writes), Claim (due entries only, soonest first, kinds, limit, leases
+// and reclaiming), Settle (each outcome, and settlements of a claim that is
+// no longer held are ignored), BatchDelivered, DeadLetters (tenant-scoped
+// listing and re-drive), Retention (Delete and Purge forget an invitation's
+// entries, PurgeOutbox the delivered ones), Stats, ConcurrentClaims (no
+// entry is handed to two claimers) and Arguments.
+func RunOutbox(t *testing.T, newStore func(t *testing.T) invite.Store) {
+	t.Helper()
+	o := &outboxSuite{newStore: newStore}
+	t.Run("Queue", o.testQueue)
+	t.Run("Claim", o.testClaim)
+	t.Run("Settle", o.testSettle)
+	t.Run("BatchDelivered", o.testBatchDelivered)
+	t.Run("DeadLetters", o.testDeadLetters)
+	t.Run("Retention", o.testRetention)
+	t.Run("Stats", o.testStats)
+	t.Run("ConcurrentClaims", o.testConcurrentClaims)
+	t.Run("Arguments", o.testArguments)
+}
+
+type outboxSuite struct {
+	newStore func(t *testing.T) invite.Store
+}
+
+// outboxStore is a store with the Outbox ability.
+type outboxStore interface {
+	invite.Store
+	invite.Outbox
+}
+
+func (o *outboxSuite) store(t *testing.T) outboxStore {
+	t.Helper()
+	st := o.newStore(t)
+	require.NotNil(t, st, "newStore returned nil")
+	ob, ok := st.(outboxStore)
+	require.True(t, ok, "%T does not implement invite.Outbox", st)
+	return ob
+}
+
+const lease = time.Minute
+
+// message returns a message for r queued at at, due at due.
+func message(r *invite.Record, at, due time.Time) invite.QueuedMessage {
+	return invite.QueuedMessage{ID: newID(), TenantID: r.Invitation.TenantID, InvitationID: r.Invitation.ID,
+		Resend: true, ResendCount: 3, CreatedAt: at, AvailableAt: due}
+}
+
+// queued inserts a new record of tenant with its created event and a
+// message due at due, and returns the record, the event and the message.
+func queued(t *testing.T, st outboxStore, tenantID string, due time.Time) (*invite.Record, invite.Event, invite.QueuedMessage) {
+	t.Helper()
+	r := newRecord(tenantID)
+	b := batch(ins(r))
+	msg := message(r, base, due)
+	b.Messages = append(b.Messages, msg)
+	require.NoError(t, st.Apply(t.Context(), b), "Apply")
+	return r, b.Events[0], msg
+}
+
+func claim(t *testing.T, st outboxStore, owner string, now time.Time, limit int, kinds ...invite.OutboxKind) []*invite.OutboxEntry {
+	t.Helper()
+	es, err := st.ClaimOutbox(t.Context(), owner, kinds, now, lease, limit)
+	require.NoError(t, err, "ClaimOutbox")
+	return es
+}
+
+func entryIDs(es []*invite.OutboxEntry) []string {
+	ids := make([]string, len(es))
+	for i, e := range es {
+		ids[i] = e.ID
+	}
+	return ids
+}
+
+func settle(t *testing.T, st outboxStore, owner string, now time.Time, ss ...invite.Settlement) int {
+	t.Helper()
+	n, err := st.SettleOutbox(t.Context(), owner, now, ss)
+	require.NoError(t, err, "SettleOutbox")
+	return n
+}
+
+func stats(t *testing.T, st outboxStore) invite.OutboxStats {
+	t.Helper()
+	s, err := st.OutboxStats(t.Context())
+	require.NoError(t, err, "OutboxStats")
+	return s
+}
+
+// requireEvent checks that a claimed event entry carries ev.
+func requireEvent(t *testing.T, ev invite.Event, e *invite.OutboxEntry) {
+	t.Helper()
+	require.Equal(t, invite.OutboxEvent, e.Kind)
+	require.Equal(t, ev.ID, e.ID)
+	require.Equal(t, ev.TenantID, e.TenantID)
+	require.Equal(t, ev.InvitationID, e.InvitationID)
+	require.NotNil(t, e.Event, "Event")
+	require.Nil(t, e.Message, "Message")
+	got := e.Event
+	require.Equal(t, ev.ID, got.ID)
+	require.Equal(t, ev.Type, got.Type)
+	require.Equal(t, ev.Version, got.Version)
+	requireTime(t, ev.Time, got.Time, "Event.Time")
+	requireTime(t, ev.Time, e.CreatedAt, "CreatedAt")
+	require.Equal(t, ev.TenantID, got.TenantID)
+	require.Equal(t, ev.InvitationID, got.InvitationID)
+	require.Equal(t, ev.Actor, got.Actor)
+	for _, p := range [][2]*invite.Invitation{{ev.Old, got.Old}, {ev.New, got.New}} {
+		if p[0] == nil {
+			require.Nil(t, p[1])
+			continue
+		}
+		require.NotNil(t, p[1])
+		requireInvitationEqual(t, p[0], p[1], "Event")
+	}
+}
+
+// requireMessage checks that a claimed message entry carries msg.
+func requireMessage(t *testing.T, msg invite.QueuedMessage, e *invite.OutboxEntry) {
+	t.Helper()
+	require.Equal(t, invite.OutboxMessage, e.Kind)
+	require.Equal(t, msg.ID, e.ID)
+	require.Equal(t, msg.TenantID, e.TenantID)
+	require.Equal(t, msg.InvitationID, e.InvitationID)
+	requireTime(t, msg.CreatedAt, e.CreatedAt, "CreatedAt")
+	require.Nil(t, e.Event, "Event")
+	require.NotNil(t, e.Message, "Message")
+	got := *e.Message
+	requireTime(t, msg.CreatedAt, got.CreatedAt, "Message.CreatedAt")
+	requireTime(t, msg.AvailableAt, got.AvailableAt, "Message.AvailableAt")
+	got.CreatedAt, got.AvailableAt = msg.CreatedAt, msg.AvailableAt
+	require.Equal(t, msg, got)
+}
+
+func (o *outboxSuite) testQueue(t *testing.T) {
+	t.Run("EventsAndMessages", func(t *testing.T) {
+		st := o.store(t)
+		r := fullRecord(tenantA)
+		b := batch(ins(r))
+		b.Events[0].Actor = invite.Actor{Kind: invite.ActorAdmin, ID: "admin-7"}
+		msg := message(r, us(1), us(1))
+		b.Messages = append(b.Messages, msg)
+		require.NoError(t, st.Apply(t.Context(), b))
+
+		now := b.Events[0].Time.Add(time.Second)
+		es := claim(t, st, "d1", now, 10)
+		require.Len(t, es, 2)
+		byID := map[string]*invite.OutboxEntry{es[0].ID: es[0], es[1].ID: es[1]}
+		requireEvent(t, b.Events[0], byID[b.Events[0].ID])
+		requireMessage(t, msg, byID[msg.ID])
+		for _, e := range es {
+			require.Equal(t, 1, e.Attempts)
+			require.Equal(t, "d1", e.Owner)
+			requireTime(t, now.Add(lease), e.AvailableAt, "AvailableAt")
+			require.True(t, e.DeliveredAt.IsZero() && e.DeadAt.IsZero())
+			require.Equal(t, "", e.LastError)
+		}
+	})
+
+	t.Run("UpdateAndDeleteEvents", func(t *testing.T) {
+		st := o.store(t)
+		r := newRecord(tenantA)
+		mustApply(t, st, ins(r))
+		u := next(r)
+		mustApply(t, st, upd(u, 1))
+		es := claim(t, st, "d1", u.Invitation.UpdatedAt, 10)
+		require.Len(t, es, 2)
+		slices.SortFunc(es, func(a, b *invite.OutboxEntry) int { return a.CreatedAt.Compare(b.CreatedAt) })
+		require.Equal(t, invite.EventCreated, es[0].Event.Type)
+		require.Equal(t, invite.EventUpdated, es[1].Event.Type)
+		require.Equal(t, int64(2), es[1].Event.New.Version)
+	})
+
+	t.Run("FailedBatchQueuesNothing", func(t *testing.T) {
+		st := o.store(t)
+		r := newRecord(tenantA)
+		mustApply(t, st, ins(r))
+		dup := newRecord(tenantA, func(x *invite.Record) { x.Invitation.ID = r.Invitation.ID })
+		b := batch(ins(newRecord(tenantA)), ins(dup))
+		b.Messages = append(b.Messages, message(dup, base, base))
+		err := st.Apply(t.Context(), b)
+		require.ErrorIs(t, err, invite.ErrAlreadyExists)
+		es := claim(t, st, "d1", us(10), 10)
+		require.Len(t, es, 1, "only the first insert's event")
+		require.Equal(t, r.Invitation.ID, es[0].InvitationID)
+
+		stale := next(next(r))
+		b = batch(upd(stale, 2))
+		b.Messages = append(b.Messages, message(r, base, base))
+		require.ErrorIs(t, st.Apply(t.Context(), b), invite.ErrConflict)
+		require.Empty(t, claim(t, st, "d2", us(10).Add(2*lease), 10, invite.OutboxMessage))
+	})
+
+	t.Run("MessagesOnly", func(t *testing.T) {
+		st := o.store(t)
+		r := newRecord(tenantA)
+		b := &invite.Batch{Writes: []invite.Write{ins(r)}, Messages: []invite.QueuedMessage{message(r, base, base)}}
+		require.NoError(t, st.Apply(t.Context(), b))
+		es := claim(t, st, "d1", base, 10)
+		require.Len(t, es, 1)
+		requireMessage(t, b.Messages[0], es[0])
+	})
+}
+
+func (o *outboxSuite) testClaim(t *testing.T) {
+	t.Run("DueOnlySoonestFirst", func(t *testing.T) {
+		st := o.store(t)
+		_, _, late := queued(t, st, tenantA, us(300))
+		_, _, soon := queued(t, st, tenantB, us(100))
+		_, _, mid := queued(t, st, tenantA, us(200))
+
+		es := claim(t, st, "d1", us(250), 10, invite.OutboxMessage)
+		require.Equal(t, []string{soon.ID, mid.ID}, entryIDs(es), "due messages, soonest first")
+		es = claim(t, st, "d1", us(300), 1, invite.OutboxMessage)
+		require.Equal(t, []string{late.ID}, entryIDs(es), "AvailableAt is inclusive")
+	})
+
+	t.Run("Kinds", func(t *testing.T) {
+		st := o.store(t)
+		_, ev, msg := queued(t, st, tenantA, base)
+		es := claim(t, st, "d1", us(1), 10, invite.OutboxEvent)
+		require.Equal(t, []string{ev.ID}, entryIDs(es))
+		es = claim(t, st, "d1", us(1), 10, invite.OutboxMessage)
+		require.Equal(t, []string{msg.ID}, entryIDs(es))
+		require.Empty(t, claim(t, st, "d1", us(1), 10))
+	})
+
+	t.Run("Limit", func(t *testing.T) {
+		st := o.store(t)
+		for range 5 {
+			queued(t, st, tenantA, base)
+		}
+		require.Len(t, claim(t, st, "d1", us(1), 3, invite.OutboxMessage), 3)
+		require.Len(t, claim(t, st, "d2", us(1), 3, invite.OutboxMessage), 2)
+		require.Empty(t, claim(t, st, "d3", us(1), 3, invite.OutboxMessage))
+	})
+
+	t.Run("LeaseAndReclaim", func(t *testing.T) {
+		st := o.store(t)
+		_, _, msg := queued(t, st, tenantA, base)
+		now := us(10)
+		es := claim(t, st, "d1", now, 10, invite.OutboxMessage)
+		require.Len(t, es, 1)
+		require.Empty(t, claim(t, st, "d2", now.Add(lease-time.Microsecond), 10, invite.OutboxMessage), "leased")
+
+		es = claim(t, st, "d2", now.Add(lease), 10, invite.OutboxMessage)
+		require.Len(t, es, 1, "the lease ran out")
+		require.Equal(t, msg.ID, es[0].ID)
+		require.Equal(t, 2, es[0].Attempts)
+		require.Equal(t, "d2", es[0].Owner)
+		requireTime(t, now.Add(2*lease), es[0].AvailableAt, "AvailableAt")
+
+		// d1's claim is gone: its settlement does nothing.
+		require.Zero(t, settle(t, st, "d1", now, invite.Settlement{ID: msg.ID, Attempt: 1, Outcome: invite.Delivered}))
+		require.Equal(t, 1, settle(t, st, "d2", now, invite.Settlement{ID: msg.ID, Attempt: 2, Outcome: invite.Delivered}))
+		require.Empty(t, claim(t, st, "d3", now.Add(10*lease), 10, invite.OutboxMessage))
+	})
+}
+
+func (o *outboxSuite) testSettle(t *testing.T) {
+	at := us(1000)
+	t.Run("Outcomes", func(t *testing.T) {
+		st := o.store(t)
+		var msgs []invite.QueuedMessage
+		for range 4 {
+			_, _, m := queued(t, st, tenantA, base)
+			msgs = append(msgs, m)
+		}
+		es := claim(t, st, "d1", at, 10, invite.OutboxMessage)
+		require.Len(t, es, 4)
+		n := settle(t, st, "d1", at,
+			invite.Settlement{ID: msgs[0].ID, Attempt: 1, Outcome: invite.Delivered},
+			invite.Settlement{ID: msgs[1].ID, Attempt: 1, Outcome: invite.Retry, At: at.Add(time.Hour), Error: "smtp: 451 try later"},
+			invite.Settlement{ID: msgs[2].ID, Attempt: 1, Outcome: invite.Dead, Error: "smtp: 550 no such user"},
+			invite.Settlement{ID: msgs[3].ID, Attempt: 1, Outcome: invite.Release, At: at.Add(time.Second)},
+		)
+		require.Equal(t, 4, n)
+
+		es = claim(t, st, "d2", at.Add(time.Second), 10, invite.OutboxMessage)
+		require.Equal(t, []string{msgs[3].ID}, entryIDs(es), "released: due at At")
+		require.Equal(t, 1, es[0].Attempts, "a release does not count as an attempt")
+		require.Equal(t, 1, settle(t, st, "d2", at, invite.Settlement{ID: msgs[3].ID, Attempt: 1, Outcome: invite.Delivered}))
+		es = claim(t, st, "d2", at.Add(time.Hour), 10, invite.OutboxMessage)
+		require.Equal(t, []string{msgs[1].ID}, entryIDs(es), "retried: due at At")
+		require.Equal(t, 2, es[0].Attempts)
+		require.Equal(t, "smtp: 451 try later", es[0].LastError)
+		require.Equal(t, 1, settle(t, st, "d2", at, invite.Settlement{ID: msgs[1].ID, Attempt: 2, Outcome: invite.Delivered}))
+		require.Empty(t, claim(t, st, "d2", at.Add(100*time.Hour), 10, invite.OutboxMessage), "delivered and dead entries are never due")
+
+		dead, err := st.ListDeadOutbox(t.Context(), tenantA, "", 10)
+		require.NoError(t, err)
+		require.Equal(t, []string{msgs[2].ID}, entryIDs(dead))
+		require.Equal(t, "smtp: 550 no such user", dead[0].LastError)
+		requireTime(t, at, dead[0].DeadAt, "DeadAt")
+		requireMessage(t, msgs[2], dead[0])
+	})
+
+	t.Run("StaleClaims", func(t *testing.T) {
+		st := o.store(t)
+		_, _, msg := queued(t, st, tenantA, base)
+		es := claim(t, st, "d1", at, 10, invite.OutboxMessage)
+		require.Len(t, es, 1)
+		for _, s := range []struct {
+			owner   string
+			attempt int
+		}{{"d2", 1}, {"d1", 2}, {"d1", 0}} {
+			for _, out := range []invite.Outcome{invite.Delivered, invite.Retry, invite.Dead, invite.Release} {
+				require.Zero(t, settle(t, st, s.owner, at, invite.Settlement{ID: msg.ID, Attempt: s.attempt, Outcome: out, At: at}),
+					"owner %s attempt %d outcome %d", s.owner, s.attempt, out)
+			}
+		}
+		require.Zero(t, settle(t, st, "d1", at, invite.Settlement{ID: newID(), Attempt: 1, Outcome: invite.Delivered}), "unknown id")
+		// Still held by d1: settle for real, once.
+		require.Equal(t, 1, settle(t, st, "d1", at, invite.Settlement{ID: msg.ID, Attempt: 1, Outcome: invite.Dead, Error: "x"}))
+		require.Zero(t, settle(t, st, "d1", at, invite.Settlement{ID: msg.ID, Attempt: 1, Outcome: invite.Delivered}), "settled already")
+		require.Equal(t, 1, stats(t, st).Dead)
+	})
+}
+
+func (o *outboxSuite) testBatchDelivered(t *testing.T) {
+	st := o.store(t)
+	r, _, msg := queued(t, st, tenantA, base)
+	_, _, other := queued(t, st, tenantA, base)
+	es := claim(t, st, "d1", us(5), 10, invite.OutboxMessage)
+	require.Len(t, es, 2)
+
+	// The write that records the delivery settles the message, whoever
+	// holds its claim; unknown ids are ignored.
+	u := next(r)
+	b := &invite.Batch{Writes: []invite.Write{upd(u, 1)}, Delivered: []string{msg.ID, newID()}}
+	require.NoError(t, st.Apply(t.Context(), b))
+	require.Zero(t, settle(t, st, "d1", us(6), invite.Settlement{ID: msg.ID, Attempt: 1, Outcome: invite.Retry, At: us(7)}))
+	require.Equal(t, 1, settle(t, st, "d1", us(6), invite.Settlement{ID: other.ID, Attempt: 1, Outcome: invite.Retry, At: us(7)}))
+	es = claim(t, st, "d2", us(7).Add(10*lease), 10, invite.OutboxMessage)
+	require.Equal(t, []string{other.ID}, entryIDs(es))
+
+	// A batch that fails settles nothing.
+	b = &invite.Batch{Writes: []invite.Write{upd(next(r), 1)}, Delivered: []string{other.ID}}
+	require.ErrorIs(t, st.Apply(t.Context(), b), invite.ErrConflict)
+	require.Equal(t, 1, settle(t, st, "d2", us(8), invite.Settlement{ID: other.ID, Attempt: 2, Outcome: invite.Delivered}))
+}
+
+func (o *outboxSuite) testDeadLetters(t *testing.T) {
+	st := o.store(t)
+	at := us(100)
+	var deadA []string
+	var deadB string
+	for i := range 5 {
+		tenant := tenantA
+		if i == 2 {
+			tenant = tenantB
+		}
+		_, _, m := queued(t, st, tenant, base)
+		if tenant == tenantA {
+			deadA = append(deadA, m.ID)
+		} else {
+			deadB = m.ID
+		}
+	}
+	es := claim(t, st, "d1", at, 10, invite.OutboxMessage)
+	require.Len(t, es, 5)
+	var ss []invite.Settlement
+	for _, e := range es {
+		ss = append(ss, invite.Settlement{ID: e.ID, Attempt: 1, Outcome: invite.Dead, Error: "gave up"})
+	}
+	require.Equal(t, 5, settle(t, st, "d1", at, ss...))
+	slices.Sort(deadA)
+
+	var got []string
+	after := ""
+	for {
+		page, err := st.ListDeadOutbox(t.Context(), tenantA, after, 3)
+		require.NoError(t, err)
+		require.LessOrEqual(t, len(page), 3)
+		if len(page) == 0 {
+			break
+		}
+		for _, e := range page {
+			require.Equal(t, tenantA, e.TenantID, "tenant isolation")
+		}
+		got = append(got, entryIDs(page)...)
+		after = page[len(page)-1].ID
+	}
+	require.Equal(t, deadA, got, "by id, paged")
+
+	// Re-drive: tenant-scoped; another tenant's id or a live entry is ignored.
+	n, err := st.RedriveOutbox(t.Context(), tenantA, []string{deadA[0], deadA[1], deadB, newID()}, at.Add(time.Hour))
+	require.NoError(t, err)
+	require.Equal(t, 2, n)
+	es = claim(t, st, "d2", at.Add(time.Hour-time.Microsecond), 10, invite.OutboxMessage)
+	require.Empty(t, es, "due at the re-drive's time")
+	es = claim(t, st, "d2", at.Add(time.Hour), 10, invite.OutboxMessage)
+	require.ElementsMatch(t, deadA[:2], entryIDs(es))
+	for _, e := range es {
+		require.Equal(t, 1, e.Attempts, "a re-driven entry starts its attempts over")
+		require.Equal(t, "gave up", e.LastError)
+	}
+	n, err = st.RedriveOutbox(t.Context(), tenantA, []string{deadA[0]}, at)
+	require.NoError(t, err)
+	require.Zero(t, n, "not dead any more")
+	left, err := st.ListDeadOutbox(t.Context(), tenantB, "", 10)
+	require.NoError(t, err)
+	require.Equal(t, []string{deadB}, entryIDs(left))
+	require.Equal(t, 3, stats(t, st).Dead)
+}
+
+func (o *outboxSuite) testRetention(t *testing.T) {
+	t.Run("DeleteForgetsEarlierEntries", func(t *testing.T) {
+		st := o.store(t)
+		// r has four earlier entries: a pending event, a delivered one, a
+		// dead one and a message.
+		r := newRecord(tenantA)
+		b := batch(ins(r))
+		b.Messages = append(b.Messages, message(r, base, base))
+		require.NoError(t, st.Apply(t.Context(), b))
+		created := b.Events[0]
+		u1, u2 := next(r), next(next(r))
+		mustApply(t, st, upd(u1, 1))
+		mustApply(t, st, upd(u2, 2))
+		es := claim(t, st, "d1", us(1).Add(time.Hour), 10, invite.OutboxEvent)
+		require.Len(t, es, 3)
+		var pending string
+		for _, e := range es {
+			switch e.Event.New.Version {
+			case 2:
+				require.Equal(t, 1, settle(t, st, "d1", us(2), invite.Settlement{ID: e.ID, Attempt: 1, Outcome: invite.Delivered}))
+			case 3:
+				require.Equal(t, 1, settle(t, st, "d1", us(2), invite.Settlement{ID: e.ID, Attempt: 1, Outcome: invite.Dead}))
+			default:
+				pending = e.ID
+				require.Equal(t, 1, settle(t, st, "d1", us(2), invite.Settlement{ID: e.ID, Attempt: 1, Outcome: invite.Retry, At: us(3)}))
+			}
+		}
+		require.Equal(t, created.ID, pending)
+		_, kev, kmsg := queued(t, st, tenantA, base)
+
+		b = batch(del(u2))
+		require.NoError(t, st.Apply(t.Context(), b))
+		es = claim(t, st, "d2", us(10).Add(time.Hour), 10)
+		require.ElementsMatch(t, []string{b.Events[0].ID, created.ID, kev.ID, kmsg.ID}, entryIDs(es),
+			"the deletion's event, the event still owed, and another invitation's entries")
+		dead, err := st.ListDeadOutbox(t.Context(), tenantA, "", 10)
+		require.NoError(t, err)
+		require.Empty(t, dead, "the dead event is forgotten")
+		s := stats(t, st)
+		require.Equal(t, 4, s.Pending)
+	})
+
+	t.Run("PurgeForgetsEntries", func(t *testing.T) {
+		st := o.store(t)
+		closed := closedRecord(tenantA)
+		b := batch(ins(closed))
+		b.Messages = append(b.Messages, message(closed, base, base))
+		require.NoError(t, st.Apply(t.Context(), b))
+		_, oev, omsg := queued(t, st, tenantB, base)
+		// One of the closed invitation's entries is dead, one pending.
+		es := claim(t, st, "d1", us(1), 1, invite.OutboxMessage)
+		require.Len(t, es, 1)
+		require.Equal(t, 1, settle(t, st, "d1", us(1), invite.Settlement{ID: b.Messages[0].ID, Attempt: 1, Outcome: invite.Dead}))
+
+		n, err := st.Purge(t.Context(), closed.Invitation.ClosedAt.Add(time.Hour), 10)
+		require.NoError(t, err)
+		require.Equal(t, 1, n)
+		dead, err := st.ListDeadOutbox(t.Context(), tenantA, "", 10)
+		require.NoError(t, err)
+		require.Empty(t, dead)
+		es = claim(t, st, "d2", us(2), 10)
+		require.ElementsMatch(t, []string{oev.ID, omsg.ID}, entryIDs(es))
+	})
+
+	t.Run("PurgeOutbox", func(t *testing.T) {
+		st := o.store(t)
+		var ids []string
+		for range 4 {
+			_, _, m := queued(t, st, tenantA, base)
+			ids = append(ids, m.ID)
+		}
+		es := claim(t, st, "d1", us(1), 10, invite.OutboxMessage)
+		require.Len(t, es, 4)
+		// Delivered at 10 and 20; one retried, one dead: only delivered
+		// entries are purged, by their delivery time.
+		require.Equal(t, 1, settle(t, st, "d1", us(10), invite.Settlement{ID: ids[0], Attempt: 1, Outcome: invite.Delivered}))
+		require.Equal(t, 1, settle(t, st, "d1", us(20), invite.Settlement{ID: ids[1], Attempt: 1, Outcome: invite.Delivered}))
+		require.Equal(t, 2, settle(t, st, "d1", us(20),
+			invite.Settlement{ID: ids[2], Attempt: 1, Outcome: invite.Retry, At: us(30)},
+			invite.Settlement{ID: ids[3], Attempt: 1, Outcome: invite.Dead}))
+		n, err := st.PurgeOutbox(t.Context(), us(20), 10)
+		require.NoError(t, err)
+		require.Equal(t, 1, n, "delivered before the cutoff (exclusive)")
+		n, err = st.PurgeOutbox(t.Context(), us(1000), 10)
+		require.NoError(t, err)
+		require.Equal(t, 1, n)
+		s := stats(t, st)
+		require.Equal(t, 5, s.Pending, "the four created events and the retried message")
+		require.Equal(t, 1, s.Dead)
+
+		// The limit holds.
+		for range 5 {
+			_, _, m := queued(t, st, tenantA, base)
+			es := claim(t, st, "d1", us(40), 1, invite.OutboxMessage)
+			require.Equal(t, []string{m.ID}, entryIDs(es))
+			require.Equal(t, 1, settle(t, st, "d1", us(40), invite.Settlement{ID: m.ID, Attempt: 1, Outcome: invite.Delivered}))
+		}
+		n, err = st.PurgeOutbox(t.Context(), us(41), 3)
+		require.NoError(t, err)
+		require.Equal(t, 3, n)
+	})
+}
+
+func (o *outboxSuite) testStats(t *testing.T) {
+	st := o.store(t)
+	require.Equal(t, invite.OutboxStats{}, stats(t, st))
+	r1 := newRecord(tenantA, created(us(10)))
+	r2 := newRecord(tenantB, created(us(5)))
+	for _, r := range []*invite.Record{r1, r2} {
+		b := batch(ins(r))
+		b.Messages = append(b.Messages, message(r, r.Invitation.CreatedAt, r.Invitation.CreatedAt))
+		require.NoError(t, st.Apply(t.Context(), b))
+	}
+	s := stats(t, st)
+	require.Equal(t, 4, s.Pending)
+	require.Zero(t, s.Dead)
+	requireTime(t, us(5), s.OldestPending, "OldestPending")
+
+	// Claimed entries are still pending; delivered and dead ones are not.
+	es := claim(t, st, "d1", us(20), 10)
+	require.Len(t, es, 4)
+	require.Equal(t, 4, stats(t, st).Pending)
+	var ss []invite.Settlement
+	for _, e := range es {
+		out := invite.Delivered
+		if e.TenantID == tenantB && e.Kind == invite.OutboxMessage {
+			out = invite.Dead
+		}
+		if e.TenantID == tenantA && e.Kind == invite.OutboxEvent {
+			out = invite.Retry
+		}
+		ss = append(ss, invite.Settlement{ID: e.ID, Attempt: 1, Outcome: out, At: us(30)})
+	}
+	require.Equal(t, 4, settle(t, st, "d1", us(20), ss...))
+	s = stats(t, st)
+	require.Equal(t, 1, s.Pending)
+	require.Equal(t, 1, s.Dead)
+	requireTime(t, us(10), s.OldestPending, "OldestPending")
+}
+
+func (o *outboxSuite) testConcurrentClaims(t *testing.T) {
+	st := o.store(t)
+	const entries, claimers = 120, 6
+	for range entries / 2 {
+		queued(t, st, tenantA, base)
+	}
+	var mu sync.Mutex
+	seen := map[string]string{}
+	var errs []error
+	var wg sync.WaitGroup
+	for c := range claimers {
+		owner := "d" + string(rune('a'+c))
+		wg.Go(func() {
+			for {
+				es, err := st.ClaimOutbox(t.Context(), owner, nil, us(1), time.Hour, 7)
+				if err != nil {
+					mu.Lock()
+					errs = append(errs, err)
+					mu.Unlock()
+					return
+				}
+				if len(es) == 0 {
+					return
+				}
+				var ss []invite.Settlement
+				mu.Lock()
+				for _, e := range es {
+					if prev, dup := seen[e.ID]; dup {
+						errs = append(errs, errors.New("entry "+e.ID+" claimed by "+prev+" and "+owner))
+					}
+					seen[e.ID] = owner
+					ss = append(ss, invite.Settlement{ID: e.ID, Attempt: e.Attempts, Outcome: invite.Delivered})
+				}
+				mu.Unlock()
+				if _, err := st.SettleOutbox(t.Context(), owner, us(2), ss); err != nil {
+					mu.Lock()
+					errs = append(errs, err)
+					mu.Unlock()
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	require.Empty(t, errs)
+	require.Len(t, seen, entries, "every entry claimed exactly once")
+	require.Zero(t, stats(t, st).Pending)
+}
+
+func (o *outboxSuite) testArguments(t *testing.T) {
+	st := o.store(t)
+	ctx := t.Context()
+	var ve *invite.ValidationError
+	_, err := st.ClaimOutbox(ctx, "", nil, base, lease, 1)
+	require.ErrorAs(t, err, &ve, "empty owner")
+	_, err = st.ClaimOutbox(ctx, "d1", nil, base, lease, 0)
+	require.ErrorAs(t, err, &ve, "limit 0")
+	_, err = st.ClaimOutbox(ctx, "d1", nil, base, 0, 1)
+	require.ErrorAs(t, err, &ve, "lease 0")
+	_, err = st.ClaimOutbox(ctx, "d1", []invite.OutboxKind{"sms"}, base, lease, 1)
+	require.ErrorAs(t, err, &ve, "unknown kind")
+	_, err = st.SettleOutbox(ctx, "", base, []invite.Settlement{{ID: "x", Attempt: 1, Outcome: invite.Delivered}})
+	require.ErrorAs(t, err, &ve, "empty owner")
+	_, err = st.SettleOutbox(ctx, "d1", base, []invite.Settlement{{ID: "x", Attempt: 1, Outcome: 0}})
+	require.ErrorAs(t, err, &ve, "no outcome")
+	_, err = st.ListDeadOutbox(ctx, "", "", 10)
+	require.ErrorAs(t, err, &ve, "empty tenant")
+	_, err = st.ListDeadOutbox(ctx, tenantA, "", 0)
+	require.ErrorAs(t, err, &ve, "limit 0")
+	_, err = st.RedriveOutbox(ctx, "", []string{"x"}, base)
+	require.ErrorAs(t, err, &ve, "empty tenant")
+	_, err = st.PurgeOutbox(ctx, base, 0)
+	require.ErrorAs(t, err, &ve, "limit 0")
+
+	r := newRecord(tenantA)
+	b := &invite.Batch{Writes: []invite.Write{ins(r)}, Messages: []invite.QueuedMessage{{TenantID: tenantA, InvitationID: r.Invitation.ID, CreatedAt: base, AvailableAt: base}}}
+	require.ErrorAs(t, st.Apply(ctx, b), &ve, "a message without an id")
+	require.ErrorIs(t, st.Apply(ctx, &invite.Batch{Writes: []invite.Write{ins(r)}, Delivered: []string{""}}), invite.ErrInvalid, "an empty delivered id")
+	_, err = st.Get(ctx, tenantA, r.Invitation.ID)
+	require.ErrorIs(t, err, invite.ErrNotFound, "nothing written")
+}
