@@ -269,6 +269,12 @@ func (s *Store) inSavepoint(ctx context.Context, op string, fn func(ex DBTX) err
 	return nil
 }
 
+// forgotten is the condition selecting the outbox rows of a deleted
+// invitation that its Delete removes: all but the events still owed to the
+// event sink (neither delivered nor dead). Its messages have nothing left
+// to send; its delivered and dead events hold the invitee's data.
+const forgotten = "(kind = 'message' OR delivered_at IS NOT NULL OR dead_at IS NOT NULL)"
+
 // The SQL sets of the states.
 const (
 	openStates   = "('pending', 'sent')"
@@ -282,8 +288,8 @@ type queries struct {
 	// currentReads.
 	locked *queries
 	// deleteTokens deletes the token rows of an invitation, deleteOutbox
-	// its outbox rows.
-	deleteTokens, deleteOutbox string
+	// its outbox rows (Purge), forgetOutbox those a Delete removes.
+	deleteTokens, deleteOutbox, forgetOutbox string
 	// insert, delete, update and updateKeep are txWrite's statements (see
 	// buildUpdates).
 	insert, delete, update, updateKeep string
@@ -301,6 +307,7 @@ func (s *Store) buildQueries() *queries {
 		version:      bind(s.dl, "SELECT version FROM "+s.invitations+" WHERE tenant_id = ? AND id = ?"),
 		deleteTokens: bind(s.dl, "DELETE FROM "+s.tokens+" WHERE tenant_id = ? AND invitation_id = ?"),
 		deleteOutbox: bind(s.dl, "DELETE FROM "+s.outbox+" WHERE tenant_id = ? AND invitation_id = ?"),
+		forgetOutbox: bind(s.dl, "DELETE FROM "+s.outbox+" WHERE tenant_id = ? AND invitation_id = ? AND "+forgotten),
 	}
 	if lock := s.dl.currentReads(); lock != "" {
 		q.locked = &queries{get: q.get + lock, getByIdempotencyKey: q.getByIdempotencyKey + lock,
