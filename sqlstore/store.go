@@ -142,9 +142,10 @@ func New(db DBTX, cfg Config) (*Store, error) {
 // collides with a row, the Store WithTx returned reads with FOR UPDATE from
 // then on, so that the Manager's retry reads the current rows and answers
 // as it would outside a transaction (ErrAlreadyAccepted, a replay, a
-// superseded invitation). The events of a write go into the outbox inside tx
-// and commit with it; a Manager's EventSink, though, is called when Apply
-// returns, before the host commits or rolls back.
+// superseded invitation). The outbox rows of a write (its events and
+// messages) go into the outbox inside tx and commit or roll back with it;
+// the returned Store reports InHostTransaction, so a Manager sends and
+// publishes nothing itself, and a dispatcher delivers what tx committed.
 // The returned Store must not be used after tx ends, nor from two
 // goroutines at once. Migrate refuses to run on it. tx must not be nil.
 func (s *Store) WithTx(tx *sql.Tx) *Store {
