@@ -453,10 +453,11 @@ func (s *Store) PurgeOutbox(ctx context.Context, before time.Time, limit int) (i
 }
 
 // purgeOutboxByIDs is purgeOutbox of PostgreSQL and SQLite: one DELETE of
-// the ids a subquery selects.
-func (s *Store) purgeOutboxByIDs(ctx context.Context, before time.Time, limit int) (int, error) {
-	q := bind(s.dl, "DELETE FROM "+s.outbox+" WHERE id IN (SELECT id FROM "+s.outbox+
-		" WHERE delivered_at < ? ORDER BY delivered_at LIMIT ?)")
+// the ids a subquery selects, compared with id by open, the subquery, and
+// then close.
+func (s *Store) purgeOutboxByIDs(ctx context.Context, open, close string, before time.Time, limit int) (int, error) {
+	q := bind(s.dl, "DELETE FROM "+s.outbox+" WHERE id "+open+"SELECT id FROM "+s.outbox+
+		" WHERE delivered_at < ? ORDER BY delivered_at LIMIT ?"+close)
 	var n int64
 	err := s.writeOnce(ctx, func(ex DBTX) (err error) {
 		if n, err = affected(ex.ExecContext(ctx, q, s.dl.timeValue(before), limit)); err != nil {

@@ -102,8 +102,11 @@ func (pg *postgres) claim(ctx context.Context, s *Store, c *claimRequest) ([]*in
 	return out, nil
 }
 
-func (*postgres) purgeOutbox(ctx context.Context, s *Store, before time.Time, limit int) (int, error) {
-	return s.purgeOutboxByIDs(ctx, before, limit)
+// purgeOutbox deletes by = ANY(ARRAY(subquery)): the ids are looked up by
+// primary key, where id IN (subquery) may be planned as a hash join over
+// the whole table.
+func (pg *postgres) purgeOutbox(ctx context.Context, s *Store, before time.Time, limit int) (int, error) {
+	return s.purgeOutboxByIDs(ctx, "= ANY(ARRAY(", "))", before, limit)
 }
 
 // apply runs a lone write, on a Store that owns its transactions, as one

@@ -68,7 +68,7 @@ func (*sqlite) claim(ctx context.Context, s *Store, c *claimRequest) ([]*invite.
 }
 
 func (*sqlite) purgeOutbox(ctx context.Context, s *Store, before time.Time, limit int) (int, error) {
-	return s.purgeOutboxByIDs(ctx, before, limit)
+	return s.purgeOutboxByIDs(ctx, "IN (", ")", before, limit)
 }
 
 // purge selects the ids and deletes them, with their token and outbox
