@@ -254,6 +254,18 @@ func TestConformanceStrictIsolation(t *testing.T) {
 			// means storetest renamed some, and concurrentSubtests needs
 			// updating.
 			require.GreaterOrEqual(t, ran, 11, "concurrent storetest subtests run (see concurrentSubtests)")
+			// The outbox's concurrent claimers: SKIP LOCKED under the
+			// stricter level.
+			claims := 0
+			storetest.RunOutbox(t, func(t *testing.T) invite.Store {
+				if !strings.HasSuffix(t.Name(), "/ConcurrentClaims") {
+					t.Skip("no concurrency (TestOutboxConformance runs it)")
+				}
+				claims++
+				st, _ := be.newStore(t)
+				return st
+			})
+			require.Equal(t, 1, claims, "storetest.RunOutbox's ConcurrentClaims ran")
 		})
 	}
 }
