@@ -276,11 +276,17 @@ func rebind(q string) string {
 	return string(out)
 }
 
+// discardEvents is an EventSink that drops every event: with it, the
+// Manager builds the events of every change, which the Store queues in its
+// outbox, where the tests look for them.
+var discardEvents = invite.EventSinkFunc(func(context.Context, []invite.Event) error { return nil })
+
 // manager returns a Manager on st that returns secrets instead of sending
-// them, with cheap code hashing.
+// them, with cheap code hashing, and that builds events (discardEvents).
 func manager(t testing.TB, st invite.Store) *invite.Manager {
 	t.Helper()
-	m, err := invite.New(st, invite.Config{CodeHashParams: invite.CodeHashParams{Time: 1, MemoryKiB: 64, Threads: 1}})
+	m, err := invite.New(st, invite.Config{CodeHashParams: invite.CodeHashParams{Time: 1, MemoryKiB: 64, Threads: 1},
+		EventSink: discardEvents})
 	require.NoError(t, err)
 	return m
 }

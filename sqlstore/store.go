@@ -196,6 +196,12 @@ const savepoint = "invite_sqlstore"
 // inside the host's transaction. fn returns errors already wrapped; only
 // the transaction's own failures are wrapped here, under op.
 func (s *Store) atomically(ctx context.Context, op string, fn func(ex DBTX) error) error {
+	return s.atomicallyWith(ctx, op, nil, fn)
+}
+
+// atomicallyWith is atomically, with a transaction of the Store's own
+// begun with opts (a host's transaction keeps its own).
+func (s *Store) atomicallyWith(ctx context.Context, op string, opts *sql.TxOptions, fn func(ex DBTX) error) error {
 	if s.begin == nil {
 		return s.inSavepoint(ctx, op, fn)
 	}
@@ -204,7 +210,7 @@ func (s *Store) atomically(ctx context.Context, op string, fn func(ex DBTX) erro
 		return err
 	}
 	defer release()
-	tx, err := s.begin.BeginTx(ctx, nil)
+	tx, err := s.begin.BeginTx(ctx, opts)
 	if err != nil {
 		return wrap(op+": begin", err)
 	}
@@ -275,8 +281,9 @@ type queries struct {
 	// locked has the same reads as locking reads, where the dialect has
 	// currentReads.
 	locked *queries
-	// deleteTokens deletes the token rows of an invitation.
-	deleteTokens string
+	// deleteTokens deletes the token rows of an invitation, deleteOutbox
+	// its outbox rows.
+	deleteTokens, deleteOutbox string
 	// insert, delete, update and updateKeep are txWrite's statements (see
 	// buildUpdates).
 	insert, delete, update, updateKeep string
@@ -293,6 +300,7 @@ func (s *Store) buildQueries() *queries {
 			" WHERE k.token_hash = ?"),
 		version:      bind(s.dl, "SELECT version FROM "+s.invitations+" WHERE tenant_id = ? AND id = ?"),
 		deleteTokens: bind(s.dl, "DELETE FROM "+s.tokens+" WHERE tenant_id = ? AND invitation_id = ?"),
+		deleteOutbox: bind(s.dl, "DELETE FROM "+s.outbox+" WHERE tenant_id = ? AND invitation_id = ?"),
 	}
 	if lock := s.dl.currentReads(); lock != "" {
 		q.locked = &queries{get: q.get + lock, getByIdempotencyKey: q.getByIdempotencyKey + lock,
