@@ -95,9 +95,15 @@ type config struct {
 	tenants    int
 	verbose    bool
 	cpuprofile string
+	deliverN   int
 }
 
-var allOps = []string{"lookup", "accept", "create"}
+// allOps are the operations in the order they are measured; defaultOps
+// those measured without -measure.
+var (
+	allOps     = []string{"lookup", "accept", "create", "create-send", "deliver"}
+	defaultOps = allOps[:3]
+)
 
 func main() { os.Exit(run()) }
 
@@ -161,7 +167,8 @@ func parseFlags(args []string) (config, error) {
 	fs.StringVar(&cfg.prefix, "prefix", "", "table prefix (default: a fresh random one)")
 	fs.BoolVar(&cfg.keep, "keep", false, "keep the tables (and the SQLite file) at the end")
 	fs.BoolVar(&cfg.jsonOut, "json", false, "print the results as JSON")
-	measure := fs.String("measure", strings.Join(allOps, ","), "operations to measure")
+	measure := fs.String("measure", strings.Join(defaultOps, ","), "operations to measure: "+strings.Join(allOps, ","))
+	fs.IntVar(&cfg.deliverN, "deliver-n", 2000, "deliver: queued messages drained per window")
 	fs.IntVar(&cfg.tenants, "tenants", 100, "tenants per side")
 	fs.BoolVar(&cfg.verbose, "v", false, "print every window")
 	fs.StringVar(&cfg.cpuprofile, "cpuprofile", "", "write a CPU profile of the whole run to this file")
@@ -196,8 +203,8 @@ func parseFlags(args []string) (config, error) {
 	if cfg.warmup == 0 {
 		cfg.warmup = min(cfg.duration/5, time.Second)
 	}
-	if cfg.conns < 1 || cfg.rounds < 1 || cfg.preload < 1 || cfg.tenants < 1 || cfg.duration <= 0 || cfg.ops < 0 {
-		return cfg, fmt.Errorf("-conns, -rounds, -preload, -tenants and -duration must be positive")
+	if cfg.conns < 1 || cfg.rounds < 1 || cfg.preload < 1 || cfg.tenants < 1 || cfg.duration <= 0 || cfg.ops < 0 || cfg.deliverN < 1 {
+		return cfg, fmt.Errorf("-conns, -rounds, -preload, -tenants, -duration and -deliver-n must be positive")
 	}
 	cfg.compare = []int{cfg.preload}
 	if *compare != "" {
@@ -244,7 +251,9 @@ type bench struct {
 	tokens    []string
 	// acceptRate estimates each side's Accept rate, to size its pools.
 	acceptRate [2]float64
-	log        io.Writer
+	// dlv is the state of create-send and deliver, made on first use.
+	dlv *delivery
+	log io.Writer
 }
 
 func randomHex(n int) string {
@@ -482,11 +491,21 @@ func (b *bench) opFunc(op string, s side) (opFunc, func(ctx context.Context, d t
 }
 
 func (b *bench) measureOp(ctx context.Context, op string) (opResult, error) {
+	if op == "deliver" {
+		return b.measureDeliver(ctx)
+	}
 	res := opResult{Op: op, RowsAtStart: b.rows.Load()}
 	var fns [2]opFunc
 	var preps [2]func(context.Context, time.Duration, int) error
 	for _, s := range []side{lib, raw} {
-		fns[s], preps[s] = b.opFunc(op, s)
+		if op == "create-send" {
+			var err error
+			if fns[s], err = b.createSendFunc(s); err != nil {
+				return res, err
+			}
+		} else {
+			fns[s], preps[s] = b.opFunc(op, s)
+		}
 		if b.acceptRate[s] == 0 {
 			b.acceptRate[s] = 1000
 		}
@@ -566,7 +585,7 @@ func (b *bench) rowCheck(ctx context.Context) ([]string, error) {
 	if b.d == sqlstore.MySQL {
 		side = "CAST(substr(tenant_id, 1, 3) AS CHAR)"
 	}
-	kind := "CASE WHEN email_key LIKE 'u%' THEN 'create' ELSE 'bulk' END"
+	kind := "CASE WHEN email_key LIKE 'u%' THEN 'create' WHEN email_key LIKE 's%' THEN 'send' WHEN email_key LIKE 'q%' THEN 'queued' ELSE 'bulk' END"
 	q := "SELECT " + side + ", " + kind + ", state, count(*), avg(" + docLen + "), count(email_key), count(inviter_id), count(token_hash)," +
 		" count(phone_key) + count(user_key) + count(idempotency_key) + count(prev_tokens) + count(code_hash), count(closed_at), sum(code_failures), sum(version)" +
 		" FROM " + b.t.invitations + " GROUP BY 1, 2, 3 ORDER BY 2, 3, 1"
