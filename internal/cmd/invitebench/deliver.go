@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"sync"
@@ -171,11 +172,13 @@ func (b *bench) drainWindow(ctx context.Context, s side, n int) (window, error) 
 	cpu0 := processCPU()
 	start := time.Now()
 	var got int
-	if s == lib {
-		got, err = dl.disp.Drain(ctx)
-	} else {
-		got, err = dl.raw.drain(ctx)
-	}
+	pprof.Do(ctx, pprof.Labels("op", "deliver", "side", s.String()), func(ctx context.Context) {
+		if s == lib {
+			got, err = dl.disp.Drain(ctx)
+		} else {
+			got, err = dl.raw.drain(ctx)
+		}
+	})
 	elapsed := time.Since(start)
 	cpu := processCPU() - cpu0
 	if err != nil {

@@ -67,8 +67,10 @@
 // the first three), -deliver-n, -prefix, -keep, -json, -v
 // (every window, and the CPU time this process used per operation, the Go
 // side of the cost, as the median of each side's windows; -json has it
-// too), -cpuprofile (of the whole run: compare the trees under
-// invite.(*Manager).Create and main.(*rawClient).create, for instance).
+// too), -cpuprofile (of the whole run; each window's samples carry the
+// labels op and side: go tool pprof -tagfocus side=lib -tagfocus
+// op=deliver, or compare the trees under invite.(*Manager).Create and
+// main.(*rawClient).create).
 // go test -bench . ./internal/cmd/invitebench runs each operation of both
 // sides one at a time on one connection, with allocations and CPU time per
 // operation (SQLite, and PostgreSQL and MySQL when their DSNs are set).

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"runtime/pprof"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -260,7 +261,11 @@ func (b *bench) measureOp(ctx context.Context, op string) (opResult, error) {
 				return window{}, err
 			}
 		}
-		w, err := runWindow(ctx, b.cfg.conns, ops, d, fns[s])
+		var w window
+		var err error
+		pprof.Do(ctx, pprof.Labels("op", op, "side", s.String()), func(ctx context.Context) {
+			w, err = runWindow(ctx, b.cfg.conns, ops, d, fns[s])
+		})
 		if err != nil {
 			return w, fmt.Errorf("%s: %w", s, err)
 		}
