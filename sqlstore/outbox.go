@@ -46,7 +46,7 @@ type claimRequest struct {
 
 // ClaimOutbox implements invite.Outbox: it claims up to limit due rows of
 // the given kinds (every kind when kinds is empty), soonest available_at
-// first, for owner, and returns them as claimed (attempts one more, owner
+// first (then by id), for owner, and returns them as claimed (attempts one more, owner
 // set, available_at now+lease), in that order.
 //
 // On PostgreSQL it is one statement: an UPDATE of the rows a CTE selects
@@ -121,7 +121,7 @@ func (s *Store) txClaim(ctx context.Context, c *claimRequest, lock string) ([]*i
 		a := &args{dl: s.dl}
 		cond, order := s.dl.outboxDue(a.add(s.dl.timeValue(c.now)))
 		q := "SELECT " + entryColumns + " FROM " + s.outbox + " WHERE " + cond + c.kindCond(a) +
-			" ORDER BY " + order + " LIMIT " + a.add(c.limit) + lock
+			" ORDER BY " + order + ", " + s.dl.idOrder() + " LIMIT " + a.add(c.limit) + lock
 		var err error
 		if out, err = s.queryEntries(ctx, ex, "claim outbox", q, a.vals...); err != nil {
 			return err
@@ -433,13 +433,13 @@ func (s *Store) RedriveOutbox(ctx context.Context, tenantID string, ids []string
 // many it deleted: on PostgreSQL and SQLite one DELETE of the ids a
 // subquery selects on the index of delivered rows; on MySQL and MariaDB
 // one DELETE ... ORDER BY delivered_at LIMIT, at READ COMMITTED (no gap
-// locks). A limit below 1 deletes nothing.
+// locks). A limit below 1 is an *invite.ValidationError.
 func (s *Store) PurgeOutbox(ctx context.Context, before time.Time, limit int) (int, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}
 	if limit < 1 {
-		return 0, nil
+		return 0, invalid("limit", "must be at least 1")
 	}
 	var n int
 	err := s.retrying(ctx, func() (err error) {

@@ -221,8 +221,9 @@ func TestOutboxLifecycle(t *testing.T) {
 }
 
 // TestOutboxDeleteAndPurge checks that a Delete removes the outbox rows of
-// the invitation's earlier batches but keeps its own, and that Purge
-// removes every row of the invitations it purges, and nothing else.
+// the invitation's earlier batches but the events still owed, and keeps
+// its own, and that Purge removes every row of the invitations it purges,
+// and nothing else.
 func TestOutboxDeleteAndPurge(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, be backend) {
 		ctx := context.Background()
@@ -238,7 +239,11 @@ func TestOutboxDeleteAndPurge(t *testing.T) {
 		require.NoError(t, st.Apply(ctx, &invite.Batch{Messages: []invite.QueuedMessage{queue("m-gone", gone.ID), queue("m-kept", kept.ID)}}))
 		rec, err := st.Get(ctx, "tenant-1", gone.ID)
 		require.NoError(t, err)
+		goneEvent := outboxIDs(t, be, db, p, "invitation_id = ? AND kind = 'event'", gone.ID)
+		require.Len(t, goneEvent, 1, "the created event")
 		require.Len(t, outboxIDs(t, be, db, p, "invitation_id = ?", gone.ID), 2)
+		// Delivered, it goes with the Delete.
+		require.NoError(t, st.Apply(ctx, &invite.Batch{Delivered: goneEvent}))
 
 		// The Delete with its own event and message, settling another
 		// invitation's message (on PostgreSQL, the write is split in two
@@ -253,14 +258,21 @@ func TestOutboxDeleteAndPurge(t *testing.T) {
 			"the earlier rows are gone, the batch's own stay")
 		require.Len(t, outboxIDs(t, be, db, p, "invitation_id = ?", kept.ID), 2, "another invitation's rows stay")
 		require.Equal(t, []string{"m-kept"}, outboxIDs(t, be, db, p, "delivered_at IS NOT NULL"))
+		stats, err := st.OutboxStats(ctx)
+		require.NoError(t, err)
+		require.Equal(t, 3, stats.Pending, "kept's created event, gone's deleted event and message")
 
 		// The lone Delete without Delivered: PostgreSQL's one statement.
 		other := create(t, m, "other@example.com").Invitation
 		rec, err = st.Get(ctx, "tenant-1", other.ID)
 		require.NoError(t, err)
+		require.NoError(t, st.Apply(ctx, &invite.Batch{Messages: []invite.QueuedMessage{queue("m-other", other.ID)}}))
+		owed := outboxIDs(t, be, db, p, "invitation_id = ? AND kind = 'event'", other.ID)
+		require.Len(t, owed, 1, "the created event")
 		require.NoError(t, st.Apply(ctx, &invite.Batch{Writes: []invite.Write{{Record: rec, Expect: rec.Invitation.Version, Delete: true}},
 			Events: []invite.Event{{ID: "ev-deleted-2", Type: invite.EventDeleted, Time: now, TenantID: "tenant-1", InvitationID: other.ID}}}))
-		require.Equal(t, []string{"ev-deleted-2"}, outboxIDs(t, be, db, p, "invitation_id = ?", other.ID))
+		require.ElementsMatch(t, []string{"ev-deleted-2", owed[0]}, outboxIDs(t, be, db, p, "invitation_id = ?", other.ID),
+			"the message is gone, the event still owed stays")
 
 		// Purge: the revoked invitation's rows go, with it.
 		_, err = m.Revoke(ctx, "tenant-1", kept.ID, "")

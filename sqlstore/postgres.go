@@ -65,7 +65,7 @@ func (pg *postgres) claim(ctx context.Context, s *Store, c *claimRequest) ([]*in
 	owner, until := a.add(c.owner), a.add(pg.timeValue(c.until))
 	cond, order := pg.outboxDue(a.add(pg.timeValue(c.now)))
 	cond += c.kindCond(a)
-	q := "WITH c AS (SELECT id, available_at FROM " + s.outbox + " WHERE " + cond + " ORDER BY " + order +
+	q := "WITH c AS (SELECT id, available_at FROM " + s.outbox + " WHERE " + cond + " ORDER BY " + order + ", " + pg.idOrder() +
 		" LIMIT " + a.add(c.limit) + " FOR UPDATE SKIP LOCKED)" +
 		" UPDATE " + s.outbox + " o SET attempts = o.attempts + 1, owner = " + owner + ", available_at = " + until +
 		" FROM c WHERE o.id = c.id RETURNING o." + strings.ReplaceAll(entryColumns, ", ", ", o.") + ", c.available_at"
@@ -156,7 +156,7 @@ const (
 	// token rows in line (a rotation: Resend).
 	pgUpdate
 	// pgDelete deletes the row, guarded by its version, its token rows and
-	// the outbox rows of earlier batches.
+	// the outbox rows of earlier batches that a Delete removes.
 	pgDelete
 )
 
@@ -333,10 +333,11 @@ func (pg *postgres) build(s *Store, sh pgShape) string {
 			" AND version = " + ph(sh.expectArg()) + " RETURNING 1)")
 		q.WriteString(", k AS (DELETE FROM " + s.tokens + " WHERE tenant_id = " + tenant + " AND invitation_id = " + id +
 			" AND EXISTS (SELECT 1 FROM w))")
-		// The outbox rows of earlier batches: the rows o inserts are not
-		// in the statement's snapshot, and stay.
+		// The outbox rows of earlier batches that a Delete removes (see
+		// forgotten): the rows o inserts are not in the statement's
+		// snapshot, and stay.
 		q.WriteString(", x AS (DELETE FROM " + s.outbox + " WHERE tenant_id = " + tenant + " AND invitation_id = " + id +
-			" AND EXISTS (SELECT 1 FROM w))")
+			" AND " + forgotten + " AND EXISTS (SELECT 1 FROM w))")
 		pg.outboxCTE(&q, s, sh)
 		q.WriteString(" SELECT count(*) FROM w")
 		return q.String()

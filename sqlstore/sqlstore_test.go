@@ -178,6 +178,17 @@ func TestConformance(t *testing.T) {
 	})
 }
 
+// TestOutboxConformance runs the storetest suite of the Outbox ability on
+// every dialect.
+func TestOutboxConformance(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, be backend) {
+		storetest.RunOutbox(t, func(t *testing.T) invite.Store {
+			st, _ := be.newStore(t)
+			return st
+		})
+	})
+}
+
 // concurrentSubtests matches the storetest subtests that race goroutines
 // on one store: the ones whose outcome the isolation level decides. The
 // others run one statement or transaction at a time, where neither

@@ -142,9 +142,10 @@ func New(db DBTX, cfg Config) (*Store, error) {
 // collides with a row, the Store WithTx returned reads with FOR UPDATE from
 // then on, so that the Manager's retry reads the current rows and answers
 // as it would outside a transaction (ErrAlreadyAccepted, a replay, a
-// superseded invitation). The events of a write go into the outbox inside tx
-// and commit with it; a Manager's EventSink, though, is called when Apply
-// returns, before the host commits or rolls back.
+// superseded invitation). The outbox rows of a write (its events and
+// messages) go into the outbox inside tx and commit or roll back with it;
+// the returned Store reports InHostTransaction, so a Manager sends and
+// publishes nothing itself, and a dispatcher delivers what tx committed.
 // The returned Store must not be used after tx ends, nor from two
 // goroutines at once. Migrate refuses to run on it. tx must not be nil.
 func (s *Store) WithTx(tx *sql.Tx) *Store {
@@ -269,6 +270,12 @@ func (s *Store) inSavepoint(ctx context.Context, op string, fn func(ex DBTX) err
 	return nil
 }
 
+// forgotten is the condition selecting the outbox rows of a deleted
+// invitation that its Delete removes: all but the events still owed to the
+// event sink (neither delivered nor dead). Its messages have nothing left
+// to send; its delivered and dead events hold the invitee's data.
+const forgotten = "(kind = 'message' OR delivered_at IS NOT NULL OR dead_at IS NOT NULL)"
+
 // The SQL sets of the states.
 const (
 	openStates   = "('pending', 'sent')"
@@ -282,8 +289,8 @@ type queries struct {
 	// currentReads.
 	locked *queries
 	// deleteTokens deletes the token rows of an invitation, deleteOutbox
-	// its outbox rows.
-	deleteTokens, deleteOutbox string
+	// its outbox rows (Purge), forgetOutbox those a Delete removes.
+	deleteTokens, deleteOutbox, forgetOutbox string
 	// insert, delete, update and updateKeep are txWrite's statements (see
 	// buildUpdates).
 	insert, delete, update, updateKeep string
@@ -301,6 +308,7 @@ func (s *Store) buildQueries() *queries {
 		version:      bind(s.dl, "SELECT version FROM "+s.invitations+" WHERE tenant_id = ? AND id = ?"),
 		deleteTokens: bind(s.dl, "DELETE FROM "+s.tokens+" WHERE tenant_id = ? AND invitation_id = ?"),
 		deleteOutbox: bind(s.dl, "DELETE FROM "+s.outbox+" WHERE tenant_id = ? AND invitation_id = ?"),
+		forgetOutbox: bind(s.dl, "DELETE FROM "+s.outbox+" WHERE tenant_id = ? AND invitation_id = ? AND "+forgotten),
 	}
 	if lock := s.dl.currentReads(); lock != "" {
 		q.locked = &queries{get: q.get + lock, getByIdempotencyKey: q.getByIdempotencyKey + lock,

@@ -47,7 +47,8 @@ func (s *Store) buildUpdates(q *queries) {
 
 // txWrite runs w inside the caller's transaction: the invitation row first
 // (guarded by version for updates and deletes), then its token rows (and,
-// for a delete, its outbox rows); then it writes ob to the outbox.
+// for a delete, the outbox rows it removes); then it writes ob to the
+// outbox.
 func txWrite(ctx context.Context, s *Store, ex DBTX, w *write, ob *outboxWrite) error {
 	if err := txWriteRow(ctx, s, ex, w); err != nil {
 		return err
@@ -77,7 +78,7 @@ func txWriteRow(ctx context.Context, s *Store, ex DBTX, w *write) error {
 		if err := s.deleteTokens(ctx, ex, w); err != nil {
 			return err
 		}
-		return s.deleteOutbox(ctx, ex, w)
+		return s.forgetOutbox(ctx, ex, w)
 	}
 	// An update. The first attempt also requires the stored token columns
 	// (and, on SQLite, the columns an update practically never changes) to
@@ -146,10 +147,10 @@ func (s *Store) deleteTokens(ctx context.Context, ex DBTX, w *write) error {
 	return nil
 }
 
-// deleteOutbox deletes the outbox rows of w's invitation (a Delete: the
-// rows of the batch are inserted after it).
-func (s *Store) deleteOutbox(ctx context.Context, ex DBTX, w *write) error {
-	if _, err := ex.ExecContext(ctx, s.q.deleteOutbox, w.row.tenantID, w.row.id); err != nil {
+// forgetOutbox deletes the outbox rows of w's invitation that a Delete
+// removes (see forgotten): the rows of the batch are inserted after it.
+func (s *Store) forgetOutbox(ctx context.Context, ex DBTX, w *write) error {
+	if _, err := ex.ExecContext(ctx, s.q.forgetOutbox, w.row.tenantID, w.row.id); err != nil {
 		return wrap(w.op(), err)
 	}
 	return nil

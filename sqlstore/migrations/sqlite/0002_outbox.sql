@@ -33,8 +33,8 @@ DROP INDEX {{prefix}}outbox_pending;
 UPDATE {{prefix}}outbox SET delivered_at = created_at WHERE delivered_at IS NULL;
 
 -- The dispatcher's queue (ClaimOutbox, OutboxStats): due and claimed rows by
--- available_at.
-CREATE INDEX {{prefix}}outbox_due ON {{prefix}}outbox (available_at)
+-- available_at (and id, the claim's order).
+CREATE INDEX {{prefix}}outbox_due ON {{prefix}}outbox (available_at, id)
     WHERE delivered_at IS NULL AND dead_at IS NULL;
 
 -- Dead letters per tenant, by id (ListDeadOutbox, RedriveOutbox, OutboxStats).
