@@ -1,6 +1,7 @@
 // Command invitebench measures invite.Manager's Create, Lookup and Accept on
 // sqlstore against a hand-written baseline ("raw") that writes the same rows
-// with the same driver, in one run, on the same database and pool.
+// with the same driver, in one run, on the same database and pool; and,
+// with -measure create-send,deliver, durable delivery (see below).
 //
 // Run it from the module root:
 //
@@ -36,16 +37,40 @@
 //
 //	go run ./internal/cmd/invitebench -store postgres -conns 1 -measure lookup,accept -compare-preload 10000,1000000
 //
+// Durable delivery (deliver.go, rawdeliver.go) is measured on request:
+//
+//	go run ./internal/cmd/invitebench -store postgres -measure create-send,deliver -rounds 5
+//	go run ./internal/cmd/invitebench -store mysql -measure deliver -rounds 5 -deliver-n 3000
+//	go run ./internal/cmd/invitebench -measure deliver -rounds 5   # SQLite
+//
+// create-send times Create with DeliverySend and a no-op notifier, in
+// windows like create's: "lib" on sqlstore (an invite.Outbox: the message
+// is queued with the insert and settled by the write that marks the
+// invitation sent), "raw" on the same store behind a type that hides its
+// Outbox, today's inline path (no outbox row). deliver times
+// Dispatcher.Drain ("lib") and a hand-written claim/ack loop ("raw",
+// described on rawDispatcher) draining -deliver-n queued messages each
+// (stored, unmeasured, before each window through the store's Apply, due
+// at once), with the Dispatcher's defaults on both sides: claims of 100,
+// 16 deliveries at once, on the -conns pool; its figures are records/s,
+// and each window checks that every message was delivered and its
+// invitation marked sent.
+//
 // PASS/FAIL lines report the targets:
 // PostgreSQL (at 16 connections) Create and Accept throughput >= 0.9x raw,
-// SQLite >= 0.8x raw, and p50 at the largest preload <= 1.3x the smallest.
+// SQLite >= 0.8x raw, and p50 at the largest preload <= 1.3x the smallest;
+// deliver >= 0.8x raw on every database; create-send on PostgreSQL (16
+// connections) >= 0.9x the inline path.
 //
 // Other flags (see -h): -dsn, -conns, -preload, -duration or -ops, -rounds,
-// -measure (a subset of lookup,accept,create), -prefix, -keep, -json, -v
+// -measure (a subset of lookup,accept,create,create-send,deliver; default
+// the first three), -deliver-n, -prefix, -keep, -json, -v
 // (every window, and the CPU time this process used per operation, the Go
 // side of the cost, as the median of each side's windows; -json has it
-// too), -cpuprofile (of the whole run: compare the trees under
-// invite.(*Manager).Create and main.(*rawClient).create, for instance).
+// too), -cpuprofile (of the whole run; each window's samples carry the
+// labels op and side: go tool pprof -tagfocus side=lib -tagfocus
+// op=deliver, or compare the trees under invite.(*Manager).Create and
+// main.(*rawClient).create).
 // go test -bench . ./internal/cmd/invitebench runs each operation of both
 // sides one at a time on one connection, with allocations and CPU time per
 // operation (SQLite, and PostgreSQL and MySQL when their DSNs are set).
@@ -95,9 +120,15 @@ type config struct {
 	tenants    int
 	verbose    bool
 	cpuprofile string
+	deliverN   int
 }
 
-var allOps = []string{"lookup", "accept", "create"}
+// allOps are the operations in the order they are measured; defaultOps
+// those measured without -measure.
+var (
+	allOps     = []string{"lookup", "accept", "create", "create-send", "deliver"}
+	defaultOps = allOps[:3]
+)
 
 func main() { os.Exit(run()) }
 
@@ -161,7 +192,8 @@ func parseFlags(args []string) (config, error) {
 	fs.StringVar(&cfg.prefix, "prefix", "", "table prefix (default: a fresh random one)")
 	fs.BoolVar(&cfg.keep, "keep", false, "keep the tables (and the SQLite file) at the end")
 	fs.BoolVar(&cfg.jsonOut, "json", false, "print the results as JSON")
-	measure := fs.String("measure", strings.Join(allOps, ","), "operations to measure")
+	measure := fs.String("measure", strings.Join(defaultOps, ","), "operations to measure: "+strings.Join(allOps, ","))
+	fs.IntVar(&cfg.deliverN, "deliver-n", 2000, "deliver: queued messages drained per window")
 	fs.IntVar(&cfg.tenants, "tenants", 100, "tenants per side")
 	fs.BoolVar(&cfg.verbose, "v", false, "print every window")
 	fs.StringVar(&cfg.cpuprofile, "cpuprofile", "", "write a CPU profile of the whole run to this file")
@@ -196,8 +228,8 @@ func parseFlags(args []string) (config, error) {
 	if cfg.warmup == 0 {
 		cfg.warmup = min(cfg.duration/5, time.Second)
 	}
-	if cfg.conns < 1 || cfg.rounds < 1 || cfg.preload < 1 || cfg.tenants < 1 || cfg.duration <= 0 || cfg.ops < 0 {
-		return cfg, fmt.Errorf("-conns, -rounds, -preload, -tenants and -duration must be positive")
+	if cfg.conns < 1 || cfg.rounds < 1 || cfg.preload < 1 || cfg.tenants < 1 || cfg.duration <= 0 || cfg.ops < 0 || cfg.deliverN < 1 {
+		return cfg, fmt.Errorf("-conns, -rounds, -preload, -tenants, -duration and -deliver-n must be positive")
 	}
 	cfg.compare = []int{cfg.preload}
 	if *compare != "" {
@@ -244,7 +276,9 @@ type bench struct {
 	tokens    []string
 	// acceptRate estimates each side's Accept rate, to size its pools.
 	acceptRate [2]float64
-	log        io.Writer
+	// dlv is the state of create-send and deliver, made on first use.
+	dlv *delivery
+	log io.Writer
 }
 
 func randomHex(n int) string {
@@ -416,203 +450,3 @@ func (b *bench) runAll(ctx context.Context) (*report, error) {
 	rep.RowCheck = rc
 	return rep, nil
 }
-
-// opFunc returns the operation's function for s, and, for Accept, the
-// function that prepares a window of about the given length.
-func (b *bench) opFunc(op string, s side) (opFunc, func(ctx context.Context, d time.Duration, ops int) error) {
-	switch op {
-	case "create":
-		return func(ctx context.Context, _ *randT) error {
-			seq := b.seq.Add(1)
-			tenant, email := b.tenant(s, seq), b.email("u", seq)
-			var err error
-			if s == lib {
-				_, err = b.m.Create(ctx, createInput(tenant, email))
-			} else {
-				_, err = b.raw.create(ctx, tenant, email)
-			}
-			if err == nil {
-				b.rows.Add(1)
-			}
-			return err
-		}, nil
-	case "lookup":
-		return func(ctx context.Context, rng *randT) error {
-			tok := b.tokens[rng.IntN(len(b.tokens))]
-			if s == lib {
-				_, err := b.m.Lookup(ctx, tok)
-				return err
-			}
-			_, err := b.raw.find(ctx, tok)
-			return err
-		}, nil
-	}
-	// accept
-	var (
-		pool []string
-		next atomic.Int64
-	)
-	prepare := func(ctx context.Context, d time.Duration, ops int) error {
-		n := ops
-		if n == 0 {
-			// Enough for the estimated rate, with a margin; a window
-			// that runs out ends early.
-			n = int(b.acceptRate[s]*1.5*d.Seconds()) + 100
-		}
-		toks, err := b.bulkInsert(ctx, n, "a", func(seq int64) string { return b.tenant(s, seq) })
-		if err != nil {
-			return fmt.Errorf("accept pool: %w", err)
-		}
-		pool = toks
-		next.Store(0)
-		return nil
-	}
-	in := invite.AcceptInput{Subject: "subject-1"}
-	return func(ctx context.Context, _ *randT) error {
-		i := next.Add(1) - 1
-		if i >= int64(len(pool)) {
-			return errPoolEmpty
-		}
-		if s == lib {
-			_, err := b.m.Accept(ctx, pool[i], in)
-			return err
-		}
-		return b.raw.accept(ctx, pool[i], in.Subject)
-	}, prepare
-}
-
-func (b *bench) measureOp(ctx context.Context, op string) (opResult, error) {
-	res := opResult{Op: op, RowsAtStart: b.rows.Load()}
-	var fns [2]opFunc
-	var preps [2]func(context.Context, time.Duration, int) error
-	for _, s := range []side{lib, raw} {
-		fns[s], preps[s] = b.opFunc(op, s)
-		if b.acceptRate[s] == 0 {
-			b.acceptRate[s] = 1000
-		}
-	}
-	run := func(s side, d time.Duration, ops int) (window, error) {
-		if preps[s] != nil {
-			if err := preps[s](ctx, d, ops); err != nil {
-				return window{}, err
-			}
-		}
-		w, err := runWindow(ctx, b.cfg.conns, ops, d, fns[s])
-		if err != nil {
-			return w, fmt.Errorf("%s: %w", s, err)
-		}
-		w.Side = s
-		if op == "accept" {
-			b.acceptRate[s] = w.OpsPerSec
-		}
-		return w, nil
-	}
-	for _, s := range []side{lib, raw} {
-		warmOps := 0
-		if b.cfg.ops > 0 {
-			warmOps = max(b.cfg.ops/10, 50)
-		}
-		w, err := run(s, b.cfg.warmup, warmOps)
-		if err != nil {
-			return res, fmt.Errorf("warm-up: %w", err)
-		}
-		b.logf("%-6s %s warm-up: %.0f ops/s p50 %s", op, s, w.OpsPerSec, fmtDur(w.P50))
-	}
-	var pairs []float64
-	for r := range b.cfg.rounds {
-		order := []side{lib, raw}
-		if r%2 == 1 {
-			order = []side{raw, lib}
-		}
-		var thr [2]float64
-		for _, s := range order {
-			w, err := run(s, b.cfg.duration, b.cfg.ops)
-			if err != nil {
-				return res, err
-			}
-			w.Round = r + 1
-			thr[s] = w.OpsPerSec
-			res.Windows = append(res.Windows, w)
-			ex := ""
-			if w.Exhausted {
-				ex = " (pool ran out)"
-			}
-			b.logf("%-6s %s round %d: %d ops in %s, %.0f ops/s, p50 %s, p99 %s, client CPU %s/op%s", op, s, r+1, w.Ops,
-				w.Elapsed.Round(time.Millisecond), w.OpsPerSec, fmtDur(w.P50), fmtDur(w.P99), fmtUs(w.ClientCPU), ex)
-		}
-		pairs = append(pairs, thr[lib]/thr[raw])
-	}
-	var ws [2][]window
-	for _, w := range res.Windows {
-		ws[w.Side] = append(ws[w.Side], w)
-	}
-	res.Lib, res.Raw = summarize(ws[lib]), summarize(ws[raw])
-	res.ThrRatio = res.Lib.OpsPerSec / res.Raw.OpsPerSec
-	res.P50Ratio = float64(res.Lib.P50) / float64(res.Raw.P50)
-	res.PairMin, res.PairMax = slices.Min(pairs), slices.Max(pairs)
-	return res, nil
-}
-
-// rowCheck compares what the two sides wrote: per side, kind of row
-// (created in a Create window, or bulk-inserted) and state, the number of
-// invitations and their average document size and NULL-ness of the
-// columns; per side and event type, the outbox rows and their payload size.
-func (b *bench) rowCheck(ctx context.Context) ([]string, error) {
-	docLen, payloadLen := "length(doc)", "length(payload)"
-	if b.d == sqlstore.Postgres {
-		docLen, payloadLen = "octet_length(doc::text)", "octet_length(payload::text)"
-	}
-	side := "substr(tenant_id, 1, 3)"
-	if b.d == sqlstore.MySQL {
-		side = "CAST(substr(tenant_id, 1, 3) AS CHAR)"
-	}
-	kind := "CASE WHEN email_key LIKE 'u%' THEN 'create' ELSE 'bulk' END"
-	q := "SELECT " + side + ", " + kind + ", state, count(*), avg(" + docLen + "), count(email_key), count(inviter_id), count(token_hash)," +
-		" count(phone_key) + count(user_key) + count(idempotency_key) + count(prev_tokens) + count(code_hash), count(closed_at), sum(code_failures), sum(version)" +
-		" FROM " + b.t.invitations + " GROUP BY 1, 2, 3 ORDER BY 2, 3, 1"
-	var out []string
-	rows, err := b.db.QueryContext(ctx, q)
-	if err != nil {
-		return nil, err
-	}
-	out = append(out, "side  kind    state     rows      avg doc  email  inviter  token  other  closed_at  code_failures  sum(version)")
-	for rows.Next() {
-		var sd, k, st string
-		var n, e, inv, tok, other, closed, fails, ver int64
-		var avg float64
-		if err := rows.Scan(&sd, &k, &st, &n, &avg, &e, &inv, &tok, &other, &closed, &fails, &ver); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		out = append(out, fmt.Sprintf("%-5s %-7s %-9s %-9d %-8.1f %-6d %-8d %-6d %-6d %-10d %-14d %d", sd, k, st, n, avg, e, inv, tok, other, closed, fails, ver))
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	q = "SELECT " + side + ", type, count(*), avg(" + payloadLen + ") FROM " + b.t.outbox + " GROUP BY 1, 2 ORDER BY 2, 1"
-	rows, err = b.db.QueryContext(ctx, q)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out = append(out, "side  outbox type             rows      avg payload")
-	for rows.Next() {
-		var sd, typ string
-		var n int64
-		var avg float64
-		if err := rows.Scan(&sd, &typ, &n, &avg); err != nil {
-			return nil, err
-		}
-		out = append(out, fmt.Sprintf("%-5s %-24s %-9d %.1f", sd, typ, n, avg))
-	}
-	q = "SELECT count(*) FROM " + b.t.tokens
-	var toks int64
-	if err := b.db.QueryRowContext(ctx, q).Scan(&toks); err != nil {
-		return out, err
-	}
-	out = append(out, fmt.Sprintf("token rows: %d (invitations stored by this run: %d)", toks, b.rows.Load()))
-	return out, rows.Err()
-}
-
-// ---------------------------------------------------------------- output
