@@ -147,7 +147,7 @@ func (w Write) Format(f fmt.State, _ rune) {
 	if w.Record != nil {
 		rec = fmt.Sprint(*w.Record)
 	}
-	_, _ = fmt.Fprintf(f, "Write{Record:%s Expect:%d Delete:%t}", rec, w.Expect, w.Delete)
+	_, _ = fmt.Fprintf(f, "Write{Record:%s Expect:%d Delete:%t Rotated:%t}", rec, w.Expect, w.Delete, w.Rotated)
 }
 
 // Format implements fmt.Formatter without the hashes, for every verb.
@@ -197,6 +197,11 @@ type Write struct {
 	Expect int64
 	// Delete removes the record instead of replacing it.
 	Delete bool
+	// Rotated says that the update replaces the record's token hash (a new
+	// secret). A Store may use it to skip work it does for the common
+	// update that keeps the token hashes; it must write correctly either
+	// way.
+	Rotated bool
 }
 
 // Filter selects invitations in List. The zero Filter keeps every

@@ -17,6 +17,9 @@ type write struct {
 	row    row
 	expect int64
 	delete bool
+	// rotated: the update brings new token hashes (invite.Write.Rotated),
+	// so the attempt that keeps the token rows would match nothing.
+	rotated bool
 }
 
 // outboxWrite is what a batch writes to the outbox, validated and encoded:
@@ -166,7 +169,7 @@ func (s *Store) prepareWrites(in []invite.Write) ([]write, []invite.FieldError) 
 		case w.Expect > 0 && inv.Version != w.Expect+1:
 			bad(".Record.Invitation.Version", "must be Expect+1 on an update")
 		}
-		out[i] = write{expect: w.Expect, delete: w.Delete}
+		out[i] = write{expect: w.Expect, delete: w.Delete, rotated: w.Rotated}
 		if w.Delete {
 			out[i].row = row{tenantID: inv.TenantID, id: inv.ID}
 			continue

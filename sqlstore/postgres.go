@@ -515,6 +515,10 @@ func (pg *postgres) write(ctx context.Context, s *Store, ex DBTX, w *write, ob *
 		sh.kind = pgDelete
 	case w.expect == 0:
 		sh.kind, sh.hashes = pgInsert, len(w.row.hashes)
+	case w.rotated:
+		// New token hashes (a resend, a delivery's fresh secret): the
+		// full statement at once.
+		sh.kind, sh.hashes = pgUpdate, len(w.row.hashes)
 	default:
 		// Most updates (accept, reject, revoke, expire, update, marking a
 		// message sent) keep the token hashes: try the statement that also

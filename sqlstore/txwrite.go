@@ -89,6 +89,11 @@ func txWriteRow(ctx context.Context, s *Store, ex DBTX, w *write) error {
 	// change (a resend's new tokens): that one updates the row under the
 	// version guard alone and rewrites its token rows.
 	vals := r.values()
+	if w.rotated {
+		// New token hashes (a resend, a delivery's fresh secret): the
+		// attempt that keeps the token rows would match nothing.
+		return s.rewrite(ctx, ex, w, vals)
+	}
 	args := make([]any, 0, len(vals)+len(s.q.keptColumns))
 	for i := 2; i < len(vals); i++ {
 		if !slices.Contains(s.q.keptColumns, i) {
@@ -106,13 +111,20 @@ func txWriteRow(ctx context.Context, s *Store, ex DBTX, w *write) error {
 	if n > 0 {
 		return nil
 	}
-	base := append(vals[2:len(vals):len(vals)], r.tenantID, r.id, w.expect)
 	if v, err := s.storedVersion(ctx, ex, w); err != nil {
 		return err
 	} else if v != w.expect {
 		return s.conflict(w, v)
 	}
-	if n, err = affected(ex.ExecContext(ctx, s.q.update, base...)); err != nil {
+	return s.rewrite(ctx, ex, w, vals)
+}
+
+// rewrite updates w's row under the version guard alone, with all of
+// vals, and rewrites its token rows.
+func (s *Store) rewrite(ctx context.Context, ex DBTX, w *write, vals []any) error {
+	r := &w.row
+	base := append(vals[2:len(vals):len(vals)], r.tenantID, r.id, w.expect)
+	if n, err := affected(ex.ExecContext(ctx, s.q.update, base...)); err != nil {
 		return wrap(w.op(), err)
 	} else if n == 0 {
 		return s.missing(ctx, ex, w)
