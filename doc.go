@@ -46,6 +46,19 @@
 // the version they hold is the one it was computed from (compare-and-swap).
 // That is what makes Accept single-use under any concurrency, in every store.
 //
+// # Delivery
+//
+// Once a change has committed, its message and its events are delivered at
+// least once. With a Store that implements Outbox (memstore and sqlstore
+// do), the change, its events and a QueuedMessage naming what to send are
+// one atomic write. Create and Resend try to send right after it; what that
+// attempt does not deliver, a Dispatcher (Manager.NewDispatcher, run one
+// per process) delivers with a fresh secret, retrying with backoff and
+// dead-lettering what keeps failing (Manager.DeadLetters, Manager.Redrive).
+// Inside a host transaction (HostTransaction) nothing is sent before the
+// host commits. Receivers deduplicate on Message.ID and Event.ID, and order
+// an invitation's events by Event.Version.
+//
 // # Security model
 //
 //   - Link tokens are "inv_" + 44 base62 characters of 32 bytes from
@@ -57,8 +70,10 @@
 //     stored as argon2id hashes, are checked together with the invitation
 //     they belong to, and die after Config.CodeMaxAttempts failures, counted
 //     even under parallel guessing.
-//   - The plaintext secret leaves the library exactly once, in the Result of
-//     the call that minted it. Secret, TokenHash and Credentials print as
+//   - The plaintext secret leaves the library exactly once: in the Result of
+//     the call that minted it, and in the Message handed to the Notifier (a
+//     Dispatcher mints the secret of a message it sends). It is never
+//     stored, not even in the outbox. Secret, TokenHash and Credentials print as
 //     [REDACTED] through fmt, log/slog and encoding/json; Invitation and
 //     Event carry no secret and no hash; errors never echo one.
 //   - Lookup never changes anything, so mail scanners that fetch every link
@@ -74,7 +89,7 @@
 // Sentinels (ErrNotFound, ErrAlreadyExists, ErrConflict, ErrInvalid,
 // ErrInvalidTransition, ErrExpired, ErrAlreadyAccepted, ErrInvalidToken,
 // ErrInvalidCode, ErrCodeLocked, ErrEmailMismatch, ErrSubjectMismatch,
-// ErrNoDeliveryChannel, ErrUnknownTemplate, ErrDelivery) match with
+// ErrNoDeliveryChannel, ErrUnknownTemplate, ErrDelivery, ErrNoOutbox) match with
 // errors.Is. Bad input is a *ValidationError listing every bad field.
 //
 // # Packages

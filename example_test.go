@@ -351,3 +351,68 @@ func ExampleManager_List() {
 	// page 2: c@example.com(accepted) d@example.com(revoked) more: true
 	// page 3: e@example.com(sent) more: false
 }
+
+// Deliver what the first attempt could not: the dispatcher retries a
+// message the notifier refused, with a fresh link, and publishes the
+// events. A service runs it with go d.Run(ctx); Drain delivers what is
+// due now and returns.
+func ExampleManager_NewDispatcher() {
+	ctx := context.Background()
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	down := true
+	notifier := invite.NotifierFunc(func(ctx context.Context, msg invite.Message) error {
+		if down {
+			return errors.New("smtp: connection refused")
+		}
+		fmt.Println("sent to", msg.To, "resend:", msg.Resend)
+		return nil
+	})
+	sink := invite.EventSinkFunc(func(ctx context.Context, events []invite.Event) error {
+		for _, e := range events {
+			fmt.Println("event", e.Type, "version", e.Version)
+		}
+		return nil
+	})
+	m, err := invite.New(memstore.New(), invite.Config{
+		Now:          func() time.Time { return now },
+		Notifier:     notifier,
+		EventSink:    sink,
+		LinkTemplate: "https://app.example/invite?token={{.Token}}",
+	})
+	if err != nil {
+		panic(err)
+	}
+	d, err := m.NewDispatcher(invite.DispatcherConfig{Concurrency: 1})
+	if err != nil {
+		panic(err)
+	}
+
+	res, err := m.Create(ctx, invite.CreateInput{TenantID: "acme", Invitee: invite.Invitee{Email: "ada@example.com"}})
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println("first attempt failed:", errors.Is(res.DeliveryErr, invite.ErrDelivery))
+	if _, err := d.Drain(ctx); err != nil { // the events; the message waits for its turn
+		panic(err)
+	}
+
+	down = false
+	now = now.Add(time.Minute) // the first attempt's time is up
+	if _, err := d.Drain(ctx); err != nil {
+		panic(err)
+	}
+	inv, err := m.Get(ctx, "acme", res.Invitation.ID)
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println("state:", inv.State, "sends:", inv.SendCount)
+	_, err = m.Lookup(ctx, res.Token.Reveal())
+	fmt.Println("the link Create returned:", err)
+	// Output:
+	// first attempt failed: true
+	// event invitation.created version 1
+	// sent to ada@example.com resend: false
+	// event invitation.sent version 3
+	// state: sent sends: 1
+	// the link Create returned: invite: invalid token
+}
