@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/invitekit/invite"
@@ -27,44 +28,53 @@ func replicaSize(be backend) int {
 // TestReplicas runs several Dispatchers (each on a Manager of its own, as
 // replicas would) against one store and records every claim (owner,
 // attempt, when, lease end), every settlement and every delivery (start,
-// end). Exclusive: four dispatchers deliver a backlog of events; no entry
+// end). Four dispatchers deliver a backlog of events; no entry
 // may be claimed by one while another's claim on it holds (not settled,
 // lease not run out), nor delivered by two at overlapping times within a
 // lease, and every entry is delivered exactly once (nothing fails).
-// Cancelled and Hung: a dispatcher is stopped in the middle of a batch,
-// its deliveries either giving up at AttemptTimeout (Cancelled) or
-// hanging past the lease (Hung); the others must deliver everything it
-// held, in the hung case only after its lease ran out.
 func TestReplicas(t *testing.T) {
 	for _, be := range backends(t) {
 		t.Run(be.name, func(t *testing.T) {
-			t.Run("Exclusive", func(t *testing.T) {
-				start := time.Now()
-				n := replicaSize(be)
-				fx := be.open(t)
-				ids := seedEvents(t, fx.Store, n)
-				l := newLedger(ids)
-				ctx, cancel := context.WithCancel(t.Context())
-				var wg sync.WaitGroup
-				var rs []*replica
-				for i := range 4 {
-					r := newReplica(t, fx.Store, l, fmt.Sprintf("replica-%d", i), invite.DispatcherConfig{
-						PollInterval: 10 * time.Millisecond, BatchSize: 20, Concurrency: 4,
-					}, briefly)
-					rs = append(rs, r)
-					wg.Go(func() { require.NoError(t, r.d.Run(ctx)) })
-				}
-				l.wait(t)
-				cancel()
-				wg.Wait()
-				l.check(t)
-				require.Zero(t, outboxStats(t, fx.Store).Pending, "pending entries")
-				for _, id := range ids {
-					require.Equal(t, 1, l.acked[id], "deliveries of entry %s", id)
-				}
-				t.Logf("%s: %d entries delivered by 4 dispatchers (%s) in %s", be.name, n, l.shares(rs), time.Since(start).Round(time.Millisecond))
-			})
+			start := time.Now()
+			n := replicaSize(be)
+			fx := be.open(t)
+			ids := seedEvents(t, fx.Store, n)
+			l := newLedger(ids)
+			ctx, cancel := context.WithCancel(t.Context())
+			var wg sync.WaitGroup
+			var rs []*replica
+			for i := range 4 {
+				r := newReplica(t, fx.Store, l, fmt.Sprintf("replica-%d", i), invite.DispatcherConfig{
+					PollInterval: 10 * time.Millisecond, BatchSize: 20, Concurrency: 4,
+				}, briefly)
+				rs = append(rs, r)
+				wg.Go(func() { assert.NoError(t, r.d.Run(ctx)) })
+			}
+			l.wait(t)
+			cancel()
+			wg.Wait()
+			l.check(t)
+			require.Zero(t, outboxStats(t, fx.Store).Pending, "pending entries")
+			for _, id := range ids {
+				require.Equal(t, 1, l.acked[id], "deliveries of entry %s", id)
+			}
+			t.Logf("%s: %d entries delivered by 4 dispatchers (%s) in %s", be.name, n, l.shares(rs), time.Since(start).Round(time.Millisecond))
+		})
+	}
+}
+
+// TestReplicaStopped stops a dispatcher in the middle of a batch, its
+// deliveries either giving up at AttemptTimeout (Cancelled) or hanging
+// past the lease (Hung); two others must deliver everything it held, in
+// the hung case only after its lease ran out, without breaking a claim
+// (see replicaStopped). The subtests mostly wait for the lease or the
+// attempt timeout: they run in parallel.
+func TestReplicaStopped(t *testing.T) {
+	for _, be := range backends(t) {
+		t.Run(be.name, func(t *testing.T) {
+			t.Parallel()
 			t.Run("Cancelled", func(t *testing.T) {
+				t.Parallel()
 				// The stopped dispatcher's attempts give up when their
 				// AttemptTimeout ends; it then settles them as retries and
 				// releases the entries it had not started.
@@ -74,6 +84,7 @@ func TestReplicas(t *testing.T) {
 				})
 			})
 			t.Run("Hung", func(t *testing.T) {
+				t.Parallel()
 				// The stopped dispatcher's attempts ignore their deadline
 				// and hang until the others have delivered everything:
 				// its claims are taken over only when its lease runs out.
@@ -86,7 +97,7 @@ func TestReplicas(t *testing.T) {
 	}
 }
 
-// replicaStopped is TestReplicas' Cancelled and Hung: dispatcher "stopped"
+// replicaStopped is TestReplicaStopped's Cancelled and Hung: dispatcher "stopped"
 // (Concurrency 2, BatchSize 50, Lease 2 s, AttemptTimeout 1 s) claims a
 // batch of 200 entries and starts two attempts, which stall in stall
 // (released, for Hung, once the others have delivered everything); its
@@ -111,9 +122,14 @@ func replicaStopped(t *testing.T, be backend, stall func(ctx context.Context, r 
 	})
 	sctx, stop := context.WithCancel(t.Context())
 	var stoppedDone sync.WaitGroup
-	stoppedDone.Go(func() { require.NoError(t, stopped.d.Run(sctx)) })
-	<-stalled
-	<-stalled
+	stoppedDone.Go(func() { assert.NoError(t, stopped.d.Run(sctx)) })
+	for range 2 {
+		select {
+		case <-stalled:
+		case <-time.After(2 * time.Minute):
+			t.Fatal("the stopped dispatcher did not start two deliveries")
+		}
+	}
 	stop()
 
 	ctx, cancel := context.WithCancel(t.Context())
@@ -124,7 +140,7 @@ func replicaStopped(t *testing.T, be backend, stall func(ctx context.Context, r 
 		ocfg.BatchSize, ocfg.Concurrency = 20, 4
 		r := newReplica(t, fx.Store, l, fmt.Sprintf("other-%d", i), ocfg, briefly)
 		rs = append(rs, r)
-		wg.Go(func() { require.NoError(t, r.d.Run(ctx)) })
+		wg.Go(func() { assert.NoError(t, r.d.Run(ctx)) })
 	}
 	l.wait(t)
 	close(release)
