@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/invitekit/invite"
 )
@@ -18,8 +19,23 @@ type write struct {
 	delete bool
 }
 
-// Apply implements invite.Store: it commits every write of b, in order,
-// together with one outbox row per event of b, atomically.
+// outboxWrite is what a batch writes to the outbox, validated and encoded:
+// the rows of its events and messages, and the ids it settles as
+// delivered.
+type outboxWrite struct {
+	rows []event
+	// delivered are the ids of Batch.Delivered, settled at deliveredAt
+	// (the dialect's time value).
+	delivered   []string
+	deliveredAt any
+}
+
+// Apply implements invite.Store and the duties invite.Outbox adds to it:
+// it commits every write of b, in order, together with one outbox row per
+// event (kind "event") and per message (kind "message") of b, and settles
+// the outbox rows b.Delivered names as delivered, atomically. A Delete
+// also deletes the outbox rows the invitation's earlier batches queued
+// (the batch's own rows stay).
 //
 // An insert collides (invite.ErrAlreadyExists) on the primary key (tenant
 // and id), on the unique token hash of the tokens table, on the tenant's
@@ -32,34 +48,36 @@ type write struct {
 // hashes changed.
 //
 // On PostgreSQL a batch of one write is one statement (a data-modifying
-// CTE writing the invitation, its token rows and the outbox rows), with no
-// transaction around it. Larger batches, and every batch on SQLite and
-// MySQL, run in one transaction (see DBTX and WithTx). When the database
-// aborts that statement or transaction to resolve a deadlock or a
-// serialisation failure, Apply runs it again, up to five times in all; in a
-// host's transaction it returns the error instead (the database rolled
-// the host's transaction back).
+// CTE writing the invitation, its token rows and the outbox rows, and
+// settling the delivered ones), with no transaction around it, except a
+// Delete that also settles delivered ids. Larger batches, and every batch
+// on SQLite and MySQL, run in one transaction (see DBTX and WithTx). When
+// the database aborts that statement or transaction to resolve a deadlock
+// or a serialisation failure, Apply runs it again, up to five times in
+// all; in a host's transaction it returns the error instead (the database
+// rolled the host's transaction back).
 //
 // Apply validates b first, and reports every problem in one
 // *invite.ValidationError before any statement runs: a nil record, an
 // empty tenant or id, an invalid state, a negative Expect, a Delete
 // without Expect, a Version other than Expect+1 on an update or below 1 on
-// an insert, Metadata that is not JSON, an event without an id, and, on
-// PostgreSQL, a U+0000 in any string of an invitation or event (jsonb
-// cannot hold it).
+// an insert, Metadata that is not JSON, an event, a message or a
+// delivered id whose id is empty or not storable text (see the package
+// documentation), and, on PostgreSQL, a U+0000 in any string of an
+// invitation or event (jsonb cannot hold it).
 func (s *Store) Apply(ctx context.Context, b *invite.Batch) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if b == nil || (len(b.Writes) == 0 && len(b.Events) == 0) {
+	if b == nil || (len(b.Writes) == 0 && len(b.Events) == 0 && len(b.Messages) == 0 && len(b.Delivered) == 0) {
 		return nil
 	}
 	ws, fields := s.prepareWrites(b.Writes)
-	evs := make([]event, len(b.Events))
+	ob := &outboxWrite{rows: make([]event, len(b.Events), len(b.Events)+len(b.Messages))}
 	for i := range b.Events {
 		var err error
 		ev := &b.Events[i]
-		if evs[i], err = encodeEvent(s.dl, i, ev, writtenDoc(b.Writes, ws, ev.New)); err != nil {
+		if ob.rows[i], err = encodeEvent(s.dl, i, ev, writtenDoc(b.Writes, ws, ev.New)); err != nil {
 			var ve *invite.ValidationError
 			if !errors.As(err, &ve) {
 				return err
@@ -67,27 +85,45 @@ func (s *Store) Apply(ctx context.Context, b *invite.Batch) error {
 			fields = append(fields, ve.Fields...)
 		}
 	}
+	for i := range b.Messages {
+		row, ferrs := encodeMessage(s.dl, i, &b.Messages[i])
+		fields = append(fields, ferrs...)
+		ob.rows = append(ob.rows, row)
+	}
+	for i, id := range b.Delivered {
+		if p := textProblem(id, maxOutboxID); p != "" {
+			fields = append(fields, invite.FieldError{Field: "Delivered[" + strconv.Itoa(i) + "]", Reason: p})
+		}
+	}
 	if len(fields) > 0 {
 		return &invite.ValidationError{Fields: fields}
 	}
-	return s.retrying(ctx, func() error { return s.dl.apply(ctx, s, ws, evs) })
+	if len(b.Delivered) > 0 {
+		ob.delivered = b.Delivered
+		at := time.Now()
+		if len(b.Writes) > 0 && b.Writes[0].Record != nil && !b.Writes[0].Record.Invitation.UpdatedAt.IsZero() {
+			at = b.Writes[0].Record.Invitation.UpdatedAt
+		}
+		ob.deliveredAt = s.dl.timeValue(at)
+	}
+	return s.retrying(ctx, func() error { return s.dl.apply(ctx, s, ws, ob) })
 }
 
-// writeFunc runs the write w inside ex and, when evs is not empty, inserts
-// evs into the outbox after it.
-type writeFunc func(ctx context.Context, s *Store, ex DBTX, w *write, evs []event) error
+// writeFunc runs the write w inside ex and, when ob is not nil, writes ob
+// to the outbox after it.
+type writeFunc func(ctx context.Context, s *Store, ex DBTX, w *write, ob *outboxWrite) error
 
-// applyInTx runs the writes, in order, with write, and inserts the events
+// applyInTx runs the writes, in order, with write, and writes the outbox
 // with the last one, in one transaction (or savepoint).
-func (s *Store) applyInTx(ctx context.Context, ws []write, evs []event, write writeFunc) error {
+func (s *Store) applyInTx(ctx context.Context, ws []write, ob *outboxWrite, write writeFunc) error {
 	return s.atomically(ctx, "apply", func(ex DBTX) error {
 		if len(ws) == 0 {
-			return s.insertEvents(ctx, ex, evs)
+			return s.writeOutbox(ctx, ex, ob)
 		}
 		for i := range ws {
-			var attached []event
+			var attached *outboxWrite
 			if i == len(ws)-1 {
-				attached = evs
+				attached = ob
 			}
 			if err := write(ctx, s, ex, &ws[i], attached); err != nil {
 				return err
@@ -223,11 +259,52 @@ func affected(res sql.Result, err error) (int64, error) {
 	return res.RowsAffected()
 }
 
-// eventsPerStatement bounds a multi-row outbox INSERT: 7 placeholders a row
-// stays far below every dialect's limit (SQLite's 32766 is the lowest).
+// eventsPerStatement bounds a multi-row outbox INSERT, and the ids of an
+// IN list: 8 placeholders a row stays far below every dialect's limit
+// (SQLite's 32766 is the lowest).
 const eventsPerStatement = 200
 
-// insertEvents inserts evs into the outbox, in statements of up to
+// writeOutbox settles ob's delivered ids and then inserts its rows.
+func (s *Store) writeOutbox(ctx context.Context, ex DBTX, ob *outboxWrite) error {
+	if ob == nil {
+		return nil
+	}
+	if err := s.settleDelivered(ctx, ex, ob); err != nil {
+		return err
+	}
+	return s.insertEvents(ctx, ex, ob.rows)
+}
+
+// settleDelivered marks the outbox rows of ob.delivered that are not
+// delivered yet delivered at ob.deliveredAt.
+func (s *Store) settleDelivered(ctx context.Context, ex DBTX, ob *outboxWrite) error {
+	ids := ob.delivered
+	for len(ids) > 0 {
+		chunk := ids[:min(len(ids), eventsPerStatement)]
+		ids = ids[len(chunk):]
+		a := &args{dl: s.dl}
+		at := a.add(ob.deliveredAt)
+		q := "UPDATE " + s.outbox + " SET delivered_at = " + at + " WHERE id IN (" + addAll(a, chunk) + ") AND delivered_at IS NULL"
+		if _, err := ex.ExecContext(ctx, q, a.vals...); err != nil {
+			return wrap("apply: outbox", err)
+		}
+	}
+	return nil
+}
+
+// addAll adds vs to a and returns their placeholders, separated by commas.
+func addAll(a *args, vs []string) string {
+	var b strings.Builder
+	for i, v := range vs {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(a.add(v))
+	}
+	return b.String()
+}
+
+// insertEvents inserts the outbox rows evs, in statements of up to
 // eventsPerStatement rows.
 func (s *Store) insertEvents(ctx context.Context, ex DBTX, evs []event) error {
 	for len(evs) > 0 {
@@ -235,9 +312,13 @@ func (s *Store) insertEvents(ctx context.Context, ex DBTX, evs []event) error {
 		evs = evs[len(chunk):]
 		a := &args{dl: s.dl}
 		tuples := make([]string, len(chunk))
-		for i, e := range chunk {
-			tuples[i] = "(" + a.add(e.id) + ", " + a.add(e.tenantID) + ", " + a.add(e.invitationID) + ", " + a.add(e.typ) +
-				", " + a.add(e.payload) + ", " + a.add(e.at) + ", " + a.add(e.at) + ")"
+		for i := range chunk {
+			vals := chunk[i].appendValues(make([]any, 0, len(eventColumns)))
+			ph := make([]string, len(vals))
+			for j, v := range vals {
+				ph[j] = a.add(v)
+			}
+			tuples[i] = "(" + strings.Join(ph, ", ") + ")"
 		}
 		q := "INSERT INTO " + s.outbox + " (" + outboxColumns + ") VALUES " + strings.Join(tuples, ", ")
 		if _, err := ex.ExecContext(ctx, q, a.vals...); err != nil {

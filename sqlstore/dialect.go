@@ -2,8 +2,11 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"strings"
 	"time"
+
+	"github.com/invitekit/invite"
 )
 
 // dialect is what the SQL of one database differs in, one implementation a
@@ -51,12 +54,41 @@ type dialect interface {
 	// the first attempt of an update in a transaction (txWrite) requires
 	// stored as the new values instead of setting them.
 	keptColumns() []string
-	// apply runs the validated writes and inserts the events of a batch,
-	// atomically, once: Store.Apply retries it.
-	apply(ctx context.Context, s *Store, ws []write, evs []event) error
+	// apply runs the validated writes of a batch and writes its outbox
+	// rows, atomically, once: Store.Apply retries it.
+	apply(ctx context.Context, s *Store, ws []write, ob *outboxWrite) error
 	// purge deletes up to limit closed records closed before before, and
 	// their token rows, atomically, once: Store.Purge retries it.
 	purge(ctx context.Context, s *Store, before time.Time, limit int) (int, error)
+	// outboxDue returns the condition selecting the outbox rows due at the
+	// argument ph (neither delivered nor dead, available_at at or before
+	// it), and the column the claim sorts them by, those of the claim's
+	// index.
+	outboxDue(ph string) (cond, order string)
+	// outboxPending returns the condition selecting the outbox rows that
+	// are neither delivered nor dead.
+	outboxPending() string
+	// outboxDead returns the condition selecting the dead (and
+	// undelivered) outbox rows, of the tenant that is the argument ph
+	// unless ph is "", those of the index of dead rows.
+	outboxDead(ph string) string
+	// claim claims the outbox rows c asks for, once: Store.ClaimOutbox
+	// retries it.
+	claim(ctx context.Context, s *Store, c *claimRequest) ([]*invite.OutboxEntry, error)
+	// purgeOutbox deletes up to limit outbox rows delivered before before,
+	// once: Store.PurgeOutbox retries it.
+	purgeOutbox(ctx context.Context, s *Store, before time.Time, limit int) (int, error)
+	// queueTx returns the options of the transactions of the outbox's
+	// claims and settlements (nil: the default).
+	queueTx() *sql.TxOptions
+	// typed returns the placeholder ph cast to the PostgreSQL type pgType
+	// where the dialect cannot tell an argument's type from its context
+	// (PostgreSQL), or ph.
+	typed(ph, pgType string) string
+	// countsChangedRows reports whether an UPDATE's rows affected counts
+	// the rows it changed rather than those it matched (MySQL).
+	countsChangedRows() bool
+
 	// migrate applies the migrations of ms not recorded yet.
 	migrate(ctx context.Context, s *Store, ms []migration) error
 	// migrationsTable returns the CREATE TABLE IF NOT EXISTS of the
@@ -103,6 +135,31 @@ func partialOpenKey(kind, ph string) string {
 func partialDue(ph string) (cond, order string) {
 	return "state IN " + openStates + " AND expires_at <= " + ph, "expires_at"
 }
+
+// The outbox conditions of the dialects with partial indexes (PostgreSQL,
+// SQLite).
+
+func partialOutboxDue(ph string) (cond, order string) {
+	return "delivered_at IS NULL AND dead_at IS NULL AND available_at <= " + ph, "available_at"
+}
+
+func partialOutboxPending() string { return "delivered_at IS NULL AND dead_at IS NULL" }
+
+func partialOutboxDead(ph string) string {
+	if ph == "" {
+		return "dead_at IS NOT NULL AND delivered_at IS NULL"
+	}
+	return "tenant_id = " + ph + " AND dead_at IS NOT NULL AND delivered_at IS NULL"
+}
+
+// defaultTx is embedded by the dialects whose outbox transactions run at
+// the database's default isolation level, with untyped arguments, and
+// whose rows affected count the rows matched.
+type defaultTx struct{}
+
+func (defaultTx) queueTx() *sql.TxOptions   { return nil }
+func (defaultTx) typed(ph, _ string) string { return ph }
+func (defaultTx) countsChangedRows() bool   { return false }
 
 // args collects the arguments of a statement and returns each one's
 // placeholder.

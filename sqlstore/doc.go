@@ -56,8 +56,11 @@
 // loc=UTC (the driver's default) stores times as UTC; another location
 // would store local wall-clock times. interpolateParams=true sends each
 // statement with its arguments in one round trip instead of preparing it
-// first (three round trips). parseTime is not needed: the Store reads no
-// time column (times come back from the invitation's JSON document).
+// first (three round trips). parseTime is optional: an invitation's times
+// come back from its JSON document, and the outbox's time columns are
+// read with or without it. Outbox claims and purges run at READ COMMITTED
+// (see Outbox), which InnoDB allows with row-based or mixed binary
+// logging (the default), not with binlog_format=STATEMENT.
 //
 // # Schema
 //
@@ -68,6 +71,12 @@
 //
 //   - 0001_init creates <prefix>invitations, <prefix>tokens and
 //     <prefix>outbox with the indexes below.
+//   - 0002_outbox makes the outbox a queue of events and messages: it adds
+//     the columns kind, owner and dead_at and the outbox indexes below,
+//     and marks delivered, at their created_at, the rows still undelivered
+//     when it runs: they were written before anything delivered them, and
+//     an upgrade must not replay the store's history to a newly configured
+//     event sink.
 //
 // Migrate records each migration it applies in <prefix>schema_migrations
 // (version, file name, SHA-256, time) and is safe to call from every replica
@@ -87,13 +96,21 @@
 // key) to its invitation, so that a token lookup is one probe whichever
 // hash it is, and a hash can belong to one invitation only.
 //
-// <prefix>outbox receives one row per invite.Event of every write, in the
-// same statement or transaction: id (the event's id, its primary key),
-// tenant_id, invitation_id, type, payload (the event's JSON, which carries
-// no secret and no hash of one), created_at, and for a dispatcher attempts
-// (0), available_at (created_at), delivered_at (NULL) and last_error (NULL),
-// indexed by available_at among the undelivered rows. This package writes
-// the outbox; delivering it is a dispatcher's job.
+// <prefix>outbox is the queue of what the writes owe the outside world,
+// written in the same statement or transaction as the write that causes
+// it: one row per invite.Event of the batch (kind 'event') and per
+// invite.QueuedMessage (kind 'message'). Its columns: id (the event's or
+// the message's id, the primary key), kind, tenant_id, invitation_id,
+// type (the event's type, or 'message'), payload, created_at, and the
+// delivery state: attempts, available_at (when the row is next due; while
+// it is claimed, the end of the claim's lease), owner (the dispatcher
+// holding, or that last held, its claim), delivered_at, dead_at and
+// last_error. An event's payload is the event's JSON (its invitations
+// before and after the change: no secret, no hash of one); a message's is
+// {"resend", "resend_count", "available_at"}, the fields of the
+// invite.QueuedMessage no column holds (no secret either: the dispatcher
+// mints a fresh one when it sends). A row is due when delivered_at and
+// dead_at are NULL and available_at has come. See Outbox.
 //
 // The indexes keep every operation an index lookup or range scan: the
 // primary key (tenant_id, id); the tokens' primary key; unique (tenant_id,
@@ -104,7 +121,13 @@
 // STORED generated columns that hold the key while the state is open and
 // NULL otherwise); (tenant_id, created_at, id) for List's keyset pages;
 // expires_at over the open rows for ListDue; closed_at over the closed rows
-// for Purge; and (tenant_id, invitation_id) on the tokens.
+// for Purge; and (tenant_id, invitation_id) on the tokens. On the outbox:
+// available_at over the rows neither delivered nor dead, the claim's (with
+// id on SQLite; on MySQL the generated column due_at); (tenant_id, id)
+// over the dead rows, for a tenant's dead letters (on MySQL the generated
+// column dead_tenant); (tenant_id, invitation_id), for a Delete's and
+// Purge's cleanup; and delivered_at over the delivered rows, for
+// PurgeOutbox.
 //
 // Times are stored in UTC with microsecond precision (timestamptz,
 // DATETIME(6), INTEGER unix microseconds on SQLite) and returned in UTC.
@@ -114,18 +137,22 @@
 // # Round trips
 //
 // On PostgreSQL a write of one invitation (Create, Accept, Reject, Revoke,
-// Resend, a sweep's expiry) is one statement: a data-modifying CTE that
-// writes the invitation row guarded by its version, brings the token rows in
-// line and inserts the outbox rows, with no BEGIN or COMMIT. Create costs
-// one statement, Accept two (the token lookup and the guarded write).
+// Resend, a sweep's expiry, marking a message sent) is one statement: a
+// data-modifying CTE that writes the invitation row guarded by its version,
+// brings the token rows in line, inserts the outbox rows (its message, and
+// its events when the Manager has an event sink) and settles the outbox
+// rows the write delivers, with no BEGIN or COMMIT. Create costs one
+// statement, marking its message sent one more, Accept two (the token
+// lookup and the guarded write). A Delete that also settles delivered
+// rows is the exception: a transaction of two statements.
 //
 // On SQLite and MySQL a write is one transaction: BEGIN, the invitation's
 // INSERT (and one INSERT of its token rows) or its UPDATE guarded by
 // version and by the stored token hashes (on SQLite also by the stored
 // created_at and idempotency_key, which it then leaves out of its SET, so
 // that SQLite does not rewrite those indexes' entries), one multi-row
-// INSERT into the outbox, COMMIT. Accept is the lookup and then BEGIN, UPDATE, INSERT,
-// COMMIT. A Resend, which rotates the token, misses the token guard and
+// INSERT into the outbox, one UPDATE settling the rows it delivers, COMMIT.
+// Accept is the lookup and then BEGIN, UPDATE, INSERT, COMMIT. A Resend, which rotates the token, misses the token guard and
 // costs a SELECT of the version, the UPDATE under the version guard alone,
 // and a DELETE and an INSERT of the token rows.
 //
@@ -147,6 +174,44 @@
 // purge_at index takes gap locks that hold up Creates and deadlock
 // concurrent purges. A Purge of 1,000 there is about 2,000 short
 // statements in one transaction.
+//
+// # Outbox
+//
+// The Store implements invite.Outbox, the queue a dispatcher
+// (invite.Manager.NewDispatcher) delivers from, at least once, whatever
+// crashes in between: Apply queues a batch's events and messages with its
+// writes and settles the messages the write records as delivered; a
+// Delete removes the invitation's earlier rows except the events still
+// owed to the event sink, and Purge every row of the invitations it
+// purges.
+//
+// ClaimOutbox hands due rows to one dispatcher at a time. On PostgreSQL it
+// is one statement, an UPDATE of the rows a CTE selects (soonest
+// available_at first, at most the limit) with FOR UPDATE SKIP LOCKED,
+// RETURNING them; on MySQL and MariaDB a READ COMMITTED transaction that
+// selects them with FOR UPDATE SKIP LOCKED and updates them by id (READ
+// COMMITTED takes no gap locks, which would hold up the outbox inserts of
+// concurrent writes); on SQLite a write transaction. Concurrent claims
+// skip the rows another holds, so no row is handed out twice while its
+// lease holds. A claim adds one to attempts, sets owner, and moves
+// available_at to the end of the lease: a row whose dispatcher died is due
+// again then.
+//
+// SettleOutbox records outcomes in one UPDATE per outcome (a transaction
+// when a call has several), each guarded by the claim it answers (id,
+// owner, attempts, and neither delivered nor dead): a dispatcher whose
+// lease ran out settles nothing. ListDeadOutbox pages through a tenant's
+// dead rows by id, RedriveOutbox makes them due again, PurgeOutbox deletes
+// delivered rows by delivered_at (a DELETE ... LIMIT on MySQL, a DELETE of
+// the ids a subquery selects elsewhere), and OutboxStats counts pending
+// and dead rows in one statement. A row settled as delivered by a later
+// write while it was dead counts as delivered, not dead.
+//
+// Inside a host's transaction (WithTx) the outbox rows of a write commit
+// or roll back with it, and the Store reports InHostTransaction: the
+// Manager then sends and publishes nothing itself, and a dispatcher
+// delivers what the host committed. Claims and settlements work there too,
+// inside the host's transaction.
 //
 // # Concurrency and transactions
 //
@@ -177,7 +242,9 @@
 // database failure is an *Error wrapping the driver's error, which matches
 // ErrRetryable when running the operation again may succeed (a lost
 // connection, a deadlock, SQLITE_BUSY: see IsRetryable). Input the schema
-// cannot hold is an *invite.ValidationError before any statement runs;
+// cannot hold is an *invite.ValidationError before any statement runs (an
+// outbox id, like an event's or a message's, must be UTF-8 without
+// control characters, at most 255 bytes long);
 // notably PostgreSQL's jsonb cannot hold U+0000, so on PostgreSQL an
 // invitation or event with a NUL character in a string (Data, FormData,
 // Metadata) is refused. Migrate's failures are a *MigrationError. A write

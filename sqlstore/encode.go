@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/invitekit/invite"
 )
@@ -232,29 +234,25 @@ func scanRecord(op string, sc scanner) (*invite.Record, error) {
 	return r, nil
 }
 
-// event is an outbox row, ready to bind.
+// event is an outbox row, ready to bind: an event's (kind "event") or a
+// message's (kind "message").
 type event struct {
-	id, tenantID, invitationID, typ string
-	payload                         string
-	at                              any
+	id, kind, tenantID, invitationID, typ string
+	payload                               string
+	at, availableAt                       any
 }
 
-// eventColumns are the outbox columns an event's values fill, in the
-// order of event.appendValues.
-var eventColumns = [...]string{"id", "tenant_id", "invitation_id", "type", "payload", "created_at"}
+// eventColumns are the outbox columns an insert writes, in the order of
+// event.appendValues.
+var eventColumns = [...]string{"id", "kind", "tenant_id", "invitation_id", "type", "payload", "created_at", "available_at"}
 
-// eventCreatedAt is the index of created_at in eventColumns: the outbox's
-// available_at takes the same value.
-const eventCreatedAt = 5
+// outboxColumns are eventColumns as a column list.
+const outboxColumns = "id, kind, tenant_id, invitation_id, type, payload, created_at, available_at"
 
-// outboxColumns are the columns an outbox insert writes: eventColumns and
-// available_at.
-const outboxColumns = "id, tenant_id, invitation_id, type, payload, created_at, available_at"
-
-// appendValues appends the event's values to dst in the order of
+// appendValues appends the row's values to dst in the order of
 // eventColumns.
 func (e *event) appendValues(dst []any) []any {
-	return append(dst, e.id, e.tenantID, e.invitationID, e.typ, e.payload, e.at)
+	return append(dst, e.id, e.kind, e.tenantID, e.invitationID, e.typ, e.payload, e.at, e.availableAt)
 }
 
 // encodeEvent turns ev into an outbox row. The payload is the event's JSON:
@@ -267,8 +265,8 @@ func (e *event) appendValues(dst []any) []any {
 // payload is the same bytes either way (see marshalEvent).
 func encodeEvent(dl dialect, i int, ev *invite.Event, newDoc string) (event, error) {
 	field := func() string { return "Events[" + strconv.Itoa(i) + "]" }
-	if ev.ID == "" {
-		return event{}, invalid(field()+".ID", "is required")
+	if p := textProblem(ev.ID, maxOutboxID); p != "" {
+		return event{}, invalid(field()+".ID", p)
 	}
 	payload, err := marshalEvent(ev, newDoc, dl.refusesNUL())
 	if err != nil {
@@ -281,8 +279,9 @@ func encodeEvent(dl dialect, i int, ev *invite.Event, newDoc string) (event, err
 	if at.IsZero() {
 		at = time.Now()
 	}
-	return event{id: ev.ID, tenantID: ev.TenantID, invitationID: ev.InvitationID, typ: string(ev.Type),
-		payload: payload, at: dl.timeValue(at)}, nil
+	t := dl.timeValue(at)
+	return event{id: ev.ID, kind: string(invite.OutboxEvent), tenantID: ev.TenantID, invitationID: ev.InvitationID,
+		typ: string(ev.Type), payload: payload, at: t, availableAt: t}, nil
 }
 
 // errNUL is marshalEvent's error for a \u0000 escape it was asked to refuse.
@@ -348,3 +347,77 @@ var eventSplices = func() bool {
 	return o.Name == "Old" && o.Type == inv && o.Tag.Get("json") == "old,omitempty" &&
 		n.Name == "New" && n.Type == inv && n.Tag.Get("json") == "new,omitempty"
 }()
+
+// messageType is the type column of a message's outbox row.
+const messageType = "message"
+
+// messageJSON is the payload of a message's outbox row: the fields of
+// invite.QueuedMessage that no column holds. (AvailableAt is kept here as
+// queued: the row's available_at moves with every claim.)
+type messageJSON struct {
+	Resend      bool      `json:"resend"`
+	ResendCount int       `json:"resend_count"`
+	AvailableAt time.Time `json:"available_at"`
+}
+
+// encodeMessage turns m, the i-th message of a batch, into an outbox row.
+// Its times are stored in UTC, truncated to microseconds; a zero CreatedAt
+// is now, a zero AvailableAt its CreatedAt.
+func encodeMessage(dl dialect, i int, m *invite.QueuedMessage) (event, []invite.FieldError) {
+	field := "Messages[" + strconv.Itoa(i) + "]."
+	var fields []invite.FieldError
+	for _, f := range [...]struct {
+		name, v string
+		max     int
+	}{{"ID", m.ID, maxOutboxID}, {"TenantID", m.TenantID, maxKeyBytes}, {"InvitationID", m.InvitationID, maxKeyBytes}} {
+		if p := textProblem(f.v, f.max); p != "" {
+			fields = append(fields, invite.FieldError{Field: field + f.name, Reason: p})
+		}
+	}
+	if m.ResendCount < 0 {
+		fields = append(fields, invite.FieldError{Field: field + "ResendCount", Reason: "must not be negative"})
+	}
+	created := m.CreatedAt
+	if created.IsZero() {
+		created = time.Now()
+	}
+	created = utc(created)
+	avail := utc(m.AvailableAt)
+	if m.AvailableAt.IsZero() {
+		avail = created
+	}
+	payload, err := json.Marshal(messageJSON{Resend: m.Resend, ResendCount: m.ResendCount, AvailableAt: avail})
+	if err != nil { // a time beyond year 9999
+		fields = append(fields, invite.FieldError{Field: field + "AvailableAt", Reason: "does not encode as JSON: " + err.Error()})
+	}
+	if len(fields) > 0 {
+		return event{}, fields
+	}
+	return event{id: m.ID, kind: string(invite.OutboxMessage), tenantID: m.TenantID, invitationID: m.InvitationID,
+		typ: messageType, payload: string(payload), at: dl.timeValue(created), availableAt: dl.timeValue(avail)}, nil
+}
+
+// The longest identifiers in bytes: an outbox id (the MySQL column is
+// VARBINARY(255)), and a tenant or invitation id (VARBINARY(1024): 255
+// characters of UTF-8).
+const (
+	maxOutboxID = 255
+	maxKeyBytes = 1024
+)
+
+// textProblem returns why s cannot be stored as an identifier of at most
+// max bytes, or "": it must be non-empty UTF-8 without a control character
+// (PostgreSQL's text cannot hold U+0000).
+func textProblem(s string, max int) string {
+	switch {
+	case s == "":
+		return "is required"
+	case len(s) > max:
+		return "is longer than " + strconv.Itoa(max) + " bytes"
+	case !utf8.ValidString(s):
+		return "is not valid UTF-8"
+	case strings.ContainsFunc(s, unicode.IsControl):
+		return "contains a control character"
+	}
+	return ""
+}

@@ -103,3 +103,26 @@ func TestMarshalEventSplice(t *testing.T) {
 		})
 	}
 }
+
+// TestTimeDest checks that a time column scans from every form a driver
+// hands it in: MySQL's text without parseTime included.
+func TestTimeDest(t *testing.T) {
+	want := time.Date(2024, 5, 6, 7, 8, 9, 123456000, time.UTC)
+	for _, v := range []any{want, want.In(time.FixedZone("x", 3600)), want.UnixMicro(), []byte("2024-05-06 07:08:09.123456"),
+		"2024-05-06T07:08:09.123456Z"} {
+		var got time.Time
+		if err := (timeDest{&got}).Scan(v); err != nil || !got.Equal(want) || got.Location() != time.UTC {
+			t.Errorf("Scan(%T %v) = %v, %v", v, v, got, err)
+		}
+	}
+	var got time.Time
+	if err := (timeDest{&got}).Scan([]byte("2024-05-06 07:08:09")); err != nil || !got.Equal(want.Truncate(time.Second)) {
+		t.Errorf("whole seconds: %v, %v", got, err)
+	}
+	if err := (timeDest{&got}).Scan(nil); err != nil || !got.IsZero() {
+		t.Errorf("NULL: %v, %v", got, err)
+	}
+	if err := (timeDest{&got}).Scan("yesterday"); err == nil {
+		t.Error("a malformed time scanned")
+	}
+}

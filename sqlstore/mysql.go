@@ -6,6 +6,8 @@ import (
 	"errors"
 	"strconv"
 	"time"
+
+	"github.com/invitekit/invite"
 )
 
 // mysql is the dialect of MySQL and MariaDB: ? placeholders, STORED
@@ -40,6 +42,54 @@ func (mysql) nullSafeEqual() string { return "<=>" }
 
 func (mysql) keptColumns() []string { return nil }
 
+// outboxDue compares the generated column due_at, available_at while the
+// row is neither delivered nor dead, of the claim's index.
+func (mysql) outboxDue(ph string) (cond, order string) { return "due_at <= " + ph, "due_at" }
+
+func (mysql) outboxPending() string { return "due_at IS NOT NULL" }
+
+// outboxDead compares the generated column dead_tenant, tenant_id while
+// the row is dead and undelivered, of the index of dead rows.
+func (mysql) outboxDead(ph string) string {
+	if ph == "" {
+		return "dead_tenant IS NOT NULL"
+	}
+	return "dead_tenant = " + ph
+}
+
+// queueTx is READ COMMITTED: at REPEATABLE READ, a locking scan of the
+// claim's index (or a DELETE's) also locks the gaps between the rows it
+// reads, where the rows of concurrent writes go, and holds up their
+// inserts until it commits.
+func (mysql) queueTx() *sql.TxOptions { return &sql.TxOptions{Isolation: sql.LevelReadCommitted} }
+
+func (mysql) typed(ph, _ string) string { return ph }
+
+// countsChangedRows: the driver reports the rows an UPDATE changed
+// (without the clientFoundRows DSN parameter).
+func (mysql) countsChangedRows() bool { return true }
+
+// claim selects the due rows with FOR UPDATE SKIP LOCKED and updates them
+// by id, in one READ COMMITTED transaction (see queueTx).
+func (mysql) claim(ctx context.Context, s *Store, c *claimRequest) ([]*invite.OutboxEntry, error) {
+	return s.txClaim(ctx, c, " FOR UPDATE SKIP LOCKED")
+}
+
+// purgeOutbox is one DELETE ... ORDER BY delivered_at LIMIT, at READ
+// COMMITTED (see queueTx).
+func (my mysql) purgeOutbox(ctx context.Context, s *Store, before time.Time, limit int) (int, error) {
+	var n int64
+	err := s.atomicallyWith(ctx, "purge outbox", my.queueTx(), func(ex DBTX) (err error) {
+		n, err = affected(ex.ExecContext(ctx, "DELETE FROM "+s.outbox+" WHERE delivered_at < ? ORDER BY delivered_at LIMIT ?",
+			my.timeValue(before), limit))
+		if err != nil {
+			return wrap("purge outbox", err)
+		}
+		return nil
+	})
+	return int(n), err
+}
+
 // purge runs in one transaction: it selects the ids without locks, by the
 // generated column purge_at, and then locks those still due by primary key,
 // re-checking the condition: a locking scan of the purge_at index would
@@ -62,9 +112,9 @@ func (my mysql) purge(ctx context.Context, s *Store, before time.Time, limit int
 		if err != nil {
 			return 0, err
 		}
-		// One row at a time: a multi-row DELETE scans the primary key with
-		// next-key locks, which deadlocks with other purges and with
-		// inserts.
+		// One invitation at a time (its row, token rows and outbox rows):
+		// a multi-row DELETE scans the primary key with next-key locks,
+		// which deadlocks with other purges and with inserts.
 		var n int64
 		for _, p := range locked {
 			m, err := affected(ex.ExecContext(ctx, "DELETE FROM "+s.invitations+" WHERE tenant_id = ? AND id = ?", p[0], p[1]))
@@ -72,8 +122,10 @@ func (my mysql) purge(ctx context.Context, s *Store, before time.Time, limit int
 				return 0, wrap("purge", err)
 			}
 			n += m
-			if _, err := ex.ExecContext(ctx, "DELETE FROM "+s.tokens+" WHERE tenant_id = ? AND invitation_id = ?", p[0], p[1]); err != nil {
-				return 0, wrap("purge", err)
+			for _, q := range [...]string{s.q.deleteTokens, s.q.deleteOutbox} {
+				if _, err := ex.ExecContext(ctx, q, p[0], p[1]); err != nil {
+					return 0, wrap("purge", err)
+				}
 			}
 		}
 		return n, nil

@@ -2,11 +2,15 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/invitekit/invite"
 )
 
 // postgres is the PostgreSQL dialect (and CockroachDB's, YugabyteDB's): $n
@@ -39,18 +43,86 @@ func (*postgres) nullSafeEqual() string { return "IS NOT DISTINCT FROM" }
 
 func (*postgres) keptColumns() []string { return nil }
 
-// apply runs a lone write, on a Store that owns its transactions, as one
-// statement with no transaction around it. Larger batches, and batches in
-// a host's transaction, run in a transaction (or savepoint): a statement a
-// write, the last one inserting the events too.
-func (pg *postgres) apply(ctx context.Context, s *Store, ws []write, evs []event) error {
-	if len(ws) == 1 && s.begin != nil {
-		return pg.write(ctx, s, s.db, &ws[0], evs)
+func (*postgres) outboxDue(ph string) (cond, order string) { return partialOutboxDue(ph) }
+
+func (*postgres) outboxPending() string { return partialOutboxPending() }
+
+func (*postgres) outboxDead(ph string) string { return partialOutboxDead(ph) }
+
+// queueTx is the default: READ COMMITTED, where a locking read re-checks
+// the rows it waited for.
+func (*postgres) queueTx() *sql.TxOptions { return nil }
+
+func (*postgres) typed(ph, pgType string) string { return ph + "::" + pgType }
+
+func (*postgres) countsChangedRows() bool { return false }
+
+// claim is one statement: an UPDATE of the rows a CTE selects with FOR
+// UPDATE SKIP LOCKED (rows another claim holds are skipped), returning
+// them with their available_at before the claim, which orders them.
+func (pg *postgres) claim(ctx context.Context, s *Store, c *claimRequest) ([]*invite.OutboxEntry, error) {
+	a := &args{dl: pg}
+	owner, until := a.add(c.owner), a.add(pg.timeValue(c.until))
+	cond, order := pg.outboxDue(a.add(pg.timeValue(c.now)))
+	cond += c.kindCond(a)
+	q := "WITH c AS (SELECT id, available_at FROM " + s.outbox + " WHERE " + cond + " ORDER BY " + order + ", " + pg.idOrder() +
+		" LIMIT " + a.add(c.limit) + " FOR UPDATE SKIP LOCKED)" +
+		" UPDATE " + s.outbox + " o SET attempts = o.attempts + 1, owner = " + owner + ", available_at = " + until +
+		" FROM c WHERE o.id = c.id RETURNING o." + strings.ReplaceAll(entryColumns, ", ", ", o.") + ", c.available_at"
+	rows, err := s.db.QueryContext(ctx, q, a.vals...)
+	if err != nil {
+		return nil, wrap("claim outbox", err)
 	}
-	return s.applyInTx(ctx, ws, evs, pg.write)
+	defer rows.Close()
+	type claimed struct {
+		e    *invite.OutboxEntry
+		prev time.Time
+	}
+	var cs []claimed
+	for rows.Next() {
+		var cl claimed
+		if cl.e, err = scanEntry("claim outbox", rows, timeDest{&cl.prev}); err != nil {
+			return nil, err
+		}
+		cs = append(cs, cl)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, wrap("claim outbox", err)
+	}
+	slices.SortFunc(cs, func(x, y claimed) int {
+		if c := x.prev.Compare(y.prev); c != 0 {
+			return c
+		}
+		return strings.Compare(x.e.ID, y.e.ID)
+	})
+	out := make([]*invite.OutboxEntry, len(cs))
+	for i := range cs {
+		out[i] = cs[i].e
+	}
+	return out, nil
 }
 
-// purge is one statement. The DELETE re-checks the condition: a row
+// purgeOutbox deletes by = ANY(ARRAY(subquery)): the ids are looked up by
+// primary key, where id IN (subquery) may be planned as a hash join over
+// the whole table.
+func (pg *postgres) purgeOutbox(ctx context.Context, s *Store, before time.Time, limit int) (int, error) {
+	return s.purgeOutboxByIDs(ctx, "= ANY(ARRAY(", "))", before, limit)
+}
+
+// apply runs a lone write, on a Store that owns its transactions, as one
+// statement with no transaction around it, unless it is a delete that also
+// settles delivered ids (two statements: see write). Larger batches, and
+// batches in a host's transaction, run in a transaction (or savepoint): a
+// statement a write, the last one writing the outbox too.
+func (pg *postgres) apply(ctx context.Context, s *Store, ws []write, ob *outboxWrite) error {
+	if len(ws) == 1 && s.begin != nil && !(ws[0].delete && len(ob.delivered) > 0) {
+		return pg.write(ctx, s, s.db, &ws[0], ob)
+	}
+	return s.applyInTx(ctx, ws, ob, pg.write)
+}
+
+// purge is one statement, deleting the invitations, their token rows and
+// their outbox rows. The DELETE re-checks the condition: a row
 // changed since the snapshot (an expired invitation renewed) is left alone.
 func (pg *postgres) purge(ctx context.Context, s *Store, before time.Time, limit int) (int, error) {
 	at, lim := pg.placeholder(1), pg.placeholder(2)
@@ -59,6 +131,7 @@ func (pg *postgres) purge(ctx context.Context, s *Store, before time.Time, limit
 		", d AS (DELETE FROM " + s.invitations + " i USING v WHERE i.tenant_id = v.tenant_id AND i.id = v.id" +
 		" AND i.state IN " + closedStates + " AND i.closed_at < " + at + " RETURNING i.tenant_id, i.id)" +
 		", k AS (DELETE FROM " + s.tokens + " t USING d WHERE t.tenant_id = d.tenant_id AND t.invitation_id = d.id)" +
+		", o AS (DELETE FROM " + s.outbox + " b USING d WHERE b.tenant_id = d.tenant_id AND b.invitation_id = d.id)" +
 		" SELECT count(*) FROM d"
 	var n int
 	if err := s.db.QueryRowContext(ctx, q, pg.timeValue(before), limit).Scan(&n); err != nil {
@@ -85,7 +158,8 @@ const (
 	// pgUpdate updates the row guarded by its version alone and brings its
 	// token rows in line (a rotation: Resend).
 	pgUpdate
-	// pgDelete deletes the row, guarded by its version, and its token rows.
+	// pgDelete deletes the row, guarded by its version, its token rows and
+	// the outbox rows of earlier batches that a Delete removes.
 	pgDelete
 )
 
@@ -100,20 +174,26 @@ type pgShape struct {
 	hashes int
 	// events is the number of outbox rows inserted.
 	events int
+	// delivered is the number of outbox ids settled as delivered (never
+	// with pgDelete: see write).
+	delivered int
 }
 
 // counted reports whether the statement ends in SELECT count(*) FROM w
 // (run with QueryRow). The others run with Exec, and their rows affected
 // is nonzero exactly when they wrote the invitation row: the invitation
 // row itself, or the outbox rows, inserted only when it was written.
-func (sh pgShape) counted() bool { return sh.kind == pgUpdate || sh.kind == pgDelete }
+func (sh pgShape) counted() bool {
+	return sh.kind == pgUpdate || sh.kind == pgDelete || (sh.kind == pgUpdateKeep && sh.events == 0 && sh.delivered > 0)
+}
 
 // The arguments of a statement, in order (see pgShape.args), numbered from
 // 1: the row's values in the order of rowColumns; then, except for an
 // insert, the expected version; then the extra arguments: for
 // pgUpdateKeep the token_hash and prev_tokens the stored row must have
 // (pgKeptColumns), for pgInsert and pgUpdate the token hashes; then the
-// values of each event, in the order of eventColumns.
+// values of each outbox row, in the order of eventColumns; then, when ids
+// are settled as delivered, the time and the ids.
 
 // pgKeptColumns are the stored columns, and their types, that pgUpdateKeep
 // requires equal to extra arguments, in order.
@@ -164,11 +244,22 @@ func (sh pgShape) extras() int {
 // firstEvent is the number of the first event's first argument.
 func (sh pgShape) firstEvent() int { return sh.firstExtra() + sh.extras() }
 
-// nargs is the number of arguments of the statement.
-func (sh pgShape) nargs() int { return sh.firstEvent() - 1 + len(eventColumns)*sh.events }
+// firstDelivered is the number of the delivery time's argument, followed
+// by the ids'.
+func (sh pgShape) firstDelivered() int { return sh.firstEvent() + len(eventColumns)*sh.events }
 
-// args returns the arguments of the statement of shape sh for w and evs.
-func (sh pgShape) args(w *write, evs []event) []any {
+// nargs is the number of arguments of the statement.
+func (sh pgShape) nargs() int {
+	n := sh.firstDelivered() - 1
+	if sh.delivered > 0 {
+		n += 1 + sh.delivered
+	}
+	return n
+}
+
+// args returns the arguments of the statement of shape sh for w, the
+// outbox rows evs and the ids delivered, settled at deliveredAt.
+func (sh pgShape) args(w *write, evs []event, delivered []string, deliveredAt any) []any {
 	a := make([]any, 0, sh.nargs())
 	r := &w.row
 	switch sh.kind {
@@ -189,6 +280,12 @@ func (sh pgShape) args(w *write, evs []event) []any {
 	}
 	for i := range evs {
 		a = evs[i].appendValues(a)
+	}
+	if len(delivered) > 0 {
+		a = append(a, deliveredAt)
+		for _, id := range delivered {
+			a = append(a, id)
+		}
 	}
 	return a
 }
@@ -214,20 +311,23 @@ func (pg *postgres) build(s *Store, sh pgShape) string {
 			tuples := make([]string, sh.events)
 			for i := range tuples {
 				n := sh.firstEvent() + len(eventColumns)*i
-				tuples[i] = "(" + placeholders(pg, n, len(eventColumns), "", ", ") + ", " + ph(n+eventCreatedAt) + ")"
+				tuples[i] = "(" + placeholders(pg, n, len(eventColumns), "", ", ") + ")"
 			}
 			parts = append(parts, "INSERT INTO "+s.outbox+" ("+outboxColumns+") VALUES "+strings.Join(tuples, ", "))
 		}
-		const names = "wk" // the CTEs: the invitation (w), its token rows (k)
+		// The CTEs: the invitation (w), its token rows (k), the settled
+		// outbox rows (u); the last insert is the main statement, whose
+		// rows affected are nonzero.
+		ctes := make([]string, 0, len(parts))
+		const names = "wk"
 		for i, p := range parts[:len(parts)-1] {
-			sep := ", "
-			if i == 0 {
-				sep = "WITH "
-			}
-			q.WriteString(sep + names[i:i+1] + " AS (" + p + ")")
+			ctes = append(ctes, names[i:i+1]+" AS ("+p+")")
 		}
-		if len(parts) > 1 {
-			q.WriteString(" ")
+		if sh.delivered > 0 {
+			ctes = append(ctes, "u AS ("+pg.deliveredUpdate(s, sh, false)+")")
+		}
+		if len(ctes) > 0 {
+			q.WriteString("WITH " + strings.Join(ctes, ", ") + " ")
 		}
 		q.WriteString(parts[len(parts)-1])
 		return q.String()
@@ -236,6 +336,11 @@ func (pg *postgres) build(s *Store, sh pgShape) string {
 			" AND version = " + ph(sh.expectArg()) + " RETURNING 1)")
 		q.WriteString(", k AS (DELETE FROM " + s.tokens + " WHERE tenant_id = " + tenant + " AND invitation_id = " + id +
 			" AND EXISTS (SELECT 1 FROM w))")
+		// The outbox rows of earlier batches that a Delete removes (see
+		// forgotten): the rows o inserts are not in the statement's
+		// snapshot, and stay.
+		q.WriteString(", x AS (DELETE FROM " + s.outbox + " WHERE tenant_id = " + tenant + " AND invitation_id = " + id +
+			" AND " + forgotten + " AND EXISTS (SELECT 1 FROM w))")
 		pg.outboxCTE(&q, s, sh)
 		q.WriteString(" SELECT count(*) FROM w")
 		return q.String()
@@ -250,12 +355,20 @@ func (pg *postgres) build(s *Store, sh pgShape) string {
 		for i, c := range pgKeptColumns {
 			update += " AND " + c.name + " " + pg.nullSafeEqual() + " " + ph(sh.firstExtra()+i) + "::" + c.typ
 		}
-		if sh.events == 0 {
+		switch {
+		case sh.events == 0 && sh.delivered == 0:
 			return update // rows affected: 1 or 0
+		case sh.events == 0:
+			// Settling delivered rows, whose count says nothing of the
+			// update: counted.
+			return "WITH w AS (" + update + " RETURNING 1), u AS (" + pg.deliveredUpdate(s, sh, true) + ") SELECT count(*) FROM w"
 		}
 		// The outbox rows are the main statement: as many rows affected as
 		// events when the update matched, none otherwise.
-		return "WITH w AS (" + update + " RETURNING 1) " + pg.outboxInsert(s, sh)
+		q.WriteString("WITH w AS (" + update + " RETURNING 1)")
+		pg.deliveredCTE(&q, s, sh)
+		q.WriteString(" " + pg.outboxInsert(s, sh))
+		return q.String()
 	}
 	q.WriteString("WITH w AS (" + update + " RETURNING 1)")
 	q.WriteString(", d AS (DELETE FROM " + s.tokens + " WHERE tenant_id = " + tenant + " AND invitation_id = " + id +
@@ -271,13 +384,36 @@ func (pg *postgres) build(s *Store, sh pgShape) string {
 			" x WHERE x.token_hash = v.h AND x.tenant_id = " + tenant + " AND x.invitation_id = " + id + "))")
 	}
 	pg.outboxCTE(&q, s, sh)
+	pg.deliveredCTE(&q, s, sh)
 	q.WriteString(" SELECT count(*) FROM w")
 	return q.String()
 }
 
 // pgEventTypes are the types of eventColumns, which a statement names
 // where nothing else tells PostgreSQL a value's type.
-var pgEventTypes = [len(eventColumns)]string{"text", "text", "text", "text", "jsonb", "timestamptz"}
+var pgEventTypes = [len(eventColumns)]string{"text", "text", "text", "text", "text", "jsonb", "timestamptz", "timestamptz"}
+
+// deliveredUpdate returns the UPDATE settling the outbox rows of the
+// statement of shape sh as delivered, done only when "w" touched a row if
+// guarded.
+func (pg *postgres) deliveredUpdate(s *Store, sh pgShape, guarded bool) string {
+	n := sh.firstDelivered()
+	u := "UPDATE " + s.outbox + " SET delivered_at = " + pg.placeholder(n) + " WHERE id IN (" +
+		placeholders(pg, n+1, sh.delivered, "", ", ") + ") AND delivered_at IS NULL"
+	if guarded {
+		u += " AND EXISTS (SELECT 1 FROM w)"
+	}
+	return u
+}
+
+// deliveredCTE appends the CTE "u" settling the outbox rows of the
+// statement of shape sh, when it has any, done only when "w" touched a
+// row.
+func (pg *postgres) deliveredCTE(q *strings.Builder, s *Store, sh pgShape) {
+	if sh.delivered > 0 {
+		q.WriteString(", u AS (" + pg.deliveredUpdate(s, sh, true) + ")")
+	}
+}
 
 // outboxInsert returns the INSERT of the outbox rows of the statement of
 // shape sh, done only when "w" touched a row.
@@ -293,7 +429,7 @@ func (pg *postgres) outboxInsert(s *Store, sh pgShape) string {
 	}
 	v := "v." + strings.Join(eventColumns[:], ", v.")
 	return "INSERT INTO " + s.outbox + " (" + outboxColumns + ")" +
-		" SELECT " + v + ", v." + eventColumns[eventCreatedAt] +
+		" SELECT " + v +
 		" FROM (VALUES " + strings.Join(tuples, ", ") + ") AS v (" + strings.Join(eventColumns[:], ", ") + ")" +
 		" WHERE EXISTS (SELECT 1 FROM w)"
 }
@@ -330,7 +466,7 @@ func (pg *postgres) statement(s *Store, sh pgShape) string {
 		}
 	}
 	q := pg.build(s, sh)
-	if sh.hashes > maxCachedCount || sh.events > maxCachedCount {
+	if sh.hashes > maxCachedCount || sh.events > maxCachedCount || sh.delivered > maxCachedCount {
 		return q
 	}
 	c.mu.Lock()
@@ -357,22 +493,36 @@ func lenOf(m *map[pgShape]string) int {
 	return len(*m)
 }
 
-// write runs w, with evs, as one statement: the invitation row written
-// guarded by its version, its token rows brought in line and evs inserted
-// into the outbox, all only when the row was written (see build).
-func (pg *postgres) write(ctx context.Context, s *Store, ex DBTX, w *write, evs []event) error {
-	sh := pgShape{events: len(evs)}
+// write runs w, with the outbox rows and delivered ids of ob (nil: none),
+// as one statement: the invitation row written guarded by its version,
+// its token rows brought in line, the outbox rows inserted and the
+// delivered ones settled, all only when the row was written (see build).
+// A delete that settles delivered ids runs them as a second statement
+// (apply runs it in a transaction): the rows the delete removes may be
+// among them, and one statement must not change a row twice.
+func (pg *postgres) write(ctx context.Context, s *Store, ex DBTX, w *write, ob *outboxWrite) error {
+	var o pgOutbox
+	if ob != nil {
+		o = pgOutbox{ob.rows, ob.delivered, ob.deliveredAt}
+	}
+	split := w.delete && len(o.delivered) > 0
+	if split {
+		o.delivered = nil
+	}
+	sh := pgShape{events: len(o.rows), delivered: len(o.delivered)}
 	switch {
 	case w.delete:
 		sh.kind = pgDelete
 	case w.expect == 0:
 		sh.kind, sh.hashes = pgInsert, len(w.row.hashes)
 	default:
-		// Most updates (accept, reject, revoke, expire, update) keep the
-		// token hashes: try the statement that also requires the stored
-		// token columns to be unchanged and so leaves the tokens table
-		// alone (Accept stays at two statements: lookup and this write).
-		if n, err := pg.exec(ctx, s, ex, pgShape{kind: pgUpdateKeep, events: len(evs)}, w, evs); err != nil || n > 0 {
+		// Most updates (accept, reject, revoke, expire, update, marking a
+		// message sent) keep the token hashes: try the statement that also
+		// requires the stored token columns to be unchanged and so leaves
+		// the tokens table alone (Accept stays at two statements: lookup
+		// and this write).
+		keep := pgShape{kind: pgUpdateKeep, events: sh.events, delivered: sh.delivered}
+		if n, err := pg.exec(ctx, s, ex, keep, w, o); err != nil || n > 0 {
 			return err
 		}
 		// No row: a lost race (answered by one SELECT, as before) or new
@@ -386,20 +536,31 @@ func (pg *postgres) write(ctx context.Context, s *Store, ex DBTX, w *write, evs 
 		}
 		sh.kind, sh.hashes = pgUpdate, len(w.row.hashes)
 	}
-	n, err := pg.exec(ctx, s, ex, sh, w, evs)
+	n, err := pg.exec(ctx, s, ex, sh, w, o)
 	if err != nil {
 		return err
 	}
 	if n == 0 {
 		return s.missing(ctx, ex, w)
 	}
+	if split {
+		return s.settleDelivered(ctx, ex, ob)
+	}
 	return nil
 }
 
-// exec runs the statement of shape sh for w and evs. It returns a nonzero
+// pgOutbox is what a write statement writes to the outbox: rows to insert,
+// and ids to settle as delivered at deliveredAt.
+type pgOutbox struct {
+	rows        []event
+	delivered   []string
+	deliveredAt any
+}
+
+// exec runs the statement of shape sh for w and o. It returns a nonzero
 // count when the statement wrote the invitation row.
-func (pg *postgres) exec(ctx context.Context, s *Store, ex DBTX, sh pgShape, w *write, evs []event) (int64, error) {
-	q, args := pg.statement(s, sh), sh.args(w, evs)
+func (pg *postgres) exec(ctx context.Context, s *Store, ex DBTX, sh pgShape, w *write, o pgOutbox) (int64, error) {
+	q, args := pg.statement(s, sh), sh.args(w, o.rows, o.delivered, o.deliveredAt)
 	var n int64
 	var err error
 	if sh.counted() {

@@ -72,11 +72,11 @@ func inHostTx(ctx context.Context, db *sql.DB, st *sqlstore.Store, m *invite.Man
 	return tx.Commit()
 }
 
-// raceManager returns a Manager on st, with cheap code hashing; mut, when
-// set, adjusts its Config.
+// raceManager returns a Manager on st, with cheap code hashing, that
+// builds events (discardEvents); mut, when set, adjusts its Config.
 func raceManager(t testing.TB, st invite.Store, mut func(*invite.Config)) *invite.Manager {
 	t.Helper()
-	cfg := invite.Config{CodeHashParams: invite.CodeHashParams{Time: 1, MemoryKiB: 64, Threads: 1}}
+	cfg := invite.Config{CodeHashParams: invite.CodeHashParams{Time: 1, MemoryKiB: 64, Threads: 1}, EventSink: discardEvents}
 	if mut != nil {
 		mut(&cfg)
 	}

@@ -257,8 +257,8 @@ func (s *Store) ListDue(ctx context.Context, now time.Time, limit int) ([]*invit
 }
 
 // Purge implements invite.Store: it deletes up to limit closed records
-// whose closed_at is before before, oldest first, with their token rows,
-// atomically. On PostgreSQL it is one statement; on SQLite and MySQL a
+// whose closed_at is before before, oldest first, with their token rows
+// and outbox rows, atomically. On PostgreSQL it is one statement; on SQLite and MySQL a
 // transaction that selects the ids and deletes by them, since MySQL cannot
 // LIMIT a subquery on the table it deletes from. On MySQL the ids are
 // selected without locks and then locked by primary key, re-checking the

@@ -3,6 +3,8 @@ package sqlstore
 import (
 	"context"
 	"time"
+
+	"github.com/invitekit/invite"
 )
 
 // sqlite is the SQLite dialect: ? placeholders, times as unix microseconds,
@@ -10,6 +12,7 @@ import (
 type sqlite struct {
 	txWrites
 	transactionalDDL
+	defaultTx
 	// writes serialises the Store's write transactions (a channel of
 	// capacity one, so that waiting honours the context).
 	writes chan struct{}
@@ -52,8 +55,24 @@ func (*sqlite) nullSafeEqual() string { return "IS" }
 // UPDATE sets, changed or not, and no Manager operation changes these.
 func (*sqlite) keptColumns() []string { return []string{"idempotency_key", "created_at"} }
 
-// purge selects the ids and deletes them, with their token rows, by them,
-// in one transaction.
+func (*sqlite) outboxDue(ph string) (cond, order string) { return partialOutboxDue(ph) }
+
+func (*sqlite) outboxPending() string { return partialOutboxPending() }
+
+func (*sqlite) outboxDead(ph string) string { return partialOutboxDead(ph) }
+
+// claim selects the due rows and updates them in one write transaction:
+// with one writer at a time, nothing changes them in between.
+func (*sqlite) claim(ctx context.Context, s *Store, c *claimRequest) ([]*invite.OutboxEntry, error) {
+	return s.txClaim(ctx, c, "")
+}
+
+func (*sqlite) purgeOutbox(ctx context.Context, s *Store, before time.Time, limit int) (int, error) {
+	return s.purgeOutboxByIDs(ctx, "IN (", ")", before, limit)
+}
+
+// purge selects the ids and deletes them, with their token and outbox
+// rows, by them, in one transaction.
 func (*sqlite) purge(ctx context.Context, s *Store, before time.Time, limit int) (int, error) {
 	sel := "SELECT tenant_id, id FROM " + s.invitations + " WHERE state IN " + closedStates +
 		" AND closed_at < ? ORDER BY closed_at LIMIT ?"
@@ -64,8 +83,10 @@ func (*sqlite) purge(ctx context.Context, s *Store, before time.Time, limit int)
 		if err != nil {
 			return 0, wrap("purge", err)
 		}
-		if _, err := ex.ExecContext(ctx, "DELETE FROM "+s.tokens+" WHERE (tenant_id, invitation_id) IN "+in, a.vals...); err != nil {
-			return 0, wrap("purge", err)
+		for _, table := range []string{s.tokens, s.outbox} {
+			if _, err := ex.ExecContext(ctx, "DELETE FROM "+table+" WHERE (tenant_id, invitation_id) IN "+in, a.vals...); err != nil {
+				return 0, wrap("purge", err)
+			}
 		}
 		return n, nil
 	})

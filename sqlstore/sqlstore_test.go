@@ -178,6 +178,17 @@ func TestConformance(t *testing.T) {
 	})
 }
 
+// TestOutboxConformance runs the storetest suite of the Outbox ability on
+// every dialect.
+func TestOutboxConformance(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, be backend) {
+		storetest.RunOutbox(t, func(t *testing.T) invite.Store {
+			st, _ := be.newStore(t)
+			return st
+		})
+	})
+}
+
 // concurrentSubtests matches the storetest subtests that race goroutines
 // on one store: the ones whose outcome the isolation level decides. The
 // others run one statement or transaction at a time, where neither
@@ -276,11 +287,17 @@ func rebind(q string) string {
 	return string(out)
 }
 
+// discardEvents is an EventSink that drops every event: with it, the
+// Manager builds the events of every change, which the Store queues in its
+// outbox, where the tests look for them.
+var discardEvents = invite.EventSinkFunc(func(context.Context, []invite.Event) error { return nil })
+
 // manager returns a Manager on st that returns secrets instead of sending
-// them, with cheap code hashing.
+// them, with cheap code hashing, and that builds events (discardEvents).
 func manager(t testing.TB, st invite.Store) *invite.Manager {
 	t.Helper()
-	m, err := invite.New(st, invite.Config{CodeHashParams: invite.CodeHashParams{Time: 1, MemoryKiB: 64, Threads: 1}})
+	m, err := invite.New(st, invite.Config{CodeHashParams: invite.CodeHashParams{Time: 1, MemoryKiB: 64, Threads: 1},
+		EventSink: discardEvents})
 	require.NoError(t, err)
 	return m
 }

@@ -142,9 +142,10 @@ func New(db DBTX, cfg Config) (*Store, error) {
 // collides with a row, the Store WithTx returned reads with FOR UPDATE from
 // then on, so that the Manager's retry reads the current rows and answers
 // as it would outside a transaction (ErrAlreadyAccepted, a replay, a
-// superseded invitation). The events of a write go into the outbox inside tx
-// and commit with it; a Manager's EventSink, though, is called when Apply
-// returns, before the host commits or rolls back.
+// superseded invitation). The outbox rows of a write (its events and
+// messages) go into the outbox inside tx and commit or roll back with it;
+// the returned Store reports InHostTransaction, so a Manager sends and
+// publishes nothing itself, and a dispatcher delivers what tx committed.
 // The returned Store must not be used after tx ends, nor from two
 // goroutines at once. Migrate refuses to run on it. tx must not be nil.
 func (s *Store) WithTx(tx *sql.Tx) *Store {
@@ -196,6 +197,12 @@ const savepoint = "invite_sqlstore"
 // inside the host's transaction. fn returns errors already wrapped; only
 // the transaction's own failures are wrapped here, under op.
 func (s *Store) atomically(ctx context.Context, op string, fn func(ex DBTX) error) error {
+	return s.atomicallyWith(ctx, op, nil, fn)
+}
+
+// atomicallyWith is atomically, with a transaction of the Store's own
+// begun with opts (a host's transaction keeps its own).
+func (s *Store) atomicallyWith(ctx context.Context, op string, opts *sql.TxOptions, fn func(ex DBTX) error) error {
 	if s.begin == nil {
 		return s.inSavepoint(ctx, op, fn)
 	}
@@ -204,7 +211,7 @@ func (s *Store) atomically(ctx context.Context, op string, fn func(ex DBTX) erro
 		return err
 	}
 	defer release()
-	tx, err := s.begin.BeginTx(ctx, nil)
+	tx, err := s.begin.BeginTx(ctx, opts)
 	if err != nil {
 		return wrap(op+": begin", err)
 	}
@@ -263,6 +270,12 @@ func (s *Store) inSavepoint(ctx context.Context, op string, fn func(ex DBTX) err
 	return nil
 }
 
+// forgotten is the condition selecting the outbox rows of a deleted
+// invitation that its Delete removes: all but the events still owed to the
+// event sink (neither delivered nor dead). Its messages have nothing left
+// to send; its delivered and dead events hold the invitee's data.
+const forgotten = "(kind = 'message' OR delivered_at IS NOT NULL OR dead_at IS NOT NULL)"
+
 // The SQL sets of the states.
 const (
 	openStates   = "('pending', 'sent')"
@@ -275,8 +288,9 @@ type queries struct {
 	// locked has the same reads as locking reads, where the dialect has
 	// currentReads.
 	locked *queries
-	// deleteTokens deletes the token rows of an invitation.
-	deleteTokens string
+	// deleteTokens deletes the token rows of an invitation, deleteOutbox
+	// its outbox rows (Purge), forgetOutbox those a Delete removes.
+	deleteTokens, deleteOutbox, forgetOutbox string
 	// insert, delete, update and updateKeep are txWrite's statements (see
 	// buildUpdates).
 	insert, delete, update, updateKeep string
@@ -293,6 +307,8 @@ func (s *Store) buildQueries() *queries {
 			" WHERE k.token_hash = ?"),
 		version:      bind(s.dl, "SELECT version FROM "+s.invitations+" WHERE tenant_id = ? AND id = ?"),
 		deleteTokens: bind(s.dl, "DELETE FROM "+s.tokens+" WHERE tenant_id = ? AND invitation_id = ?"),
+		deleteOutbox: bind(s.dl, "DELETE FROM "+s.outbox+" WHERE tenant_id = ? AND invitation_id = ?"),
+		forgetOutbox: bind(s.dl, "DELETE FROM "+s.outbox+" WHERE tenant_id = ? AND invitation_id = ? AND "+forgotten),
 	}
 	if lock := s.dl.currentReads(); lock != "" {
 		q.locked = &queries{get: q.get + lock, getByIdempotencyKey: q.getByIdempotencyKey + lock,

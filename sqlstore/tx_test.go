@@ -231,7 +231,8 @@ func (c *countingDB) BeginTx(ctx context.Context, opts *sql.TxOptions) (*sql.Tx,
 
 // TestRoundTrips counts what Create and Accept cost: on PostgreSQL, Create
 // is one statement and Accept two (the lookup and one guarded write), with
-// no transaction; elsewhere each write is one transaction.
+// no transaction; elsewhere each write is one transaction. In send mode,
+// marking the message sent (and settling its outbox row) is one more.
 func TestRoundTrips(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, be backend) {
 		ctx := context.Background()
@@ -278,5 +279,30 @@ func TestRoundTrips(t *testing.T) {
 		if be.dialect == sqlstore.Postgres {
 			require.Equal(t, [2]int64{2, 0}, [2]int64{stmts, begins})
 		}
+
+		// In send mode, without an event sink: the invitation and its
+		// message row, then, once the notifier took the message, the
+		// invitation marked sent and the message row settled: one
+		// statement each on PostgreSQL, one transaction each elsewhere.
+		var sent atomic.Int64
+		send, err := invite.New(st, invite.Config{CodeHashParams: invite.CodeHashParams{Time: 1, MemoryKiB: 64, Threads: 1},
+			LinkTemplate: "https://app.example.com/invite?token={token}",
+			Notifier:     invite.NotifierFunc(func(context.Context, invite.Message) error { sent.Add(1); return nil })})
+		require.NoError(t, err)
+		stmts, begins = count(func() {
+			_, err := send.Create(ctx, invite.CreateInput{TenantID: "tenant-1", Invitee: invite.Invitee{Email: "sent@example.com"},
+				Delivery: invite.DeliverySend})
+			require.NoError(t, err)
+		})
+		t.Logf("%s Create and send: %d statements outside a transaction, %d transactions", be.name, stmts, begins)
+		require.EqualValues(t, 1, sent.Load())
+		if be.dialect == sqlstore.Postgres {
+			require.Equal(t, [2]int64{2, 0}, [2]int64{stmts, begins}, "Create and send on PostgreSQL: two statements")
+		} else {
+			require.Equal(t, [2]int64{0, 2}, [2]int64{stmts, begins}, "Create and send: two transactions")
+		}
+		require.Equal(t, 1, countRows(t, db, be.dialect, st.TablePrefix()+"outbox", "kind = 'message'"), "the message, and no event")
+		require.Equal(t, 1, countRows(t, db, be.dialect, st.TablePrefix()+"outbox", "kind = 'message' AND delivered_at IS NOT NULL"),
+			"the message is settled")
 	})
 }

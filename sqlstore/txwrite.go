@@ -13,8 +13,8 @@ import (
 // a transaction (or savepoint), txWrite a write.
 type txWrites struct{}
 
-func (txWrites) apply(ctx context.Context, s *Store, ws []write, evs []event) error {
-	return s.applyInTx(ctx, ws, evs, txWrite)
+func (txWrites) apply(ctx context.Context, s *Store, ws []write, ob *outboxWrite) error {
+	return s.applyInTx(ctx, ws, ob, txWrite)
 }
 
 // buildUpdates builds txWrite's statements into q: insert and delete of
@@ -46,13 +46,14 @@ func (s *Store) buildUpdates(q *queries) {
 }
 
 // txWrite runs w inside the caller's transaction: the invitation row first
-// (guarded by version for updates and deletes), then its token rows; then
-// it inserts evs.
-func txWrite(ctx context.Context, s *Store, ex DBTX, w *write, evs []event) error {
+// (guarded by version for updates and deletes), then its token rows (and,
+// for a delete, the outbox rows it removes); then it writes ob to the
+// outbox.
+func txWrite(ctx context.Context, s *Store, ex DBTX, w *write, ob *outboxWrite) error {
 	if err := txWriteRow(ctx, s, ex, w); err != nil {
 		return err
 	}
-	return s.insertEvents(ctx, ex, evs)
+	return s.writeOutbox(ctx, ex, ob)
 }
 
 func txWriteRow(ctx context.Context, s *Store, ex DBTX, w *write) error {
@@ -74,7 +75,10 @@ func txWriteRow(ctx context.Context, s *Store, ex DBTX, w *write) error {
 		} else if n == 0 {
 			return s.missing(ctx, ex, w)
 		}
-		return s.deleteTokens(ctx, ex, w)
+		if err := s.deleteTokens(ctx, ex, w); err != nil {
+			return err
+		}
+		return s.forgetOutbox(ctx, ex, w)
 	}
 	// An update. The first attempt also requires the stored token columns
 	// (and, on SQLite, the columns an update practically never changes) to
@@ -138,6 +142,15 @@ func (s *Store) insertTokens(ctx context.Context, ex DBTX, w *write) error {
 
 func (s *Store) deleteTokens(ctx context.Context, ex DBTX, w *write) error {
 	if _, err := ex.ExecContext(ctx, s.q.deleteTokens, w.row.tenantID, w.row.id); err != nil {
+		return wrap(w.op(), err)
+	}
+	return nil
+}
+
+// forgetOutbox deletes the outbox rows of w's invitation that a Delete
+// removes (see forgotten): the rows of the batch are inserted after it.
+func (s *Store) forgetOutbox(ctx context.Context, ex DBTX, w *write) error {
+	if _, err := ex.ExecContext(ctx, s.q.forgetOutbox, w.row.tenantID, w.row.id); err != nil {
 		return wrap(w.op(), err)
 	}
 	return nil
