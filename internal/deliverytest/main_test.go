@@ -1,0 +1,32 @@
+// Package deliverytest proves the durable delivery of invite (the Outbox
+// and the Dispatcher) end to end, on memstore and on every sqlstore
+// dialect that can run here:
+//
+//   - TestCrash: a child process creating invitations is killed with
+//     SIGKILL at random points; a dispatcher started afterwards delivers
+//     every committed invitation, and only those.
+//   - TestOutage: a notifier and an event sink failing 30% of their calls;
+//     every invitation ends sent and every committed event arrives.
+//   - TestReplicas: several dispatchers on one database never deliver one
+//     entry at the same time within a lease, and a cancelled or hung one
+//     leaves its entries to the others.
+//   - TestHostTransaction: a Create inside a host transaction is delivered
+//     when the host commits, never when it rolls back.
+//
+// PostgreSQL and MariaDB run when INVITE_POSTGRES_DSN and INVITE_MYSQL_DSN
+// are set (source .ci/services.sh); under CI=true a missing DSN fails.
+package deliverytest
+
+import (
+	"os"
+	"testing"
+)
+
+// TestMain runs the crash child (crashChild) instead of the tests when
+// TestCrash re-executes the test binary as one.
+func TestMain(m *testing.M) {
+	if os.Getenv(crashChildEnv) == "1" {
+		os.Exit(crashChild())
+	}
+	os.Exit(m.Run())
+}
