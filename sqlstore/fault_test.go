@@ -24,6 +24,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/invitekit/invite"
+	"github.com/invitekit/invite/internal/pglock"
 	"github.com/invitekit/invite/sqlstore"
 )
 
@@ -317,6 +318,11 @@ func TestPostgresServerRestart(t *testing.T) {
 		t.Skipf("cannot stop and start the PostgreSQL server: %v", err)
 	}
 	t.Logf("server control (%s): stop %q start %q restart %q", ctl.from, ctl.stop, ctl.start, ctl.restart)
+	// Wait until no other test process uses the server (go test ./...
+	// runs packages at once), and keep them off it until it runs again.
+	release, err := pglock.Exclusive(dsn)
+	require.NoError(t, err, "locking the server")
+	t.Cleanup(release)
 	require.NoError(t, pgReachable(dsn), "the server must be running before the test")
 
 	// A pool of the test's own, so that the outage hits only its

@@ -18,15 +18,30 @@
 package deliverytest
 
 import (
+	"fmt"
 	"os"
 	"testing"
+
+	"github.com/invitekit/invite/internal/pglock"
 )
 
 // TestMain runs the crash child (crashChild) instead of the tests when
-// TestCrash re-executes the test binary as one.
+// TestCrash re-executes the test binary as one. Otherwise it holds the
+// PostgreSQL server's lock shared while the tests run: sqlstore's
+// TestPostgresServerRestart, in another test binary, restarts the server.
 func TestMain(m *testing.M) {
 	if os.Getenv(crashChildEnv) == "1" {
 		os.Exit(crashChild())
+	}
+	if dsn := os.Getenv(postgresEnv); dsn != "" {
+		release, err := pglock.Shared(dsn)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "locking the PostgreSQL server:", err)
+			os.Exit(1)
+		}
+		code := m.Run()
+		release()
+		os.Exit(code)
 	}
 	os.Exit(m.Run())
 }
