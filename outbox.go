@@ -83,10 +83,10 @@ type OutboxEntry struct {
 //   - queue one OutboxEvent entry per Batch.Events (ID the event's id,
 //     AvailableAt the event's Time) and one OutboxMessage entry per
 //     Batch.Messages, with Attempts 0, in the same atomic write;
-//   - mark every entry named by Batch.Delivered delivered at the time of
-//     the write (its DeliveredAt becomes the UpdatedAt of the batch's first
-//     record, or now when it has none), whoever holds its claim; an id
-//     that is unknown or already delivered is ignored;
+//   - remove every entry named by Batch.Delivered, whoever holds its
+//     claim, before queueing the batch's own entries: the write records
+//     the delivery itself (the invitation is marked sent), so the entry
+//     has nothing left to do; an unknown id is ignored;
 //   - on a Write with Delete, remove the invitation's entries queued by
 //     earlier batches, except its events still owed to the sink (neither
 //     delivered nor dead): its messages (nothing is left to send), and its

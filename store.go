@@ -184,8 +184,8 @@ type Batch struct {
 	// that implements Outbox to queue in the same atomic write (the Manager
 	// sets none for another Store).
 	Messages []QueuedMessage
-	// Delivered names outbox entries (by id) this write settles as
-	// delivered: the message whose delivery the write records. Only a
+	// Delivered names outbox entries (by id) this write settles by
+	// removing them: the message whose delivery the write records. Only a
 	// Store that implements Outbox is given any.
 	Delivered []string
 }

@@ -60,9 +60,13 @@ func (s *Store) queueCollides(b *invite.Batch) bool {
 }
 
 // queue applies the outbox part of b, whose writes have been applied: the
-// deleted invitations' earlier entries go, b's entries come, and the
-// delivered ones are settled. The caller holds the lock.
+// deleted invitations' earlier entries and the delivered ones go (the
+// write records their delivery), then b's entries come. The caller holds
+// the lock.
 func (s *Store) queue(b *invite.Batch) {
+	for _, id := range b.Delivered {
+		delete(s.outbox, id)
+	}
 	for _, w := range b.Writes {
 		if w.Delete {
 			inv := &w.Record.Invitation
@@ -81,20 +85,6 @@ func (s *Store) queue(b *invite.Batch) {
 		e := &invite.OutboxEntry{ID: m.ID, Kind: invite.OutboxMessage, TenantID: m.TenantID, InvitationID: m.InvitationID,
 			CreatedAt: m.CreatedAt, AvailableAt: m.AvailableAt, Message: &m}
 		s.outbox[e.ID] = e
-	}
-	if len(b.Delivered) == 0 {
-		return
-	}
-	at := time.Now().UTC()
-	if len(b.Writes) > 0 {
-		at = b.Writes[0].Record.Invitation.UpdatedAt.UTC()
-	}
-	for _, id := range b.Delivered {
-		if e := s.outbox[id]; e != nil && e.DeliveredAt.IsZero() {
-			c := *e
-			c.DeliveredAt = at
-			s.outbox[id] = &c
-		}
 	}
 }
 

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/invitekit/invite"
 )
@@ -27,16 +26,15 @@ type write struct {
 // delivered.
 type outboxWrite struct {
 	rows []event
-	// delivered are the ids of Batch.Delivered, settled at deliveredAt
-	// (the dialect's time value).
-	delivered   []string
-	deliveredAt any
+	// delivered are the ids of Batch.Delivered, whose rows are deleted.
+	delivered []string
 }
 
 // Apply implements invite.Store and the duties invite.Outbox adds to it:
 // it commits every write of b, in order, together with one outbox row per
-// event (kind "event") and per message (kind "message") of b, and settles
-// the outbox rows b.Delivered names as delivered, atomically. A Delete
+// event (kind "event") and per message (kind "message") of b, and deletes
+// the outbox rows b.Delivered names (the write records their delivery),
+// atomically. A Delete
 // also deletes the outbox rows the invitation's earlier batches queued
 // (the batch's own rows stay).
 //
@@ -101,14 +99,7 @@ func (s *Store) Apply(ctx context.Context, b *invite.Batch) error {
 	if len(fields) > 0 {
 		return &invite.ValidationError{Fields: fields}
 	}
-	if len(b.Delivered) > 0 {
-		ob.delivered = b.Delivered
-		at := time.Now()
-		if len(b.Writes) > 0 && b.Writes[0].Record != nil && !b.Writes[0].Record.Invitation.UpdatedAt.IsZero() {
-			at = b.Writes[0].Record.Invitation.UpdatedAt
-		}
-		ob.deliveredAt = s.dl.timeValue(at)
-	}
+	ob.delivered = b.Delivered
 	return s.retrying(ctx, func() error { return s.dl.apply(ctx, s, ws, ob) })
 }
 
@@ -278,16 +269,16 @@ func (s *Store) writeOutbox(ctx context.Context, ex DBTX, ob *outboxWrite) error
 	return s.insertEvents(ctx, ex, ob.rows)
 }
 
-// settleDelivered marks the outbox rows of ob.delivered that are not
-// delivered yet delivered at ob.deliveredAt.
+// settleDelivered deletes the outbox rows of ob.delivered: the write that
+// names them records their delivery on the invitation (marked sent), so a
+// row kept until PurgeOutbox would serve nothing.
 func (s *Store) settleDelivered(ctx context.Context, ex DBTX, ob *outboxWrite) error {
 	ids := ob.delivered
 	for len(ids) > 0 {
 		chunk := ids[:min(len(ids), eventsPerStatement)]
 		ids = ids[len(chunk):]
 		a := &args{dl: s.dl}
-		at := a.add(ob.deliveredAt)
-		q := "UPDATE " + s.outbox + " SET delivered_at = " + at + " WHERE id IN (" + addAll(a, chunk) + ") AND delivered_at IS NULL"
+		q := "DELETE FROM " + s.outbox + " WHERE id IN (" + addAll(a, chunk) + ")"
 		if _, err := ex.ExecContext(ctx, q, a.vals...); err != nil {
 			return wrap("apply: outbox", err)
 		}

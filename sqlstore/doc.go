@@ -129,6 +129,11 @@
 // Purge's cleanup; and delivered_at over the delivered rows, for
 // PurgeOutbox.
 //
+// On SQLite a Store on a *sql.DB keeps its statements prepared (up to 256
+// distinct texts; database/sql prepares each on every connection that runs
+// it): the driver would otherwise parse and plan every statement on every
+// call. A Store on a host's transaction runs them unprepared.
+//
 // Times are stored in UTC with microsecond precision (timestamptz,
 // DATETIME(6), INTEGER unix microseconds on SQLite) and returned in UTC.
 // Identifiers compare and sort byte for byte, as invite.Cursor does
@@ -140,8 +145,8 @@
 // Resend, a sweep's expiry, marking a message sent) is one statement: a
 // data-modifying CTE that writes the invitation row guarded by its version,
 // brings the token rows in line, inserts the outbox rows (its message, and
-// its events when the Manager has an event sink) and settles the outbox
-// rows the write delivers, with no BEGIN or COMMIT. Create costs one
+// its events when the Manager has an event sink) and deletes the outbox
+// rows the write records as delivered, with no BEGIN or COMMIT. Create costs one
 // statement, marking its message sent one more, Accept two (the token
 // lookup and the guarded write). A Delete that also settles delivered
 // rows is the exception: a transaction of two statements.
@@ -151,8 +156,9 @@
 // version and by the stored token hashes (on SQLite also by the stored
 // created_at and idempotency_key, which it then leaves out of its SET, so
 // that SQLite does not rewrite those indexes' entries), one multi-row
-// INSERT into the outbox, one UPDATE settling the rows it delivers, COMMIT.
-// Accept is the lookup and then BEGIN, UPDATE, INSERT, COMMIT. A Resend, which rotates the token, misses the token guard and
+// INSERT into the outbox, one DELETE of the outbox rows it records as
+// delivered, COMMIT. Accept is the lookup and then BEGIN, UPDATE, INSERT,
+// COMMIT. A Resend, which rotates the token, misses the token guard and
 // costs a SELECT of the version, the UPDATE under the version guard alone,
 // and a DELETE and an INSERT of the token rows.
 //
@@ -180,7 +186,9 @@
 // The Store implements invite.Outbox, the queue a dispatcher
 // (invite.Manager.NewDispatcher) delivers from, at least once, whatever
 // crashes in between: Apply queues a batch's events and messages with its
-// writes and settles the messages the write records as delivered; a
+// writes and deletes the rows of the messages the write records as
+// delivered (the invitation, marked sent, is their record; a delete costs
+// less than the update to delivered_at, whose index entries it spares); a
 // Delete removes the invitation's earlier rows except the events still
 // owed to the event sink, and Purge every row of the invitations it
 // purges.
@@ -204,8 +212,8 @@
 // dead rows by id, RedriveOutbox makes them due again, PurgeOutbox deletes
 // delivered rows by delivered_at (a DELETE ... LIMIT on MySQL, a DELETE of
 // the ids a subquery selects elsewhere), and OutboxStats counts pending
-// and dead rows in one statement. A row settled as delivered by a later
-// write while it was dead counts as delivered, not dead.
+// and dead rows in one statement. A dead row that a later write records
+// as delivered is deleted with the others.
 //
 // Inside a host's transaction (WithTx) the outbox rows of a write commit
 // or roll back with it, and the Store reports InHostTransaction: the

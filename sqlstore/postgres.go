@@ -244,22 +244,21 @@ func (sh pgShape) extras() int {
 // firstEvent is the number of the first event's first argument.
 func (sh pgShape) firstEvent() int { return sh.firstExtra() + sh.extras() }
 
-// firstDelivered is the number of the delivery time's argument, followed
-// by the ids'.
+// firstDelivered is the number of the first delivered id's argument.
 func (sh pgShape) firstDelivered() int { return sh.firstEvent() + len(eventColumns)*sh.events }
 
 // nargs is the number of arguments of the statement.
 func (sh pgShape) nargs() int {
 	n := sh.firstDelivered() - 1
 	if sh.delivered > 0 {
-		n += 1 + sh.delivered
+		n += sh.delivered
 	}
 	return n
 }
 
 // args returns the arguments of the statement of shape sh for w, the
-// outbox rows evs and the ids delivered, settled at deliveredAt.
-func (sh pgShape) args(w *write, evs []event, delivered []string, deliveredAt any) []any {
+// outbox rows evs and the ids delivered.
+func (sh pgShape) args(w *write, evs []event, delivered []string) []any {
 	a := make([]any, 0, sh.nargs())
 	r := &w.row
 	switch sh.kind {
@@ -282,7 +281,6 @@ func (sh pgShape) args(w *write, evs []event, delivered []string, deliveredAt an
 		a = evs[i].appendValues(a)
 	}
 	if len(delivered) > 0 {
-		a = append(a, deliveredAt)
 		for _, id := range delivered {
 			a = append(a, id)
 		}
@@ -393,13 +391,12 @@ func (pg *postgres) build(s *Store, sh pgShape) string {
 // where nothing else tells PostgreSQL a value's type.
 var pgEventTypes = [len(eventColumns)]string{"text", "text", "text", "text", "text", "jsonb", "timestamptz", "timestamptz"}
 
-// deliveredUpdate returns the UPDATE settling the outbox rows of the
-// statement of shape sh as delivered, done only when "w" touched a row if
-// guarded.
+// deliveredUpdate returns the DELETE settling the outbox rows of the
+// statement of shape sh as delivered (see settleDelivered), done only when
+// "w" touched a row if guarded.
 func (pg *postgres) deliveredUpdate(s *Store, sh pgShape, guarded bool) string {
 	n := sh.firstDelivered()
-	u := "UPDATE " + s.outbox + " SET delivered_at = " + pg.placeholder(n) + " WHERE id IN (" +
-		placeholders(pg, n+1, sh.delivered, "", ", ") + ") AND delivered_at IS NULL"
+	u := "DELETE FROM " + s.outbox + " WHERE id IN (" + placeholders(pg, n, sh.delivered, "", ", ") + ")"
 	if guarded {
 		u += " AND EXISTS (SELECT 1 FROM w)"
 	}
@@ -503,7 +500,7 @@ func lenOf(m *map[pgShape]string) int {
 func (pg *postgres) write(ctx context.Context, s *Store, ex DBTX, w *write, ob *outboxWrite) error {
 	var o pgOutbox
 	if ob != nil {
-		o = pgOutbox{ob.rows, ob.delivered, ob.deliveredAt}
+		o = pgOutbox{ob.rows, ob.delivered}
 	}
 	split := w.delete && len(o.delivered) > 0
 	if split {
@@ -554,17 +551,16 @@ func (pg *postgres) write(ctx context.Context, s *Store, ex DBTX, w *write, ob *
 }
 
 // pgOutbox is what a write statement writes to the outbox: rows to insert,
-// and ids to settle as delivered at deliveredAt.
+// and ids to settle as delivered (removed).
 type pgOutbox struct {
-	rows        []event
-	delivered   []string
-	deliveredAt any
+	rows      []event
+	delivered []string
 }
 
 // exec runs the statement of shape sh for w and o. It returns a nonzero
 // count when the statement wrote the invitation row.
 func (pg *postgres) exec(ctx context.Context, s *Store, ex DBTX, sh pgShape, w *write, o pgOutbox) (int64, error) {
-	q, args := pg.statement(s, sh), sh.args(w, o.rows, o.delivered, o.deliveredAt)
+	q, args := pg.statement(s, sh), sh.args(w, o.rows, o.delivered)
 	var n int64
 	var err error
 	if sh.counted() {

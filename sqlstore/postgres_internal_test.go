@@ -56,7 +56,7 @@ func checkPgShape(t *testing.T, pg *postgres, s *Store, sh pgShape) {
 	for i := range delivered {
 		delivered[i] = "d" + strconv.Itoa(i)
 	}
-	args := sh.args(w, evs, delivered, time.Now())
+	args := sh.args(w, evs, delivered)
 	if len(args) != sh.nargs() {
 		t.Errorf("%+v: %d arguments, nargs %d", sh, len(args), sh.nargs())
 	}

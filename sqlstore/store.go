@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"math/rand/v2"
+	"runtime"
 	"time"
 
 	"github.com/invitekit/invite"
@@ -52,6 +53,9 @@ type Store struct {
 	// begin begins the Store's own transactions; nil when db is the host's
 	// transaction.
 	begin beginner
+	// stmts, on SQLite on a *sql.DB, keeps the Store's statements
+	// prepared (db is then a cachedDB over it).
+	stmts *preparedCache
 	cfg   Config
 	d     Dialect
 	// dl is what the SQL of d differs in (dialect.go).
@@ -116,6 +120,13 @@ func New(db DBTX, cfg Config) (*Store, error) {
 	s.invitations, s.tokens, s.outbox, s.migrations = p+"invitations", p+"tokens", p+"outbox", p+"schema_migrations"
 	s.migrationFS = dialectMigrations(cfg.Dialect)
 	s.q = s.buildQueries()
+	if x, ok := db.(*sql.DB); ok && cfg.Dialect == SQLite {
+		s.stmts = newPreparedCache(x)
+		s.db = cachedDB{DB: x, c: s.stmts}
+		// The prepared statements go with the Store (a Store WithTx
+		// returns does not use them).
+		runtime.AddCleanup(s, func(c *preparedCache) { _ = c.close() }, s.stmts)
+	}
 	return s, nil
 }
 
@@ -215,7 +226,11 @@ func (s *Store) atomicallyWith(ctx context.Context, op string, opts *sql.TxOptio
 	if err != nil {
 		return wrap(op+": begin", err)
 	}
-	if err := fn(tx); err != nil {
+	var ex DBTX = tx
+	if s.stmts != nil {
+		ex = cachedTx{tx: tx, c: s.stmts}
+	}
+	if err := fn(ex); err != nil {
 		if rerr := tx.Rollback(); rerr != nil && !errors.Is(rerr, sql.ErrTxDone) {
 			s.cfg.Logger.WarnContext(ctx, "sqlstore: rollback failed", "op", op, "error", rerr)
 		}

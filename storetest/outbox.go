@@ -16,8 +16,9 @@ import (
 // The subtests: Queue (Apply queues events and messages atomically with
 // its writes), Claim (due entries only, soonest first, kinds, limit, leases
 // and reclaiming), Settle (each outcome, and settlements of a claim that is
-// no longer held are ignored), BatchDelivered, DeadLetters (tenant-scoped
-// listing and re-drive), Retention (Delete and Purge forget an invitation's
+// no longer held are ignored), BatchDelivered (a write's Delivered
+// removes the entries), DeadLetters (tenant-scoped listing and re-drive),
+// Retention (Delete and Purge forget an invitation's
 // entries, PurgeOutbox the delivered ones), Stats, ConcurrentClaims (no
 // entry is handed to two claimers) and Arguments.
 func RunOutbox(t *testing.T, newStore func(t *testing.T) invite.Store) {
@@ -353,4 +354,20 @@ func (o *outboxSuite) testBatchDelivered(t *testing.T) {
 	b = &invite.Batch{Writes: []invite.Write{upd(next(r), 1)}, Delivered: []string{other.ID}}
 	require.ErrorIs(t, st.Apply(t.Context(), b), invite.ErrConflict)
 	require.Equal(t, 1, settle(t, st, "d2", us(8), invite.Settlement{ID: other.ID, Attempt: 2, Outcome: invite.Delivered}))
+
+	// A dead entry named by a batch goes too (a re-drive would resend
+	// what the write recorded as delivered).
+	r3, _, dead := queued(t, st, tenantA, base)
+	require.Equal(t, []string{dead.ID}, entryIDs(claim(t, st, "d3", us(9).Add(10*lease), 10, invite.OutboxMessage)))
+	require.Equal(t, 1, settle(t, st, "d3", us(10).Add(10*lease), invite.Settlement{ID: dead.ID, Attempt: 1, Outcome: invite.Dead}))
+	require.NoError(t, st.Apply(t.Context(), &invite.Batch{Writes: []invite.Write{upd(next(r3), 1)}, Delivered: []string{dead.ID}}))
+	deads, err := st.ListDeadOutbox(t.Context(), tenantA, "", 10)
+	require.NoError(t, err)
+	require.Empty(t, deads)
+
+	// The entries a batch settled are removed, not kept as delivered:
+	// retention finds only the one settled through SettleOutbox.
+	n, err := st.PurgeOutbox(t.Context(), base.Add(100*time.Hour*24*365), 100)
+	require.NoError(t, err)
+	require.Equal(t, 1, n, "delivered entries purged")
 }
