@@ -47,7 +47,7 @@ func (m *Manager) Resend(ctx context.Context, tenantID, id string, opts ResendOp
 		renew := inv.StateAt(now) == StateExpired
 		if opts.Delivery == DeliverySend {
 			if ch, _ := ChannelFor(inv.Invitee); ch == "" {
-				return change{}, &ValidationError{Fields: []FieldError{{Field: "Invitee", Reason: "has no email, phone or user id to deliver to", Err: ErrNoDeliveryChannel}}}
+				return change{}, &ValidationError{Fields: []FieldError{newFieldError("Invitee", "has no email, phone or user id to deliver to", ErrNoDeliveryChannel)}}
 			}
 		}
 		validity := opts.ExpiresIn
