@@ -108,26 +108,45 @@ type CreateInput struct {
 }
 
 // Result is what Create, Upsert and Resend return. Token, Code and Link are
-// the only place the plaintext secrets ever appear; they print as redacted.
+// the only place the plaintext secrets ever appear; they print as redacted
+// and are left out of Result's JSON form ({"invitation", "replayed",
+// "delivery_error"}): a host that hands a secret to its caller (with
+// DeliveryReturn) reveals it deliberately with Secret.Reveal.
 type Result struct {
-	Invitation *Invitation
+	Invitation *Invitation `json:"invitation"`
 	// Token is the link token (empty on a replay or an Upsert update).
-	Token Secret
+	Token Secret `json:"-"`
 	// Code is the short code, when one was minted.
-	Code Secret
+	Code Secret `json:"-"`
 	// Link is the invitation link, when a link template or redirect URI
 	// makes one.
-	Link Secret
+	Link Secret `json:"-"`
 	// Replayed is true when an IdempotencyKey matched an earlier Create: the
 	// Invitation is that one's, and no secret is returned (only its hash
 	// was kept); Resend mints a new one.
-	Replayed bool
+	Replayed bool `json:"replayed"`
 	// DeliveryErr is set (matching ErrDelivery) when the Notifier failed.
 	// The invitation and its new secret are committed but not marked sent
 	// (a new invitation stays pending). With a Store that implements
 	// Outbox the message stays queued, and a Dispatcher retries it with a
-	// fresh secret; with another Store, Resend does.
-	DeliveryErr error
+	// fresh secret; with another Store, Resend does. Its JSON form is
+	// "delivery_error", a fixed text (the notifier's error may carry
+	// anything).
+	DeliveryErr error `json:"-"`
+}
+
+// MarshalJSON encodes r without its secrets; a failed delivery is
+// "delivery_error": "delivery failed".
+func (r Result) MarshalJSON() ([]byte, error) {
+	type plain Result
+	out := struct {
+		plain
+		DeliveryError string `json:"delivery_error,omitempty"`
+	}{plain: plain(r)}
+	if r.DeliveryErr != nil {
+		out.DeliveryError = "delivery failed"
+	}
+	return json.Marshal(out)
 }
 
 // Create validates in, mints the secret, stores the invitation and, with
@@ -298,7 +317,20 @@ type UpsertResult struct {
 	Result
 	// Created is true when a new invitation was created, false when an open
 	// one was updated.
-	Created bool
+	Created bool `json:"created"`
+}
+
+// MarshalJSON encodes r as its Result with "created".
+func (r UpsertResult) MarshalJSON() ([]byte, error) {
+	b, err := r.Result.MarshalJSON()
+	if err != nil {
+		return nil, err
+	}
+	created := `,"created":false}`
+	if r.Created {
+		created = `,"created":true}`
+	}
+	return append(b[:len(b)-1], created...), nil
 }
 
 // Upsert creates an invitation, or, when the invitee already has an open

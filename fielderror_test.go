@@ -186,3 +186,24 @@ func TestExistsErrorNamesTheOpenInvitation(t *testing.T) {
 	require.Equal(t, "t1", ee.TenantID)
 	require.NotContains(t, err.Error(), first.Invitation.ID)
 }
+
+func TestResultJSONCarriesNoSecret(t *testing.T) {
+	e := newEnv(t)
+	res := e.create(input("json@example.com"))
+	require.False(t, res.Token.IsZero())
+	res.DeliveryErr = errors.New("smtp: 550 user@example.com " + res.Token.Reveal())
+	for _, v := range []any{res, *res, invite.UpsertResult{Result: *res, Created: true}} {
+		b, err := json.Marshal(v)
+		require.NoError(t, err)
+		require.NotContains(t, string(b), res.Token.Reveal())
+		require.NotContains(t, string(b), "smtp")
+		var got map[string]any
+		require.NoError(t, json.Unmarshal(b, &got))
+		require.Equal(t, "delivery failed", got["delivery_error"])
+		require.Equal(t, false, got["replayed"])
+		require.Equal(t, res.Invitation.ID, got["invitation"].(map[string]any)["id"])
+		if u, ok := v.(invite.UpsertResult); ok {
+			require.Equal(t, u.Created, got["created"])
+		}
+	}
+}
