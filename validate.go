@@ -168,13 +168,27 @@ func (m *Manager) checkInvitee(fe *fieldErrs, iv *Invitee) {
 		}
 	}
 	if iv.Phone != "" {
-		if p, ok := NormalizePhone(iv.Phone); ok {
+		if p, ok := m.normalizePhone(iv.Phone); ok {
 			iv.Phone = p
 		} else {
-			fe.add("Invitee.Phone", "is not an international (E.164) phone number of at most "+itoa(MaxPhoneLen)+" characters")
+			reason := "is not an international (E.164) phone number of at most " + itoa(MaxPhoneLen) + " characters"
+			if m.cfg.NormalizePhone != nil {
+				reason = "is not a valid phone number of at most " + itoa(MaxPhoneLen) + " characters"
+			}
+			fe.add("Invitee.Phone", reason)
 		}
 	}
 	fe.checkText("Invitee.UserID", iv.UserID, MaxIDLen, false)
+}
+
+// checkPersonName checks the invitee's given or family name: required
+// with Config.RequireNames.
+func (m *Manager) checkPersonName(fe *fieldErrs, field, s string) {
+	if m.cfg.RequireNames && strings.TrimSpace(s) == "" {
+		fe.add(field, "is required")
+		return
+	}
+	fe.checkName(field, s)
 }
 
 // blankToEmpty returns "" for a string of white space only, else s.
@@ -259,8 +273,8 @@ func (m *Manager) checkCreate(in *CreateInput, now time.Time) (time.Duration, er
 	var fe fieldErrs
 	fe.checkText("TenantID", in.TenantID, MaxIDLen, true)
 	m.checkInvitee(&fe, &in.Invitee)
-	fe.checkName("GivenName", in.GivenName)
-	fe.checkName("FamilyName", in.FamilyName)
+	m.checkPersonName(&fe, "GivenName", in.GivenName)
+	m.checkPersonName(&fe, "FamilyName", in.FamilyName)
 	fe.checkText("Inviter.ID", in.Inviter.ID, MaxIDLen, false)
 	fe.checkName("Inviter.Name", in.Inviter.Name)
 	fe.checkName("AccountName", in.AccountName)
