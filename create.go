@@ -70,8 +70,15 @@ type CreateInput struct {
 	Groups      []string                     `json:"groups,omitempty"`
 	Data        map[string]string            `json:"data,omitempty"`
 	FormData    map[string]map[string]string `json:"form_data,omitempty"`
-	Metadata    json.RawMessage              `json:"metadata,omitempty"`
-	ClientID    string                       `json:"client_id,omitempty"`
+	// Variables are template variables of the host's own for the
+	// invitation's messages (see Invitation.Variables): names of 1 to 64
+	// lower-case letters, digits and underscores, starting with a letter,
+	// other than the built-in ones (name, invite_link, invited_by,
+	// account_name, expires_at, code); values up to MaxTextLen
+	// characters. They count towards Config.MaxDataBytes.
+	Variables map[string]string `json:"variables,omitempty"`
+	Metadata  json.RawMessage   `json:"metadata,omitempty"`
+	ClientID  string            `json:"client_id,omitempty"`
 	// IdentityProviderID is the identity provider the invitee must use.
 	IdentityProviderID string `json:"identity_provider_id,omitempty"`
 	// RedirectURI is an absolute https URI (http only for localhost) the
@@ -427,7 +434,7 @@ func (m *Manager) newRecord(in *CreateInput, now time.Time) (*Record, error) {
 		ID: newID(now), TenantID: in.TenantID, Invitee: in.Invitee,
 		GivenName: strings.TrimSpace(in.GivenName), FamilyName: strings.TrimSpace(in.FamilyName),
 		Inviter: in.Inviter, AccountName: in.AccountName, Roles: in.Roles, Groups: in.Groups,
-		Data: in.Data, FormData: in.FormData, Metadata: in.Metadata,
+		Data: in.Data, FormData: in.FormData, Variables: in.Variables, Metadata: in.Metadata,
 		ClientID: in.ClientID, IdentityProviderID: in.IdentityProviderID, RedirectURI: in.RedirectURI,
 		LinkTemplate: in.LinkTemplate, TemplateKey: in.TemplateKey, Locale: in.Locale,
 		RequireEmailMatch: in.RequireEmailMatch || (m.cfg.RequireEmailMatch && in.Invitee.Email != ""),

@@ -3,6 +3,8 @@ package invite
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 )
 
@@ -114,8 +116,9 @@ func message(inv *Invitation, id string, resend bool, link string, code Secret) 
 	return Message{
 		ID: id, TenantID: inv.TenantID, InvitationID: inv.ID, Resend: resend,
 		Channel: ch, To: to, Locale: inv.Locale, TemplateKey: inv.TemplateKey,
-		Vars: Vars{Name: inv.Name(), InviteLink: NewSecret(link), InvitedBy: inv.Inviter.Name, AccountName: inv.AccountName,
-			ExpiresAt: inv.ExpiresAt, Code: code},
+		Vars: Vars{Name: inv.Name(), GivenName: inv.GivenName, FamilyName: inv.FamilyName, InviteLink: NewSecret(link),
+			InvitedBy: inv.Inviter.Name, AccountName: inv.AccountName, ExpiresAt: inv.ExpiresAt, Code: code,
+			Roles: slices.Clone(inv.Roles), Groups: slices.Clone(inv.Groups), Custom: maps.Clone(inv.Variables)},
 	}
 }
 

@@ -44,9 +44,11 @@ func TestCreateSendsThroughNotifier(t *testing.T) {
 	require.Len(t, res.Code.Reveal(), 8)
 	vars := msg.Vars.Map()
 	require.Equal(t, map[string]string{
-		"name": "Ada Lovelace", "invite_link": res.Link.Reveal(), "invited_by": "Grace Hopper",
-		"account_name": "Analytical Engines", "expires_at": now.Add(week).Format(time.RFC3339), "code": res.Code.Reveal(),
+		"name": "Ada Lovelace", "given_name": "Ada", "family_name": "Lovelace", "invite_link": res.Link.Reveal(),
+		"invited_by": "Grace Hopper", "account_name": "Analytical Engines", "expires_at": now.Add(week).Format(time.RFC3339),
+		"code": res.Code.Reveal(),
 	}, vars)
+	require.Equal(t, []string{"member"}, msg.Vars.Roles)
 
 	inv := res.Invitation
 	require.Equal(t, invite.StateSent, inv.State)

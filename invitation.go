@@ -79,6 +79,11 @@ type Invitation struct {
 	// forms.
 	Data     map[string]string            `json:"data,omitempty"`
 	FormData map[string]map[string]string `json:"form_data,omitempty"`
+	// Variables are the host's own template variables for the
+	// invitation's messages (an application name, custom fields), by name;
+	// Message.Vars.Custom carries them. They are shown to the invitee:
+	// never put a secret in one.
+	Variables map[string]string `json:"variables,omitempty"`
 	// Metadata is the host's own JSON (permissions, flags); the library only
 	// checks that it is valid JSON and within the size limit.
 	Metadata           json.RawMessage `json:"metadata,omitempty"`
@@ -142,6 +147,7 @@ func (inv *Invitation) cloneCollections() {
 	inv.Roles, inv.Groups = cloneLists(inv.Roles, inv.Groups)
 	inv.Metadata = slices.Clone(inv.Metadata)
 	inv.Data, inv.FormData = cloneData(inv.Data, inv.FormData)
+	inv.Variables = maps.Clone(inv.Variables)
 }
 
 // cloneLists copies roles and groups into one allocation. Each copy's

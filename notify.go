@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/url"
 	"strings"
 	"text/template"
@@ -57,26 +58,42 @@ type Message struct {
 // Vars are the template variables of a message. InviteLink and Code are
 // secrets: they print as redacted; Map reveals them for rendering.
 type Vars struct {
+	// Name is the invitee's full name; GivenName and FamilyName its parts.
 	Name        string
+	GivenName   string
+	FamilyName  string
 	InviteLink  Secret
 	InvitedBy   string
 	AccountName string
 	ExpiresAt   time.Time
 	Code        Secret
+	// Roles and Groups are what accepting grants.
+	Roles  []string
+	Groups []string
+	// Custom are the invitation's own variables (Invitation.Variables), a
+	// copy.
+	Custom map[string]string
 }
 
-// Map returns the variables under their template names: name, invite_link,
-// invited_by, account_name, expires_at (RFC 3339) and code, with the secrets
-// in plaintext. Use it only to render the message.
+// Map returns the variables under their template names: name,
+// given_name, family_name, invite_link, invited_by, account_name,
+// expires_at (RFC 3339) and code, with the secrets in plaintext, then the
+// Custom ones (whose names never shadow these). Use it only to render the
+// message.
 func (v Vars) Map() map[string]string {
-	return map[string]string{
+	m := make(map[string]string, 8+len(v.Custom))
+	maps.Copy(m, v.Custom)
+	maps.Copy(m, map[string]string{
 		"name":         v.Name,
+		"given_name":   v.GivenName,
+		"family_name":  v.FamilyName,
 		"invite_link":  v.InviteLink.Reveal(),
 		"invited_by":   v.InvitedBy,
 		"account_name": v.AccountName,
 		"expires_at":   v.ExpiresAt.UTC().Format(time.RFC3339),
 		"code":         v.Code.Reveal(),
-	}
+	})
+	return m
 }
 
 // Notifier delivers invitation messages. Notify must return nil only once

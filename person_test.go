@@ -1,6 +1,7 @@
 package invite_test
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"testing"
@@ -61,4 +62,44 @@ func TestNormalizePhoneHook(t *testing.T) {
 		requireValidation(t, err, "Invitee.Phone")
 	}
 	require.Equal(t, 3, calls, "the over-long number never reaches the hook")
+}
+
+// TestVariablesReachTheMessage: the host's template variables are stored
+// with the invitation and handed to the notifier with the built-in ones,
+// which they cannot shadow.
+func TestVariablesReachTheMessage(t *testing.T) {
+	var got []invite.Message
+	e := newEnv(t, func(c *invite.Config) {
+		c.Notifier = invite.NotifierFunc(func(_ context.Context, m invite.Message) error { got = append(got, m); return nil })
+	})
+	in := input("vars@example.com")
+	in.Delivery = invite.DeliverySend
+	in.Variables = map[string]string{"application_name": "Ledger", "team_size": "12"}
+	res := e.create(in)
+	require.Equal(t, in.Variables, e.get("t1", res.Invitation.ID).Variables, "stored")
+	require.Len(t, got, 1)
+	require.Equal(t, in.Variables, got[0].Vars.Custom)
+	vars := got[0].Vars.Map()
+	require.Equal(t, "Ledger", vars["application_name"])
+	require.Equal(t, "Ada Lovelace", vars["name"])
+
+	for _, tc := range []struct {
+		name string
+		vars map[string]string
+		want string
+	}{
+		{"shadows a built-in", map[string]string{"name": "x"}, `Variables["name"]`},
+		{"not a name", map[string]string{"Team Size": "x"}, `Variables["Team Size"]`},
+		{"starts with a digit", map[string]string{"1a": "x"}, `Variables["1a"]`},
+		{"control character", map[string]string{"a": "x\x00y"}, `Variables["a"]`},
+		{"too long", map[string]string{"a": strings.Repeat("x", invite.MaxVariableLen+1)}, `Variables["a"]`},
+		{"too large", map[string]string{"a": strings.Repeat("x", 70000)}, "Variables"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			in := input("bad-vars@example.com")
+			in.Variables = tc.vars
+			_, err := e.m.Create(e.ctx(), in)
+			requireValidation(t, err, tc.want)
+		})
+	}
 }

@@ -3,6 +3,7 @@ package invite
 import (
 	"bytes"
 	"encoding/json"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -12,14 +13,58 @@ import (
 
 // Limits on input sizes.
 const (
-	MaxNameLen     = 100
-	MaxEmailLen    = 256
-	MaxPhoneLen    = 50
-	MaxIDLen       = 255
-	MaxListItems   = 1000
-	MaxBatchSize   = 1000
+	MaxNameLen   = 100
+	MaxEmailLen  = 256
+	MaxPhoneLen  = 50
+	MaxIDLen     = 255
+	MaxListItems = 1000
+	MaxBatchSize = 1000
+	// MaxVariableLen bounds the value of a template variable
+	// (CreateInput.Variables), in characters.
+	MaxVariableLen = 1000
 	maxTemplateLen = 2048
 )
+
+// builtinVars are the names of the variables every message has (Vars.Map).
+var builtinVars = []string{"name", "given_name", "family_name", "invite_link", "invited_by", "account_name", "expires_at", "code"}
+
+// checkVariables checks template variables: at most max bytes together,
+// names of 1 to 64 of [a-z0-9_] starting with a letter and not built in,
+// values text of at most MaxVariableLen characters.
+func (fe *fieldErrs) checkVariables(vars map[string]string, max int) {
+	size := 0
+	for k, v := range vars {
+		size += len(k) + len(v) + 6
+	}
+	if size > max {
+		fe.add("Variables", "together exceed "+itoa(max)+" bytes")
+		return
+	}
+	for _, k := range slices.Sorted(maps.Keys(vars)) {
+		field := func() string { return "Variables[" + quoteKey(k) + "]" }
+		if !validVarName(k) {
+			fe.addNamed(field, "is not a variable name (1 to 64 lower-case letters, digits and underscores, starting with a letter)")
+		} else if slices.Contains(builtinVars, k) {
+			fe.addNamed(field, "conflicts with the built-in variable of that name")
+		}
+		if reason := textProblem(vars[k], MaxVariableLen, false); reason != "" {
+			fe.addNamed(field, reason)
+		}
+	}
+}
+
+// validVarName reports whether s is a template variable name.
+func validVarName(s string) bool {
+	if s == "" || len(s) > 64 || s[0] < 'a' || s[0] > 'z' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
 
 // validLocale accepts BCP 47-shaped tags: a 2-8 letter language and
 // alphanumeric subtags of 1-8 characters separated by '-' (or '_').
@@ -281,6 +326,7 @@ func (m *Manager) checkCreate(in *CreateInput, now time.Time) (time.Duration, er
 	fe.checkList("Roles", in.Roles)
 	fe.checkList("Groups", in.Groups)
 	fe.checkData(in.Roles, in.Groups, in.Data, in.FormData, in.Metadata, m.cfg.MaxDataBytes)
+	fe.checkVariables(in.Variables, m.cfg.MaxDataBytes)
 	fe.checkText("ClientID", in.ClientID, MaxIDLen, false)
 	fe.checkText("IdentityProviderID", in.IdentityProviderID, MaxIDLen, false)
 	m.checkRedirectURI(&fe, "RedirectURI", in.RedirectURI)

@@ -158,6 +158,7 @@ func fullRecord(tenantID string) *invite.Record {
 		"signup":  {"company": "Acme", "size": "10-50"},
 		"profile": {"title": "Engineer"},
 	}
+	inv.Variables = map[string]string{"application_name": "Ledger ✓", "quote": `"x" \ y`}
 	inv.Metadata = json.RawMessage(`{"flags":["a","b"],"n":1.5,"nested":{"ok":true,"none":null},"s":"ü"}`)
 	inv.ClientID = "client-web"
 	inv.IdentityProviderID = "idp-google"
@@ -458,6 +459,9 @@ func normalize(inv *invite.Invitation) {
 	}
 	if len(inv.FormData) == 0 {
 		inv.FormData = nil
+	}
+	if len(inv.Variables) == 0 {
+		inv.Variables = nil
 	}
 	for k, v := range inv.FormData {
 		if v == nil {
