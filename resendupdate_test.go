@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -206,7 +207,7 @@ func TestUpdateAndResendRefusals(t *testing.T) {
 		"no notifier": {env: func(c *invite.Config) { c.Notifier = nil },
 			check: func(t *testing.T, err error) { requireValidation(t, err, "Delivery") }},
 		"data too large": {env: func(c *invite.Config) { c.MaxDataBytes = 64 },
-			in:    invite.UpdateInput{Data: &map[string]string{"k": string(make([]byte, 100))}},
+			in:    invite.UpdateInput{Data: &map[string]string{"k": strings.Repeat("x", 100)}},
 			check: func(t *testing.T, err error) { require.ErrorIs(t, err, invite.ErrInvalid) }},
 		"bad redirect": {in: invite.UpdateInput{RedirectURI: ptr("http://evil.example/")},
 			check: func(t *testing.T, err error) { requireValidation(t, err, "RedirectURI") }},
