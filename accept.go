@@ -19,8 +19,9 @@ type AcceptInput struct {
 	TenantID string
 }
 
-// Acceptance is the outcome of Accept: the accepted invitation, carrying
-// the roles, groups, data and metadata for the host to apply.
+// Acceptance is the outcome of Accept, AcceptCode and AcceptByID: the
+// accepted invitation, carrying the roles, groups, data and metadata for
+// the host to apply.
 type Acceptance struct {
 	Invitation *Invitation
 	// Replayed is true when the same subject had already accepted: the

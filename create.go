@@ -73,7 +73,7 @@ type CreateInput struct {
 	ResendOnUpdate bool
 }
 
-// Result is what Create, Upsert and Resend return. Token, Code and Link are
+// Result is what Create, Upsert, Resend and UpdateAndResend return. Token, Code and Link are
 // the only place the plaintext secrets ever appear; they print as redacted.
 type Result struct {
 	Invitation *Invitation

@@ -6,7 +6,7 @@ import (
 	"time"
 )
 
-// ResendOptions tunes Resend.
+// ResendOptions tunes Resend and UpdateAndResend.
 type ResendOptions struct {
 	// Delivery: DeliverySend (default) sends through the Notifier;
 	// DeliveryReturn only returns the new secret.
@@ -20,7 +20,10 @@ type ResendOptions struct {
 // Resend mints a new secret (and short code, if the invitation has one),
 // restarts the expiry and delivers it. The previous token stops working
 // unless Config.KeepPreviousTokens. An expired invitation is renewed;
-// accepted, rejected and revoked ones are a *TransitionError.
+// accepted, rejected and revoked ones are a *TransitionError. Every resend
+// adds one to Invitation.ResendCount and sets LastResentAt; the event is
+// invitation.resent. UpdateAndResend does the same with edits, in one
+// write.
 func (m *Manager) Resend(ctx context.Context, tenantID, id string, opts ResendOptions) (*Result, error) {
 	if err := checkRef(tenantID, id); err != nil {
 		return nil, err
