@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -383,4 +384,43 @@ func TestResendCountVisible(t *testing.T) {
 	var back invite.Invitation
 	require.NoError(t, json.Unmarshal(b, &back))
 	require.Equal(t, inv.LastResentAt, back.LastResentAt)
+}
+
+// TestResendOnUpdateLeaksNoSecret: the secrets UpdateAndResend and Upsert's
+// resend mint reach only their Result's Reveal (and the notifier), never
+// its printing, the events, the logs or an error.
+func TestResendOnUpdateLeaksNoSecret(t *testing.T) {
+	e := newEnv(t)
+	in := input("ada@example.com")
+	in.WithCode = true
+	res := e.create(in)
+	e.notes.Fail(errors.New("smtp: 554 rejected")) // so that the failure is logged
+	name := "Augusta"
+	up, err := e.m.UpdateAndResend(e.ctx(), invite.UpdateInput{TenantID: "t1", ID: res.Invitation.ID, GivenName: &name},
+		invite.ResendOptions{})
+	require.NoError(t, err)
+	in.ResendOnUpdate, in.Delivery = true, invite.DeliverySend
+	ups, err := e.m.Upsert(e.ctx(), in)
+	require.NoError(t, err)
+	var forbidden []string
+	var outs []string
+	for _, r := range []*invite.Result{up, &ups.Result} {
+		require.NotEmpty(t, r.Code.Reveal())
+		forbidden = append(forbidden, secretForms(r.Token.Reveal(), r.Code.Reveal(), r.Link.Reveal())...)
+		for _, verb := range fmtVerbs {
+			outs = append(outs, fmt.Sprintf(verb, r), fmt.Sprintf(verb, *r))
+		}
+		b, err := json.Marshal(r)
+		require.NoError(t, err)
+		outs = append(outs, string(b), r.DeliveryErr.Error())
+	}
+	forbidden = append(forbidden, string(e.record("t1", res.Invitation.ID).Credentials.CodeHash))
+	// A refused one's error.
+	_, err = e.m.UpdateAndResend(e.ctx(), invite.UpdateInput{TenantID: "t1", ID: res.Invitation.ID, Version: 1}, invite.ResendOptions{})
+	require.ErrorIs(t, err, invite.ErrConflict)
+	outs = append(outs, err.Error())
+	b, err := json.Marshal(e.events.Events())
+	require.NoError(t, err)
+	outs = append(outs, string(b), fmt.Sprintf("%+v", e.events.Events()), e.logs.String())
+	requireNoSecret(t, strings.Join(outs, "\n"), forbidden)
 }
