@@ -237,7 +237,7 @@ func checkAdminActor(fe *fieldErrs, a Actor) Actor {
 		a.Kind = ActorAdmin
 	case ActorAdmin, ActorSystem:
 	default:
-		fe.add("Actor.Kind", "must be "+ActorAdmin+" or "+ActorSystem)
+		fe.add("Actor.Kind", "is not one of "+ActorAdmin+", "+ActorSystem)
 	}
 	fe.checkText("Actor.ID", a.ID, MaxIDLen, false)
 	return a

@@ -140,6 +140,25 @@ var atext = func() (t [128]bool) {
 	return t
 }()
 
+// normalizePhone is NormalizePhone, or Config.NormalizePhone when set
+// (whose result must be E.164 in NormalizePhone's sense).
+func (m *Manager) normalizePhone(s string) (string, bool) {
+	if m.cfg.NormalizePhone == nil {
+		return NormalizePhone(s)
+	}
+	if len(s) > MaxPhoneLen || !utf8.ValidString(s) {
+		return "", false
+	}
+	p, err := m.cfg.NormalizePhone(s)
+	if err != nil {
+		return "", false
+	}
+	if n, ok := NormalizePhone(p); !ok || n != p {
+		return "", false
+	}
+	return p, true
+}
+
 // NormalizePhone returns the E.164 form of a phone number written with an
 // international prefix ("+" or "00"), dropping spaces, dots, dashes and
 // parentheses: "+" and 7 to 15 digits (the shortest numbering plans, such

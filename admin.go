@@ -127,7 +127,7 @@ func (m *Manager) update(ctx context.Context, in UpdateInput, resend *ResendOpti
 	if resend != nil {
 		m.checkResend(&fe, *resend)
 		if in.ExpiresAt != nil && resend.ExpiresIn != 0 {
-			fe.add("ExpiresIn", "cannot be combined with ExpiresAt")
+			fe.add("ExpiresIn", "must not be set with ExpiresAt")
 		}
 	}
 	// Names are trimmed as Create trims them (into new strings: the

@@ -82,6 +82,19 @@ type Config struct {
 	// local part must be ASCII either way. Default: nil, and an address
 	// outside ASCII is refused.
 	EmailDomainToASCII func(domain string) (string, error)
+	// NormalizePhone turns a phone number as a person typed it (at most
+	// MaxPhoneLen characters: "0151 2345678", "(030) 1234-567") into its
+	// E.164 form ("+4915123456789"), or returns an error that refuses it.
+	// What it returns must itself be E.164 (the package function
+	// NormalizePhone's rules), or the number is refused. It is used for
+	// Invitee.Phone and for the Phone filter of List. Default: nil, and
+	// only numbers written with an international prefix ("+" or "00") are
+	// taken (NormalizePhone). Package invitephone builds one on
+	// libphonenumber's numbering plans, with a default region.
+	NormalizePhone func(phone string) (string, error)
+	// RequireNames makes GivenName and FamilyName required on Create and
+	// Upsert: 1 to MaxNameLen characters each, not blank. Default: false.
+	RequireNames bool
 
 	// RequireEmailMatch binds every acceptance of an invitation with an
 	// email to that email. Default: false (per invitation with

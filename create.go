@@ -22,79 +22,138 @@ const (
 	DeliveryReturn
 )
 
+// String returns "send" or "return", the JSON form of a Delivery.
+func (d Delivery) String() string {
+	switch d {
+	case DeliverySend:
+		return "send"
+	case DeliveryReturn:
+		return "return"
+	}
+	return "Delivery(" + itoa(int(d)) + ")"
+}
+
+// MarshalText encodes d as "send" or "return".
+func (d Delivery) MarshalText() ([]byte, error) {
+	if d != DeliverySend && d != DeliveryReturn {
+		return nil, fmt.Errorf("invite: %v is not a delivery", d)
+	}
+	return []byte(d.String()), nil
+}
+
+// UnmarshalText decodes "send" or "return".
+func (d *Delivery) UnmarshalText(b []byte) error {
+	switch string(b) {
+	case "send":
+		*d = DeliverySend
+	case "return":
+		*d = DeliveryReturn
+	default:
+		return fmt.Errorf("invite: delivery %q is not \"send\" or \"return\"", b)
+	}
+	return nil
+}
+
 // CreateInput describes a new invitation. Only TenantID and one invitee
-// identifier are required.
+// identifier are required. Its JSON form (for a host that decodes requests
+// into it) names every field in snake_case after its Go name, as
+// FieldError.Path does; ExpiresIn has none (use ExpiresInSeconds or
+// ExpiresInDays).
 type CreateInput struct {
-	TenantID    string
-	Invitee     Invitee
-	GivenName   string
-	FamilyName  string
-	Inviter     Inviter
-	AccountName string
-	Roles       []string
-	Groups      []string
-	Data        map[string]string
-	FormData    map[string]map[string]string
-	Metadata    json.RawMessage
-	ClientID    string
+	TenantID    string                       `json:"tenant_id,omitempty"`
+	Invitee     Invitee                      `json:"invitee"`
+	GivenName   string                       `json:"given_name,omitempty"`
+	FamilyName  string                       `json:"family_name,omitempty"`
+	Inviter     Inviter                      `json:"inviter"`
+	AccountName string                       `json:"account_name,omitempty"`
+	Roles       []string                     `json:"roles,omitempty"`
+	Groups      []string                     `json:"groups,omitempty"`
+	Data        map[string]string            `json:"data,omitempty"`
+	FormData    map[string]map[string]string `json:"form_data,omitempty"`
+	Metadata    json.RawMessage              `json:"metadata,omitempty"`
+	ClientID    string                       `json:"client_id,omitempty"`
 	// IdentityProviderID is the identity provider the invitee must use.
-	IdentityProviderID string
+	IdentityProviderID string `json:"identity_provider_id,omitempty"`
 	// RedirectURI is an absolute https URI (http only for localhost) the
 	// link points to.
-	RedirectURI string
+	RedirectURI string `json:"redirect_uri,omitempty"`
 	// LinkTemplate overrides Config.LinkTemplate for this invitation.
-	LinkTemplate string
+	LinkTemplate string `json:"link_template,omitempty"`
 	// TemplateKey selects the message template; default
 	// Config.DefaultTemplateKey. Must be one of Config.TemplateKeys.
-	TemplateKey string
+	TemplateKey string `json:"template_key,omitempty"`
 	// Locale is a BCP 47 language tag for the message ("de", "pt-BR").
-	Locale string
+	Locale string `json:"locale,omitempty"`
 	// ExpiresIn is the validity; default Config.DefaultExpiry. ExpiresAt,
 	// when set, wins. Either must fall within Config.MinExpiry..MaxExpiry.
-	ExpiresIn time.Duration
-	ExpiresAt time.Time
-	Delivery  Delivery
+	ExpiresIn time.Duration `json:"-"`
+	// ExpiresInSeconds and ExpiresInDays give ExpiresIn in whole seconds
+	// or days, the forms a JSON client can write. At most one of the three
+	// may be set.
+	ExpiresInSeconds int64     `json:"expires_in_seconds,omitempty"`
+	ExpiresInDays    int       `json:"expires_in_days,omitempty"`
+	ExpiresAt        time.Time `json:"expires_at,omitzero"`
+	Delivery         Delivery  `json:"delivery,omitempty"`
 	// WithCode also mints a short code (for SMS or typed entry).
-	WithCode bool
+	WithCode bool `json:"with_code,omitempty"`
 	// RequireEmailMatch binds acceptance to Invitee.Email (also forced on by
 	// Config.RequireEmailMatch).
-	RequireEmailMatch bool
+	RequireEmailMatch bool `json:"require_email_match,omitempty"`
 	// Supersede revokes the invitee's open invitations instead of failing
 	// with ErrAlreadyExists.
-	Supersede bool
+	Supersede bool `json:"supersede,omitempty"`
 	// IdempotencyKey makes a retried Create (same tenant and key) return the
 	// first invitation instead of creating a second one.
-	IdempotencyKey string
+	IdempotencyKey string `json:"idempotency_key,omitempty"`
 	// ResendOnUpdate is for Upsert (Create and CreateBatch ignore it): when
 	// Upsert updates the invitee's open invitation, it also mints a new
 	// secret (and short code, if the invitation has one or WithCode is
 	// set) in the same write and delivers it per Delivery, as Resend does.
 	// Without it, an update keeps the secret and sends nothing.
-	ResendOnUpdate bool
+	ResendOnUpdate bool `json:"resend_on_update,omitempty"`
 }
 
-// Result is what Create, Upsert, Resend and UpdateAndResend return. Token, Code and Link are
-// the only place the plaintext secrets ever appear; they print as redacted.
+// Result is what Create, Upsert, Resend and UpdateAndResend return. Token,
+// Code and Link are the only place the plaintext secrets ever appear; they
+// print as redacted and are left out of Result's JSON form ({"invitation",
+// "replayed", "delivery_error"}): a host that hands a secret to its caller
+// (with DeliveryReturn) reveals it deliberately with Secret.Reveal.
 type Result struct {
-	Invitation *Invitation
+	Invitation *Invitation `json:"invitation"`
 	// Token is the link token (empty on a replay, and on an Upsert update
 	// without CreateInput.ResendOnUpdate).
-	Token Secret
+	Token Secret `json:"-"`
 	// Code is the short code, when one was minted.
-	Code Secret
+	Code Secret `json:"-"`
 	// Link is the invitation link, when a link template or redirect URI
 	// makes one.
-	Link Secret
+	Link Secret `json:"-"`
 	// Replayed is true when an IdempotencyKey matched an earlier Create: the
 	// Invitation is that one's, and no secret is returned (only its hash
 	// was kept); Resend mints a new one.
-	Replayed bool
+	Replayed bool `json:"replayed"`
 	// DeliveryErr is set (matching ErrDelivery) when the Notifier failed.
 	// The invitation and its new secret are committed but not marked sent
 	// (a new invitation stays pending). With a Store that implements
 	// Outbox the message stays queued, and a Dispatcher retries it with a
-	// fresh secret; with another Store, Resend does.
-	DeliveryErr error
+	// fresh secret; with another Store, Resend does. Its JSON form is
+	// "delivery_error", a fixed text (the notifier's error may carry
+	// anything).
+	DeliveryErr error `json:"-"`
+}
+
+// MarshalJSON encodes r without its secrets; a failed delivery is
+// "delivery_error": "delivery failed".
+func (r Result) MarshalJSON() ([]byte, error) {
+	type plain Result
+	out := struct {
+		plain
+		DeliveryError string `json:"delivery_error,omitempty"`
+	}{plain: plain(r)}
+	if r.DeliveryErr != nil {
+		out.DeliveryError = "delivery failed"
+	}
+	return json.Marshal(out)
 }
 
 // Create validates in, mints the secret, stores the invitation and, with
@@ -148,7 +207,7 @@ func (m *Manager) replay(ctx context.Context, inv *Invitation) (*Result, error) 
 		return nil, err
 	}
 	if !slices.Equal(prev.Invitation.Invitee.Keys(), inv.Invitee.Keys()) {
-		return nil, fmt.Errorf("%w: idempotency key was used for another invitee", ErrConflict)
+		return nil, fmt.Errorf("%w: it was first used for another invitee", ErrIdempotencyMismatch)
 	}
 	out := &prev.Invitation
 	out.State = out.StateAt(m.now())
@@ -212,7 +271,7 @@ func (m *Manager) insert(ctx context.Context, rec *Record, msg *QueuedMessage, s
 			op, ev, actor, reason := OpExpire, EventExpired, Actor{Kind: ActorSystem}, ""
 			if o.Invitation.StateAt(now) != StateExpired {
 				if !supersede {
-					return fmt.Errorf("%w: the invitee has open invitation %s", ErrAlreadyExists, o.Invitation.ID)
+					return &ExistsError{TenantID: o.Invitation.TenantID, ID: o.Invitation.ID}
 				}
 				op, ev, actor, reason = OpSupersede, EventRevoked, Actor{Kind: ActorAdmin}, "superseded"
 			}
@@ -247,7 +306,7 @@ type BatchItem struct {
 // others; only a batch over MaxBatchSize is an error.
 func (m *Manager) CreateBatch(ctx context.Context, ins []CreateInput) ([]BatchItem, error) {
 	if len(ins) > MaxBatchSize {
-		return nil, &ValidationError{Fields: []FieldError{{Field: "Batch", Reason: "has more than " + itoa(MaxBatchSize) + " items"}}}
+		return nil, &ValidationError{Fields: []FieldError{newFieldError("Batch", "has more than "+itoa(MaxBatchSize)+" items", nil)}}
 	}
 	out := make([]BatchItem, len(ins))
 	for i := range ins {
@@ -265,7 +324,20 @@ type UpsertResult struct {
 	Result
 	// Created is true when a new invitation was created, false when an open
 	// one was updated.
-	Created bool
+	Created bool `json:"created"`
+}
+
+// MarshalJSON encodes r as its Result with "created".
+func (r UpsertResult) MarshalJSON() ([]byte, error) {
+	b, err := r.Result.MarshalJSON()
+	if err != nil {
+		return nil, err
+	}
+	created := `,"created":false}`
+	if r.Created {
+		created = `,"created":true}`
+	}
+	return append(b[:len(b)-1], created...), nil
 }
 
 // Upsert creates an invitation, or, when the invitee already has an open

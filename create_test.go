@@ -249,11 +249,13 @@ func TestIdempotencyKeyReplaysFirstResult(t *testing.T) {
 	require.Equal(t, 1, e.count("t1"))
 	require.Equal(t, []invite.EventType{invite.EventCreated}, e.events.Types())
 
-	// Same key for another invitee: a conflict, nothing created.
+	// Same key for another invitee: refused with its own sentinel (not a
+	// version conflict), nothing created.
 	other := input("bob@example.com")
 	other.IdempotencyKey = "req-1"
 	_, err := e.m.Create(e.ctx(), other)
-	require.ErrorIs(t, err, invite.ErrConflict)
+	require.ErrorIs(t, err, invite.ErrIdempotencyMismatch)
+	require.NotErrorIs(t, err, invite.ErrConflict)
 	require.Equal(t, 1, e.count("t1"))
 
 	// Keys are per tenant.

@@ -81,7 +81,7 @@ func (m *Manager) resendValidity(inv *Invitation, opts ResendOptions) time.Durat
 func (m *Manager) resendChange(cur, next *Record, to State, expiresAt time.Time, send bool, actor Actor, now time.Time) (change, error) {
 	if send {
 		if ch, _ := ChannelFor(next.Invitation.Invitee); ch == "" {
-			return change{}, &ValidationError{Fields: []FieldError{{Field: "Invitee", Reason: "has no email, phone or user id to deliver to", Err: ErrNoDeliveryChannel}}}
+			return change{}, &ValidationError{Fields: []FieldError{newFieldError("Invitee", "has no email, phone or user id to deliver to", ErrNoDeliveryChannel)}}
 		}
 	}
 	renew := cur.Invitation.StateAt(now) == StateExpired

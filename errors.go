@@ -23,6 +23,10 @@ var (
 	// than eight concurrent changes of one invitation beat it; calling it
 	// again is safe.
 	ErrConflict = errors.New("invite: version conflict")
+	// ErrIdempotencyMismatch: an idempotency key was used again with a
+	// different request (another invitee): the first request's invitation
+	// is not returned for it.
+	ErrIdempotencyMismatch = errors.New("invite: idempotency key reused for a different request")
 	// ErrInvalid: the input failed validation; errors.As to *ValidationError
 	// for the list of bad fields.
 	ErrInvalid = errors.New("invite: invalid input")
@@ -59,13 +63,22 @@ var (
 	ErrDelivery = errors.New("invite: delivery failed")
 )
 
-// FieldError is one invalid field of an input.
+// FieldError is one invalid field of an input. Path and Pointer give its
+// location in the input's JSON form; it encodes to JSON as {"path",
+// "pointer", "code", "reason"}.
 type FieldError struct {
-	// Field is the input field's Go name, dotted for nested fields
-	// ("Invitee.Email", "Roles[2]").
+	// Field is the input field's Go name, dotted for nested fields, with
+	// list indexes and quoted map keys in brackets ("Invitee.Email",
+	// "Roles[2]", `Data["plan"]`).
 	Field string
-	// Reason says what is wrong, without echoing secret values.
+	// Reason says what is wrong, in words for a person, without echoing
+	// secret values.
 	Reason string
+	// Code is the kind of problem, one of the Code constants (CodeRequired,
+	// CodeTooLong, ...), stable for clients to branch on. The library sets
+	// it on every field error it builds; an empty Code (a FieldError built
+	// elsewhere) means CodeInvalid.
+	Code string
 	// Err is an optional sentinel the field error also matches
 	// (ErrNoDeliveryChannel, ErrUnknownTemplate).
 	Err error
@@ -149,7 +162,7 @@ func (fe *fieldErrs) addErr(field, reason string, err error) {
 		fe.more++
 		return
 	}
-	fe.list = append(fe.list, FieldError{Field: field, Reason: reason, Err: err})
+	fe.list = append(fe.list, newFieldError(field, reason, err))
 }
 
 func (fe *fieldErrs) err() error {
@@ -158,6 +171,21 @@ func (fe *fieldErrs) err() error {
 	}
 	return &ValidationError{Fields: fe.list, More: fe.more}
 }
+
+// ExistsError is the ErrAlreadyExists of a Create refused because the
+// invitee already has an open invitation: ID names it, so that a host can
+// offer to resend that one instead.
+type ExistsError struct {
+	// TenantID and ID identify the open invitation in the way.
+	TenantID, ID string
+}
+
+func (e *ExistsError) Error() string {
+	return "invite: the invitee already has an open invitation"
+}
+
+// Is reports whether target is ErrAlreadyExists.
+func (e *ExistsError) Is(target error) bool { return target == ErrAlreadyExists }
 
 // codeLocked is ErrCodeLocked: an error of its own so that it can match
 // ErrInvalidCode too.

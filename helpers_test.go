@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -169,7 +170,10 @@ func (e *env) count(tenant string) int {
 	return len(page.Invitations)
 }
 
-// requireValidation asserts err is a *ValidationError naming every field.
+// requireValidation asserts err is a *ValidationError naming every field,
+// and that each of its field errors has a specific Code (not the
+// CodeInvalid fallback) and a JSON pointer: every validation test holds
+// the reason-to-code rules.
 func requireValidation(t *testing.T, err error, fields ...string) *invite.ValidationError {
 	t.Helper()
 	require.Error(t, err)
@@ -178,6 +182,11 @@ func requireValidation(t *testing.T, err error, fields ...string) *invite.Valida
 	require.True(t, errors.As(err, &ve), "want *ValidationError, got %T: %v", err, err)
 	for _, f := range fields {
 		require.True(t, ve.Has(f), "field %q missing from %v", f, err)
+	}
+	for _, f := range ve.Fields {
+		require.NotEmpty(t, f.Code, "%s: %s", f.Field, f.Reason)
+		require.NotEqual(t, invite.CodeInvalid, f.Code, "no code rule matches %s: %q", f.Field, f.Reason)
+		require.True(t, strings.HasPrefix(f.Pointer(), "/"), "%s: pointer %q", f.Field, f.Pointer())
 	}
 	return ve
 }

@@ -63,7 +63,7 @@ func (m *Manager) expire(ctx context.Context, rec *Record) (bool, error) {
 // change: it emits no events.
 func (m *Manager) Purge(ctx context.Context, retention time.Duration, limit int) (int, error) {
 	if retention < 0 {
-		return 0, &ValidationError{Fields: []FieldError{{Field: "Retention", Reason: "must not be negative"}}}
+		return 0, &ValidationError{Fields: []FieldError{newFieldError("Retention", "must not be negative", nil)}}
 	}
 	if limit <= 0 {
 		limit = 1000

@@ -183,7 +183,7 @@ func (m *Manager) buildLink(inv *Invitation, token, code Secret) (string, error)
 		if inv.LinkTemplate == "" && m.link == nil {
 			field = "RedirectURI"
 		}
-		return "", &ValidationError{Fields: []FieldError{{Field: field, Reason: "renders a link that " + reason}}}
+		return "", &ValidationError{Fields: []FieldError{newFieldError(field, "renders a link that "+reason, nil)}}
 	}
 	return link, nil
 }

@@ -82,7 +82,7 @@ func (m *Manager) List(ctx context.Context, tenantID string, opts ListOptions) (
 		}
 	}
 	if q.Phone != "" {
-		p, ok := NormalizePhone(q.Phone)
+		p, ok := m.normalizePhone(q.Phone)
 		if !ok {
 			fe.add("Phone", "is not an international (E.164) phone number")
 		}

@@ -217,11 +217,42 @@ type TransitionError struct {
 	Public *PublicInvitation
 }
 
+// Error says what happened to the invitation, in words an invitee may be
+// shown ("the invitation has expired"), and what was refused; it leaves
+// the invitation's id out (the ID field has it).
 func (e *TransitionError) Error() string {
-	if e.Op == "" {
-		return fmt.Sprintf("invite: invitation %s: cannot move from %s to %s", e.ID, e.From, e.To)
+	var was string
+	switch e.From {
+	case StateAccepted:
+		was = "was already accepted"
+	case StateRejected:
+		was = "was declined"
+	case StateRevoked:
+		was = "was revoked"
+	case StateExpired:
+		was = "has expired"
+	case StatePending:
+		was = "has not been sent yet"
+	case StateSent:
+		was = "is still open"
+	default:
+		was = "is " + string(e.From)
 	}
-	return fmt.Sprintf("invite: invitation %s is %s: %s is not allowed", e.ID, e.From, e.Op)
+	verb := map[Operation]string{
+		OpAccept: "accepted", OpReject: "declined", OpRevoke: "revoked", OpResend: "re-sent",
+		OpUpdate: "changed", OpMarkSent: "marked sent", OpExpire: "expired", OpSupersede: "replaced",
+		OpDelete: "deleted", OpForgetTokens: "changed", OpCodeAttempt: "used with a code",
+	}[e.Op]
+	switch {
+	case e.From == StateAccepted && e.Op == OpAccept, e.From == StateRejected && e.Op == OpReject,
+		e.From == StateRevoked && e.Op == OpRevoke:
+		return "invite: the invitation was already " + verb
+	case e.Op == "" && e.To != "":
+		return fmt.Sprintf("invite: the invitation %s and cannot become %s", was, e.To)
+	case verb == "":
+		return "invite: the invitation " + was
+	}
+	return fmt.Sprintf("invite: the invitation %s and cannot be %s", was, verb)
 }
 
 // Is implements the matching described on the type.

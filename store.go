@@ -293,14 +293,14 @@ func (c Cursor) String() string {
 func ParseCursor(s string) (*Cursor, error) {
 	b, err := base64.RawURLEncoding.DecodeString(s)
 	if err != nil || len(b) < 9 || len(b) > 8+MaxIDLen {
-		return nil, &ValidationError{Fields: []FieldError{{Field: "Cursor", Reason: "is malformed"}}}
+		return nil, &ValidationError{Fields: []FieldError{newFieldError("Cursor", "is malformed", nil)}}
 	}
 	us := int64(binary.BigEndian.Uint64(b))
 	c := &Cursor{CreatedAt: time.UnixMicro(us).UTC(), ID: string(b[8:])}
 	// Every store must be able to compare against it: a time in years
 	// 1-9999 and an id that is valid text.
 	if !storableTime(c.CreatedAt) || textProblem(c.ID, MaxIDLen, true) != "" {
-		return nil, &ValidationError{Fields: []FieldError{{Field: "Cursor", Reason: "is malformed"}}}
+		return nil, &ValidationError{Fields: []FieldError{newFieldError("Cursor", "is malformed", nil)}}
 	}
 	return c, nil
 }

@@ -119,7 +119,7 @@ func TokenLength(prefix string) int { return len(prefix) + tokenBodyLen + tokenC
 // its hash. It reads 32 bytes from crypto/rand.
 func MintToken(prefix string) (Secret, TokenHash, error) {
 	if len(prefix) > maxTokenPrefixLen || !validPrefix(prefix) {
-		return Secret{}, TokenHash{}, &ValidationError{Fields: []FieldError{{Field: "Prefix", Reason: tokenPrefixRule}}}
+		return Secret{}, TokenHash{}, &ValidationError{Fields: []FieldError{newFieldError("Prefix", tokenPrefixRule, nil)}}
 	}
 	var raw [32]byte
 	_, _ = rand.Read(raw[:]) // crypto/rand.Read never fails (Go 1.24+)

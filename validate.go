@@ -168,13 +168,27 @@ func (m *Manager) checkInvitee(fe *fieldErrs, iv *Invitee) {
 		}
 	}
 	if iv.Phone != "" {
-		if p, ok := NormalizePhone(iv.Phone); ok {
+		if p, ok := m.normalizePhone(iv.Phone); ok {
 			iv.Phone = p
 		} else {
-			fe.add("Invitee.Phone", "is not an international (E.164) phone number of at most "+itoa(MaxPhoneLen)+" characters")
+			reason := "is not an international (E.164) phone number of at most " + itoa(MaxPhoneLen) + " characters"
+			if m.cfg.NormalizePhone != nil {
+				reason = "is not a valid phone number of at most " + itoa(MaxPhoneLen) + " characters"
+			}
+			fe.add("Invitee.Phone", reason)
 		}
 	}
 	fe.checkText("Invitee.UserID", iv.UserID, MaxIDLen, false)
+}
+
+// checkPersonName checks the invitee's given or family name: required
+// with Config.RequireNames.
+func (m *Manager) checkPersonName(fe *fieldErrs, field, s string) {
+	if m.cfg.RequireNames && strings.TrimSpace(s) == "" {
+		fe.add(field, "is required")
+		return
+	}
+	fe.checkName(field, s)
 }
 
 // blankToEmpty returns "" for a string of white space only, else s.
@@ -194,8 +208,63 @@ func checkRef(tenantID, id string) error {
 
 func (m *Manager) checkExpiry(fe *fieldErrs, field string, d time.Duration) {
 	if d < m.cfg.MinExpiry || d > m.cfg.MaxExpiry {
-		fe.add(field, "must be between "+m.cfg.MinExpiry.String()+" and "+m.cfg.MaxExpiry.String()+" from now")
+		fe.add(field, "must be between "+humanDuration(m.cfg.MinExpiry)+" and "+humanDuration(m.cfg.MaxExpiry)+" from now")
 	}
+}
+
+// expiresIn is in's ExpiresIn, from whichever of ExpiresIn,
+// ExpiresInSeconds and ExpiresInDays is set (0 when none is): a second
+// one set is a conflict, a negative or absurd count out of range.
+func (m *Manager) expiresIn(fe *fieldErrs, in *CreateInput) time.Duration {
+	d, set := in.ExpiresIn, "ExpiresIn"
+	if in.ExpiresIn == 0 {
+		set = ""
+	}
+	for _, f := range []struct {
+		name  string
+		n     int64
+		scale time.Duration
+	}{{"ExpiresInSeconds", in.ExpiresInSeconds, time.Second}, {"ExpiresInDays", int64(in.ExpiresInDays), 24 * time.Hour}} {
+		switch {
+		case f.n == 0:
+		case set != "":
+			fe.add(f.name, "must not be set with "+set)
+		case f.n < 0 || f.n > int64(m.cfg.MaxExpiry/f.scale)+1:
+			fe.add(f.name, "must be between "+humanDuration(m.cfg.MinExpiry)+" and "+humanDuration(m.cfg.MaxExpiry))
+			set = f.name
+		default:
+			d, set = time.Duration(f.n)*f.scale, f.name
+		}
+	}
+	return d
+}
+
+// humanDuration says d the way a person would: "90 days", "1 hour",
+// "15 minutes", "1 day and 12 hours"; d.String() when it is not a whole
+// number of seconds.
+func humanDuration(d time.Duration) string {
+	if d <= 0 || d%time.Second != 0 {
+		return d.String()
+	}
+	units := []struct {
+		name string
+		size time.Duration
+	}{{"day", 24 * time.Hour}, {"hour", time.Hour}, {"minute", time.Minute}, {"second", time.Second}}
+	var parts []string
+	for _, u := range units {
+		if n := d / u.size; n > 0 {
+			s := itoa(int(n)) + " " + u.name
+			if n > 1 {
+				s += "s"
+			}
+			parts = append(parts, s)
+			d -= n * u.size
+		}
+	}
+	if len(parts) == 1 {
+		return parts[0]
+	}
+	return strings.Join(parts[:len(parts)-1], ", ") + " and " + parts[len(parts)-1]
 }
 
 // checkCreate validates and normalises in (in place) as of now and returns
@@ -204,8 +273,8 @@ func (m *Manager) checkCreate(in *CreateInput, now time.Time) (time.Duration, er
 	var fe fieldErrs
 	fe.checkText("TenantID", in.TenantID, MaxIDLen, true)
 	m.checkInvitee(&fe, &in.Invitee)
-	fe.checkName("GivenName", in.GivenName)
-	fe.checkName("FamilyName", in.FamilyName)
+	m.checkPersonName(&fe, "GivenName", in.GivenName)
+	m.checkPersonName(&fe, "FamilyName", in.FamilyName)
 	fe.checkText("Inviter.ID", in.Inviter.ID, MaxIDLen, false)
 	fe.checkName("Inviter.Name", in.Inviter.Name)
 	fe.checkName("AccountName", in.AccountName)
@@ -233,7 +302,7 @@ func (m *Manager) checkCreate(in *CreateInput, now time.Time) (time.Duration, er
 	if in.Locale != "" && !validLocale(in.Locale) {
 		fe.add("Locale", "is not a BCP 47 language tag")
 	}
-	validity := in.ExpiresIn
+	validity := m.expiresIn(&fe, in)
 	switch {
 	case !in.ExpiresAt.IsZero():
 		validity = in.ExpiresAt.Sub(now)

@@ -96,7 +96,9 @@ func TestHostTransaction(t *testing.T) {
 			_, err = txm.Create(ctx, invite.CreateInput{TenantID: "tenant-1", Invitee: invite.Invitee{Email: "Taken@example.com"},
 				Delivery: invite.DeliveryReturn})
 			require.ErrorIs(t, err, invite.ErrAlreadyExists)
-			require.Contains(t, err.Error(), live.Invitation.ID, "the Manager read the blocking invitation inside the transaction")
+			var exists *invite.ExistsError
+			require.ErrorAs(t, err, &exists)
+			require.Equal(t, live.Invitation.ID, exists.ID, "the Manager read the blocking invitation inside the transaction")
 			insertUser(t, be, tx, users, "user-3", "taken@example.com")
 			fresh, err := txm.Create(ctx, invite.CreateInput{TenantID: "tenant-1", Invitee: invite.Invitee{Email: "fresh@example.com"},
 				Delivery: invite.DeliveryReturn})
