@@ -305,3 +305,24 @@ func TestRevokeTwice(t *testing.T) {
 		})
 	}
 }
+
+// TestAdminInputFieldCodes: the new inputs' field errors carry the codes a
+// client acts on.
+func TestAdminInputFieldCodes(t *testing.T) {
+	e := newEnv(t)
+	res := e.create(input("ada@example.com"))
+	codes := func(err error) map[string]string {
+		t.Helper()
+		ve := requireValidation(t, err)
+		out := map[string]string{}
+		for _, f := range ve.Fields {
+			out[f.Field] = f.Code
+		}
+		return out
+	}
+	_, err := e.m.AcceptByID(e.ctx(), "t1", res.Invitation.ID, invite.AdminAcceptInput{Actor: invite.Actor{Kind: "robot"}})
+	require.Equal(t, map[string]string{"Subject": invite.CodeRequired, "Actor.Kind": invite.CodeUnknown}, codes(err))
+	_, err = e.m.UpdateAndResend(e.ctx(), invite.UpdateInput{TenantID: "t1", ID: res.Invitation.ID,
+		ExpiresAt: ptr(e.clock.Now().Add(48 * time.Hour))}, invite.ResendOptions{ExpiresIn: 24 * time.Hour})
+	require.Equal(t, map[string]string{"ExpiresIn": invite.CodeConflict}, codes(err))
+}
