@@ -19,8 +19,9 @@ type AcceptInput struct {
 	TenantID string
 }
 
-// Acceptance is the outcome of Accept: the accepted invitation, carrying
-// the roles, groups, data and metadata for the host to apply.
+// Acceptance is the outcome of Accept, AcceptCode and AcceptByID: the
+// accepted invitation, carrying the roles, groups, data and metadata for
+// the host to apply.
 type Acceptance struct {
 	Invitation *Invitation
 	// Replayed is true when the same subject had already accepted: the
@@ -42,11 +43,17 @@ func (m *Manager) Accept(ctx context.Context, token string, in AcceptInput) (*Ac
 	if err != nil {
 		return nil, err
 	}
-	return m.accept(ctx, m.byToken(h, in.TenantID), in, nil)
+	return m.accept(ctx, m.byToken(h, in.TenantID), in, nil, Actor{})
 }
 
 func (m *Manager) checkAccept(in *AcceptInput) error {
 	var fe fieldErrs
+	m.checkAcceptInto(&fe, in)
+	return fe.err()
+}
+
+// checkAcceptInto validates and normalises in (in place) into fe.
+func (m *Manager) checkAcceptInto(fe *fieldErrs, in *AcceptInput) {
 	fe.checkText("Subject", in.Subject, MaxIDLen, true)
 	fe.checkText("TenantID", in.TenantID, MaxIDLen, false)
 	if in.Email = blankToEmpty(in.Email); in.Email != "" {
@@ -56,7 +63,6 @@ func (m *Manager) checkAccept(in *AcceptInput) error {
 		}
 		in.Email = e
 	}
-	return fe.err()
 }
 
 // accept runs the acceptance. With code set it first checks the short code;
@@ -70,16 +76,19 @@ func (m *Manager) checkAccept(in *AcceptInput) error {
 // the subject that accepted writes nothing: it must stay idempotent (the
 // same Version, and parallel replays all succeed), and it answers only a
 // caller who names that subject.
-func (m *Manager) accept(ctx context.Context, load func(context.Context) (*Record, error), in AcceptInput, code *string) (*Acceptance, error) {
+//
+// by is the actor the event names: the zero Actor for the invitee (the
+// subject), an admin's for AcceptByID.
+func (m *Manager) accept(ctx context.Context, load func(context.Context) (*Record, error), in AcceptInput, code *string, by Actor) (*Acceptance, error) {
 	memo := &codeMemo{}
 	rec, c, err := m.mutate(ctx, load, func(cur *Record, now time.Time) (change, error) {
 		if code == nil {
-			return m.acceptNext(cur, &in, now)
+			return m.acceptNext(cur, &in, now, by)
 		}
 		if c, err := m.codeFailure(ctx, cur, *code, now, memo); c.next != nil || err != nil {
 			return c, err
 		}
-		c, err := m.acceptNext(cur, &in, now)
+		c, err := m.acceptNext(cur, &in, now, by)
 		if err != nil {
 			return change{next: cur.shallow(), answer: err}, nil // the guard write
 		}
@@ -96,8 +105,8 @@ func (m *Manager) accept(ctx context.Context, load func(context.Context) (*Recor
 
 // acceptNext is accept's mutation once any code has been checked: the
 // accepted version of cur, or nothing to write (a replay by the same
-// subject), or the refusal.
-func (m *Manager) acceptNext(cur *Record, in *AcceptInput, now time.Time) (change, error) {
+// subject), or the refusal. by is the event's actor (zero: the invitee).
+func (m *Manager) acceptNext(cur *Record, in *AcceptInput, now time.Time, by Actor) (change, error) {
 	inv := &cur.Invitation
 	if inv.State == StateAccepted && inv.AcceptedBy == in.Subject {
 		return change{replayed: true}, nil
@@ -117,7 +126,10 @@ func (m *Manager) acceptNext(cur *Record, in *AcceptInput, now time.Time) (chang
 	next.Invitation.State = to
 	next.Invitation.AcceptedBy = in.Subject
 	next.Invitation.ClosedAt = now
-	return write(next, EventAccepted, Actor{Kind: ActorInvitee, ID: in.Subject}), nil
+	if by == (Actor{}) {
+		by = Actor{Kind: ActorInvitee, ID: in.Subject}
+	}
+	return write(next, EventAccepted, by), nil
 }
 
 // Reject records that the invitee declined the invitation the token belongs
@@ -133,5 +145,100 @@ func (m *Manager) RejectIn(ctx context.Context, tenantID, token, reason string) 
 	if err != nil {
 		return nil, err
 	}
-	return m.close(ctx, m.byToken(h, tenantID), OpReject, EventRejected, Actor{Kind: ActorInvitee}, reason)
+	return m.close(ctx, m.byToken(h, tenantID), OpReject, EventRejected, Actor{Kind: ActorInvitee}, reason, false)
+}
+
+// AdminAcceptInput is an administrator's acceptance of an invitation on
+// the invitee's behalf (AcceptByID).
+type AdminAcceptInput struct {
+	// Subject is the host's id of the user the invitation is accepted for
+	// (new or existing). Required.
+	Subject string
+	// Email is the subject's verified email, checked as in AcceptInput
+	// when acceptance is bound to the invited email.
+	Email string
+	// Actor names the administrator in the event. Kind may be ActorAdmin
+	// (the default when empty) or ActorSystem (an automated process); a
+	// zero Actor takes the context's (WithActor), else an anonymous admin.
+	Actor Actor
+}
+
+// AcceptByID accepts the tenant's invitation id on the invitee's behalf,
+// for an administrator who learnt of the acceptance some other way (a
+// support call, a provisioning system). It gives the same guarantees as
+// Accept, through the same compare-and-swap write: exactly one acceptance
+// under any concurrency, whether the competitor is the invitee's Accept,
+// AcceptCode or another AcceptByID; accepting again for the same subject
+// (by either path) is a replay (Acceptance.Replayed, nothing written), and
+// for another subject ErrAlreadyAccepted; an expired invitation is
+// ErrExpired and a rejected or revoked one a *TransitionError; the email
+// binding (ErrEmailMismatch) and an invitation for another user id
+// (ErrSubjectMismatch) refuse it without consuming it. Another tenant's
+// invitation is ErrNotFound. The invitation.accepted event names the
+// admin as its Actor and the subject as New.AcceptedBy. No token is
+// needed: the caller is trusted as every admin call is, so the host must
+// authorise it as such.
+func (m *Manager) AcceptByID(ctx context.Context, tenantID, id string, in AdminAcceptInput) (*Acceptance, error) {
+	acc := AcceptInput{Subject: in.Subject, Email: in.Email}
+	fe := refErrs(tenantID, id)
+	m.checkAcceptInto(&fe, &acc)
+	actor := checkAdminActor(&fe, in.Actor)
+	if err := fe.err(); err != nil {
+		return nil, err
+	}
+	if in.Actor != (Actor{}) {
+		ctx = WithActor(ctx, actor) // the input's actor wins over the context's
+	}
+	return m.accept(ctx, m.byID(tenantID, id), acc, nil, ActorFrom(ctx, actor))
+}
+
+// AdminRejectInput is an administrator's record that the invitee declined
+// (RejectByID).
+type AdminRejectInput struct {
+	// Reason is optional, as for Reject (at most 1,000 bytes).
+	Reason string
+	// Actor names the administrator in the event, as in AdminAcceptInput.
+	Actor Actor
+}
+
+// RejectByID records that the invitee declined the tenant's invitation id,
+// on their behalf: an open invitation becomes rejected, with the admin as
+// the event's Actor. An expired invitation is ErrExpired, an accepted or
+// revoked one a *TransitionError; another tenant's is ErrNotFound. An
+// invitation already rejected (by the invitee or an admin) is returned as
+// it is, with no write and no event, so that an admin's retry is safe; its
+// first Reason stays.
+func (m *Manager) RejectByID(ctx context.Context, tenantID, id string, in AdminRejectInput) (*Invitation, error) {
+	fe := refErrs(tenantID, id)
+	checkReason(&fe, in.Reason)
+	actor := checkAdminActor(&fe, in.Actor)
+	if err := fe.err(); err != nil {
+		return nil, err
+	}
+	if in.Actor != (Actor{}) {
+		ctx = WithActor(ctx, actor)
+	}
+	return m.close(ctx, m.byID(tenantID, id), OpReject, EventRejected, ActorFrom(ctx, actor), in.Reason, true)
+}
+
+// refErrs checks the tenant and id an admin call names.
+func refErrs(tenantID, id string) fieldErrs {
+	var fe fieldErrs
+	fe.checkText("TenantID", tenantID, MaxIDLen, true)
+	fe.checkText("ID", id, MaxIDLen, true)
+	return fe
+}
+
+// checkAdminActor checks the Actor of an admin input and returns it with
+// its default kind (admin).
+func checkAdminActor(fe *fieldErrs, a Actor) Actor {
+	switch a.Kind {
+	case "":
+		a.Kind = ActorAdmin
+	case ActorAdmin, ActorSystem:
+	default:
+		fe.add("Actor.Kind", "is not one of "+ActorAdmin+", "+ActorSystem)
+	}
+	fe.checkText("Actor.ID", a.ID, MaxIDLen, false)
+	return a
 }

@@ -12,23 +12,30 @@ import (
 )
 
 // Revoke cancels an open invitation (or an expired one) in the tenant.
-// reason is optional.
+// reason is optional. An invitation already revoked (by Revoke, or
+// superseded) is returned as it is, with no write and no event, so that
+// an admin's retry is safe; its first Reason stays. An accepted or
+// rejected invitation is a *TransitionError.
 func (m *Manager) Revoke(ctx context.Context, tenantID, id, reason string) (*Invitation, error) {
 	if err := checkRef(tenantID, id); err != nil {
 		return nil, err
 	}
-	return m.close(ctx, m.byID(tenantID, id), OpRevoke, EventRevoked, ActorFrom(ctx, Actor{Kind: ActorAdmin}), reason)
+	return m.close(ctx, m.byID(tenantID, id), OpRevoke, EventRevoked, ActorFrom(ctx, Actor{Kind: ActorAdmin}), reason, true)
 }
 
-func (m *Manager) close(ctx context.Context, load func(context.Context) (*Record, error), op Operation, ev EventType, actor Actor, reason string) (*Invitation, error) {
+// close moves the invitation load finds to the closed state op leads to.
+// With idempotent set, an invitation already in that state is returned
+// unchanged, without a write.
+func (m *Manager) close(ctx context.Context, load func(context.Context) (*Record, error), op Operation, ev EventType, actor Actor, reason string, idempotent bool) (*Invitation, error) {
 	var fe fieldErrs
-	if len(reason) > 1000 || !utf8.ValidString(reason) || hasControl(strings.ReplaceAll(reason, "\n", " ")) {
-		fe.add("Reason", "is longer than 1000 bytes, not valid UTF-8 or contains control or invisible formatting characters")
-	}
+	checkReason(&fe, reason)
 	if err := fe.err(); err != nil {
 		return nil, err
 	}
 	rec, _, err := m.mutate(ctx, load, func(cur *Record, now time.Time) (change, error) {
+		if idempotent && cur.Invitation.State == op.target() {
+			return change{}, nil // closed so already (a terminal state): nothing to write
+		}
 		to, err := check(op, &cur.Invitation, now)
 		if err != nil {
 			return change{}, err
@@ -41,6 +48,13 @@ func (m *Manager) close(ctx context.Context, load func(context.Context) (*Record
 		return nil, err
 	}
 	return &rec.Invitation, nil
+}
+
+// checkReason checks the optional reason of a reject or revoke.
+func checkReason(fe *fieldErrs, reason string) {
+	if len(reason) > 1000 || !utf8.ValidString(reason) || hasControl(strings.ReplaceAll(reason, "\n", " ")) {
+		fe.add("Reason", "is longer than 1000 bytes, not valid UTF-8 or contains control or invisible formatting characters")
+	}
 }
 
 // UpdateInput changes an invitation. Nil fields stay as they are.
@@ -65,14 +79,56 @@ type UpdateInput struct {
 
 // Update changes an open invitation's expiry, grants, data, names, identity
 // provider, redirect URI or locale, with optimistic concurrency. Expired
-// and closed invitations are a *TransitionError (use Resend to renew).
+// and closed invitations are a *TransitionError (use Resend to renew, or
+// UpdateAndResend to renew with changes). The secret stays; the event is
+// invitation.updated. An input that changes nothing writes nothing.
 func (m *Manager) Update(ctx context.Context, in UpdateInput) (*Invitation, error) {
+	rec, _, err := m.update(ctx, in, nil)
+	if err != nil {
+		return nil, err
+	}
+	return &rec.Invitation, nil
+}
+
+// UpdateAndResend is Update and Resend in one atomic write: it applies in
+// (any of its fields, or none) and mints a new secret (and short code, if
+// the invitation has one) for the edited invitation, so the message, link
+// and code reflect the edits, then delivers it as Resend does (opts). With
+// a Store that implements Outbox the message is queued in that same
+// write, so a crash after it still delivers. The Result carries the new
+// secret and link exactly as Resend's (Token, Code, Link; DeliveryErr
+// when the Manager's own attempt failed).
+//
+// It follows the resend rules: the previous token stops working (unless
+// Config.KeepPreviousTokens), an expired invitation is renewed as pending,
+// and accepted, rejected and revoked ones are a *TransitionError. The
+// validity restarts now and runs until in.ExpiresAt when set, else for
+// opts.ExpiresIn, else for the validity last given; setting both
+// in.ExpiresAt and opts.ExpiresIn is a *ValidationError. in.Version guards
+// it as in Update. The one event is invitation.resent, whose Old and New
+// show the edits too; ResendCount grows by one.
+func (m *Manager) UpdateAndResend(ctx context.Context, in UpdateInput, opts ResendOptions) (*Result, error) {
+	rec, c, err := m.update(ctx, in, &opts)
+	if err != nil {
+		return nil, err
+	}
+	return m.resendResult(ctx, rec, c, opts.Delivery == DeliverySend), nil
+}
+
+// update runs Update, and with resend set UpdateAndResend's write.
+func (m *Manager) update(ctx context.Context, in UpdateInput, resend *ResendOptions) (*Record, change, error) {
 	now := m.now()
 	var fe fieldErrs
 	fe.checkText("TenantID", in.TenantID, MaxIDLen, true)
 	fe.checkText("ID", in.ID, MaxIDLen, true)
 	if in.ExpiresAt != nil {
 		m.checkExpiry(&fe, "ExpiresAt", in.ExpiresAt.Sub(now))
+	}
+	if resend != nil {
+		m.checkResend(&fe, *resend)
+		if in.ExpiresAt != nil && resend.ExpiresIn != 0 {
+			fe.add("ExpiresIn", "must not be set with ExpiresAt")
+		}
 	}
 	// Names are trimmed as Create trims them (into new strings: the
 	// pointers are the caller's).
@@ -82,19 +138,24 @@ func (m *Manager) Update(ctx context.Context, in UpdateInput) (*Invitation, erro
 			*name = &trimmed
 		}
 	}
-	if in == (UpdateInput{TenantID: in.TenantID, ID: in.ID, Version: in.Version}) {
+	if resend == nil && in == (UpdateInput{TenantID: in.TenantID, ID: in.ID, Version: in.Version}) {
 		// Nothing to change: no write, no event.
-		inv, err := m.Get(ctx, in.TenantID, in.ID)
-		if err == nil && in.Version != 0 && inv.Version != in.Version {
-			err = fmt.Errorf("%w: invitation %s is at version %d, not %d", ErrConflict, in.ID, inv.Version, in.Version)
+		if err := fe.err(); err != nil {
+			return nil, change{}, err
 		}
-		if err == nil {
-			_, err = check(OpUpdate, inv, now)
-		}
+		rec, err := m.store.Get(ctx, in.TenantID, in.ID)
 		if err != nil {
-			return nil, err
+			return nil, change{}, err
 		}
-		return inv, nil
+		inv := &rec.Invitation
+		if in.Version != 0 && inv.Version != in.Version {
+			return nil, change{}, fmt.Errorf("%w: invitation %s is at version %d, not %d", ErrConflict, in.ID, inv.Version, in.Version)
+		}
+		if _, err := check(OpUpdate, inv, now); err != nil {
+			return nil, change{}, err
+		}
+		inv.State = inv.StateAt(now)
+		return rec, change{}, nil
 	}
 	if in.GivenName != nil {
 		fe.checkName("GivenName", *in.GivenName)
@@ -118,15 +179,22 @@ func (m *Manager) Update(ctx context.Context, in UpdateInput) (*Invitation, erro
 		fe.add("Locale", "is not a BCP 47 language tag")
 	}
 	if err := fe.err(); err != nil {
-		return nil, err
+		return nil, change{}, err
 	}
-	rec, _, err := m.mutate(ctx, m.byID(in.TenantID, in.ID), func(cur *Record, now time.Time) (change, error) {
+	actor := ActorFrom(ctx, Actor{Kind: ActorAdmin})
+	return m.mutate(ctx, m.byID(in.TenantID, in.ID), func(cur *Record, now time.Time) (change, error) {
 		if in.Version != 0 && cur.Invitation.Version != in.Version {
 			return change{}, fmt.Errorf("%w: invitation %s is at version %d, not %d", ErrConflict, cur.Invitation.ID, cur.Invitation.Version, in.Version)
 		}
 		// Only an open invitation may be updated: a lapsed one revived with
-		// a new ExpiresAt would keep its old secret (Resend renews it).
-		if _, err := check(OpUpdate, &cur.Invitation, now); err != nil {
+		// a new ExpiresAt would keep its old secret (Resend renews it, and
+		// so does an update with a resend).
+		op := OpUpdate
+		if resend != nil {
+			op = OpResend
+		}
+		to, err := check(op, &cur.Invitation, now)
+		if err != nil {
 			return change{}, err
 		}
 		next := cur.shallow()
@@ -160,12 +228,15 @@ func (m *Manager) Update(ctx context.Context, in UpdateInput) (*Invitation, erro
 		if err := dfe.err(); err != nil {
 			return change{}, err
 		}
-		return write(next, EventUpdated, ActorFrom(ctx, Actor{Kind: ActorAdmin})), nil
+		if resend == nil {
+			return write(next, EventUpdated, actor), nil
+		}
+		expires := now.Add(m.resendValidity(&cur.Invitation, *resend))
+		if in.ExpiresAt != nil {
+			expires = *in.ExpiresAt
+		}
+		return m.resendChange(cur, next, to, expires, resend.Delivery == DeliverySend, actor, now)
 	})
-	if err != nil {
-		return nil, err
-	}
-	return &rec.Invitation, nil
 }
 
 func setIf[T any](dst *T, src *T) {

@@ -85,7 +85,7 @@ func (m *Manager) AcceptCode(ctx context.Context, ref CodeRef, code string, in A
 		// Pinned to another tenant than the ref names: nothing to accept.
 		return nil, m.codes.miss(ctx, norm, ErrInvalidCode)
 	}
-	return m.accept(ctx, load, in, &norm)
+	return m.accept(ctx, load, in, &norm, Actor{})
 }
 
 // checkCode verifies the normalised code against cur's code hash at now,

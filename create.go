@@ -112,16 +112,23 @@ type CreateInput struct {
 	// IdempotencyKey makes a retried Create (same tenant and key) return the
 	// first invitation instead of creating a second one.
 	IdempotencyKey string `json:"idempotency_key,omitempty"`
+	// ResendOnUpdate is for Upsert (Create and CreateBatch ignore it): when
+	// Upsert updates the invitee's open invitation, it also mints a new
+	// secret (and short code, if the invitation has one or WithCode is
+	// set) in the same write and delivers it per Delivery, as Resend does.
+	// Without it, an update keeps the secret and sends nothing.
+	ResendOnUpdate bool `json:"resend_on_update,omitempty"`
 }
 
-// Result is what Create, Upsert and Resend return. Token, Code and Link are
-// the only place the plaintext secrets ever appear; they print as redacted
-// and are left out of Result's JSON form ({"invitation", "replayed",
-// "delivery_error"}): a host that hands a secret to its caller (with
-// DeliveryReturn) reveals it deliberately with Secret.Reveal.
+// Result is what Create, Upsert, Resend and UpdateAndResend return. Token,
+// Code and Link are the only place the plaintext secrets ever appear; they
+// print as redacted and are left out of Result's JSON form ({"invitation",
+// "replayed", "delivery_error"}): a host that hands a secret to its caller
+// (with DeliveryReturn) reveals it deliberately with Secret.Reveal.
 type Result struct {
 	Invitation *Invitation `json:"invitation"`
-	// Token is the link token (empty on a replay or an Upsert update).
+	// Token is the link token (empty on a replay, and on an Upsert update
+	// without CreateInput.ResendOnUpdate).
 	Token Secret `json:"-"`
 	// Code is the short code, when one was minted.
 	Code Secret `json:"-"`
@@ -342,15 +349,22 @@ func (r UpsertResult) MarshalJSON() ([]byte, error) {
 
 // Upsert creates an invitation, or, when the invitee already has an open
 // (and unexpired) invitation in the tenant, replaces that one's data, grants
-// and names and restarts its expiry, keeping its secret
-// (create-or-update). An update sends nothing and returns no secret. An invitee whose
-// identifiers match two different open invitations is ErrConflict.
+// and names and restarts its expiry (create-or-update). An update keeps
+// the secret, sends nothing, returns no secret and emits
+// invitation.updated; with in.ResendOnUpdate it is a resend as well, in
+// the same atomic write: a new secret, delivered per in.Delivery (queued
+// with the write when the Store implements Outbox) and returned in the
+// Result as Resend returns it, and the event is invitation.resent. An
+// invitee whose identifiers match two different open invitations is
+// ErrConflict.
 func (m *Manager) Upsert(ctx context.Context, in CreateInput) (*UpsertResult, error) {
 	now := m.now()
-	// An update delivers nothing: validate it as such, and leave the
-	// delivery checks to Create.
+	// An update without a resend delivers nothing: validate it as such,
+	// and leave the delivery checks to Create.
 	asUpdate := in
-	asUpdate.Delivery = DeliveryReturn
+	if !in.ResendOnUpdate {
+		asUpdate.Delivery = DeliveryReturn
+	}
 	wantRec, err := m.newRecord(&asUpdate, now)
 	if err != nil {
 		return nil, err
@@ -385,13 +399,22 @@ func (m *Manager) Upsert(ctx context.Context, in CreateInput) (*UpsertResult, er
 			return &UpsertResult{Result: *res, Created: !res.Replayed}, nil
 		case 1:
 			id := open[0].Invitation.ID
-			rec, _, err := m.mutate(ctx, m.byID(want.TenantID, id), func(cur *Record, now time.Time) (change, error) {
+			send := in.ResendOnUpdate && in.Delivery == DeliverySend
+			rec, c, err := m.mutate(ctx, m.byID(want.TenantID, id), func(cur *Record, now time.Time) (change, error) {
 				if _, err := check(OpUpdate, &cur.Invitation, now); err != nil {
 					return change{}, err // closed or lapsed meanwhile: look again
 				}
 				next := cur.shallow()
 				refresh(&next.Invitation, want, now)
-				return write(next, EventUpdated, Actor{Kind: ActorAdmin}), nil
+				if !in.ResendOnUpdate {
+					return write(next, EventUpdated, Actor{Kind: ActorAdmin}), nil
+				}
+				to, err := check(OpResend, &cur.Invitation, now)
+				if err != nil {
+					return change{}, err
+				}
+				next.Invitation.HasCode = next.Invitation.HasCode || in.WithCode
+				return m.resendChange(cur, next, to, next.Invitation.ExpiresAt, send, ActorFrom(ctx, Actor{Kind: ActorAdmin}), now)
 			})
 			// ErrAlreadyExists: a concurrent Create took another of the
 			// invitee's keys; look again (two open invitations: ErrConflict).
@@ -400,6 +423,9 @@ func (m *Manager) Upsert(ctx context.Context, in CreateInput) (*UpsertResult, er
 			}
 			if err != nil {
 				return nil, err
+			}
+			if in.ResendOnUpdate {
+				return &UpsertResult{Result: *m.resendResult(ctx, rec, c, send)}, nil
 			}
 			return &UpsertResult{Result: Result{Invitation: &rec.Invitation}}, nil
 		default:
@@ -418,6 +444,7 @@ func refresh(inv *Invitation, want *Invitation, now time.Time) {
 	*inv = *want
 	inv.ID, inv.TenantID, inv.State, inv.Version = keep.ID, keep.TenantID, keep.State, keep.Version
 	inv.CreatedAt, inv.SentAt, inv.SendCount = keep.CreatedAt, keep.SentAt, keep.SendCount
+	inv.ResendCount, inv.LastResentAt = keep.ResendCount, keep.LastResentAt
 	inv.HasCode, inv.IdempotencyKey = keep.HasCode, keep.IdempotencyKey
 	inv.IssuedAt, inv.ExpiresAt = now, now.Add(want.ExpiresAt.Sub(want.CreatedAt))
 }

@@ -8,7 +8,7 @@ import (
 	"time"
 )
 
-// ResendOptions tunes Resend.
+// ResendOptions tunes Resend and UpdateAndResend.
 type ResendOptions struct {
 	// Delivery: DeliverySend (default) sends through the Notifier;
 	// DeliveryReturn only returns the new secret.
@@ -22,14 +22,39 @@ type ResendOptions struct {
 // Resend mints a new secret (and short code, if the invitation has one),
 // restarts the expiry and delivers it. The previous token stops working
 // unless Config.KeepPreviousTokens. An expired invitation is renewed;
-// accepted, rejected and revoked ones are a *TransitionError.
+// accepted, rejected and revoked ones are a *TransitionError. Every resend
+// adds one to Invitation.ResendCount and sets LastResentAt; the event is
+// invitation.resent. UpdateAndResend does the same with edits, in one
+// write.
 func (m *Manager) Resend(ctx context.Context, tenantID, id string, opts ResendOptions) (*Result, error) {
 	if err := checkRef(tenantID, id); err != nil {
 		return nil, err
 	}
 	var fe fieldErrs
+	m.checkResend(&fe, opts)
+	if err := fe.err(); err != nil {
+		return nil, err
+	}
+	send := opts.Delivery == DeliverySend
+	rec, c, err := m.mutate(ctx, m.byID(tenantID, id), func(cur *Record, now time.Time) (change, error) {
+		inv := &cur.Invitation
+		to, err := check(OpResend, inv, now)
+		if err != nil {
+			return change{}, err
+		}
+		next := cur.shallow()
+		return m.resendChange(cur, next, to, now.Add(m.resendValidity(inv, opts)), send, ActorFrom(ctx, Actor{Kind: ActorAdmin}), now)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return m.resendResult(ctx, rec, c, send), nil
+}
+
+// checkResend validates the options of a resend into fe.
+func (m *Manager) checkResend(fe *fieldErrs, opts ResendOptions) {
 	if opts.ExpiresIn != 0 {
-		m.checkExpiry(&fe, "ExpiresIn", opts.ExpiresIn)
+		m.checkExpiry(fe, "ExpiresIn", opts.ExpiresIn)
 	}
 	if opts.Delivery != DeliverySend && opts.Delivery != DeliveryReturn {
 		fe.add("Delivery", "is not DeliverySend or DeliveryReturn")
@@ -37,60 +62,66 @@ func (m *Manager) Resend(ctx context.Context, tenantID, id string, opts ResendOp
 	if opts.Delivery == DeliverySend && m.cfg.Notifier == nil {
 		fe.add("Delivery", "no Notifier is configured")
 	}
-	if err := fe.err(); err != nil {
-		return nil, err
+}
+
+// resendValidity is the validity a resend of inv gives it: opts.ExpiresIn,
+// or the validity inv was last given, kept within Config's range.
+func (m *Manager) resendValidity(inv *Invitation, opts ResendOptions) time.Duration {
+	if opts.ExpiresIn != 0 {
+		return opts.ExpiresIn
 	}
-	rec, c, err := m.mutate(ctx, m.byID(tenantID, id), func(cur *Record, now time.Time) (change, error) {
-		inv := &cur.Invitation
-		to, err := check(OpResend, inv, now)
-		if err != nil {
-			return change{}, err
+	return min(max(inv.ExpiresAt.Sub(inv.IssuedAt), m.cfg.MinExpiry), m.cfg.MaxExpiry)
+}
+
+// resendChange turns next, a shallow copy of cur (possibly edited
+// already), into a resend of it at now: a fresh secret (and code, if next
+// has HasCode), the state to, a validity running from now to expiresAt, one
+// more ResendCount and LastResentAt now. It builds the link before
+// anything is written (a failure must not commit a secret nobody
+// received: the old one would be dead already) and, with send, queues the
+// message in the same write. The change's event is invitation.resent.
+func (m *Manager) resendChange(cur, next *Record, to State, expiresAt time.Time, send bool, actor Actor, now time.Time) (change, error) {
+	if send {
+		if ch, _ := ChannelFor(next.Invitation.Invitee); ch == "" {
+			return change{}, &ValidationError{Fields: []FieldError{newFieldError("Invitee", "has no email, phone or user id to deliver to", ErrNoDeliveryChannel)}}
 		}
-		renew := inv.StateAt(now) == StateExpired
-		if opts.Delivery == DeliverySend {
-			if ch, _ := ChannelFor(inv.Invitee); ch == "" {
-				return change{}, &ValidationError{Fields: []FieldError{newFieldError("Invitee", "has no email, phone or user id to deliver to", ErrNoDeliveryChannel)}}
-			}
-		}
-		validity := opts.ExpiresIn
-		if validity == 0 {
-			validity = min(max(inv.ExpiresAt.Sub(inv.IssuedAt), m.cfg.MinExpiry), m.cfg.MaxExpiry)
-		}
-		next := cur.shallow()
-		s := &secrets{}
-		if s.token, s.code, err = m.mint(next, inv.HasCode); err != nil {
-			return change{}, err
-		}
-		if m.cfg.KeepPreviousTokens && !renew {
-			next.Credentials.PreviousTokens = keptTokens(cur, now)
-		}
-		n := &next.Invitation
-		n.State, n.IssuedAt, n.ExpiresAt = to, now, now.Add(validity).Truncate(time.Microsecond)
-		n.ResendCount++
-		if renew {
-			n.ClosedAt = time.Time{}
-		}
-		// The link is built before the write: a failure must not commit a
-		// secret nobody received (the old one would be dead already).
-		if s.link, err = m.buildLink(n, s.token, s.code); err != nil {
-			return change{}, err
-		}
-		c := write(next, EventResent, ActorFrom(ctx, Actor{Kind: ActorAdmin}))
-		c.secrets = s
-		if opts.Delivery == DeliverySend {
-			c.queue = m.queueMessage(n, true, now)
-		}
-		return c, nil
-	})
-	if err != nil {
-		return nil, err
 	}
+	renew := cur.Invitation.StateAt(now) == StateExpired
+	s := &secrets{}
+	var err error
+	if s.token, s.code, err = m.mint(next, next.Invitation.HasCode); err != nil {
+		return change{}, err
+	}
+	if m.cfg.KeepPreviousTokens && !renew {
+		next.Credentials.PreviousTokens = keptTokens(cur, now)
+	}
+	n := &next.Invitation
+	n.State, n.IssuedAt, n.ExpiresAt = to, now, expiresAt.UTC().Truncate(time.Microsecond)
+	n.ResendCount++
+	n.LastResentAt = now
+	if renew {
+		n.ClosedAt = time.Time{}
+	}
+	if s.link, err = m.buildLink(n, s.token, s.code); err != nil {
+		return change{}, err
+	}
+	c := write(next, EventResent, actor)
+	c.secrets = s
+	if send {
+		c.queue = m.queueMessage(n, true, now)
+	}
+	return c, nil
+}
+
+// resendResult is the Result of a committed resend (c wrote rec), after
+// the Manager's delivery attempt when send is set.
+func (m *Manager) resendResult(ctx context.Context, rec *Record, c change, send bool) *Result {
 	s := c.secrets
 	res := &Result{Invitation: &rec.Invitation, Token: s.token, Code: s.code, Link: NewSecret(s.link)}
-	if opts.Delivery == DeliverySend {
+	if send {
 		m.deliver(ctx, rec, res, c.queue, true)
 	}
-	return res, nil
+	return res
 }
 
 // queueMessage returns the outbox entry for delivering inv's current

@@ -44,7 +44,15 @@
 //
 // Every change bumps Invitation.Version, and stores apply a change only if
 // the version they hold is the one it was computed from (compare-and-swap).
-// That is what makes Accept single-use under any concurrency, in every store.
+// That is what makes Accept single-use under any concurrency, in every
+// store, whoever accepts: the invitee (Accept, AcceptCode) or an admin on
+// their behalf (AcceptByID). Accepting again for the same subject is a
+// replay, and revoking a revoked invitation (or RejectByID of a rejected
+// one) returns it unchanged: neither writes, so retries are safe.
+//
+// A resend (Resend, UpdateAndResend, Upsert with ResendOnUpdate) mints a
+// new secret in the same write as any edit; Invitation.ResendCount and
+// LastResentAt record it.
 //
 // # Delivery
 //
@@ -77,7 +85,10 @@
 //     [REDACTED] through fmt, log/slog and encoding/json; Invitation and
 //     Event carry no secret and no hash; errors never echo one.
 //   - Lookup never changes anything, so mail scanners that fetch every link
-//     cannot consume an invitation. Accept can be bound to the invited email
+//     cannot consume an invitation. For a closed invitation its
+//     *TransitionError carries the PublicInvitation, the view a token
+//     holder may see (no internal ids, metadata or secrets); an unknown
+//     token carries nothing. Accept can be bound to the invited email
 //     (ErrEmailMismatch) and an invitation for an existing user id can only
 //     be accepted by that user (ErrSubjectMismatch); neither consumes it.
 //   - Every admin operation is scoped by tenant: another tenant's invitation

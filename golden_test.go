@@ -15,7 +15,8 @@ import (
 
 var updateGolden = flag.Bool("update", false, "rewrite the golden files in testdata")
 
-// TestJSONGolden pins the JSON form of Invitation and Event, a public
+// TestJSONGolden pins the JSON form of Invitation, Event and
+// PublicInvitation, a public
 // format hosts put on the wire: a change to a name, a type or an omission
 // rule fails here (go test -run TestJSONGolden -update rewrites the files
 // after a deliberate change, which hosts see as a breaking change).
@@ -36,7 +37,7 @@ func TestJSONGolden(t *testing.T) {
 		LinkTemplate: "https://app.example/i/{token}", TemplateKey: "invite", Locale: "en-GB",
 		RequireEmailMatch: true, HasCode: true, State: invite.StateAccepted,
 		CreatedAt: at, UpdatedAt: at.Add(time.Hour), IssuedAt: at, ExpiresAt: at.Add(7 * 24 * time.Hour),
-		SentAt: at.Add(time.Minute), SendCount: 2, ResendCount: 1, ClosedAt: at.Add(time.Hour),
+		SentAt: at.Add(time.Minute), SendCount: 2, ResendCount: 1, LastResentAt: at.Add(30 * time.Second), ClosedAt: at.Add(time.Hour),
 		AcceptedBy: "user-7", Reason: "", IdempotencyKey: "req-1", Version: 4,
 	}
 	minimal := &invite.Invitation{ID: "01938a6e-0000-7000-8000-000000000002", TenantID: "acme",
@@ -45,7 +46,10 @@ func TestJSONGolden(t *testing.T) {
 	ev := invite.Event{ID: "01938a6e-0000-7000-8000-0000000000e1", Type: invite.EventAccepted, Time: at.Add(time.Hour),
 		TenantID: "acme", InvitationID: full.ID, Version: 4, Actor: invite.Actor{Kind: invite.ActorInvitee, ID: "user-7"},
 		Old: minimal, New: full}
-	for name, v := range map[string]any{"invitation.json": full, "invitation_minimal.json": minimal, "event.json": ev} {
+	pub := *full
+	pub.State = invite.StateRevoked
+	for name, v := range map[string]any{"invitation.json": full, "invitation_minimal.json": minimal, "event.json": ev,
+		"public.json": pub.Public()} {
 		t.Run(name, func(t *testing.T) {
 			got, err := json.MarshalIndent(v, "", "  ")
 			require.NoError(t, err)

@@ -117,8 +117,14 @@ type Invitation struct {
 	// counts them.
 	SentAt    time.Time `json:"sent_at,omitzero"`
 	SendCount int       `json:"send_count"`
-	// ResendCount counts the Resend calls the invitation has had.
-	ResendCount int `json:"resend_count"`
+	// ResendCount counts the times the invitation was re-sent: each
+	// Resend, UpdateAndResend, and Upsert with ResendOnUpdate that updated
+	// it, whether the Manager delivered the new secret or returned it
+	// (DeliveryReturn). Zero means the invitation still has the secret it
+	// was created with; a host shows "re-sent 2 times" from it.
+	// LastResentAt is when the latest of them happened (zero if never).
+	ResendCount  int       `json:"resend_count"`
+	LastResentAt time.Time `json:"last_resent_at,omitzero"`
 	// ClosedAt is when the invitation was accepted, rejected or revoked,
 	// or, once marked expired, its ExpiresAt (retention counts from it).
 	ClosedAt time.Time `json:"closed_at,omitzero"`

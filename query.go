@@ -113,9 +113,24 @@ func (m *Manager) List(ctx context.Context, tenantID string, opts ListOptions) (
 }
 
 // Lookup returns what a registration form needs (invitee, inviter, tenant,
-// pre-filled data, grants, expiry) for an open invitation. It never changes
-// anything: mail link scanners fetch every link. A closed invitation is a
-// *TransitionError (ErrExpired, ErrAlreadyAccepted, ...).
+// pre-filled data, grants, expiry) for an open invitation; its Public
+// method is the part to show the token holder. It never changes anything:
+// mail link scanners fetch every link.
+//
+// An invitation that can no longer be accepted is a *TransitionError
+// (matching ErrExpired, ErrAlreadyAccepted or ErrInvalidTransition as
+// usual) whose Public field is the invitation's public view, so that the
+// page can say who invited whom to what and that it was accepted, has
+// expired, or was rejected or revoked:
+//
+//	var te *invite.TransitionError
+//	if errors.As(err, &te) && te.Public != nil { /* render te.Public */ }
+//
+// A token that matches nothing (or another tenant's, with LookupIn) is
+// ErrInvalidToken and carries nothing. So is a previous token Resend
+// replaced, unless Config.KeepPreviousTokens; one past its own expiry
+// while the invitation is still open matches ErrExpired, without a view
+// (the invitation itself lives on under its newer link).
 func (m *Manager) Lookup(ctx context.Context, token string) (*Invitation, error) {
 	return m.LookupIn(ctx, "", token)
 }
@@ -133,8 +148,14 @@ func (m *Manager) LookupIn(ctx context.Context, tenantID, token string) (*Invita
 	if err != nil {
 		return nil, err
 	}
-	if _, err := check(OpAccept, &rec.Invitation, m.now()); err != nil {
+	inv := &rec.Invitation
+	now := m.now()
+	if _, err := check(OpAccept, inv, now); err != nil {
+		if te, ok := err.(*TransitionError); ok {
+			inv.State = inv.StateAt(now)
+			te.Public = inv.Public()
+		}
 		return nil, err
 	}
-	return &rec.Invitation, nil
+	return inv, nil
 }

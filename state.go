@@ -40,16 +40,21 @@ type Operation string
 
 // The operations.
 const (
-	// OpAccept: the invitee accepts (Accept, AcceptCode). Lookup and
+	// OpAccept: the invitee accepts (Accept, AcceptCode), or an admin on
+	// their behalf (AcceptByID). Lookup and
 	// VerifyCode answer only for invitations the table lets the invitee
 	// accept.
 	OpAccept Operation = "accept"
-	// OpReject: the invitee declines (Reject).
+	// OpReject: the invitee declines (Reject), or an admin records that
+	// they did (RejectByID, which returns an invitation already rejected
+	// as it is, without a write).
 	OpReject Operation = "reject"
 	// OpRevoke: an admin cancels (Revoke); an expired invitation may be
-	// revoked too.
+	// revoked too. Revoking a revoked invitation is not a move: it returns
+	// the invitation as it is, without a write.
 	OpRevoke Operation = "revoke"
-	// OpResend: a new secret and a new expiry (Resend); an expired
+	// OpResend: a new secret and a new expiry (Resend, UpdateAndResend,
+	// and Upsert with ResendOnUpdate on an open one); an expired
 	// invitation is renewed as pending.
 	OpResend Operation = "resend"
 	// OpUpdate: an admin edits an open invitation (Update, and Upsert on an
@@ -204,6 +209,12 @@ type TransitionError struct {
 	// To is the state Op would have led to (from a pending invitation; for
 	// OpExpire, expired).
 	To State
+	// Public is the invitation's public view, for a page that tells the
+	// invitee it was already accepted, has expired or was revoked. Only
+	// Lookup and LookupIn set it, whose caller proved to hold the
+	// invitation's token; it is nil in every other error. Error() never
+	// shows it, and it holds no secret.
+	Public *PublicInvitation
 }
 
 // Error says what happened to the invitation, in words an invitee may be

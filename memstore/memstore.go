@@ -301,7 +301,7 @@ func (t *tenant) search(r *invite.Record) int {
 func copyIn(r *invite.Record) *invite.Record {
 	c := r.Clone()
 	inv := &c.Invitation
-	for _, t := range []*time.Time{&inv.CreatedAt, &inv.UpdatedAt, &inv.IssuedAt, &inv.ExpiresAt, &inv.SentAt, &inv.ClosedAt} {
+	for _, t := range []*time.Time{&inv.CreatedAt, &inv.UpdatedAt, &inv.IssuedAt, &inv.ExpiresAt, &inv.SentAt, &inv.ClosedAt, &inv.LastResentAt} {
 		*t = t.UTC()
 	}
 	for i := range c.Credentials.PreviousTokens {

@@ -95,7 +95,7 @@ func invalid(field, reason string) error {
 func encodeRecord(dl dialect, r *invite.Record) (row, []invite.FieldError) {
 	inv := r.Invitation // a shallow copy: only its times are replaced
 	exact := true
-	for _, t := range []*time.Time{&inv.CreatedAt, &inv.UpdatedAt, &inv.IssuedAt, &inv.ExpiresAt, &inv.SentAt, &inv.ClosedAt} {
+	for _, t := range []*time.Time{&inv.CreatedAt, &inv.UpdatedAt, &inv.IssuedAt, &inv.ExpiresAt, &inv.SentAt, &inv.ClosedAt, &inv.LastResentAt} {
 		exact = exact && sameJSONTime(*t)
 		*t = utc(*t)
 	}
@@ -182,7 +182,7 @@ func decodeRecord(doc, tokenHash, prevTokens, codeHash []byte, codeFailures int6
 		return nil, fmt.Errorf("document: %w", err)
 	}
 	inv := &r.Invitation
-	for _, t := range []*time.Time{&inv.CreatedAt, &inv.UpdatedAt, &inv.IssuedAt, &inv.ExpiresAt, &inv.SentAt, &inv.ClosedAt} {
+	for _, t := range []*time.Time{&inv.CreatedAt, &inv.UpdatedAt, &inv.IssuedAt, &inv.ExpiresAt, &inv.SentAt, &inv.ClosedAt, &inv.LastResentAt} {
 		if !t.IsZero() {
 			*t = t.UTC()
 		}

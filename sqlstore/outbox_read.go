@@ -139,7 +139,7 @@ func (d timeDest) parse(s string) error {
 
 // utcTimes sets the times of inv in UTC, as the document holds them.
 func utcTimes(inv *invite.Invitation) {
-	for _, t := range []*time.Time{&inv.CreatedAt, &inv.UpdatedAt, &inv.IssuedAt, &inv.ExpiresAt, &inv.SentAt, &inv.ClosedAt} {
+	for _, t := range []*time.Time{&inv.CreatedAt, &inv.UpdatedAt, &inv.IssuedAt, &inv.ExpiresAt, &inv.SentAt, &inv.ClosedAt, &inv.LastResentAt} {
 		if !t.IsZero() {
 			*t = t.UTC()
 		}

@@ -155,6 +155,8 @@ func (s *suite) testCRUD(t *testing.T) {
 			inv.Locale = "de"
 			inv.SendCount++
 			inv.SentAt = inv.SentAt.Add(time.Hour + 17*time.Microsecond)
+			inv.ResendCount++
+			inv.LastResentAt = inv.LastResentAt.Add(time.Hour + 19*time.Microsecond)
 			inv.ExpiresAt = inv.ExpiresAt.Add(24*time.Hour + 3*time.Microsecond)
 			r.Credentials.CodeFailures = 4
 		})
@@ -183,6 +185,7 @@ func (s *suite) testCRUD(t *testing.T) {
 			inv.ClientID, inv.IdentityProviderID, inv.RedirectURI, inv.LinkTemplate, inv.Locale = "", "", "", "", ""
 			inv.RequireEmailMatch, inv.HasCode = false, false
 			inv.SentAt, inv.SendCount, inv.ClosedAt, inv.AcceptedBy, inv.Reason = time.Time{}, 0, time.Time{}, "", ""
+			inv.ResendCount, inv.LastResentAt = 0, time.Time{}
 			inv.State = invite.StateRevoked
 			inv.ClosedAt = inv.UpdatedAt
 			r.Credentials.PreviousTokens, r.Credentials.CodeHash, r.Credentials.CodeFailures = nil, nil, 0

@@ -32,6 +32,7 @@ func create(t *testing.T, m *invite.Manager, in invite.CreateInput) *invite.Resu
 func (s *suite) testManager(t *testing.T) {
 	t.Run("AcceptRace", s.testAcceptRace)
 	t.Run("AcceptRaceSameSubject", s.testAcceptRaceSameSubject)
+	t.Run("StateChanges", s.testStateChanges)
 
 	t.Run("CreateReplacesExpired", func(t *testing.T) {
 		st := s.store(t)

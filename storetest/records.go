@@ -173,6 +173,8 @@ func fullRecord(tenantID string) *invite.Record {
 	inv.IssuedAt = us(1_800_000_007)
 	inv.SentAt = us(1_860_000_011)
 	inv.SendCount = 3
+	inv.ResendCount = 2
+	inv.LastResentAt = us(1_800_000_009)
 	inv.UpdatedAt = us(1_860_000_013)
 	inv.ExpiresAt = us(7*24*3600_000_000 + 999_999)
 	inv.IdempotencyKey = "idem-" + inv.ID
@@ -420,6 +422,7 @@ func requireInvitationEqual(t *testing.T, want, got *invite.Invitation, where st
 		{"ExpiresAt", &w.ExpiresAt, &g.ExpiresAt},
 		{"SentAt", &w.SentAt, &g.SentAt},
 		{"ClosedAt", &w.ClosedAt, &g.ClosedAt},
+		{"LastResentAt", &w.LastResentAt, &g.LastResentAt},
 	} {
 		requireTime(t, *f.w, *f.g, where+": "+f.name)
 		*f.g = *f.w
