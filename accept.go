@@ -9,24 +9,24 @@ import (
 type AcceptInput struct {
 	// Subject is the host's id of the accepting user (new or existing).
 	// Required.
-	Subject string
+	Subject string `json:"subject"`
 	// Email is the subject's verified email, checked when acceptance is
 	// bound to the invited email.
-	Email string
+	Email string `json:"email,omitempty"`
 	// TenantID, when set, pins the acceptance to one tenant: a token of
 	// another tenant is ErrInvalidToken and is not consumed. (A token names
 	// its own tenant; a host serving tenants on separate paths sets this.)
-	TenantID string
+	TenantID string `json:"tenant_id,omitempty"`
 }
 
 // Acceptance is the outcome of Accept, AcceptCode and AcceptByID: the
 // accepted invitation, carrying the roles, groups, data and metadata for
 // the host to apply.
 type Acceptance struct {
-	Invitation *Invitation
+	Invitation *Invitation `json:"invitation"`
 	// Replayed is true when the same subject had already accepted: the
 	// call is idempotent and the host may apply the grants again safely.
-	Replayed bool
+	Replayed bool `json:"replayed"`
 }
 
 // Accept accepts the invitation the token belongs to, exactly once under any
@@ -153,14 +153,14 @@ func (m *Manager) RejectIn(ctx context.Context, tenantID, token, reason string) 
 type AdminAcceptInput struct {
 	// Subject is the host's id of the user the invitation is accepted for
 	// (new or existing). Required.
-	Subject string
+	Subject string `json:"subject"`
 	// Email is the subject's verified email, checked as in AcceptInput
 	// when acceptance is bound to the invited email.
-	Email string
+	Email string `json:"email,omitempty"`
 	// Actor names the administrator in the event. Kind may be ActorAdmin
 	// (the default when empty) or ActorSystem (an automated process); a
 	// zero Actor takes the context's (WithActor), else an anonymous admin.
-	Actor Actor
+	Actor Actor `json:"actor"`
 }
 
 // AcceptByID accepts the tenant's invitation id on the invitee's behalf,
@@ -196,9 +196,9 @@ func (m *Manager) AcceptByID(ctx context.Context, tenantID, id string, in AdminA
 // (RejectByID).
 type AdminRejectInput struct {
 	// Reason is optional, as for Reject (at most 1,000 bytes).
-	Reason string
+	Reason string `json:"reason,omitempty"`
 	// Actor names the administrator in the event, as in AdminAcceptInput.
-	Actor Actor
+	Actor Actor `json:"actor"`
 }
 
 // RejectByID records that the invitee declined the tenant's invitation id,

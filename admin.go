@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -59,22 +60,23 @@ func checkReason(fe *fieldErrs, reason string) {
 
 // UpdateInput changes an invitation. Nil fields stay as they are.
 type UpdateInput struct {
-	TenantID string
-	ID       string
+	TenantID string `json:"tenant_id,omitempty"`
+	ID       string `json:"id,omitempty"`
 	// Version, when not 0, is the version the caller read: the update is
 	// ErrConflict if the invitation changed since.
-	Version            int64
-	ExpiresAt          *time.Time
-	GivenName          *string
-	FamilyName         *string
-	Roles              *[]string
-	Groups             *[]string
-	Data               *map[string]string
-	FormData           *map[string]map[string]string
-	Metadata           *json.RawMessage
-	IdentityProviderID *string
-	RedirectURI        *string
-	Locale             *string
+	Version            int64                         `json:"version,omitempty"`
+	ExpiresAt          *time.Time                    `json:"expires_at,omitempty"`
+	GivenName          *string                       `json:"given_name,omitempty"`
+	FamilyName         *string                       `json:"family_name,omitempty"`
+	Roles              *[]string                     `json:"roles,omitempty"`
+	Groups             *[]string                     `json:"groups,omitempty"`
+	Data               *map[string]string            `json:"data,omitempty"`
+	FormData           *map[string]map[string]string `json:"form_data,omitempty"`
+	Variables          *map[string]string            `json:"variables,omitempty"`
+	Metadata           *json.RawMessage              `json:"metadata,omitempty"`
+	IdentityProviderID *string                       `json:"identity_provider_id,omitempty"`
+	RedirectURI        *string                       `json:"redirect_uri,omitempty"`
+	Locale             *string                       `json:"locale,omitempty"`
 }
 
 // Update changes an open invitation's expiry, grants, data, names, identity
@@ -125,7 +127,7 @@ func (m *Manager) update(ctx context.Context, in UpdateInput, resend *ResendOpti
 		m.checkExpiry(&fe, "ExpiresAt", in.ExpiresAt.Sub(now))
 	}
 	if resend != nil {
-		m.checkResend(&fe, *resend)
+		m.checkResend(&fe, resend)
 		if in.ExpiresAt != nil && resend.ExpiresIn != 0 {
 			fe.add("ExpiresIn", "must not be set with ExpiresAt")
 		}
@@ -158,10 +160,13 @@ func (m *Manager) update(ctx context.Context, in UpdateInput, resend *ResendOpti
 		return rec, change{}, nil
 	}
 	if in.GivenName != nil {
-		fe.checkName("GivenName", *in.GivenName)
+		m.checkPersonName(&fe, "GivenName", *in.GivenName)
 	}
 	if in.FamilyName != nil {
-		fe.checkName("FamilyName", *in.FamilyName)
+		m.checkPersonName(&fe, "FamilyName", *in.FamilyName)
+	}
+	if in.Variables != nil {
+		fe.checkVariables(*in.Variables, m.cfg.MaxDataBytes)
 	}
 	if in.Roles != nil {
 		fe.checkList("Roles", *in.Roles)
@@ -219,6 +224,9 @@ func (m *Manager) update(ctx context.Context, in UpdateInput, resend *ResendOpti
 		}
 		if in.Metadata != nil {
 			inv.Metadata = slices.Clone(*in.Metadata)
+		}
+		if in.Variables != nil {
+			inv.Variables = maps.Clone(*in.Variables)
 		}
 		setIf(&inv.IdentityProviderID, in.IdentityProviderID)
 		setIf(&inv.RedirectURI, in.RedirectURI)

@@ -12,11 +12,15 @@ import (
 type ResendOptions struct {
 	// Delivery: DeliverySend (default) sends through the Notifier;
 	// DeliveryReturn only returns the new secret.
-	Delivery Delivery
+	Delivery Delivery `json:"delivery,omitempty"`
 	// ExpiresIn is the new validity; default: the validity the invitation
 	// was last given (ExpiresAt - IssuedAt: by Create, Resend, Upsert or
 	// an Update of ExpiresAt), kept within Config's range.
-	ExpiresIn time.Duration
+	ExpiresIn time.Duration `json:"-"`
+	// ExpiresInSeconds and ExpiresInDays give ExpiresIn in whole seconds
+	// or days, for JSON input; at most one of the three may be set.
+	ExpiresInSeconds int64 `json:"expires_in_seconds,omitempty"`
+	ExpiresInDays    int   `json:"expires_in_days,omitempty"`
 }
 
 // Resend mints a new secret (and short code, if the invitation has one),
@@ -31,7 +35,7 @@ func (m *Manager) Resend(ctx context.Context, tenantID, id string, opts ResendOp
 		return nil, err
 	}
 	var fe fieldErrs
-	m.checkResend(&fe, opts)
+	m.checkResend(&fe, &opts)
 	if err := fe.err(); err != nil {
 		return nil, err
 	}
@@ -52,7 +56,8 @@ func (m *Manager) Resend(ctx context.Context, tenantID, id string, opts ResendOp
 }
 
 // checkResend validates the options of a resend into fe.
-func (m *Manager) checkResend(fe *fieldErrs, opts ResendOptions) {
+func (m *Manager) checkResend(fe *fieldErrs, opts *ResendOptions) {
+	opts.ExpiresIn = m.expiresIn(fe, opts.ExpiresIn, opts.ExpiresInSeconds, opts.ExpiresInDays)
 	if opts.ExpiresIn != 0 {
 		m.checkExpiry(fe, "ExpiresIn", opts.ExpiresIn)
 	}

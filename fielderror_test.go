@@ -40,7 +40,9 @@ func TestFieldErrorPathAndPointer(t *testing.T) {
 // TestInputJSONNames holds the rule Path and Pointer rely on: every field
 // of the input types is named in JSON in snake_case after its Go name.
 func TestInputJSONNames(t *testing.T) {
-	for _, v := range []any{invite.CreateInput{}, invite.Invitee{}, invite.Inviter{}} {
+	for _, v := range []any{invite.CreateInput{}, invite.Invitee{}, invite.Inviter{}, invite.UpdateInput{}, invite.ResendOptions{},
+		invite.AcceptInput{}, invite.AdminAcceptInput{}, invite.AdminRejectInput{}, invite.Acceptance{}, invite.Actor{},
+	} {
 		typ := reflect.TypeOf(v)
 		for i := range typ.NumField() {
 			sf := typ.Field(i)

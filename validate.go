@@ -257,19 +257,20 @@ func (m *Manager) checkExpiry(fe *fieldErrs, field string, d time.Duration) {
 	}
 }
 
-// expiresIn is in's ExpiresIn, from whichever of ExpiresIn,
-// ExpiresInSeconds and ExpiresInDays is set (0 when none is): a second
-// one set is a conflict, a negative or absurd count out of range.
-func (m *Manager) expiresIn(fe *fieldErrs, in *CreateInput) time.Duration {
-	d, set := in.ExpiresIn, "ExpiresIn"
-	if in.ExpiresIn == 0 {
+// expiresIn is an input's ExpiresIn, from whichever of ExpiresIn (d),
+// ExpiresInSeconds (secs) and ExpiresInDays (days) is set (0 when none
+// is): a second one set is a conflict, a negative or absurd count out of
+// range.
+func (m *Manager) expiresIn(fe *fieldErrs, d time.Duration, secs int64, days int) time.Duration {
+	set := "ExpiresIn"
+	if d == 0 {
 		set = ""
 	}
 	for _, f := range []struct {
 		name  string
 		n     int64
 		scale time.Duration
-	}{{"ExpiresInSeconds", in.ExpiresInSeconds, time.Second}, {"ExpiresInDays", int64(in.ExpiresInDays), 24 * time.Hour}} {
+	}{{"ExpiresInSeconds", secs, time.Second}, {"ExpiresInDays", int64(days), 24 * time.Hour}} {
 		switch {
 		case f.n == 0:
 		case set != "":
@@ -348,7 +349,7 @@ func (m *Manager) checkCreate(in *CreateInput, now time.Time) (time.Duration, er
 	if in.Locale != "" && !validLocale(in.Locale) {
 		fe.add("Locale", "is not a BCP 47 language tag")
 	}
-	validity := m.expiresIn(&fe, in)
+	validity := m.expiresIn(&fe, in.ExpiresIn, in.ExpiresInSeconds, in.ExpiresInDays)
 	switch {
 	case !in.ExpiresAt.IsZero():
 		validity = in.ExpiresAt.Sub(now)
