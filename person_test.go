@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -102,4 +103,27 @@ func TestVariablesReachTheMessage(t *testing.T) {
 			requireValidation(t, err, tc.want)
 		})
 	}
+}
+
+func TestUpdateVariablesAndNames(t *testing.T) {
+	e := newEnv(t, func(c *invite.Config) { c.RequireNames = true })
+	res := e.create(input("upd@example.com"))
+	id := res.Invitation.ID
+	vars := map[string]string{"application_name": "Ledger"}
+	inv, err := e.m.Update(e.ctx(), invite.UpdateInput{TenantID: "t1", ID: id, Variables: &vars})
+	require.NoError(t, err)
+	require.Equal(t, vars, inv.Variables)
+	vars["application_name"] = "changed by the caller later"
+	require.Equal(t, "Ledger", e.get("t1", id).Variables["application_name"], "the Manager keeps its own copy")
+
+	blank, bad := " ", map[string]string{"code": "x"}
+	_, err = e.m.Update(e.ctx(), invite.UpdateInput{TenantID: "t1", ID: id, GivenName: &blank, Variables: &bad})
+	requireValidation(t, err, "GivenName", `Variables["code"]`)
+
+	// A resend's validity in days.
+	r, err := e.m.Resend(e.ctx(), "t1", id, invite.ResendOptions{Delivery: invite.DeliveryReturn, ExpiresInDays: 2})
+	require.NoError(t, err)
+	require.Equal(t, 48*time.Hour, r.Invitation.ExpiresAt.Sub(r.Invitation.IssuedAt))
+	_, err = e.m.Resend(e.ctx(), "t1", id, invite.ResendOptions{Delivery: invite.DeliveryReturn, ExpiresInDays: 2, ExpiresIn: time.Hour})
+	requireValidation(t, err, "ExpiresInDays")
 }
