@@ -124,6 +124,17 @@ type Config struct {
 	// groups, pre-filled data and metadata together, as JSON (every other
 	// field has a small bound of its own). Default: 64 KiB.
 	MaxDataBytes int
+
+	// MaxOpenPerInviter limits the open (pending or sent, unexpired)
+	// invitations one inviter (Inviter.ID) may hold in a tenant: a Create
+	// beyond it is refused with a *QuotaError (ErrQuotaExceeded) and
+	// nothing is created; CreateInput.InviterLimit overrides it per call.
+	// Invitations without an Inviter.ID are not limited, and one that
+	// replaces the inviter's own open invitation of the same invitee
+	// (Supersede) takes no more of the limit. The store must enforce it
+	// atomically (OpenLimiter: memstore and sqlstore do). Default: 0, no
+	// limit.
+	MaxOpenPerInviter int
 }
 
 // codeCheckBudgetKiB is the memory CodeCheckConcurrency's default lets
@@ -237,6 +248,9 @@ func (c Config) withDefaults() (Config, *template.Template, error) {
 	}
 	if c.MaxDataBytes == 0 {
 		c.MaxDataBytes = 64 << 10
+	}
+	if c.MaxOpenPerInviter < 0 {
+		fe.add("MaxOpenPerInviter", "must not be negative")
 	}
 	if c.MaxDataBytes < 0 {
 		fe.add("MaxDataBytes", "must not be negative")

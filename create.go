@@ -1,6 +1,7 @@
 package invite
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -112,6 +113,11 @@ type CreateInput struct {
 	// IdempotencyKey makes a retried Create (same tenant and key) return the
 	// first invitation instead of creating a second one.
 	IdempotencyKey string `json:"idempotency_key,omitempty"`
+	// InviterLimit overrides Config.MaxOpenPerInviter for this call: the
+	// most open invitations the inviter may hold, this one included; 0
+	// takes the Config's, a negative value sets no limit. It is the
+	// host's to set, never a client's: it has no JSON form.
+	InviterLimit int `json:"-"`
 	// ResendOnUpdate is for Upsert (Create and CreateBatch ignore it): when
 	// Upsert updates the invitee's open invitation, it also mints a new
 	// secret (and short code, if the invitation has one or WithCode is
@@ -191,7 +197,11 @@ func (m *Manager) Create(ctx context.Context, in CreateInput) (*Result, error) {
 	if in.Delivery == DeliverySend {
 		queued = m.queueMessage(inv, false, now)
 	}
-	if err := m.insert(ctx, rec, queued, in.Supersede, now); err != nil {
+	limit := m.openLimit(&in)
+	if err := m.insert(ctx, rec, queued, in.Supersede, limit, now); err != nil {
+		if errors.Is(err, ErrQuotaExceeded) {
+			return nil, &QuotaError{TenantID: inv.TenantID, InviterID: inv.Inviter.ID, Limit: limit}
+		}
 		if errors.Is(err, ErrAlreadyExists) && in.IdempotencyKey != "" {
 			if res, rerr := m.replay(ctx, inv); res != nil || !errors.Is(rerr, ErrNotFound) {
 				return res, rerr
@@ -204,6 +214,17 @@ func (m *Manager) Create(ctx context.Context, in CreateInput) (*Result, error) {
 		m.deliver(ctx, rec, res, queued, false)
 	}
 	return res, nil
+}
+
+// openLimit is the OpenLimit of in's insert: InviterLimit, else
+// Config.MaxOpenPerInviter; 0 for no limit and for an invitation without
+// an inviter id. (checkCreate refused a limit the store cannot enforce.)
+func (m *Manager) openLimit(in *CreateInput) int {
+	limit := cmp.Or(in.InviterLimit, m.cfg.MaxOpenPerInviter)
+	if limit < 0 || in.Inviter.ID == "" {
+		return 0
+	}
+	return limit
 }
 
 // replay returns the invitation created earlier with inv's idempotency key,
@@ -242,9 +263,9 @@ func (m *Manager) mint(rec *Record, withCode bool) (token, code Secret, err erro
 // When an open invitation of the same invitee blocks it, an expired one is
 // marked expired and a live one is revoked (with supersede) in the same
 // atomic batch; otherwise ErrAlreadyExists.
-func (m *Manager) insert(ctx context.Context, rec *Record, msg *QueuedMessage, supersede bool, now time.Time) error {
+func (m *Manager) insert(ctx context.Context, rec *Record, msg *QueuedMessage, supersede bool, limit int, now time.Time) error {
 	b := getBatch()
-	b.Writes = append(b.Writes, Write{Record: rec})
+	b.Writes = append(b.Writes, Write{Record: rec, OpenLimit: limit})
 	if msg != nil {
 		b.Messages = append(b.Messages, *msg)
 	}
@@ -291,7 +312,7 @@ func (m *Manager) insert(ctx context.Context, rec *Record, msg *QueuedMessage, s
 			b.Writes = append(b.Writes, Write{Record: next, Expect: o.Invitation.Version})
 			b.Events = m.appendEvent(ctx, b.Events, ev, actor, &o.Invitation, &next.Invitation, now)
 		}
-		b.Writes = append(b.Writes, Write{Record: rec})
+		b.Writes = append(b.Writes, Write{Record: rec, OpenLimit: limit})
 		b.Events = m.appendEvent(ctx, b.Events, EventCreated, Actor{Kind: ActorAdmin}, nil, &rec.Invitation, now)
 		if msg != nil {
 			b.Messages = append(b.Messages, *msg)

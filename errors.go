@@ -23,6 +23,11 @@ var (
 	// than eight concurrent changes of one invitation beat it; calling it
 	// again is safe.
 	ErrConflict = errors.New("invite: version conflict")
+	// ErrQuotaExceeded: the inviter already holds as many open
+	// invitations as its limit allows (Config.MaxOpenPerInviter,
+	// CreateInput.InviterLimit); errors.As to *QuotaError for the limit.
+	// Nothing was created.
+	ErrQuotaExceeded = errors.New("invite: the inviter has reached the limit of open invitations")
 	// ErrIdempotencyMismatch: an idempotency key was used again with a
 	// different request (another invitee): the first request's invitation
 	// is not returned for it.
@@ -186,6 +191,21 @@ func (e *ExistsError) Error() string {
 
 // Is reports whether target is ErrAlreadyExists.
 func (e *ExistsError) Is(target error) bool { return target == ErrAlreadyExists }
+
+// QuotaError is the ErrQuotaExceeded of a Create refused by the
+// inviter's limit of open invitations.
+type QuotaError struct {
+	TenantID, InviterID string
+	// Limit is the limit that refused the invitation.
+	Limit int
+}
+
+func (e *QuotaError) Error() string {
+	return "invite: the inviter has reached the limit of " + itoa(e.Limit) + " open invitations"
+}
+
+// Is reports whether target is ErrQuotaExceeded.
+func (e *QuotaError) Is(target error) bool { return target == ErrQuotaExceeded }
 
 // codeLocked is ErrCodeLocked: an error of its own so that it can match
 // ErrInvalidCode too.

@@ -39,6 +39,7 @@ const (
 // of a Reason the library writes to its Code; a "#" matches a digit. TestFieldErrorCodes holds
 // every reason the validation tests produce to a rule.
 var codeRules = []struct{ match, code string }{
+	{"needs a store", CodeNotAllowed},
 	{"must be #", CodeOutOfRange},
 	{"out of range", CodeOutOfRange},
 	{"must use ", CodeInvalidFormat},

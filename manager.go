@@ -24,6 +24,8 @@ type Manager struct {
 	// hostTx is set when the store works inside a host's transaction:
 	// nothing is sent or published from here, since the host may roll back.
 	hostTx bool
+	// limits is set when the store enforces Write.OpenLimit.
+	limits bool
 	// wake tells this process's Dispatchers that entries were queued.
 	wake *waker
 }
@@ -40,6 +42,10 @@ func New(store Store, cfg Config) (*Manager, error) {
 	}
 	m := &Manager{cfg: cfg, link: link, codes: newCodeGuard(cfg.CodeCheckConcurrency, cfg.CodeHashParams), wake: &waker{}}
 	m.setStore(store)
+	if cfg.MaxOpenPerInviter > 0 && !m.limits {
+		return nil, &ValidationError{Fields: []FieldError{newFieldError("MaxOpenPerInviter",
+			"needs a store that enforces it (OpenLimiter)", nil)}}
+	}
 	return m, nil
 }
 
@@ -49,6 +55,8 @@ func (m *Manager) setStore(s Store) {
 	m.outbox, _ = s.(Outbox)
 	ht, ok := s.(HostTransaction)
 	m.hostTx = ok && ht.InHostTransaction()
+	ol, ok := s.(OpenLimiter)
+	m.limits = ok && ol.EnforcesOpenLimit()
 }
 
 // WithStore returns a Manager with the same Config on another store: use it

@@ -202,6 +202,24 @@ type Write struct {
 	// update that keeps the token hashes; it must write correctly either
 	// way.
 	Rotated bool
+	// OpenLimit, on an insert of an invitation with an Inviter.ID, is the
+	// most open invitations that inviter may hold in the tenant once the
+	// batch is applied: a Store that implements OpenLimiter must refuse
+	// the whole batch with an error matching ErrQuotaExceeded when the
+	// inviter's invitations that are pending or sent and expire after the
+	// inserted one's CreatedAt would number more, counting the batch's own
+	// writes (an invitation the batch closes no longer counts), and must
+	// make the count and the writes atomic: two batches racing at the
+	// limit cannot both pass. 0 sets no limit.
+	OpenLimit int
+}
+
+// OpenLimiter is an optional Store ability: its Apply enforces
+// Write.OpenLimit. Config.MaxOpenPerInviter and CreateInput.InviterLimit
+// need it.
+type OpenLimiter interface {
+	// EnforcesOpenLimit reports whether Apply enforces Write.OpenLimit.
+	EnforcesOpenLimit() bool
 }
 
 // Filter selects invitations in List. The zero Filter keeps every

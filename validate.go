@@ -359,6 +359,9 @@ func (m *Manager) checkCreate(in *CreateInput, now time.Time) (time.Duration, er
 	default:
 		m.checkExpiry(&fe, "ExpiresIn", validity)
 	}
+	if in.InviterLimit > 0 && !m.limits {
+		fe.add("InviterLimit", "needs a store that enforces it (OpenLimiter)")
+	}
 	if in.RequireEmailMatch && in.Invitee.Email == "" {
 		fe.add("RequireEmailMatch", "needs Invitee.Email")
 	}

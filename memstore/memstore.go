@@ -115,8 +115,38 @@ func (s *Store) Apply(ctx context.Context, b *invite.Batch) error {
 		olds[i] = old
 		s.write(w.Record.Invitation.TenantID, w.Record.Invitation.ID, recs[i])
 	}
+	// The inviters' limits, counted with the batch applied.
+	for _, w := range b.Writes {
+		if w.OpenLimit > 0 && w.Expect == 0 && !w.Delete && s.openOf(&w.Record.Invitation) > w.OpenLimit {
+			for j := len(b.Writes) - 1; j >= 0; j-- {
+				s.write(b.Writes[j].Record.Invitation.TenantID, b.Writes[j].Record.Invitation.ID, olds[j])
+			}
+			return invite.ErrQuotaExceeded
+		}
+	}
 	s.queue(b)
 	return nil
+}
+
+// EnforcesOpenLimit implements invite.OpenLimiter: Apply enforces
+// Write.OpenLimit under the Store's lock.
+func (s *Store) EnforcesOpenLimit() bool { return true }
+
+// openOf counts the open invitations of inv's inviter in its tenant that
+// expire after inv's creation. The caller holds the lock.
+func (s *Store) openOf(inv *invite.Invitation) int {
+	t := s.tenants[inv.TenantID]
+	if t == nil {
+		return 0
+	}
+	n := 0
+	for _, r := range t.byID {
+		o := &r.Invitation
+		if o.Inviter.ID == inv.Inviter.ID && o.State.Open() && o.ExpiresAt.After(inv.CreatedAt) {
+			n++
+		}
+	}
+	return n
 }
 
 // malformed returns the field and the reason that make w a write no store

@@ -19,6 +19,11 @@ type write struct {
 	// rotated: the update brings new token hashes (invite.Write.Rotated),
 	// so the attempt that keeps the token rows would match nothing.
 	rotated bool
+	// limit is the insert's invite.Write.OpenLimit (0: none, or no
+	// inviter), for inviter's invitations open after at (see quota.go).
+	limit   int
+	inviter string
+	at      any
 }
 
 // outboxWrite is what a batch writes to the outbox, validated and encoded:
@@ -114,6 +119,9 @@ func (s *Store) applyInTx(ctx context.Context, ws []write, ob *outboxWrite, writ
 		if len(ws) == 0 {
 			return s.writeOutbox(ctx, ex, ob)
 		}
+		if err := s.lockInviters(ctx, ex, ws); err != nil {
+			return err
+		}
 		for i := range ws {
 			var attached *outboxWrite
 			if i == len(ws)-1 {
@@ -123,7 +131,7 @@ func (s *Store) applyInTx(ctx context.Context, ws []write, ob *outboxWrite, writ
 				return err
 			}
 		}
-		return nil
+		return s.checkLimits(ctx, ex, ws)
 	})
 }
 
@@ -170,6 +178,9 @@ func (s *Store) prepareWrites(in []invite.Write) ([]write, []invite.FieldError) 
 			bad(".Record."+fe.Field, fe.Reason)
 		}
 		out[i].row = rw
+		if w.OpenLimit > 0 && w.Expect == 0 && inv.Inviter.ID != "" {
+			out[i].limit, out[i].inviter, out[i].at = w.OpenLimit, inv.Inviter.ID, s.dl.timeValue(utc(inv.CreatedAt))
+		}
 	}
 	return out, fields
 }

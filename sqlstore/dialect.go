@@ -54,6 +54,12 @@ type dialect interface {
 	// the first attempt of an update in a transaction (txWrite) requires
 	// stored as the new values instead of setting them.
 	keptColumns() []string
+	// lockInviter is the upsert of the inviters table's row (tenant_id,
+	// inviter_id) that locks it until the transaction ends (quota.go).
+	lockInviter(table string) string
+	// countOpenLock ends the count of an inviter's open invitations: a
+	// locking read where plain reads may see an older snapshot.
+	countOpenLock() string
 	// apply runs the validated writes of a batch and writes its outbox
 	// rows, atomically, once: Store.Apply retries it.
 	apply(ctx context.Context, s *Store, ws []write, ob *outboxWrite) error

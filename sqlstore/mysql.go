@@ -42,6 +42,14 @@ func (mysql) nullSafeEqual() string { return "<=>" }
 
 func (mysql) keptColumns() []string { return nil }
 
+// lockInviter: see dialect.
+func (mysql) lockInviter(table string) string {
+	return "INSERT INTO " + table + " (tenant_id, inviter_id) VALUES (?, ?) ON DUPLICATE KEY UPDATE inviter_id = VALUES(inviter_id)"
+}
+
+// countOpenLock: see dialect.
+func (mysql) countOpenLock() string { return " LOCK IN SHARE MODE" }
+
 // outboxDue compares the generated column due_at, available_at while the
 // row is neither delivered nor dead, of the claim's index.
 func (mysql) outboxDue(ph string) (cond, order string) { return "due_at <= " + ph, "due_at" }

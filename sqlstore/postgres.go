@@ -43,6 +43,14 @@ func (*postgres) nullSafeEqual() string { return "IS NOT DISTINCT FROM" }
 
 func (*postgres) keptColumns() []string { return nil }
 
+// lockInviter: see dialect.
+func (*postgres) lockInviter(table string) string {
+	return "INSERT INTO " + table + " (tenant_id, inviter_id) VALUES (?, ?) ON CONFLICT (tenant_id, inviter_id) DO UPDATE SET inviter_id = EXCLUDED.inviter_id"
+}
+
+// countOpenLock: see dialect.
+func (*postgres) countOpenLock() string { return "" }
+
 func (*postgres) outboxDue(ph string) (cond, order string) { return partialOutboxDue(ph) }
 
 func (*postgres) outboxPending() string { return partialOutboxPending() }
@@ -111,11 +119,12 @@ func (pg *postgres) purgeOutbox(ctx context.Context, s *Store, before time.Time,
 
 // apply runs a lone write, on a Store that owns its transactions, as one
 // statement with no transaction around it, unless it is a delete that also
-// settles delivered ids (two statements: see write). Larger batches, and
+// settles delivered ids (two statements: see write) or an insert under an
+// inviter's limit (quota.go). Larger batches, and
 // batches in a host's transaction, run in a transaction (or savepoint): a
 // statement a write, the last one writing the outbox too.
 func (pg *postgres) apply(ctx context.Context, s *Store, ws []write, ob *outboxWrite) error {
-	if len(ws) == 1 && s.begin != nil && !(ws[0].delete && len(ob.delivered) > 0) {
+	if len(ws) == 1 && s.begin != nil && !(ws[0].delete && len(ob.delivered) > 0) && ws[0].limit == 0 {
 		return pg.write(ctx, s, s.db, &ws[0], ob)
 	}
 	return s.applyInTx(ctx, ws, ob, pg.write)

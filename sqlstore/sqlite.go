@@ -55,6 +55,14 @@ func (*sqlite) nullSafeEqual() string { return "IS" }
 // UPDATE sets, changed or not, and no Manager operation changes these.
 func (*sqlite) keptColumns() []string { return []string{"idempotency_key", "created_at"} }
 
+// lockInviter: see dialect.
+func (*sqlite) lockInviter(table string) string {
+	return "INSERT INTO " + table + " (tenant_id, inviter_id) VALUES (?, ?) ON CONFLICT (tenant_id, inviter_id) DO UPDATE SET inviter_id = excluded.inviter_id"
+}
+
+// countOpenLock: see dialect.
+func (*sqlite) countOpenLock() string { return "" }
+
 func (*sqlite) outboxDue(ph string) (cond, order string) { return partialOutboxDue(ph) }
 
 func (*sqlite) outboxPending() string { return partialOutboxPending() }

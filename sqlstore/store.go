@@ -61,7 +61,7 @@ type Store struct {
 	// dl is what the SQL of d differs in (dialect.go).
 	dl dialect
 	// Table names, prefixed.
-	invitations, tokens, outbox, migrations string
+	invitations, tokens, outbox, migrations, inviters string
 	// migrationFS holds the numbered migrations of the dialect, in its root.
 	migrationFS fs.FS
 	q           *queries
@@ -118,6 +118,7 @@ func New(db DBTX, cfg Config) (*Store, error) {
 	}
 	p := cfg.TablePrefix
 	s.invitations, s.tokens, s.outbox, s.migrations = p+"invitations", p+"tokens", p+"outbox", p+"schema_migrations"
+	s.inviters = p + "inviters"
 	s.migrationFS = dialectMigrations(cfg.Dialect)
 	s.q = s.buildQueries()
 	if x, ok := db.(*sql.DB); ok && cfg.Dialect == SQLite {
@@ -310,6 +311,8 @@ type queries struct {
 	// buildUpdates).
 	insert, delete, update, updateKeep string
 	keptColumns                        []int
+	// lockInviter and countOpen enforce the inviters' limits (quota.go).
+	lockInviter, countOpen string
 }
 
 func (s *Store) buildQueries() *queries {
@@ -324,6 +327,9 @@ func (s *Store) buildQueries() *queries {
 		deleteTokens: bind(s.dl, "DELETE FROM "+s.tokens+" WHERE tenant_id = ? AND invitation_id = ?"),
 		deleteOutbox: bind(s.dl, "DELETE FROM "+s.outbox+" WHERE tenant_id = ? AND invitation_id = ?"),
 		forgetOutbox: bind(s.dl, "DELETE FROM "+s.outbox+" WHERE tenant_id = ? AND invitation_id = ? AND "+forgotten),
+		lockInviter:  bind(s.dl, s.dl.lockInviter(s.inviters)),
+		countOpen: bind(s.dl, "SELECT count(*) FROM "+s.invitations+
+			" WHERE tenant_id = ? AND inviter_id = ? AND state IN ('pending', 'sent') AND expires_at > ?"+s.dl.countOpenLock()),
 	}
 	if lock := s.dl.currentReads(); lock != "" {
 		q.locked = &queries{get: q.get + lock, getByIdempotencyKey: q.getByIdempotencyKey + lock,

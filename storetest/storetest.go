@@ -31,8 +31,8 @@
 // the same.
 //
 // The subtests are grouped by topic: CRUD, Uniqueness, Atomicity, CAS,
-// TenantIsolation, TokenHash, FindOpen, List, TimePrecision, ListDue, Purge
-// and Manager; `go test -run 'TestConformance/List/'` runs one group. The
+// TenantIsolation, TokenHash, FindOpen, List, TimePrecision, ListDue, Purge,
+// Quota (a store that implements invite.OpenLimiter) and Manager; `go test -run 'TestConformance/List/'` runs one group. The
 // loops that dominate the runtime on a networked database (the accept race,
 // concurrent writers, long paginations) are sized by Options; pass smaller
 // ones to RunWithOptions for a quick pass.
@@ -108,6 +108,7 @@ func RunWithOptions(t *testing.T, newStore func(t *testing.T) invite.Store, opts
 	t.Run("TimePrecision", s.testTimePrecision)
 	t.Run("ListDue", s.testListDue)
 	t.Run("Purge", s.testPurge)
+	t.Run("Quota", s.testQuota)
 	t.Run("Manager", s.testManager)
 }
 
