@@ -6,7 +6,9 @@
 // it, a write holds it alone, so writes are serialised across all tenants.
 // Go maps lead to each record by tenant and id, by current or previous
 // token hash, by idempotency key and by open invitee key; per tenant, a
-// slice sorted by (CreatedAt, ID) serves List by binary search. ListDue and
+// slice sorted by (CreatedAt, ID) serves List by binary search (its
+// filters and offset run over the slice from there) and Count, which scans
+// the tenant's records (Store implements invite.Counter). ListDue and
 // Purge scan every record. Records are deep-copied in and out, so a caller
 // never shares memory with the store; times come back in UTC.
 //

@@ -45,7 +45,9 @@ func (mysql) filterColumn(c filterColumn) string {
 		fcFamily: "family_key", fcEmail: "email_key"}[c]
 }
 
-func (mysql) holds(array, ph string) string { return "JSON_CONTAINS(doc, " + ph + ", '$." + array + "')" }
+func (mysql) holds(array, ph string) string {
+	return "JSON_CONTAINS(doc, " + ph + ", '$." + array + "')"
+}
 
 func (mysql) holdsArg(v string) any { return holdsArgJSON(v, false) }
 
