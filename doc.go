@@ -100,8 +100,9 @@
 // Sentinels (ErrNotFound, ErrAlreadyExists, ErrConflict, ErrInvalid,
 // ErrInvalidTransition, ErrExpired, ErrAlreadyAccepted, ErrInvalidToken,
 // ErrInvalidCode, ErrCodeLocked, ErrEmailMismatch, ErrSubjectMismatch,
-// ErrNoDeliveryChannel, ErrUnknownTemplate, ErrDelivery, ErrNoOutbox) match with
-// errors.Is. Bad input is a *ValidationError listing every bad field.
+// ErrNoDeliveryChannel, ErrUnknownTemplate, ErrDelivery, ErrNoOutbox,
+// ErrNoCounter) match with errors.Is. Bad input is a *ValidationError
+// listing every bad field.
 //
 // # Packages
 //

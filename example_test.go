@@ -330,7 +330,7 @@ func ExampleManager_List() {
 		fmt.Println(" more:", page.NextCursor != "")
 		return page
 	}
-	show("open", invite.ListOptions{Filter: invite.Filter{States: []invite.State{invite.StatePending, invite.StateSent}}})
+	show("open", invite.ListOptions{Filter: invite.Filter{Open: true}}) // pending or sent
 	show("closed", invite.ListOptions{Filter: invite.Filter{States: []invite.State{invite.StateAccepted, invite.StateRevoked}}})
 	show("by email", invite.ListOptions{Filter: invite.Filter{Email: "C@Example.com"}})
 

@@ -72,6 +72,7 @@ var codeRules = []struct{ match, code string }{
 	{"is not DeliverySend", CodeUnknown},
 	{"must not be set with", CodeConflict},
 	{"conflicts with", CodeConflict},
+	{"cannot be combined with", CodeConflict},
 	{"renders a link that", CodeNotAllowed},
 	{"must point to a host", CodeNotAllowed},
 	{"no Notifier", CodeNotAllowed},

@@ -2,9 +2,6 @@ package invite
 
 import (
 	"context"
-	"slices"
-	"strings"
-	"time"
 )
 
 // Get returns the tenant's invitation with its effective state (an open
@@ -26,68 +23,52 @@ func (m *Manager) Get(ctx context.Context, tenantID, id string) (*Invitation, er
 type ListOptions struct {
 	Filter
 	// Cursor is Page.NextCursor of the previous page ("" for the first).
-	Cursor string
+	Cursor string `json:"cursor,omitempty"`
+	// Offset skips that many matching invitations before the page starts
+	// (0 to MaxOffset), for hosts that page by number ("skip 200, take
+	// 100"). It cannot be combined with Cursor. Prefer the cursor: the
+	// store still reads every skipped invitation, so a page costs as much
+	// as Offset+Limit rows, and invitations created or deleted between two
+	// requests shift offset pages (one may be listed twice, or never),
+	// which keyset pages never do.
+	Offset int `json:"offset,omitempty"`
 	// Limit is the page size: default DefaultPageSize, at most MaxPageSize.
-	Limit int
+	Limit int `json:"limit,omitempty"`
 	// Descending lists newest first.
-	Descending bool
+	Descending bool `json:"descending,omitempty"`
 }
 
 // Page is one page of List.
 type Page struct {
-	Invitations []*Invitation
-	// NextCursor continues the listing; "" when this is the last page.
-	NextCursor string
+	Invitations []*Invitation `json:"invitations"`
+	// NextCursor continues the listing after this page (also after a page
+	// asked for by Offset); "" when this is the last page.
+	NextCursor string `json:"next_cursor,omitempty"`
 }
 
 // List returns the tenant's invitations matching opts, oldest first (or
-// newest first), with keyset pagination: a listing never repeats or skips
-// an invitation because others are created meanwhile. Use Filter.UserID for
-// the invitations of one user.
+// newest first), a page at a time. With Cursor it pages by keyset: a
+// listing never repeats or skips an invitation because others are created
+// meanwhile. With Offset it pages by position (see ListOptions.Offset).
+// Use Filter.UserID for the invitations of one user, Filter.Open for
+// those still waiting for an answer, Count for how many match.
 func (m *Manager) List(ctx context.Context, tenantID string, opts ListOptions) (*Page, error) {
 	var fe fieldErrs
 	fe.checkText("TenantID", tenantID, MaxIDLen, true)
-	q := Query{Filter: opts.Filter, Now: m.now(), Limit: opts.Limit, Descending: opts.Descending}
-	q.States = slices.Clone(q.States)
+	q := Query{Filter: opts.Filter, Now: m.now(), Limit: opts.Limit, Offset: opts.Offset, Descending: opts.Descending}
 	switch {
 	case q.Limit == 0:
 		q.Limit = DefaultPageSize
 	case q.Limit < 0 || q.Limit > MaxPageSize:
 		fe.add("Limit", "must be 1 to "+itoa(MaxPageSize))
 	}
-	for i, s := range q.States {
-		if !s.Valid() {
-			fe.add("States["+itoa(i)+"]", "is not a state")
-		}
+	switch {
+	case q.Offset < 0 || q.Offset > MaxOffset:
+		fe.add("Offset", "must be 0 to "+itoa(MaxOffset))
+	case q.Offset > 0 && opts.Cursor != "":
+		fe.add("Offset", "cannot be combined with Cursor: page by one or the other")
 	}
-	// Every filter must be something every store can compare against:
-	// text without NUL, control or format characters, times in years
-	// 1-9999.
-	fe.checkText("UserID", q.UserID, MaxIDLen, false)
-	fe.checkText("InviterID", q.InviterID, MaxIDLen, false)
-	for _, t := range []struct {
-		field string
-		at    time.Time
-	}{{"CreatedFrom", q.CreatedFrom}, {"CreatedTo", q.CreatedTo}} {
-		if !t.at.IsZero() && !storableTime(t.at) {
-			fe.add(t.field, "must fall in the years 1 to 9999")
-		}
-	}
-	if q.Email != "" {
-		fe.checkText("Email", q.Email, MaxEmailLen, false)
-		if e, ok := m.normalizeEmail(q.Email); ok {
-			q.Email = e
-		} else {
-			q.Email = EmailKey(strings.TrimSpace(q.Email)) // matches nothing stored since the check above
-		}
-	}
-	if q.Phone != "" {
-		p, ok := m.normalizePhone(q.Phone)
-		if !ok {
-			fe.add("Phone", "is not an international (E.164) phone number")
-		}
-		q.Phone = p
-	}
+	m.checkFilter(&fe, &q.Filter)
 	if opts.Cursor != "" {
 		c, err := ParseCursor(opts.Cursor)
 		if err != nil {

@@ -70,10 +70,11 @@ type Store interface {
 	// error.
 	FindOpen(ctx context.Context, tenantID string, iv Invitee) ([]*Record, error)
 
-	// List returns the tenant's invitations matching q, ordered by
-	// (CreatedAt, ID) ascending (descending when q.Descending), starting after
-	// q.After, at most q.Limit of them, and the cursor of the last one
-	// returned when more may follow (nil at the end). States and expiry
+	// List returns the tenant's invitations matching q (Filter.Matches at
+	// q.Now says which), ordered by (CreatedAt, ID) ascending (descending
+	// when q.Descending), starting after q.After, skipping the first
+	// q.Offset of those, at most q.Limit of them, and the cursor of the last
+	// one returned when more may follow (nil at the end). States and expiry
 	// filters apply to the effective state at q.Now.
 	List(ctx context.Context, tenantID string, q Query) ([]*Invitation, *Cursor, error)
 
@@ -220,65 +221,6 @@ type Write struct {
 type OpenLimiter interface {
 	// EnforcesOpenLimit reports whether Apply enforces Write.OpenLimit.
 	EnforcesOpenLimit() bool
-}
-
-// Filter selects invitations in List. The zero Filter keeps every
-// invitation that is not expired.
-type Filter struct {
-	// States keeps invitations whose effective state is one of these.
-	States []State
-	// Email (case-insensitive), Phone (E.164), UserID and InviterID match
-	// exactly when set.
-	Email     string
-	Phone     string
-	UserID    string
-	InviterID string
-	// CreatedFrom (inclusive) and CreatedTo (exclusive) bound CreatedAt.
-	CreatedFrom time.Time
-	CreatedTo   time.Time
-	// IncludeExpired keeps invitations whose effective state is expired;
-	// without it they are left out unless States names StateExpired.
-	IncludeExpired bool
-}
-
-// Query is what the Manager asks Store.List for.
-type Query struct {
-	Filter
-	// Now is the instant effective states are computed at.
-	Now time.Time
-	// After is the cursor returned by the previous page (nil: from the start).
-	After *Cursor
-	// Limit is the page size (the Manager passes 1..MaxPageSize).
-	Limit int
-	// Descending orders newest first.
-	Descending bool
-}
-
-// Matches reports whether inv passes the filter at now. Stores that filter
-// in Go use it so every backend agrees.
-func (f *Filter) Matches(inv *Invitation, now time.Time) bool {
-	st := inv.StateAt(now)
-	if len(f.States) > 0 {
-		if !slices.Contains(f.States, st) {
-			return false
-		}
-	} else if st == StateExpired && !f.IncludeExpired {
-		return false
-	}
-	if f.Email != "" && EmailKey(inv.Invitee.Email) != EmailKey(f.Email) {
-		return false
-	}
-	if (f.Phone != "" && inv.Invitee.Phone != f.Phone) || (f.UserID != "" && inv.Invitee.UserID != f.UserID) ||
-		(f.InviterID != "" && inv.Inviter.ID != f.InviterID) {
-		return false
-	}
-	if !f.CreatedFrom.IsZero() && inv.CreatedAt.Before(f.CreatedFrom) {
-		return false
-	}
-	if !f.CreatedTo.IsZero() && !inv.CreatedAt.Before(f.CreatedTo) {
-		return false
-	}
-	return true
 }
 
 // Cursor is a keyset position: the (CreatedAt, ID) of the last invitation of

@@ -6,7 +6,9 @@
 // it, a write holds it alone, so writes are serialised across all tenants.
 // Go maps lead to each record by tenant and id, by current or previous
 // token hash, by idempotency key and by open invitee key; per tenant, a
-// slice sorted by (CreatedAt, ID) serves List by binary search. ListDue and
+// slice sorted by (CreatedAt, ID) serves List by binary search (its
+// filters and offset run over the slice from there) and Count, which scans
+// the tenant's records (Store implements invite.Counter). ListDue and
 // Purge scan every record. Records are deep-copied in and out, so a caller
 // never shares memory with the store; times come back in UTC.
 //
@@ -59,7 +61,10 @@ type tenant struct {
 // read as empty.
 var noTenant = &tenant{}
 
-var _ invite.Store = (*Store)(nil)
+var (
+	_ invite.Store   = (*Store)(nil)
+	_ invite.Counter = (*Store)(nil)
+)
 
 // New returns an empty store.
 func New() *Store {
@@ -422,9 +427,14 @@ func (s *Store) List(ctx context.Context, tenantID string, q invite.Query) ([]*i
 			i = j
 		}
 	}
+	skip := q.Offset
 	for ; i >= 0 && i < len(order); i += step {
 		r := order[i]
 		if !q.Matches(&r.Invitation, q.Now) {
+			continue
+		}
+		if skip > 0 {
+			skip--
 			continue
 		}
 		if len(page) == q.Limit {
@@ -442,6 +452,23 @@ func (s *Store) List(ctx context.Context, tenantID string, q invite.Query) ([]*i
 		return out, invite.CursorOf(out[len(out)-1]), nil
 	}
 	return out, nil, nil
+}
+
+// Count implements invite.Counter: it runs Filter.Matches over the
+// tenant's records.
+func (s *Store) Count(ctx context.Context, tenantID string, f invite.Filter, now time.Time) (int, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	n := 0
+	s.mu.RLock()
+	for _, r := range s.tenant(tenantID).order {
+		if f.Matches(&r.Invitation, now) {
+			n++
+		}
+	}
+	s.mu.RUnlock()
+	return n, nil
 }
 
 // ListDue implements invite.Store. It scans every record: memstore keeps no

@@ -46,6 +46,14 @@ type dialect interface {
 	// idOrder returns the id column as List compares and sorts it: in byte
 	// order, as invite.Cursor does.
 	idOrder() string
+	// filterColumn returns the column or document expression List and
+	// Count compare for c, in byte order: the one 0003_filters indexes.
+	filterColumn(c filterColumn) string
+	// holds returns the condition selecting the rows whose document's
+	// array (roles or groups) holds the string the argument ph carries,
+	// encoded by holdsArg.
+	holds(array, ph string) string
+	holdsArg(v string) any
 
 	// nullSafeEqual is the operator comparing two values equal when both
 	// are NULL.

@@ -77,6 +77,14 @@
 //     when it runs: they were written before anything delivered them, and
 //     an upgrade must not replay the store's history to a newly configured
 //     event sink.
+//   - 0003_filters indexes List's and Count's filters on what only the
+//     document holds: the client id and invite.Filter.Search's keys, the
+//     full name and the family name with ASCII letters lower-cased, and
+//     email_key in byte order (expression indexes of doc on PostgreSQL and
+//     SQLite; on MySQL the STORED generated columns client_key,
+//     template_key, name_key and family_key and their indexes). The
+//     database computes them on every write, whichever version of the
+//     package wrote the row.
 //
 // Migrate records each migration it applies in <prefix>schema_migrations
 // (version, file name, SHA-256, time) and is safe to call from every replica
@@ -119,7 +127,14 @@
 // (tenant_id, user_key) over the rows whose state is pending or sent
 // (partial indexes on PostgreSQL and SQLite; on MySQL, unique indexes on
 // STORED generated columns that hold the key while the state is open and
-// NULL otherwise); (tenant_id, created_at, id) for List's keyset pages;
+// NULL otherwise); (tenant_id, created_at, id) for List's keyset pages
+// (and its offset pages, which the database reads from the start of the
+// range); (tenant_id, client id) for Filter.ClientID; (tenant_id, full
+// name), (tenant_id, family name) and (tenant_id, email_key) for
+// Filter.Search, a prefix searched as a range [prefix, next prefix) in
+// byte order on each of the three, so that no character of it is a LIKE
+// wildcard (the roles, groups and template key are checked on the rows
+// the other conditions select);
 // expires_at over the open rows for ListDue; closed_at over the closed rows
 // for Purge; and (tenant_id, invitation_id) on the tokens. On the outbox:
 // available_at over the rows neither delivered nor dead, the claim's (with
@@ -169,8 +184,9 @@
 // SAVEPOINT and a RELEASE. Reads are one statement each: Get,
 // GetByTokenHash (the tokens row joined to its invitation),
 // GetByIdempotencyKey, FindOpen (one UNION ALL of a lookup per key), a List
-// page (LIMIT the page size + 1, to learn whether another page follows),
-// ListDue. Purge is one statement on PostgreSQL; on SQLite a transaction
+// page (LIMIT the page size + 1, to learn whether another page follows,
+// and OFFSET for an offset page), Count (one SELECT count(*) with List's
+// conditions, on the same indexes), ListDue. Purge is one statement on PostgreSQL; on SQLite a transaction
 // that selects the ids and deletes by them, 500 at a time (MySQL cannot
 // LIMIT a subquery on the table it deletes from); on MySQL a transaction
 // that selects the ids without locks, locks those still due by primary key

@@ -38,6 +38,19 @@ func (mysql) due(ph string) (cond, order string) { return "due_at <= " + ph, "du
 
 func (mysql) idOrder() string { return "id" } // VARBINARY: byte order
 
+// filterColumn: the generated columns of 0003_filters (VARBINARY: byte
+// order).
+func (mysql) filterColumn(c filterColumn) string {
+	return [...]string{fcClientID: "client_key", fcTemplateKey: "template_key", fcName: "name_key",
+		fcFamily: "family_key", fcEmail: "email_key"}[c]
+}
+
+func (mysql) holds(array, ph string) string {
+	return "JSON_CONTAINS(doc, " + ph + ", '$." + array + "')"
+}
+
+func (mysql) holdsArg(v string) any { return holdsArgJSON(v, false) }
+
 func (mysql) nullSafeEqual() string { return "<=>" }
 
 func (mysql) keptColumns() []string { return nil }

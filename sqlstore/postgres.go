@@ -39,6 +39,15 @@ func (*postgres) due(ph string) (cond, order string) { return partialDue(ph) }
 
 func (*postgres) idOrder() string { return `id COLLATE "C"` }
 
+func (*postgres) filterColumn(c filterColumn) string {
+	return [...]string{fcClientID: "(doc->>'client_id')", fcTemplateKey: "(doc->>'template_key')",
+		fcName: pgNameExpr, fcFamily: pgFamilyExpr, fcEmail: `email_key COLLATE "C"`}[c]
+}
+
+func (*postgres) holds(array, ph string) string { return "doc->'" + array + "' @> " + ph + "::jsonb" }
+
+func (*postgres) holdsArg(v string) any { return holdsArgJSON(v, true) }
+
 func (*postgres) nullSafeEqual() string { return "IS NOT DISTINCT FROM" }
 
 func (*postgres) keptColumns() []string { return nil }

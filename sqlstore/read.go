@@ -95,11 +95,12 @@ func (s *Store) FindOpen(ctx context.Context, tenantID string, iv invite.Invitee
 }
 
 // List implements invite.Store in one statement on the (tenant_id,
-// created_at, id) index: the filters in SQL (the effective state computed
-// from state and expires_at at q.Now; Email compared by invite.EmailKey, as
-// invite.Invitee.Keys has it), the keyset cursor as a range on
-// created_at with the tie broken by id in byte order, and LIMIT q.Limit+1
-// to learn whether another page follows.
+// created_at, id) index: the filters in SQL (filterWhere: the effective
+// state computed from state and expires_at at q.Now; Email compared by
+// invite.EmailKey, as invite.Invitee.Keys has it), the keyset cursor as a
+// range on created_at with the tie broken by id in byte order, OFFSET
+// q.Offset on that order, and LIMIT q.Limit+1 to learn whether another
+// page follows.
 func (s *Store) List(ctx context.Context, tenantID string, q invite.Query) ([]*invite.Invitation, *invite.Cursor, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, nil, err
@@ -108,23 +109,7 @@ func (s *Store) List(ctx context.Context, tenantID string, q invite.Query) ([]*i
 		return nil, nil, nil
 	}
 	a := &args{dl: s.dl}
-	where := []string{"tenant_id = " + a.add(tenantID)}
-	if c := s.stateCond(a, &q); c != "" {
-		where = append(where, c)
-	}
-	for _, f := range []struct{ column, value string }{
-		{"email_key", invite.EmailKey(q.Email)}, {"phone_key", q.Phone}, {"user_key", q.UserID}, {"inviter_id", q.InviterID},
-	} {
-		if f.value != "" {
-			where = append(where, f.column+" = "+a.add(f.value))
-		}
-	}
-	if !q.CreatedFrom.IsZero() {
-		where = append(where, "created_at >= "+a.add(s.dl.timeValue(q.CreatedFrom)))
-	}
-	if !q.CreatedTo.IsZero() {
-		where = append(where, "created_at < "+a.add(s.dl.timeValue(q.CreatedTo)))
-	}
+	where := s.filterWhere(a, tenantID, &q.Filter, q.Now)
 	// id compares and sorts in byte order, as invite.Cursor.Less does.
 	idCol := s.dl.idOrder()
 	dir, cmp, bound := "ASC", ">", ">="
@@ -140,6 +125,9 @@ func (s *Store) List(ctx context.Context, tenantID string, q invite.Query) ([]*i
 	}
 	stmt := "SELECT doc FROM " + s.invitations + " WHERE " + strings.Join(where, " AND ") +
 		" ORDER BY created_at " + dir + ", " + idCol + " " + dir + " LIMIT " + a.add(q.Limit+1)
+	if q.Offset > 0 {
+		stmt += " OFFSET " + a.add(q.Offset)
+	}
 	rows, err := s.db.QueryContext(ctx, stmt, a.vals...)
 	if err != nil {
 		return nil, nil, wrap("list", err)
@@ -178,50 +166,6 @@ func decodeInvitation(doc []byte) (*invite.Invitation, error) {
 		}
 	}
 	return inv, nil
-}
-
-// stateCond returns the SQL condition of q's state filter on the effective
-// state at q.Now (an open invitation whose expires_at is at or before now
-// is expired), or "" when every state passes.
-func (s *Store) stateCond(a *args, q *invite.Query) string {
-	now := s.dl.timeValue(q.Now)
-	if len(q.States) == 0 {
-		if q.IncludeExpired {
-			return ""
-		}
-		return "(state IN ('accepted', 'rejected', 'revoked') OR (state IN " + openStates + " AND expires_at > " + a.add(now) + "))"
-	}
-	var open, closed []string
-	expired := false
-	for _, st := range q.States {
-		lit := "'" + string(st) + "'" // only the known states below reach the SQL
-		switch st {
-		case invite.StatePending, invite.StateSent:
-			if !slices.Contains(open, lit) {
-				open = append(open, lit)
-			}
-		case invite.StateAccepted, invite.StateRejected, invite.StateRevoked:
-			if !slices.Contains(closed, lit) {
-				closed = append(closed, lit)
-			}
-		case invite.StateExpired:
-			expired = true
-		}
-	}
-	var ors []string
-	if len(closed) > 0 {
-		ors = append(ors, "state IN ("+strings.Join(closed, ", ")+")")
-	}
-	if len(open) > 0 {
-		ors = append(ors, "(state IN ("+strings.Join(open, ", ")+") AND expires_at > "+a.add(now)+")")
-	}
-	if expired {
-		ors = append(ors, "(state = 'expired' OR (state IN "+openStates+" AND expires_at <= "+a.add(now)+"))")
-	}
-	if len(ors) == 0 {
-		return "1 = 0" // only unknown states: nothing matches
-	}
-	return "(" + strings.Join(ors, " OR ") + ")"
 }
 
 // ListDue implements invite.Store: an index range scan, soonest expiry

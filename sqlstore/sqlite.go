@@ -49,6 +49,17 @@ func (*sqlite) due(ph string) (cond, order string) { return partialDue(ph) }
 
 func (*sqlite) idOrder() string { return "id" } // TEXT compares byte for byte (BINARY)
 
+func (*sqlite) filterColumn(c filterColumn) string {
+	return [...]string{fcClientID: "json_extract(doc, '$.client_id')", fcTemplateKey: "json_extract(doc, '$.template_key')",
+		fcName: sqliteNameExpr, fcFamily: sqliteFamilyExpr, fcEmail: "email_key"}[c]
+}
+
+func (*sqlite) holds(array, ph string) string {
+	return "EXISTS (SELECT 1 FROM json_each(doc, '$." + array + "') WHERE value = " + ph + ")"
+}
+
+func (*sqlite) holdsArg(v string) any { return v }
+
 func (*sqlite) nullSafeEqual() string { return "IS" }
 
 // keptColumns: SQLite rewrites the entries of every index whose columns an

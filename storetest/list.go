@@ -150,6 +150,8 @@ func (s *suite) testList(t *testing.T) {
 	})
 
 	t.Run("Filters", s.testListFilters)
+	t.Run("FindFilters", s.testListFindFilters)
+	t.Run("Offset", s.testListOffset)
 }
 
 // testListConcurrentInserts pages through a listing while four goroutines
@@ -254,10 +256,7 @@ func (s *suite) testListFilters(t *testing.T) {
 		return func(r *invite.Record) { r.Invitation.Inviter = invite.Inviter{ID: id, Name: "Inviter " + id} }
 	}
 	// The dataset, in tenant A, with the effective state of each at now.
-	specs := []struct {
-		name  string
-		edits []func(*invite.Record)
-	}{
+	specs := []filterSpec{
 		{"p1", []func(*invite.Record){at(1), email("Alice@Example.com"), inviter("inv-1"), expires(now.Add(time.Hour))}},                                     // pending
 		{"s1", []func(*invite.Record){at(2), invitee(invite.Invitee{Phone: phone}), inviter("inv-2"), expires(now.Add(time.Hour)), state(invite.StateSent)}}, // sent
 		{"dx", []func(*invite.Record){at(3), invitee(invite.Invitee{UserID: "user-1"}), inviter("inv-1"), expires(now.Add(-time.Hour))}},                     // expired (derived)
@@ -268,12 +267,6 @@ func (s *suite) testListFilters(t *testing.T) {
 		{"ex", []func(*invite.Record){at(8), invitee(invite.Invitee{Phone: phone}), state(invite.StateExpired)}},                                             // expired (stored)
 		{"p2", []func(*invite.Record){at(9), expires(now.Add(time.Microsecond))}},                                                                            // pending, a microsecond to go
 		{"p3", []func(*invite.Record){at(9), email("carol@example.com"), expires(now.Add(time.Hour))}},                                                       // pending, same CreatedAt as p2
-	}
-	type filterCase struct {
-		name   string
-		filter invite.Filter
-		now    time.Time // zero: now
-		want   []string
 	}
 	P := func(ss ...invite.State) []invite.State { return ss }
 	cases := []filterCase{
@@ -317,50 +310,5 @@ func (s *suite) testListFilters(t *testing.T) {
 			want: []string{"dx", "de", "ex", "p2"}},
 	}
 
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			st := s.store(t)
-			byName := map[string]*invite.Record{}
-			var recs []*invite.Record
-			for _, sp := range specs {
-				r := newRecord(tenantA, sp.edits...)
-				byName[sp.name], recs = r, append(recs, r)
-			}
-			// Another tenant's twin of everything: never listed.
-			for _, sp := range specs {
-				recs = append(recs, newRecord(tenantB, sp.edits...))
-			}
-			rand.Shuffle(len(recs), func(i, j int) { recs[i], recs[j] = recs[j], recs[i] })
-			mustInsert(t, st, recs...)
-
-			var want []*invite.Record
-			for _, name := range c.want {
-				want = append(want, byName[name])
-			}
-			q := invite.Query{Filter: c.filter, Now: c.now}
-			if q.Now.IsZero() {
-				q.Now = now
-			}
-			names := func(ids []string) []string {
-				out := make([]string, len(ids))
-				for i, id := range ids {
-					out[i] = id
-					for n, r := range byName {
-						if r.Invitation.ID == id {
-							out[i] = n
-						}
-					}
-				}
-				return out
-			}
-			for _, desc := range []bool{false, true} {
-				for _, limit := range []int{100, 2} {
-					q.Descending, q.Limit = desc, limit
-					got, _ := listAll(t, st, tenantA, q)
-					require.Equal(t, names(sortedIDs(want, desc)), names(invitationIDs(got)),
-						"%s, Limit %d", direction(desc), limit)
-				}
-			}
-		})
-	}
+	s.runFilterCases(t, specs, cases, now)
 }

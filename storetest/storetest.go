@@ -31,8 +31,9 @@
 // the same.
 //
 // The subtests are grouped by topic: CRUD, Uniqueness, Atomicity, CAS,
-// TenantIsolation, TokenHash, FindOpen, List, TimePrecision, ListDue, Purge,
-// Quota (a store that implements invite.OpenLimiter) and Manager; `go test -run 'TestConformance/List/'` runs one group. The
+// TenantIsolation, TokenHash, FindOpen, List, Count, TimePrecision, ListDue,
+// Purge, Quota (a store that implements invite.OpenLimiter) and Manager;
+// `go test -run 'TestConformance/List/'` runs one group. The
 // loops that dominate the runtime on a networked database (the accept race,
 // concurrent writers, long paginations) are sized by Options; pass smaller
 // ones to RunWithOptions for a quick pass.
@@ -105,6 +106,7 @@ func RunWithOptions(t *testing.T, newStore func(t *testing.T) invite.Store, opts
 	t.Run("TokenHash", s.testTokenHash)
 	t.Run("FindOpen", s.testFindOpen)
 	t.Run("List", s.testList)
+	t.Run("Count", s.testCount)
 	t.Run("TimePrecision", s.testTimePrecision)
 	t.Run("ListDue", s.testListDue)
 	t.Run("Purge", s.testPurge)
