@@ -101,8 +101,11 @@
 // ErrInvalidTransition, ErrExpired, ErrAlreadyAccepted, ErrInvalidToken,
 // ErrInvalidCode, ErrCodeLocked, ErrEmailMismatch, ErrSubjectMismatch,
 // ErrNoDeliveryChannel, ErrUnknownTemplate, ErrDelivery, ErrNoOutbox,
-// ErrNoCounter) match with errors.Is. Bad input is a *ValidationError
-// listing every bad field.
+// ErrNoCounter, ErrQuotaExceeded, ErrIdempotencyMismatch) match with
+// errors.Is; *ExistsError names the open invitation in the way,
+// *QuotaError the inviter's limit. Bad input is a *ValidationError listing
+// every bad field, each with a stable Code and its Path and Pointer in the
+// input's JSON form.
 //
 // # Packages
 //

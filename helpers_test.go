@@ -29,10 +29,12 @@ func newClock() *invitetest.Clock {
 // managerNow is what the Manager sees for the clock's current reading.
 func managerNow(c *invitetest.Clock) time.Time { return c.Now().UTC().Truncate(time.Microsecond) }
 
-// outboxStore is a Store with the Outbox ability, as memstore is.
+// outboxStore is a Store with the Outbox and OpenLimiter abilities, as
+// memstore is.
 type outboxStore interface {
 	invite.Store
 	invite.Outbox
+	invite.OpenLimiter
 }
 
 // countingStore counts the token-hash lookups that reach the store.

@@ -197,6 +197,21 @@
 // concurrent purges. A Purge of 1,000 there is about 2,000 short
 // statements in one transaction.
 //
+// # Limits of open invitations per inviter
+//
+// The Store implements invite.OpenLimiter. A batch that inserts an
+// invitation under its inviter's limit (invite.Write.OpenLimit) runs in a
+// transaction (on PostgreSQL too, instead of the one statement): it first
+// locks the inviter's row of the inviters table (an upsert of (tenant_id,
+// inviter_id), which holds the row until the transaction ends, so that
+// concurrent batches for one inviter take turns), writes, then counts the
+// inviter's open invitations (pending or sent, expiring after the new
+// one's creation; on MySQL a locking read, which sees what was committed
+// whatever the snapshot) on the index (tenant_id, inviter_id) over the
+// open rows, and rolls back with invite.ErrQuotaExceeded when they number
+// more than the limit. The inviters table keeps a row per tenant and
+// inviter that was ever limited; Purge leaves them.
+//
 // # Outbox
 //
 // The Store implements invite.Outbox, the queue a dispatcher

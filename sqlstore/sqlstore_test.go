@@ -194,7 +194,7 @@ func TestOutboxConformance(t *testing.T) {
 // others run one statement or transaction at a time, where neither
 // SERIALIZABLE nor snapshot isolation can fail a statement, and
 // TestConformance runs them.
-var concurrentSubtests = regexp.MustCompile(`/(CAS/Concurrent|Uniqueness/Concurrent|TokenHash/HandoverWhileReading|List/ConcurrentInserts|Manager/AcceptRace|Manager/StateChanges/AdminAcceptRace)`)
+var concurrentSubtests = regexp.MustCompile(`/(CAS/Concurrent|Uniqueness/Concurrent|TokenHash/HandoverWhileReading|List/ConcurrentInserts|Manager/AcceptRace|Manager/StateChanges/AdminAcceptRace|Quota/Concurrent)`)
 
 // TestConformanceStrictIsolation runs the concurrent subtests of the
 // storetest suite (concurrentSubtests; the others skip) on PostgreSQL at
@@ -250,10 +250,10 @@ func TestConformanceStrictIsolation(t *testing.T) {
 				st, _ := be.newStore(t)
 				return st
 			}, conformanceOptions)
-			// CAS 2, Uniqueness 4, TokenHash 1, List 2, Manager 3: fewer
+			// CAS 2, Uniqueness 4, TokenHash 1, List 2, Manager 3, Quota 1: fewer
 			// means storetest renamed some, and concurrentSubtests needs
 			// updating.
-			require.GreaterOrEqual(t, ran, 12, "concurrent storetest subtests run (see concurrentSubtests)")
+			require.GreaterOrEqual(t, ran, 13, "concurrent storetest subtests run (see concurrentSubtests)")
 			// The outbox's concurrent claimers: SKIP LOCKED under the
 			// stricter level.
 			claims := 0
