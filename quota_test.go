@@ -89,7 +89,6 @@ func TestInviterQuotaConcurrent(t *testing.T) {
 	require.Equal(t, map[string]int{"ok": 3, "quota": 13}, outcomes)
 }
 
-
 func TestInviterQuotaNeedsAStoreThatEnforcesIt(t *testing.T) {
 	_, err := invite.New(plainStore{memstore.New()}, invite.Config{MaxOpenPerInviter: 5})
 	requireValidation(t, err, "MaxOpenPerInviter")
