@@ -1,8 +1,10 @@
 package invite
 
 import (
+	"bytes"
 	"cmp"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -179,7 +181,8 @@ func (m *Manager) Create(ctx context.Context, in CreateInput) (*Result, error) {
 	}
 	inv := &rec.Invitation
 	if in.IdempotencyKey != "" {
-		if res, err := m.replay(ctx, inv); res != nil || !errors.Is(err, ErrNotFound) {
+		rec.Credentials.RequestDigest = requestDigest(&in)
+		if res, err := m.replay(ctx, rec); res != nil || !errors.Is(err, ErrNotFound) {
 			return res, err
 		}
 	}
@@ -203,7 +206,7 @@ func (m *Manager) Create(ctx context.Context, in CreateInput) (*Result, error) {
 			return nil, &QuotaError{TenantID: inv.TenantID, InviterID: inv.Inviter.ID, Limit: limit}
 		}
 		if errors.Is(err, ErrAlreadyExists) && in.IdempotencyKey != "" {
-			if res, rerr := m.replay(ctx, inv); res != nil || !errors.Is(rerr, ErrNotFound) {
+			if res, rerr := m.replay(ctx, rec); res != nil || !errors.Is(rerr, ErrNotFound) {
 				return res, rerr
 			}
 		}
@@ -214,6 +217,33 @@ func (m *Manager) Create(ctx context.Context, in CreateInput) (*Result, error) {
 		m.deliver(ctx, rec, res, queued, false)
 	}
 	return res, nil
+}
+
+// requestDigest is the SHA-256 of what in asks for, validated and
+// normalised (emails and phones in their normal form): every field but
+// the tenant and the idempotency key, which find the earlier request, and
+// the expiry as given (a duration, or an instant), so that a retry at a
+// later time matches.
+func requestDigest(in *CreateInput) []byte {
+	req := *in
+	req.TenantID, req.IdempotencyKey = "", ""
+	if len(req.Metadata) > 0 {
+		var b bytes.Buffer
+		if json.Compact(&b, req.Metadata) == nil {
+			req.Metadata = b.Bytes()
+		}
+	}
+	doc, err := json.Marshal(struct {
+		CreateInput
+		ExpiresIn    time.Duration `json:"expires_in"`
+		InviterLimit int           `json:"inviter_limit"`
+	}{req, req.ExpiresIn, req.InviterLimit})
+	if err != nil {
+		// The input was validated: its Metadata is JSON.
+		doc = []byte(err.Error())
+	}
+	sum := sha256.Sum256(doc)
+	return sum[:]
 }
 
 // openLimit is the OpenLimit of in's insert: InviterLimit, else
@@ -227,14 +257,20 @@ func (m *Manager) openLimit(in *CreateInput) int {
 	return limit
 }
 
-// replay returns the invitation created earlier with inv's idempotency key,
-// or ErrNotFound.
-func (m *Manager) replay(ctx context.Context, inv *Invitation) (*Result, error) {
+// replay returns the invitation created earlier with rec's idempotency
+// key, or ErrNotFound. The earlier request must be rec's: the same digest
+// (for an invitation stored without one, the same invitee).
+func (m *Manager) replay(ctx context.Context, rec *Record) (*Result, error) {
+	inv := &rec.Invitation
 	prev, err := m.store.GetByIdempotencyKey(ctx, inv.TenantID, inv.IdempotencyKey)
 	if err != nil {
 		return nil, err
 	}
-	if !slices.Equal(prev.Invitation.Invitee.Keys(), inv.Invitee.Keys()) {
+	if d := prev.Credentials.RequestDigest; len(d) > 0 {
+		if !bytes.Equal(d, rec.Credentials.RequestDigest) {
+			return nil, fmt.Errorf("%w: it was first used with a different request", ErrIdempotencyMismatch)
+		}
+	} else if !slices.Equal(prev.Invitation.Invitee.Keys(), inv.Invitee.Keys()) {
 		return nil, fmt.Errorf("%w: it was first used for another invitee", ErrIdempotencyMismatch)
 	}
 	out := &prev.Invitation
@@ -249,7 +285,7 @@ func (m *Manager) mint(rec *Record, withCode bool) (token, code Secret, err erro
 	if err != nil {
 		return Secret{}, Secret{}, err
 	}
-	rec.Credentials = Credentials{TokenHash: hash}
+	rec.Credentials = Credentials{TokenHash: hash, RequestDigest: rec.Credentials.RequestDigest}
 	if withCode {
 		if code, rec.Credentials.CodeHash, err = MintCode(m.cfg.CodeLength, m.cfg.CodeHashParams); err != nil {
 			return Secret{}, Secret{}, err

@@ -539,3 +539,47 @@ func TestCreateNeedsAnInviteeInEveryDeliveryMode(t *testing.T) {
 	require.ErrorIs(t, err, invite.ErrNoDeliveryChannel)
 	require.Zero(t, e.count("t1"))
 }
+
+// TestIdempotencyKeyRefusesAnotherRequest: a key replays only the request
+// it was first used with (any field), at any later time.
+func TestIdempotencyKeyRefusesAnotherRequest(t *testing.T) {
+	e := newEnv(t)
+	in := input("ada@example.com")
+	in.IdempotencyKey = "req-7"
+	in.ExpiresInDays = 3
+	first := e.create(in)
+
+	e.clock.Advance(time.Hour)
+	again, err := e.m.Create(e.ctx(), in)
+	require.NoError(t, err)
+	require.True(t, again.Replayed)
+	require.Equal(t, first.Invitation.ID, again.Invitation.ID)
+	// The same request written differently: the email's case, as stored.
+	same := in
+	same.Invitee.Email = "ADA@example.com"
+	again, err = e.m.Create(e.ctx(), same)
+	require.NoError(t, err)
+	require.True(t, again.Replayed)
+
+	// A resend keeps the digest.
+	_, err = e.m.Resend(e.ctx(), "t1", first.Invitation.ID, invite.ResendOptions{Delivery: invite.DeliveryReturn})
+	require.NoError(t, err)
+	again, err = e.m.Create(e.ctx(), in)
+	require.NoError(t, err)
+	require.True(t, again.Replayed)
+
+	for name, edit := range map[string]func(*invite.CreateInput){
+		"roles":    func(in *invite.CreateInput) { in.Roles = []string{"admin"} },
+		"data":     func(in *invite.CreateInput) { in.Data = map[string]string{"plan": "pro"} },
+		"expiry":   func(in *invite.CreateInput) { in.ExpiresInDays = 4 },
+		"delivery": func(in *invite.CreateInput) { in.WithCode = true },
+	} {
+		t.Run(name, func(t *testing.T) {
+			other := in
+			edit(&other)
+			_, err := e.m.Create(e.ctx(), other)
+			require.ErrorIs(t, err, invite.ErrIdempotencyMismatch)
+			require.Equal(t, 1, e.count("t1"))
+		})
+	}
+}

@@ -114,6 +114,11 @@ type Credentials struct {
 	CodeHash []byte
 	// CodeFailures counts failed code attempts since the code was minted.
 	CodeFailures int
+	// RequestDigest is the SHA-256 of the Create request that made the
+	// invitation, kept when it had an IdempotencyKey: a retry with that
+	// key must carry the same request (ErrIdempotencyMismatch otherwise).
+	// Resends keep it.
+	RequestDigest []byte
 }
 
 // PreviousToken is a superseded token hash that stays valid until ExpiresAt.
@@ -126,6 +131,7 @@ type PreviousToken struct {
 func (c Credentials) Clone() Credentials {
 	c.PreviousTokens = slices.Clone(c.PreviousTokens)
 	c.CodeHash = slices.Clone(c.CodeHash)
+	c.RequestDigest = slices.Clone(c.RequestDigest)
 	return c
 }
 

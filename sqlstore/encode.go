@@ -32,6 +32,7 @@ type row struct {
 	prevTokens                                      any // string, or nil when there are none
 	codeHash                                        any // []byte, or nil when empty
 	codeFailures                                    int64
+	requestDigest                                   any // []byte, or nil when empty
 	// hashes are the current and previous token hashes, without the zero
 	// hash and without duplicates: the rows of the tokens table.
 	hashes [][]byte
@@ -49,18 +50,18 @@ func (r *row) values() []any { return r.appendValues(make([]any, 0, len(invitati
 // invitationColumns.
 func (r *row) appendValues(dst []any) []any {
 	return append(dst, r.tenantID, r.id, r.version, r.state, r.emailKey, r.phoneKey, r.userKey, r.inviterID, r.idemKey,
-		r.createdAt, r.expiresAt, r.closedAt, r.doc, r.tokenHash, r.prevTokens, r.codeHash, r.codeFailures)
+		r.createdAt, r.expiresAt, r.closedAt, r.doc, r.tokenHash, r.prevTokens, r.codeHash, r.codeFailures, r.requestDigest)
 }
 
 // invitationColumns are the columns of the invitations table an insert or
 // update writes, in the order of row.values.
 var invitationColumns = []string{"tenant_id", "id", "version", "state", "email_key", "phone_key", "user_key",
 	"inviter_id", "idempotency_key", "created_at", "expires_at", "closed_at", "doc", "token_hash", "prev_tokens",
-	"code_hash", "code_failures"}
+	"code_hash", "code_failures", "request_digest"}
 
 // recordColumns are the columns a read selects, in the order scanRecord
 // takes them.
-const recordColumns = "doc, token_hash, prev_tokens, code_hash, code_failures"
+const recordColumns = "doc, token_hash, prev_tokens, code_hash, code_failures, request_digest"
 
 // utc is t in UTC, truncated to the microsecond every dialect keeps.
 func utc(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
@@ -144,6 +145,9 @@ func encodeRecord(dl dialect, r *invite.Record) (row, []invite.FieldError) {
 	if len(c.CodeHash) > 0 {
 		rw.codeHash = bytes.Clone(c.CodeHash)
 	}
+	if len(c.RequestDigest) > 0 {
+		rw.requestDigest = bytes.Clone(c.RequestDigest)
+	}
 	return rw, nil
 }
 
@@ -176,7 +180,7 @@ func hasNULEscape(b []byte) bool {
 }
 
 // decodeRecord rebuilds a record from the columns recordColumns selects.
-func decodeRecord(doc, tokenHash, prevTokens, codeHash []byte, codeFailures int64) (*invite.Record, error) {
+func decodeRecord(doc, tokenHash, prevTokens, codeHash []byte, codeFailures int64, requestDigest []byte) (*invite.Record, error) {
 	r := &invite.Record{}
 	if err := json.Unmarshal(doc, &r.Invitation); err != nil {
 		return nil, fmt.Errorf("document: %w", err)
@@ -213,6 +217,9 @@ func decodeRecord(doc, tokenHash, prevTokens, codeHash []byte, codeFailures int6
 		r.Credentials.CodeHash = bytes.Clone(codeHash)
 	}
 	r.Credentials.CodeFailures = int(codeFailures)
+	if len(requestDigest) > 0 {
+		r.Credentials.RequestDigest = bytes.Clone(requestDigest)
+	}
 	return r, nil
 }
 
@@ -222,12 +229,12 @@ type scanner interface{ Scan(dest ...any) error }
 // scanRecord scans the columns of recordColumns. A row that does not
 // decode is an *Error naming op.
 func scanRecord(op string, sc scanner) (*invite.Record, error) {
-	var doc, tokenHash, prevTokens, codeHash []byte
+	var doc, tokenHash, prevTokens, codeHash, requestDigest []byte
 	var codeFailures int64
-	if err := sc.Scan(&doc, &tokenHash, &prevTokens, &codeHash, &codeFailures); err != nil {
+	if err := sc.Scan(&doc, &tokenHash, &prevTokens, &codeHash, &codeFailures, &requestDigest); err != nil {
 		return nil, wrap(op, err)
 	}
-	r, err := decodeRecord(doc, tokenHash, prevTokens, codeHash, codeFailures)
+	r, err := decodeRecord(doc, tokenHash, prevTokens, codeHash, codeFailures, requestDigest)
 	if err != nil {
 		return nil, &Error{Op: op, Err: fmt.Errorf("malformed invitation row: %w", err)}
 	}

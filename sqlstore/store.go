@@ -320,7 +320,7 @@ func (s *Store) buildQueries() *queries {
 	q := &queries{
 		get:                 bind(s.dl, sel+" WHERE tenant_id = ? AND id = ?"),
 		getByIdempotencyKey: bind(s.dl, sel+" WHERE tenant_id = ? AND idempotency_key = ?"),
-		getByTokenHash: bind(s.dl, "SELECT i.doc, i.token_hash, i.prev_tokens, i.code_hash, i.code_failures FROM "+
+		getByTokenHash: bind(s.dl, "SELECT i.doc, i.token_hash, i.prev_tokens, i.code_hash, i.code_failures, i.request_digest FROM "+
 			s.tokens+" k JOIN "+s.invitations+" i ON i.tenant_id = k.tenant_id AND i.id = k.invitation_id"+
 			" WHERE k.token_hash = ?"),
 		version:      bind(s.dl, "SELECT version FROM "+s.invitations+" WHERE tenant_id = ? AND id = ?"),

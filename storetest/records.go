@@ -184,8 +184,9 @@ func fullRecord(tenantID string) *invite.Record {
 			{Hash: newHash(), ExpiresAt: us(2*24*3600_000_000 + 3)},
 			{Hash: newHash(), ExpiresAt: us(24*3600_000_000 + 5)},
 		},
-		CodeHash:     codeHash,
-		CodeFailures: 2,
+		CodeHash:      codeHash,
+		CodeFailures:  2,
+		RequestDigest: []byte("0123456789abcdef0123456789abcdef"),
 	}
 	return r
 }
@@ -405,6 +406,7 @@ func requireRecordEqual(t *testing.T, want, got *invite.Record, where string) {
 	}
 	require.Equal(t, string(w.CodeHash), string(g.CodeHash), "%s: Credentials.CodeHash", where)
 	require.Equal(t, w.CodeFailures, g.CodeFailures, "%s: Credentials.CodeFailures", where)
+	require.Equal(t, string(w.RequestDigest), string(g.RequestDigest), "%s: Credentials.RequestDigest", where)
 }
 
 // requireInvitationEqual is requireRecordEqual for the invitation alone.
@@ -491,6 +493,9 @@ func scribble(r *invite.Record) {
 		c.CodeHash[i] = 'X'
 	}
 	c.CodeFailures += 100
+	for i := range c.RequestDigest {
+		c.RequestDigest[i] = 'X'
+	}
 }
 
 func scribbleInvitation(inv *invite.Invitation) {
