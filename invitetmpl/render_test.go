@@ -114,10 +114,10 @@ func TestFallback(t *testing.T) {
 		{"invite", "de", "Einladung zu Acme"},
 		{"invite", "ar-SA", "دعوة للانضمام إلى Acme"},
 		{"invite", "en-GB", "You are invited to join Acme"},
-		{"invite", "fr-FR", "You are invited to join Acme"},  // no French: the default language
-		{"invite", "", "You are invited to join Acme"},       // no locale
+		{"invite", "fr-FR", "You are invited to join Acme"},     // no French: the default language
+		{"invite", "", "You are invited to join Acme"},          // no locale
 		{"invite", "not a tag", "You are invited to join Acme"}, // unparsable
-		{"", "de", "Einladung zu Acme"},                       // no key: DefaultKey
+		{"", "de", "Einladung zu Acme"},                         // no key: DefaultKey
 		{"news", "fr-CA", "Bonjour"},
 	}
 	for _, tt := range tests {
