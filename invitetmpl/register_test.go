@@ -111,3 +111,22 @@ func TestNoDefaults(t *testing.T) {
 	require.NoError(t, r.Register(invitetmpl.Defaults()))
 	assert.Equal(t, []string{"invite"}, r.Keys())
 }
+
+func TestRegisterWhileRendering(t *testing.T) {
+	r := newRenderer(t, invitetmpl.Config{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range 20 {
+			lang := []string{"fr", "it", "es"}[i%3]
+			assert.NoError(t, r.Register(fstest.MapFS{"invite/" + lang + "/sms.txt": {Data: []byte("{{.invite_link}}")}}))
+		}
+	}()
+	for range 200 {
+		_, _, _, err := r.RenderEmail(message("fr"))
+		require.NoError(t, err)
+		_, err = r.RenderSMS(message("it"))
+		require.NoError(t, err)
+	}
+	<-done
+}
