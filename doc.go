@@ -118,5 +118,12 @@
 //   - storetest: the conformance suite every Store passes.
 //   - invitetest: helpers for hosts' own tests (a settable clock, a
 //     recording Notifier and EventSink, a Manager on memstore).
+//   - invitephone: Config.NormalizePhone for numbers as people type them,
+//     on libphonenumber's numbering plans.
+//   - invitetmpl: message templates per key, channel and language (email
+//     subject, HTML and text; SMS with its segment count), with defaults
+//     in English, German and Arabic.
+//   - invitedev: a development Notifier that logs each rendered message
+//     and writes it as an .eml file.
 //   - examples/quickstart: the whole lifecycle in one runnable program.
 package invite
