@@ -61,10 +61,3 @@ func (m *memo) forget(id string) {
 		delete(m.byID, id)
 	}
 }
-
-// len is how many webhooks are remembered.
-func (m *memo) len() int {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.order.Len()
-}

@@ -76,6 +76,13 @@ func (rc *receiver) requests(t *testing.T) []received {
 	return slices.Clone(rc.reqs)
 }
 
+// unverified returns what arrived so far, with Verify's verdicts.
+func (rc *receiver) unverified() []received {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	return slices.Clone(rc.reqs)
+}
+
 // ids returns the webhook-ids that arrived, in order.
 func (rc *receiver) ids(t *testing.T) []string {
 	t.Helper()
