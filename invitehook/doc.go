@@ -60,8 +60,9 @@
 // with the same event: the Sink remembers which endpoints took the event
 // (or refused it for good) and sends the retry only to the others. It
 // remembers Config.Remember events awaiting a retry (10,000 by default)
-// in memory; one forgotten (evicted, or after a restart, or delivered by
-// another process) is sent again to every endpoint, and receivers that
+// in memory; one it does not know (evicted, after a restart, or retried
+// by another process's Dispatcher) is sent again to every endpoint, and
+// receivers that
 // deduplicate on webhook-id take it once. When no failure is retryable
 // but some endpoint refused the event, the error is permanent: the event
 // is dead-lettered, and a redrive sends it again to every endpoint.

@@ -73,7 +73,8 @@ type Config struct {
 	Now func() time.Time
 	// OnDisable, when set, is called once an endpoint answers 410 Gone
 	// and is disabled, with the endpoint's Name. It runs on the delivering
-	// goroutine: keep it short.
+	// goroutine, possibly on several at once: keep it short and safe for
+	// concurrent use.
 	OnDisable func(endpoint string)
 	// Remember is how many webhooks awaiting a retry the Sink remembers
 	// the outcome of per endpoint, so that a retry does not send again to
