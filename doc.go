@@ -123,6 +123,8 @@
 //   - invitetmpl: message templates per key, channel and language (email
 //     subject, HTML and text; SMS with its segment count), with defaults
 //     in English, German and Arabic.
+//   - invitehook: an EventSink that posts events as signed webhooks
+//     (Standard Webhooks), and Verify for receivers.
 //   - invitedev: a development Notifier that logs each rendered message
 //     and writes it as an .eml file.
 //   - examples/quickstart: the whole lifecycle in one runnable program.
