@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/invitekit/invite"
+	"github.com/invitekit/invite/invitehttp"
 	"github.com/invitekit/invite/invitetest"
 )
 
@@ -76,7 +77,6 @@ func TestCreateErrors(t *testing.T) {
 		})
 	}
 }
-
 
 func TestQuotaExceeded(t *testing.T) {
 	h := invitetest.NewManager(t, invite.Config{MaxOpenPerInviter: 1, LinkTemplate: "https://app.example/invite?token={{.Token}}"})
@@ -440,4 +440,24 @@ func TestDeadLettersAndRedrive(t *testing.T) {
 	e.admin("GET", "/tenants/acme/dead-letters?page=2", nil).problem(t, 400, "malformed-request")
 	p := e.admin("POST", "/tenants/acme/dead-letters/redrive", map[string]any{"ids": []string{""}}).problem(t, 422, "validation")
 	require.Equal(t, []string{"/ids/0=required"}, p.pointers())
+}
+
+// BeforeCreate lets the host set what a client may not choose.
+func TestBeforeCreate(t *testing.T) {
+	e := newEnv(t, func(c *invitehttp.Config) {
+		c.BeforeCreate = func(r *http.Request, in *invite.CreateInput) error {
+			if in.Invitee.Email == "blocked@example.com" {
+				return fmt.Errorf("policy: %w", invitehttp.ErrForbidden)
+			}
+			in.Inviter = invite.Inviter{ID: "session-user", Name: "From the session"}
+			return nil
+		}
+	})
+	c := e.create("ada@example.com", map[string]any{"inviter": map[string]any{"id": "forged"}})
+	require.Equal(t, "session-user", c.Invitation.Inviter.ID)
+	e.admin("POST", "/tenants/acme/invitations", map[string]any{"invitee": map[string]any{"email": "blocked@example.com"}}).
+		problem(t, 403, "forbidden")
+	r := e.admin("PUT", "/tenants/acme/invitations", map[string]any{"invitee": map[string]any{"email": "bob@example.com"}})
+	require.Equal(t, http.StatusCreated, r.status, "body: %s", r.body)
+	require.Contains(t, string(r.body), "session-user")
 }
