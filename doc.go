@@ -125,6 +125,8 @@
 //     in English, German and Arabic.
 //   - invitehook: an EventSink that posts events as signed webhooks
 //     (Standard Webhooks), and Verify for receivers.
+//   - invitehttp: an http.Handler serving the admin and public API (JSON,
+//     problem details, ETags, idempotency keys) for any router.
 //   - invitedev: a development Notifier that logs each rendered message
 //     and writes it as an .eml file.
 //   - examples/quickstart: the whole lifecycle in one runnable program.
