@@ -90,13 +90,16 @@ func (c *conn) connect(ctx context.Context) error {
 	c.limit = deadline(ctx, c.s.ConnectTimeout)
 	dctx, cancel := context.WithDeadline(ctx, c.limit)
 	defer cancel()
-	stop := context.AfterFunc(dctx, c.abort)
+	stop := context.AfterFunc(ctx, c.abort) // the limit bounds the rest
 	sc, err := c.client.DialToSMTPClientWithContext(dctx)
 	stop()
 	if err != nil {
 		c.drop()
-		if ctx.Err() != nil {
-			return fmt.Errorf("%w (%w)", ctx.Err(), err)
+		switch {
+		case ctxErr(ctx) != nil:
+			return fmt.Errorf("%w (%w)", ctxErr(ctx), err)
+		case dctx.Err() != nil || time.Now().After(c.limit):
+			return fmt.Errorf("connect timeout after %s: %w", c.s.ConnectTimeout, err)
 		}
 		return err
 	}
@@ -119,8 +122,8 @@ func (c *conn) send(ctx context.Context, m *gomail.Msg) error {
 	stop()
 	c.sent++
 	c.used = time.Now()
-	if err != nil && ctx.Err() != nil {
-		return fmt.Errorf("%w (%w)", ctx.Err(), err)
+	if err != nil && ctxErr(ctx) != nil {
+		return fmt.Errorf("%w (%w)", ctxErr(ctx), err)
 	}
 	return err
 }
@@ -166,6 +169,18 @@ func deadline(ctx context.Context, d time.Duration) time.Time {
 		return cd
 	}
 	return t
+}
+
+// ctxErr is ctx's error, or context.DeadlineExceeded once its deadline
+// has passed (a connection deadline set to it may fire first).
+func ctxErr(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if d, ok := ctx.Deadline(); ok && !time.Now().Before(d) {
+		return context.DeadlineExceeded
+	}
+	return nil
 }
 
 // limitConn is a network connection whose deadlines never pass its limit:

@@ -86,6 +86,9 @@ func (n *Notifier) Notify(ctx context.Context, msg invite.Message) error {
 		if fresh {
 			if err := c.connect(ctx); err != nil {
 				se := sendError(StageConnect, err, r)
+				if err := ctxErr(ctx); err != nil {
+					return errors.Join(err, se)
+				}
 				log.WarnContext(ctx, "invitesmtp: connecting failed", "host", n.s.Host, "port", n.s.Port,
 					"tls", n.s.TLS.String(), "error", se.Error())
 				return se
@@ -108,13 +111,13 @@ func (n *Notifier) Notify(ctx context.Context, msg invite.Message) error {
 		}
 		// A reused connection that fails its check before MAIL FROM has
 		// sent nothing: reopen it once, in this call.
-		if se.Stage == StageConnect && !fresh && attempt == 1 && ctx.Err() == nil {
+		if se.Stage == StageConnect && !fresh && attempt == 1 && ctxErr(ctx) == nil {
 			log.DebugContext(ctx, "invitesmtp: reconnecting a stale connection", "error", se.Error())
 			c.drop()
 			continue
 		}
-		if ctx.Err() != nil {
-			return errors.Join(ctx.Err(), se)
+		if err := ctxErr(ctx); err != nil {
+			return errors.Join(err, se)
 		}
 		log.WarnContext(ctx, "invitesmtp: sending failed", "stage", string(se.Stage), "code", strconv.Itoa(se.Code),
 			"permanent", se.permanent(), "error", se.Error())

@@ -14,6 +14,7 @@ import (
 	"io"
 	"math/big"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -64,7 +65,7 @@ type testServer struct {
 	mu       sync.Mutex
 	mails    []received
 	conns    []*smtp.Conn
-	sessions atomic.Int32
+	sessions atomic.Int32 // connections
 
 	// Hooks, set before use: a non-nil error refuses the command. They
 	// run on the server's goroutines.
@@ -80,9 +81,11 @@ func startServer(t *testing.T, o serverOpts) *testServer {
 	tlsConf := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 
 	srv := smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) {
-		ts.sessions.Add(1)
 		ts.mu.Lock()
-		ts.conns = append(ts.conns, c)
+		if !slices.Contains(ts.conns, c) { // STARTTLS starts a new session on the connection
+			ts.conns = append(ts.conns, c)
+			ts.sessions.Add(1)
+		}
 		ts.mu.Unlock()
 		return &session{ts: ts, c: c, opts: o}, nil
 	}))
@@ -110,6 +113,7 @@ func startServer(t *testing.T, o serverOpts) *testServer {
 	}()
 	t.Cleanup(func() {
 		_ = srv.Close()
+		_ = l.Close() // Close misses a listener Serve has not registered yet
 		<-done
 	})
 	return ts
@@ -318,4 +322,14 @@ func silentListener(t *testing.T) int {
 // newTLSConfig trusts ts's certificate.
 func newTLSConfig(ts *testServer) *tls.Config {
 	return &tls.Config{RootCAs: ts.Roots, MinVersion: tls.VersionTLS12}
+}
+
+// closedPort is a loopback port nothing listens on.
+func closedPort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	port := l.Addr().(*net.TCPAddr).Port
+	require.NoError(t, l.Close())
+	return port
 }
