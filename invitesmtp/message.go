@@ -2,11 +2,13 @@ package invitesmtp
 
 import (
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"net/mail"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	gomail "github.com/wneessen/go-mail"
 
@@ -81,7 +83,7 @@ func (n *Notifier) build(msg invite.Message, now time.Time, r redactor) (*gomail
 	if n.s.replyTo != nil {
 		m.ReplyToMailAddress(n.s.replyTo)
 	}
-	m.Subject(subject)
+	m.Subject(subjectHeader(subject))
 	m.SetMessageIDWithValue(strings.Trim(n.MessageID(msg), "<>"))
 	m.SetDateWithValue(now)
 	if len(n.s.unsubscribe) > 0 {
@@ -125,6 +127,26 @@ func headerText(s string, max int) string {
 		b.WriteRune(r)
 	}
 	return b.String()
+}
+
+// subjectHeader returns s for the Subject header. A subject holding "=?",
+// which a reader would decode as an encoded word (even into a line break),
+// is encoded whole, in base64 words of at most 30 bytes, so that it reads
+// back as the text it is.
+func subjectHeader(s string) string {
+	if !strings.Contains(s, "=?") {
+		return s
+	}
+	var words []string
+	for s != "" {
+		n := min(len(s), 30)
+		for n < len(s) && !utf8.RuneStart(s[n]) {
+			n--
+		}
+		words = append(words, "=?UTF-8?b?"+base64.StdEncoding.EncodeToString([]byte(s[:n]))+"?=")
+		s = s[n:]
+	}
+	return strings.Join(words, " ")
 }
 
 func quoteChannel(c invite.Channel) string {
