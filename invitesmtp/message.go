@@ -8,6 +8,7 @@ import (
 	"net/mail"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	gomail "github.com/wneessen/go-mail"
@@ -105,24 +106,25 @@ func (n *Notifier) build(msg invite.Message, now time.Time, r redactor) (*gomail
 }
 
 // headerText makes s fit for a header: every control character, line or
-// paragraph separator and invalid byte becomes a space, runs of spaces
-// become one, and the result is trimmed and cut to max bytes (on a rune
+// paragraph separator, other space and invalid byte becomes a space, runs
+// of spaces become one, and the result is trimmed and cut to max bytes (on a rune
 // boundary). The header writer then encodes what is not printable ASCII as
 // encoded words, so no value can start a header line of its own.
 func headerText(s string, max int) string {
 	var b strings.Builder
 	space := false
 	for _, r := range strings.ToValidUTF8(s, " ") {
-		if isControl(r) || r == ' ' || r == '\t' {
+		if isControl(r) || unicode.IsSpace(r) {
 			space = true
 			continue
 		}
-		if space && b.Len() > 0 {
-			b.WriteByte(' ')
-		}
+		sep := space && b.Len() > 0
 		space = false
-		if b.Len()+len(string(r)) > max {
+		if n := b.Len() + utf8.RuneLen(r); n > max || sep && n+1 > max {
 			break
+		}
+		if sep {
+			b.WriteByte(' ')
 		}
 		b.WriteRune(r)
 	}
