@@ -123,6 +123,9 @@
 //   - invitetmpl: message templates per key, channel and language (email
 //     subject, HTML and text; SMS with its segment count), with defaults
 //     in English, German and Arabic.
+//   - invitesmtp: a Notifier that sends the rendered email over SMTP
+//     (STARTTLS or implicit TLS, authentication, a reused connection;
+//     permanent rejections dead-lettered at once).
 //   - invitehook: an EventSink that posts events as signed webhooks
 //     (Standard Webhooks), and Verify for receivers.
 //   - invitehttp: an http.Handler serving the admin and public API (JSON,
