@@ -16,9 +16,10 @@
 // Renderer returns (one part when one body is empty), to msg.To (with the
 // invitee's name as display name), from Config.From, with Reply-To and
 // List-Unsubscribe (and List-Unsubscribe-Post for one-click) when
-// configured, a Date, and a Message-ID derived from msg.ID (see
-// Notifier.MessageID): every attempt at one delivery carries the same
-// Message-ID. The domain part of the Message-ID is Config.MessageIDDomain,
+// configured, a Date, and a Message-ID derived from msg.ID and told apart
+// per link (see Notifier.MessageID: a retried delivery carries a fresh
+// link, and a mail system that drops a Message-ID it has seen must not
+// hide the one that works). The domain part of the Message-ID is Config.MessageIDDomain,
 // by default the domain of From's address.
 //
 // Nothing a host or an invitee typed can add a header: New refuses

@@ -1,6 +1,7 @@
 package invitesmtp
 
 import (
+	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
@@ -29,13 +30,25 @@ type Renderer interface {
 const maxSubject = 998
 
 // MessageID returns the Message-ID header value of msg:
-// "<invite.ID@domain>", where ID is msg.ID when it is made only of ASCII
+// "<invite.ID.L@domain>", where ID is msg.ID when it is made only of ASCII
 // letters, digits, '-', '.' and '_' (64 bytes at most), else the hex
-// SHA-256 of msg.ID, and domain is Config.MessageIDDomain. It is the same
-// on every attempt of one delivery, so receivers recognise a message the
-// dispatcher had to send again.
+// SHA-256 of msg.ID; L tells the message's link and code apart from those
+// of another attempt (16 hex digits of an HMAC keyed with a random key of
+// this Notifier, which says nothing of the link); and domain is
+// Config.MessageIDDomain.
+//
+// Every attempt at one delivery carries msg.ID, but a retried delivery
+// carries a new link (the dispatcher mints a fresh secret): mail systems
+// that drop a second message with a Message-ID they have seen would keep
+// the first copy, whose link a lost acknowledgement left behind, and hide
+// the one that works. So two different links never share a Message-ID,
+// and the same link (the same attempt) always has the same one.
 func (n *Notifier) MessageID(msg invite.Message) string {
-	return "<" + messageIDLocal(msg.ID) + "@" + n.s.MessageIDDomain + ">"
+	mac := hmac.New(sha256.New, n.idKey[:])
+	mac.Write([]byte(msg.Vars.InviteLink.Reveal()))
+	mac.Write([]byte{0})
+	mac.Write([]byte(msg.Vars.Code.Reveal()))
+	return "<" + messageIDLocal(msg.ID) + "." + hex.EncodeToString(mac.Sum(nil)[:8]) + "@" + n.s.MessageIDDomain + ">"
 }
 
 func messageIDLocal(id string) string {

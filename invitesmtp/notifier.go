@@ -2,6 +2,7 @@ package invitesmtp
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"strconv"
 	"sync"
@@ -18,6 +19,9 @@ import (
 type Notifier struct {
 	s     *settings
 	slots chan *conn
+	// idKey keys the part of a Message-ID that tells two links apart
+	// (MessageID); random per Notifier.
+	idKey [32]byte
 
 	mu     sync.Mutex
 	closed bool
@@ -33,6 +37,7 @@ func New(cfg Config) (*Notifier, error) {
 		return nil, err
 	}
 	n := &Notifier{s: s, slots: make(chan *conn, s.Connections)}
+	_, _ = rand.Read(n.idKey[:]) // crypto/rand.Read never fails
 	for range s.Connections {
 		c, err := newConn(s)
 		if err != nil {

@@ -69,7 +69,7 @@ func TestDelivery(t *testing.T) {
 
 			p := parseMail(t, got.Data)
 			require.Equal(t, "Grace Hopper invited you to Acme", p.Subject)
-			require.Equal(t, "<invite.0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b@acme.example>", p.Header.Get("Message-ID"))
+			require.Regexp(t, `^<invite\.0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b\.[0-9a-f]{16}@acme\.example>$`, p.Header.Get("Message-ID"))
 			require.Equal(t, n.MessageID(msg), p.Header.Get("Message-ID"))
 			from, err := p.Header.AddressList("From")
 			require.NoError(t, err)
@@ -132,26 +132,35 @@ func TestNonASCII(t *testing.T) {
 	require.Contains(t, p.HTML, "Hello Ада Ловелас,")
 }
 
-// TestMessageID: one delivery keeps its Message-ID on every attempt; an id
-// that is not safe in a header is hashed.
+// TestMessageID: one attempt keeps its Message-ID; another link (a retried
+// delivery's fresh secret) gets another; an id that is not safe in a
+// header is hashed.
 func TestMessageID(t *testing.T) {
 	ts := startServer(t, serverOpts{StartTLS: true})
 	cfg := testConfig(ts)
 	cfg.MessageIDDomain = "mail.acme.example"
 	n := newNotifier(t, cfg)
-	for _, id := range []string{"a-1", "a-1", "b\r\nBcc: x@evil.example", strings.Repeat("x", 65)} {
-		require.NoError(t, n.Notify(t.Context(), testMessage(id, "ada@example.com")))
+	retried := testMessage("a-1", "ada@example.com")
+	retried.Vars.InviteLink = invite.NewSecret(testLink + "-fresh")
+	for _, msg := range []invite.Message{testMessage("a-1", "ada@example.com"), testMessage("a-1", "ada@example.com"), retried,
+		testMessage("b\r\nBcc: x@evil.example", "ada@example.com"), testMessage(strings.Repeat("x", 65), "ada@example.com")} {
+		require.NoError(t, n.Notify(t.Context(), msg))
 	}
-	mails := waitMails(t, ts, 4)
+	mails := waitMails(t, ts, 5)
 	var ids []string
 	for _, m := range mails {
 		ids = append(ids, parseMail(t, m.Data).Header.Get("Message-ID"))
 	}
-	require.Equal(t, "<invite.a-1@mail.acme.example>", ids[0])
-	require.Equal(t, ids[0], ids[1])
-	require.Regexp(t, `^<invite\.[0-9a-f]{64}@mail\.acme\.example>$`, ids[2])
-	require.Regexp(t, `^<invite\.[0-9a-f]{64}@mail\.acme\.example>$`, ids[3])
-	require.NotEqual(t, ids[2], ids[3])
+	require.Regexp(t, `^<invite\.a-1\.[0-9a-f]{16}@mail\.acme\.example>$`, ids[0])
+	require.Equal(t, ids[0], ids[1], "the same attempt")
+	require.NotEqual(t, ids[0], ids[2], "another link")
+	require.True(t, strings.HasPrefix(ids[2], "<invite.a-1."), "the delivery's id stays")
+	require.Regexp(t, `^<invite\.[0-9a-f]{64}\.[0-9a-f]{16}@mail\.acme\.example>$`, ids[3])
+	require.Regexp(t, `^<invite\.[0-9a-f]{64}\.[0-9a-f]{16}@mail\.acme\.example>$`, ids[4])
+	require.NotEqual(t, ids[3], ids[4])
+	for _, id := range ids {
+		require.NotContains(t, id, testLink)
+	}
 }
 
 // TestNoOptionalHeaders: without Reply-To and List-Unsubscribe the message
@@ -167,7 +176,7 @@ func TestNoOptionalHeaders(t *testing.T) {
 	require.NotContains(t, headerNames(p.Raw), "Reply-To")
 	require.NotContains(t, headerNames(p.Raw), "List-Unsubscribe")
 	require.NotContains(t, headerNames(p.Raw), "List-Unsubscribe-Post")
-	require.Equal(t, "<invite.a-1@Mail.Acme.Example>", p.Header.Get("Message-ID"))
+	require.Regexp(t, `^<invite\.a-1\.[0-9a-f]{16}@Mail\.Acme\.Example>$`, p.Header.Get("Message-ID"))
 }
 
 // TestNotEmail: a message for another channel, a bad To and a render
