@@ -45,6 +45,7 @@ func New(cfg Config) (http.Handler, error) {
 		{"GET /public/invitations/{token}", h.lookup},
 		{"POST /public/invitations/{token}/reject", h.reject},
 		{"POST /public/tenants/{tenant}/codes/verify", h.verifyCode},
+		{"GET " + openAPIPath, h.openAPI},
 	}
 	if cfg.Subject != nil {
 		routes = append(routes,
