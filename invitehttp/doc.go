@@ -58,6 +58,19 @@
 //	POST   /public/tenants/{tenant}/codes/verify     {"invitation_id" | "email" | "phone", "code"}
 //	POST   /public/tenants/{tenant}/codes/accept     the same, as the signed-in user
 //
+// And the description of all of them, to anyone (it is not put to
+// Authorize):
+//
+//	GET    /openapi.json                             the OpenAPI 3.1 document
+//
+// The document (see OpenAPI) describes every route, parameter, body,
+// status and header, and the problem schema; the package's test checks
+// real requests and responses of the handler against it. It is served as
+// application/vnd.oai.openapi+json;version=3.1 with an ETag (If-None-Match
+// answers 304) and Cache-Control: no-cache, and its "servers" entry is the
+// path the request came in by, so that a client or a generator pointed at
+// it finds the API wherever the host mounted it.
+//
 // Only GET reads: accept and reject are POST, so that mail scanners that
 // fetch every link cannot use an invitation up. The accept endpoints are
 // served only with a Config.Subject. A lookup of an open invitation

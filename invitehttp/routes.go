@@ -45,6 +45,7 @@ func New(cfg Config) (http.Handler, error) {
 		{"GET /public/invitations/{token}", h.lookup},
 		{"POST /public/invitations/{token}/reject", h.reject},
 		{"POST /public/tenants/{tenant}/codes/verify", h.verifyCode},
+		{"GET " + openAPIPath, h.openAPI},
 	}
 	if cfg.Subject != nil {
 		routes = append(routes,
@@ -79,8 +80,9 @@ func register(mux *http.ServeMux, pattern string, fn http.HandlerFunc) (err erro
 }
 
 // ServeHTTP routes the request. Every response is private and not to be
-// stored (it may hold an invitation's personal data, or a secret); a path
-// the API does not have is a 404 problem, a method it does not take a 405.
+// stored (it may hold an invitation's personal data, or a secret), but the
+// OpenAPI document's; a path the API does not have is a 404 problem, a
+// method it does not take a 405.
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hd := w.Header()
 	hd.Set("Cache-Control", "no-store")
