@@ -265,6 +265,10 @@ func TestPrefilledInvitationWithFormValuesAndPermissions(t *testing.T) {
 			c.do("GET", "/api/invite/tenants/acme/invitations?phone=%2B201234567890", nil).expect(t, http.StatusOK, &page)
 			require.Len(t, page.Invitations, 1)
 			require.Equal(t, invite.StatePending, page.Invitations[0].State, "returned to the caller, not sent")
+			if tc.permsIn == "metadata" {
+				require.JSONEq(t, `{"session_permissions":{"allowedContractTypeIds":[414],"minimalSignatureFlow":true,"DigitalIdentityOnly":false}}`,
+					string(page.Invitations[0].Metadata))
+			}
 
 			// The invitee confirms: nothing to fill in.
 			var acc struct {
