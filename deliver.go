@@ -57,9 +57,10 @@ func (m *Manager) Resend(ctx context.Context, tenantID, id string, opts ResendOp
 
 // checkResend validates the options of a resend into fe.
 func (m *Manager) checkResend(fe *fieldErrs, opts *ResendOptions) {
+	field := expiryField(opts.ExpiresIn, opts.ExpiresInSeconds, opts.ExpiresInDays)
 	opts.ExpiresIn = m.expiresIn(fe, opts.ExpiresIn, opts.ExpiresInSeconds, opts.ExpiresInDays)
 	if opts.ExpiresIn != 0 {
-		m.checkExpiry(fe, "ExpiresIn", opts.ExpiresIn)
+		m.checkExpiry(fe, field, opts.ExpiresIn)
 	}
 	if opts.Delivery != DeliverySend && opts.Delivery != DeliveryReturn {
 		fe.add("Delivery", "is not DeliverySend or DeliveryReturn")

@@ -90,6 +90,8 @@ func TestFieldErrorCodes(t *testing.T) {
 	}{
 		{"required", func(in *invite.CreateInput) { in.TenantID = "" }, "TenantID", invite.CodeRequired},
 		{"too long", func(in *invite.CreateInput) { in.GivenName = strings.Repeat("a", 500) }, "GivenName", invite.CodeTooLong},
+		{"email too long", func(in *invite.CreateInput) { in.Invitee.Email = strings.Repeat("a", 250) + "@example.com" }, "Invitee.Email", invite.CodeTooLong},
+		{"phone too long", func(in *invite.CreateInput) { in.Invitee.Phone = "+" + strings.Repeat("1", 60) }, "Invitee.Phone", invite.CodeTooLong},
 		{"format", func(in *invite.CreateInput) { in.Locale = "not a tag" }, "Locale", invite.CodeInvalidFormat},
 		{"range", func(in *invite.CreateInput) { in.ExpiresIn = time.Minute }, "ExpiresIn", invite.CodeOutOfRange},
 		{"unknown", func(in *invite.CreateInput) { in.TemplateKey = "nope" }, "TemplateKey", invite.CodeUnknown},
@@ -131,7 +133,8 @@ func TestExpiryForms(t *testing.T) {
 		{"two forms", func(in *invite.CreateInput) { in.ExpiresInSeconds, in.ExpiresInDays = 7200, 2 }, "ExpiresInDays"},
 		{"negative days", func(in *invite.CreateInput) { in.ExpiresInDays = -1 }, "ExpiresInDays"},
 		{"absurd seconds", func(in *invite.CreateInput) { in.ExpiresInSeconds = 1 << 62 }, "ExpiresInSeconds"},
-		{"too many days", func(in *invite.CreateInput) { in.ExpiresInDays = 91 }, "ExpiresIn"},
+		{"too many days", func(in *invite.CreateInput) { in.ExpiresInDays = 91 }, "ExpiresInDays"},
+		{"too few seconds", func(in *invite.CreateInput) { in.ExpiresInSeconds = 60 }, "ExpiresInSeconds"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			in := input("bad@example.com")

@@ -208,6 +208,8 @@ func (m *Manager) checkInvitee(fe *fieldErrs, iv *Invitee) {
 	if iv.Email != "" {
 		if e, ok := m.normalizeEmail(iv.Email); ok {
 			iv.Email = e
+		} else if len(strings.TrimSpace(iv.Email)) > MaxEmailLen {
+			fe.add("Invitee.Email", "is longer than "+itoa(MaxEmailLen)+" bytes")
 		} else {
 			fe.add("Invitee.Email", emailRule)
 		}
@@ -215,6 +217,8 @@ func (m *Manager) checkInvitee(fe *fieldErrs, iv *Invitee) {
 	if iv.Phone != "" {
 		if p, ok := m.normalizePhone(iv.Phone); ok {
 			iv.Phone = p
+		} else if utf8.RuneCountInString(iv.Phone) > MaxPhoneLen {
+			fe.add("Invitee.Phone", "is longer than "+itoa(MaxPhoneLen)+" characters")
 		} else {
 			reason := "is not an international (E.164) phone number of at most " + itoa(MaxPhoneLen) + " characters"
 			if m.cfg.NormalizePhone != nil {
@@ -283,6 +287,21 @@ func (m *Manager) expiresIn(fe *fieldErrs, d time.Duration, secs int64, days int
 		}
 	}
 	return d
+}
+
+// expiryField names the expiry field an input set: ExpiresIn, or the
+// form a JSON client wrote (ExpiresInSeconds, ExpiresInDays), so that an
+// out-of-range validity points at what the client sent.
+func expiryField(d time.Duration, secs int64, days int) string {
+	switch {
+	case d != 0:
+		return "ExpiresIn"
+	case secs != 0:
+		return "ExpiresInSeconds"
+	case days != 0:
+		return "ExpiresInDays"
+	}
+	return "ExpiresIn"
 }
 
 // humanDuration says d the way a person would: "90 days", "1 hour",
@@ -357,7 +376,7 @@ func (m *Manager) checkCreate(in *CreateInput, now time.Time) (time.Duration, er
 	case validity == 0:
 		validity = m.cfg.DefaultExpiry
 	default:
-		m.checkExpiry(&fe, "ExpiresIn", validity)
+		m.checkExpiry(&fe, expiryField(in.ExpiresIn, in.ExpiresInSeconds, in.ExpiresInDays), validity)
 	}
 	if in.InviterLimit > 0 && !m.limits {
 		fe.add("InviterLimit", "needs a store that enforces it (OpenLimiter)")
