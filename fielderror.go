@@ -31,6 +31,9 @@ const (
 	// given (a link to a host that is not allowed, a delivery the Manager
 	// is not configured for).
 	CodeNotAllowed = "not_allowed"
+	// CodeNoDeliveryChannel: the invitee has no email, phone or user id
+	// (the field error matches ErrNoDeliveryChannel).
+	CodeNoDeliveryChannel = "no_delivery_channel"
 	// CodeInvalid: any other problem.
 	CodeInvalid = "invalid"
 )
@@ -110,7 +113,11 @@ func codeFor(reason string) string {
 
 // newFieldError is the FieldError of field for reason, with its Code.
 func newFieldError(field, reason string, err error) FieldError {
-	return FieldError{Field: field, Reason: reason, Code: codeFor(reason), Err: err}
+	code := codeFor(reason)
+	if err == ErrNoDeliveryChannel {
+		code = CodeNoDeliveryChannel
+	}
+	return FieldError{Field: field, Reason: reason, Code: code, Err: err}
 }
 
 // segments splits a Field into its names, indexes and keys: "Invitee.Email"

@@ -57,7 +57,7 @@ func TestCreateErrors(t *testing.T) {
 		kind     string
 		pointers []string
 	}{
-		{"no invitee", map[string]any{"given_name": "Ada"}, 422, "validation", []string{"/invitee=required"}},
+		{"no invitee", map[string]any{"given_name": "Ada"}, 422, "validation", []string{"/invitee=no_delivery_channel"}},
 		{"bad email and locale", map[string]any{"invitee": map[string]any{"email": "nope"}, "locale": "??"}, 422, "validation",
 			[]string{"/invitee/email=invalid_format", "/locale=invalid_format"}},
 		{"another tenant in the body", map[string]any{"tenant_id": "other", "invitee": map[string]any{"email": "a@example.com"}}, 422, "validation",

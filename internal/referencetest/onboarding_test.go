@@ -191,10 +191,8 @@ func (h *onboardingHost) create(w http.ResponseWriter, r *http.Request) {
 func onboardingProblem(w http.ResponseWriter, rep *reply) error {
 	return relayProblem(w, rep, onboardingPointers, func(doc map[string]any, p problemDoc) {
 		for _, e := range p.Errors {
-			// GAP: ErrNoDeliveryChannel does not survive to the wire: the
-			// problem says "required" at /invitee, and only that pair
-			// tells it apart from any other missing field.
-			if e.Pointer == "/invitee" && e.Code == invite.CodeRequired {
+			// ErrNoDeliveryChannel reaches the wire as its own code.
+			if e.Code == invite.CodeNoDeliveryChannel {
 				doc["outcome"] = outcomeNoDeliveryChannel
 			}
 		}
@@ -347,8 +345,8 @@ func TestSelfServeOnboardingLinkBoundsAndOutcomes(t *testing.T) {
 		{"phone only", req(func(r map[string]any) { delete(r, "email"); r["phone"] = "+49 30 1234567" }), 200, outcomeOk, nil, 7 * 24 * time.Hour},
 		{"names of 100 characters", req(func(r map[string]any) { r["firstName"], r["lastName"] = name100, name100 }), 200, outcomeOk, nil, 7 * 24 * time.Hour},
 		{"email of 256 characters", req(func(r map[string]any) { r["email"] = email256 }), 200, outcomeOk, nil, 7 * 24 * time.Hour},
-		{"no email nor phone", req(func(r map[string]any) { delete(r, "email") }), 400, outcomeNoDeliveryChannel, []string{"=required"}, 0},
-		{"null email and phone", req(func(r map[string]any) { r["email"], r["phone"] = nil, nil }), 400, outcomeNoDeliveryChannel, []string{"=required"}, 0},
+		{"no email nor phone", req(func(r map[string]any) { delete(r, "email") }), 400, outcomeNoDeliveryChannel, []string{"=no_delivery_channel"}, 0},
+		{"null email and phone", req(func(r map[string]any) { r["email"], r["phone"] = nil, nil }), 400, outcomeNoDeliveryChannel, []string{"=no_delivery_channel"}, 0},
 		{"unknown merchant", req(func(r map[string]any) { r["merchantId"] = uuid.NewString() }), 404, outcomeMerchantNotFound, nil, 0},
 		{"merchantId not a uuid", req(func(r map[string]any) { r["merchantId"] = "acme" }), 400, "", []string{"/merchantId=invalid_format"}, 0},
 		{"names missing", req(func(r map[string]any) { delete(r, "firstName"); r["lastName"] = " " }), 400, "",

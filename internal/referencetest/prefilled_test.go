@@ -307,7 +307,7 @@ func TestPrefilledInvitationErrorsInTheEnvelope(t *testing.T) {
 		at     []string // the pointers and codes of error_descriptions
 	}{
 		{"neither phone nor email", admin, `{"SessionInput":{"RequestFieldsValues":{"414":{"fullName":"Ahmed"}}}}`,
-			422, []string{"/invitee=required"}},
+			422, []string{"/invitee=no_delivery_channel"}},
 		{"phone without its country", admin, `{"SessionInput":{"phoneNumber":"01234567890"}}`,
 			422, []string{"/invitee/phone=invalid_format"}},
 		{"email and pre-filled value at fault", admin,

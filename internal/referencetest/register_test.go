@@ -846,7 +846,7 @@ func TestInviteAndRegisterStateChanges(t *testing.T) {
 		at     []string
 	}{
 		{"an unknown template key", inviteUserRequest{Email: "x@example.com", InviteTemplateKey: "NOPE"}, 422, []string{"/template_key=unknown"}},
-		{"neither email nor mobile number", inviteUserRequest{GivenName: "X"}, 422, []string{"/invitee=required"}},
+		{"neither email nor mobile number", inviteUserRequest{GivenName: "X"}, 422, []string{"/invitee=no_delivery_channel"}},
 		{"allow_same_email without an email", inviteUserRequest{MobileNumber: "+4915199999999", AllowSameEmail: true}, 422,
 			[]string{"/require_email_match=required"}},
 		{"an unknown language", inviteUserRequest{Email: "y@example.com", Lang: "not a language"}, 422, []string{"/locale=invalid_format"}},
