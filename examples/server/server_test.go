@@ -16,6 +16,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"golang.org/x/net/html"
 )
 
 const testAdminToken = "test-admin-token"
@@ -183,8 +185,17 @@ func post(t *testing.T, c *http.Client, u string, form url.Values, site string) 
 	return res.StatusCode, res.Header.Get("Location"), string(b)
 }
 
+// mustContain checks that the page body has each of wants, and passes
+// the accessibility checks.
 func mustContain(t *testing.T, what, body string, wants ...string) {
 	t.Helper()
+	doc, err := html.Parse(strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, problem := range accessibility(doc) {
+		t.Errorf("%s: %s", what, problem)
+	}
 	for _, w := range wants {
 		if !strings.Contains(body, w) {
 			t.Errorf("%s lacks %q", what, w)
