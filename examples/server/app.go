@@ -71,10 +71,16 @@ func openApp(ctx context.Context, cfg config) (a *app, err error) {
 	if err != nil {
 		return nil, err
 	}
-	var notifier invite.Notifier = dev
+	var delivery invite.Notifier = dev
+	if cfg.smtp != "" {
+		if delivery, err = smtpNotifier(cfg.smtp, cfg.smtpFrom, cfg.logger); err != nil {
+			return nil, err
+		}
+	}
+	notifier := delivery
 	if cfg.sent != nil {
 		notifier = invite.NotifierFunc(func(ctx context.Context, msg invite.Message) error {
-			if err := dev.Notify(ctx, msg); err != nil {
+			if err := delivery.Notify(ctx, msg); err != nil {
 				return err
 			}
 			cfg.sent(sentMessage{To: msg.To, Link: msg.Vars.InviteLink.Reveal(), Locale: msg.Locale, Resend: msg.Resend})

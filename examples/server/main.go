@@ -69,9 +69,11 @@
 //
 // -db postgres://... (or INVITE_DB) keeps everything in PostgreSQL instead:
 // the library's tables prefixed invite_ and the application's
-// example_users, created at start if missing. Real mail delivery over SMTP
-// is a follow-up: the library has no SMTP notifier yet, and until it does
-// every message goes through the development notifier.
+// example_users, created at start if missing. -smtp smtp://user:pass@host:587
+// (or INVITE_SMTP; ?tls=starttls, the default, opportunistic, implicit or
+// none, the last for a loopback server only) sends the messages over SMTP,
+// rendered from the default templates, from -smtp-from, instead of the
+// development notifier.
 package main
 
 import (
@@ -118,6 +120,8 @@ type config struct {
 	db         string
 	mailDir    string
 	adminToken string
+	// smtp and smtpFrom switch delivery to SMTP (smtp.go).
+	smtp, smtpFrom string
 
 	logger *slog.Logger
 	// now is the clock of the Manager. Default: time.Now.
@@ -144,6 +148,8 @@ func parseFlags(fs *flag.FlagSet, args []string, getenv func(string) string) (co
 	fs.StringVar(&cfg.dataDir, "data", env("INVITE_DATA", filepath.Join(os.TempDir(), "invite-example-server")), "`folder` of the SQLite file and the .eml files (INVITE_DATA)")
 	fs.StringVar(&cfg.db, "db", env("INVITE_DB", ""), "the database: an SQLite file `path` or a postgres:// URL (INVITE_DB; default <data>/invite.db)")
 	fs.StringVar(&cfg.mailDir, "mail-dir", env("INVITE_MAIL_DIR", ""), "`folder` for the .eml files (INVITE_MAIL_DIR; default <data>/mail)")
+	fs.StringVar(&cfg.smtp, "smtp", env("INVITE_SMTP", ""), "send mail over SMTP: smtp://[user[:password]@]host[:port][?tls=starttls|opportunistic|implicit|none] (INVITE_SMTP; default: the development notifier)")
+	fs.StringVar(&cfg.smtpFrom, "smtp-from", env("INVITE_SMTP_FROM", "Invitations <invites@localhost>"), "the `sender` of mail over SMTP (INVITE_SMTP_FROM)")
 	fs.StringVar(&cfg.adminToken, "admin-token", env("INVITE_ADMIN_TOKEN", defaultAdminToken), "bearer `token` of the admin API, DEMO ONLY (INVITE_ADMIN_TOKEN)")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
