@@ -290,7 +290,8 @@ type patchBody struct {
 	// Resend mints a new secret and delivers it, after the edits.
 	Resend *invite.ResendOptions `json:"resend,omitempty"`
 	// State is a state change: "accepted" (for Subject, with Email),
-	// "rejected" or "revoked" (with an optional Reason).
+	// "rejected" or "revoked" (with an optional Reason), or "sent" (the
+	// host delivered the invitation itself: Manager.MarkSent).
 	State   invite.State `json:"state,omitempty"`
 	Subject string       `json:"subject,omitempty"`
 	Email   string       `json:"email,omitempty"`
@@ -325,8 +326,10 @@ func (b *patchBody) action() (Action, error) {
 		a = ActionAdminReject
 	case invite.StateRevoked:
 		a = ActionRevoke
+	case invite.StateSent:
+		a = ActionMarkSent
 	default:
-		add("State", invite.CodeUnknown, "is not one of accepted, rejected, revoked (resend with \"resend\")")
+		add("State", invite.CodeUnknown, "is not one of accepted, rejected, revoked, sent (resend with \"resend\")")
 	}
 	if b.State != "" && (hasEdits || b.Resend != nil) {
 		add("State", invite.CodeConflict, "cannot be combined with edits or a resend: send them in separate requests")
@@ -419,6 +422,8 @@ func (h *handler) patch(w http.ResponseWriter, r *http.Request) {
 		}
 	case ActionRevoke:
 		inv, err = h.m.Revoke(ctx, tenant, id, body.Reason)
+	case ActionMarkSent:
+		inv, err = h.m.MarkSent(ctx, tenant, id)
 	case ActionAdminReject:
 		inv, err = h.m.RejectByID(ctx, tenant, id, invite.AdminRejectInput{Reason: body.Reason})
 	case ActionAdminAccept:

@@ -330,6 +330,14 @@ func TestPatchStateChanges(t *testing.T) {
 	require.Empty(t, sent.Token)
 	require.Len(t, e.h.Notifier.Messages(), 1)
 
+	// Marked sent by the host, which delivered it itself.
+	r = e.admin("PATCH", path, map[string]any{"state": "sent"})
+	require.Equal(t, http.StatusOK, r.status, "body: %s", r.body)
+	var marked invite.Invitation
+	r.decode(t, &marked)
+	require.Equal(t, invite.StateSent, marked.State)
+	require.Positive(t, marked.SendCount)
+
 	// Admin accept, then again for another subject.
 	r = e.admin("PATCH", path, map[string]any{"state": "accepted", "subject": "u42"})
 	require.Equal(t, http.StatusOK, r.status, "body: %s", r.body)
@@ -371,7 +379,7 @@ func TestPatchStateChanges(t *testing.T) {
 		body     map[string]any
 		pointers []string
 	}{
-		{map[string]any{"state": "sent"}, []string{"/state=unknown"}},
+		{map[string]any{"state": "pending"}, []string{"/state=unknown"}},
 		{map[string]any{"state": "revoked", "roles": []string{"a"}}, []string{"/state=conflict"}},
 		{map[string]any{"state": "revoked", "subject": "u1"}, []string{"/subject=not_allowed"}},
 		{map[string]any{"reason": "why"}, []string{"/reason=not_allowed"}},

@@ -40,6 +40,7 @@ func TestAuthorization(t *testing.T) {
 		{"PATCH", id, map[string]any{"state": "revoked"}, invitehttp.ActionRevoke},
 		{"PATCH", id, map[string]any{"state": "accepted", "subject": "u1"}, invitehttp.ActionAdminAccept},
 		{"PATCH", id, map[string]any{"state": "rejected"}, invitehttp.ActionAdminReject},
+		{"PATCH", id, map[string]any{"state": "sent"}, invitehttp.ActionMarkSent},
 		{"DELETE", id, nil, invitehttp.ActionDelete},
 		{"GET", "/tenants/acme/dead-letters", nil, invitehttp.ActionDeadLetters},
 		{"POST", "/tenants/acme/dead-letters/redrive", map[string]any{"ids": []string{}}, invitehttp.ActionRedrive},

@@ -31,6 +31,7 @@ const (
 	ActionRevoke      Action = "revoke"       // PATCH  with "state": "revoked"
 	ActionAdminAccept Action = "admin_accept" // PATCH  with "state": "accepted"
 	ActionAdminReject Action = "admin_reject" // PATCH  with "state": "rejected"
+	ActionMarkSent    Action = "mark_sent"    // PATCH  with "state": "sent"
 	ActionDelete      Action = "delete"       // DELETE /tenants/{tenant}/invitations/{id}
 	ActionDeadLetters Action = "dead_letters" // GET    /tenants/{tenant}/dead-letters
 	ActionRedrive     Action = "redrive"      // POST   /tenants/{tenant}/dead-letters/redrive
@@ -44,7 +45,7 @@ const (
 
 // Actions lists every action.
 var Actions = []Action{ActionCreate, ActionCreateBatch, ActionUpsert, ActionList, ActionListUser, ActionGet,
-	ActionUpdate, ActionResend, ActionRevoke, ActionAdminAccept, ActionAdminReject, ActionDelete,
+	ActionUpdate, ActionResend, ActionRevoke, ActionAdminAccept, ActionAdminReject, ActionMarkSent, ActionDelete,
 	ActionDeadLetters, ActionRedrive, ActionLookup, ActionAccept, ActionReject, ActionVerifyCode, ActionAcceptCode}
 
 // Public reports whether a is one of the invitee's actions (served under

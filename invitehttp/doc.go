@@ -100,10 +100,11 @@
 // member left out or null keeps its value), "resend" (invite.ResendOptions:
 // {"delivery", "expires_in_days"}, after the edits, in the same write), or
 // one state change, alone: {"state": "revoked", "reason"}, {"state":
-// "rejected", "reason"} or {"state": "accepted", "subject", "email"}
-// (an admin's acceptance on the invitee's behalf). Authorize sees the
-// action the body asks for (ActionUpdate, ActionResend, ActionRevoke,
-// ActionAdminReject, ActionAdminAccept).
+// "rejected", "reason"}, {"state": "accepted", "subject", "email"}
+// (an admin's acceptance on the invitee's behalf) or {"state": "sent"}
+// (the host delivered the invitation itself). Authorize sees the action
+// the body asks for (ActionUpdate, ActionResend, ActionRevoke,
+// ActionAdminReject, ActionAdminAccept, ActionMarkSent).
 //
 // # Concurrency and retries
 //
