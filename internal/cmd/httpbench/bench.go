@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -70,8 +71,13 @@ type bench struct {
 	seq   atomic.Int64
 	// tokens are the preloaded invitations' secrets.
 	tokens []string
-	// acceptRate estimates each side's Accept rate, to size its pools.
-	acceptRate [2]float64
+	// sides are the sides measured: http and direct, and bare with -bare.
+	sides []side
+	// bareSrv and bareBase serve bareHandler with -bare.
+	bareSrv  *http.Server
+	bareBase string
+	// acceptRate is the highest Accept rate seen, to size the pools.
+	acceptRate float64
 	log        io.Writer
 }
 
@@ -86,7 +92,8 @@ func setup(ctx context.Context, cfg config, log io.Writer) (_ *bench, err error)
 	if err != nil {
 		return nil, err
 	}
-	b := &bench{cfg: cfg, db: db, tmp: tmp, prefix: tablePrefix + randomHex(4) + "_", nonce: randomHex(3), log: log}
+	b := &bench{cfg: cfg, db: db, tmp: tmp, prefix: tablePrefix + randomHex(4) + "_", nonce: randomHex(3), log: log,
+		sides: []side{httpSide, direct}, acceptRate: 1000}
 	defer func() {
 		if err != nil {
 			b.close()
@@ -134,18 +141,20 @@ func setup(ctx context.Context, cfg config, log io.Writer) (_ *bench, err error)
 	if err != nil {
 		return nil, err
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
+	if b.srv, b.base, err = serve(api, httpSide, cfg.cpuprof != ""); err != nil {
 		return nil, err
 	}
-	b.srv = &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 5 * time.Minute}
-	go func() { _ = b.srv.Serve(ln) }()
-	b.base = "http://" + ln.Addr().String()
+	if cfg.bare {
+		b.sides = append(b.sides, bare)
+		if b.bareSrv, b.bareBase, err = serve(bareHandler(b.m), bare, cfg.cpuprof != ""); err != nil {
+			return nil, err
+		}
+	}
 	// A keep-alive connection for every worker, never closed for lack of
 	// room: no request of a window dials.
 	b.client = &http.Client{Transport: &http.Transport{
 		Proxy:               nil,
-		MaxIdleConns:        2 * cfg.workers,
+		MaxIdleConns:        4 * cfg.workers,
 		MaxIdleConnsPerHost: 2 * cfg.workers,
 		IdleConnTimeout:     5 * time.Minute,
 		DisableCompression:  true,
@@ -156,10 +165,12 @@ func setup(ctx context.Context, cfg config, log io.Writer) (_ *bench, err error)
 // close stops the server, drops the tables (unless -keep) and removes the
 // SQLite file.
 func (b *bench) close() {
-	if b.srv != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		_ = b.srv.Shutdown(ctx)
-		cancel()
+	for _, srv := range []*http.Server{b.srv, b.bareSrv} {
+		if srv != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			_ = srv.Shutdown(ctx)
+			cancel()
+		}
 	}
 	if b.client != nil {
 		b.client.CloseIdleConnections()
@@ -344,6 +355,10 @@ var createBodyHead, createBodyTail = func() (string, string) {
 // opFunc returns the operation's function for side s, and, for accept,
 // the function that prepares a window of about d (or ops operations).
 func (b *bench) opFunc(op string, s side) (opFunc, func(ctx context.Context, d time.Duration, ops int) error) {
+	base := b.base
+	if s == bare {
+		base = b.bareBase
+	}
 	switch op {
 	case "create":
 		return func(ctx context.Context, _ *randT) error {
@@ -354,7 +369,7 @@ func (b *bench) opFunc(op string, s side) (opFunc, func(ctx context.Context, d t
 				return err
 			}
 			body := createBodyHead + email + createBodyTail
-			req, err := http.NewRequestWithContext(ctx, http.MethodPost, b.base+"/tenants/"+tenant+"/invitations", strings.NewReader(body))
+			req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/tenants/"+tenant+"/invitations", strings.NewReader(body))
 			if err != nil {
 				return err
 			}
@@ -369,7 +384,7 @@ func (b *bench) opFunc(op string, s side) (opFunc, func(ctx context.Context, d t
 				_, err := b.m.Lookup(ctx, tok)
 				return err
 			}
-			req, err := http.NewRequestWithContext(ctx, http.MethodGet, b.base+"/public/invitations/"+tok, nil)
+			req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/public/invitations/"+tok, nil)
 			if err != nil {
 				return err
 			}
@@ -386,7 +401,7 @@ func (b *bench) opFunc(op string, s side) (opFunc, func(ctx context.Context, d t
 		if n == 0 {
 			// Enough for the estimated rate, with a margin; a window
 			// that runs out ends early.
-			n = int(b.acceptRate[s]*1.5*d.Seconds()) + 100
+			n = int(b.acceptRate*1.5*d.Seconds()) + 100
 		}
 		toks, err := b.prepare(ctx, n, "a", s)
 		if err != nil {
@@ -406,7 +421,7 @@ func (b *bench) opFunc(op string, s side) (opFunc, func(ctx context.Context, d t
 			_, err := b.m.Accept(ctx, pool[i], in)
 			return err
 		}
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, b.base+"/public/invitations/"+pool[i]+"/accept", strings.NewReader("{}"))
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/public/invitations/"+pool[i]+"/accept", strings.NewReader("{}"))
 		if err != nil {
 			return err
 		}
@@ -419,3 +434,32 @@ func (b *bench) opFunc(op string, s side) (opFunc, func(ctx context.Context, d t
 // errPoolEmpty ends a worker's window early: every prepared invitation of
 // an accept window has been accepted.
 var errPoolEmpty = errors.New("pool exhausted")
+
+// serve serves h on a fresh 127.0.0.1 listener and returns the server and
+// its base URL. With label, a CPU profile's samples of the server carry
+// the labels op and side, as the workers' do (the server's goroutines are
+// not theirs).
+func serve(h http.Handler, s side, label bool) (*http.Server, string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, "", err
+	}
+	if label {
+		next := h
+		h = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			op := "create"
+			switch {
+			case r.Method == http.MethodGet:
+				op = "lookup"
+			case strings.HasSuffix(r.URL.Path, "/accept"):
+				op = "accept"
+			}
+			pprof.Do(r.Context(), pprof.Labels("op", op, "side", s.String()), func(ctx context.Context) {
+				next.ServeHTTP(w, r.WithContext(ctx))
+			})
+		})
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 5 * time.Minute}
+	go func() { _ = srv.Serve(ln) }()
+	return srv, "http://" + ln.Addr().String(), nil
+}

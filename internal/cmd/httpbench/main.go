@@ -57,7 +57,10 @@
 // Flags: -store (sqlite, postgres), -dsn (default: a temp file, or
 // $INVITE_POSTGRES_DSN), -conns, -c, -preload, -duration or -ops, -warmup,
 // -rounds, -measure (a subset of lookup,accept,create), -tenants, -keep,
-// -json (the report as JSON, durations in microseconds), -v. The exit
+// -json (the report as JSON, durations in microseconds), -v, -cpuprofile
+// (of the whole run; each window's samples, the server's included, carry
+// the labels op and side: go tool pprof -tagfocus side=http -tagfocus
+// op=lookup). The exit
 // status is 0 whatever the verdicts (1 on an error, 2 on bad flags).
 package main
 
@@ -71,6 +74,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"time"
@@ -94,6 +98,8 @@ type config struct {
 	keep     bool
 	jsonOut  bool
 	verbose  bool
+	cpuprof  string
+	bare     bool
 }
 
 // allOps are the operations, in the order they are measured.
@@ -118,6 +124,19 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	defer b.close()
+	if cfg.cpuprof != "" {
+		f, err := os.Create(cfg.cpuprof)
+		if err != nil {
+			fmt.Fprintln(stderr, "httpbench:", err)
+			return 1
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintln(stderr, "httpbench:", err)
+			return 1
+		}
+		defer pprof.StopCPUProfile()
+	}
 	rep, err := b.runAll(ctx)
 	if err != nil {
 		fmt.Fprintln(stderr, "httpbench:", err)
@@ -154,6 +173,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.BoolVar(&cfg.keep, "keep", false, "keep the tables (and the SQLite file) at the end")
 	fs.BoolVar(&cfg.jsonOut, "json", false, "print the report as JSON")
 	fs.BoolVar(&cfg.verbose, "v", false, "print every window and the CPU time per operation")
+	fs.BoolVar(&cfg.bare, "bare", false, "also measure a minimal hand-written net/http handler (side bare)")
+	fs.StringVar(&cfg.cpuprof, "cpuprofile", "", "write a CPU profile of the measured windows to this file (labels op and side)")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}

@@ -10,26 +10,26 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"runtime/pprof"
 	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
 )
 
-// side is who serves a window: the handler over HTTP, or the Manager
-// called directly.
+// side is who serves a window: the handler over HTTP, the Manager called
+// directly, or (with -bare) a minimal hand-written handler over HTTP.
 type side int
 
 const (
 	httpSide side = iota
 	direct
+	bare
+	nSides
 )
 
 func (s side) String() string {
-	if s == httpSide {
-		return "http"
-	}
-	return "direct"
+	return [...]string{"http", "direct", "bare"}[s]
 }
 
 // randT is a worker's own random generator.
@@ -168,25 +168,25 @@ func summarize(ws []window) summary {
 
 // opResult is the outcome of one operation.
 type opResult struct {
-	Op           string
-	Windows      []window
-	HTTP, Direct summary
+	Op                 string
+	Windows            []window
+	HTTP, Direct, Bare summary
 	// Ratio is http/direct of the median throughputs; PairMin and
 	// PairMax bound the per-round ratios.
 	Ratio, PairMin, PairMax float64
+	// BareRatio is http/bare of the median throughputs (0 without
+	// -bare), BareMin and BareMax the range of the per-round ratios.
+	BareRatio, BareMin, BareMax float64
 }
 
 // measureOp warms both sides up, then runs cfg.rounds alternating pairs
 // of windows.
 func (b *bench) measureOp(ctx context.Context, op string) (opResult, error) {
 	res := opResult{Op: op}
-	var fns [2]opFunc
-	var preps [2]func(context.Context, time.Duration, int) error
-	for _, s := range []side{httpSide, direct} {
+	var fns [nSides]opFunc
+	var preps [nSides]func(context.Context, time.Duration, int) error
+	for _, s := range b.sides {
 		fns[s], preps[s] = b.opFunc(op, s)
-		if b.acceptRate[s] == 0 {
-			b.acceptRate[s] = 1000
-		}
 	}
 	run := func(s side, d time.Duration, ops int) (window, error) {
 		if preps[s] != nil {
@@ -194,17 +194,21 @@ func (b *bench) measureOp(ctx context.Context, op string) (opResult, error) {
 				return window{}, err
 			}
 		}
-		w, err := runWindow(ctx, b.cfg.workers, ops, d, fns[s])
+		var w window
+		var err error
+		pprof.Do(ctx, pprof.Labels("op", op, "side", s.String()), func(ctx context.Context) {
+			w, err = runWindow(ctx, b.cfg.workers, ops, d, fns[s])
+		})
 		if err != nil {
 			return w, fmt.Errorf("%s: %w", s, err)
 		}
 		w.Side = s
 		if op == "accept" {
-			b.acceptRate[s] = w.OpsPerSec
+			b.acceptRate = max(b.acceptRate, w.OpsPerSec)
 		}
 		return w, nil
 	}
-	for _, s := range []side{httpSide, direct} {
+	for _, s := range b.sides {
 		warmOps := 0
 		if b.cfg.ops > 0 {
 			warmOps = max(b.cfg.ops/10, 10)
@@ -215,13 +219,13 @@ func (b *bench) measureOp(ctx context.Context, op string) (opResult, error) {
 		}
 		b.logf("%-6s %-6s warm-up: %.0f ops/s p99 %s", op, s, w.OpsPerSec, fmtDur(w.P99))
 	}
-	var pairs []float64
+	var pairs, barePairs []float64
 	for r := range b.cfg.rounds {
-		order := []side{httpSide, direct}
-		if r%2 == 1 {
-			order = []side{direct, httpSide}
-		}
-		var thr [2]float64
+		// Rotate the order: http direct, direct http, ... (with -bare:
+		// http direct bare, direct bare http, bare http direct, ...).
+		n := len(b.sides)
+		order := append(slices.Clone(b.sides[r%n:]), b.sides[:r%n]...)
+		var thr [nSides]float64
 		for _, s := range order {
 			w, err := run(s, b.cfg.duration, b.cfg.ops)
 			if err != nil {
@@ -238,13 +242,21 @@ func (b *bench) measureOp(ctx context.Context, op string) (opResult, error) {
 				w.Elapsed.Round(time.Millisecond), w.OpsPerSec, fmtDur(w.P50), fmtDur(w.P99), fmtUs(w.CPU), ex)
 		}
 		pairs = append(pairs, thr[httpSide]/thr[direct])
+		if b.cfg.bare {
+			barePairs = append(barePairs, thr[httpSide]/thr[bare])
+		}
 	}
-	var ws [2][]window
+	var ws [nSides][]window
 	for _, w := range res.Windows {
 		ws[w.Side] = append(ws[w.Side], w)
 	}
 	res.HTTP, res.Direct = summarize(ws[httpSide]), summarize(ws[direct])
 	res.Ratio = res.HTTP.OpsPerSec / res.Direct.OpsPerSec
 	res.PairMin, res.PairMax = slices.Min(pairs), slices.Max(pairs)
+	if b.cfg.bare {
+		res.Bare = summarize(ws[bare])
+		res.BareRatio = res.HTTP.OpsPerSec / res.Bare.OpsPerSec
+		res.BareMin, res.BareMax = slices.Min(barePairs), slices.Max(barePairs)
+	}
 	return res, nil
 }

@@ -57,11 +57,25 @@ func (rep *report) print(w io.Writer, verbose bool) {
 			fmtDur(r.HTTP.P50), fmtDur(r.Direct.P50), fmtDur(r.HTTP.P99), fmtDur(r.Direct.P99))
 	}
 	_ = tw.Flush()
+	if cfg.bare {
+		fmt.Fprintln(w, "\nbare: a minimal hand-written net/http handler making the same Manager calls (http/bare: the adapter's own cost)")
+		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "op\tbare req/s\tbare/direct\thttp/bare\t(rounds)\tbare p50\tbare p99\t")
+		for _, r := range rep.Ops {
+			fmt.Fprintf(tw, "%s\t%.0f\t%.3fx\t%.3fx\t%.2f-%.2f\t%s\t%s\t\n", r.Op, r.Bare.OpsPerSec,
+				r.Bare.OpsPerSec/r.Direct.OpsPerSec, r.BareRatio, r.BareMin, r.BareMax, fmtDur(r.Bare.P50), fmtDur(r.Bare.P99))
+		}
+		_ = tw.Flush()
+	}
 	if verbose {
 		fmt.Fprintln(w)
 		for _, r := range rep.Ops {
-			fmt.Fprintf(w, "%-6s CPU per op (the whole process, median of the windows): http %s, direct %s\n", r.Op,
-				fmtUs(r.HTTP.CPUPerOp), fmtUs(r.Direct.CPUPerOp))
+			bare := ""
+			if cfg.bare {
+				bare = ", bare " + fmtUs(r.Bare.CPUPerOp)
+			}
+			fmt.Fprintf(w, "%-6s CPU per op (the whole process, median of the windows): http %s, direct %s%s\n", r.Op,
+				fmtUs(r.HTTP.CPUPerOp), fmtUs(r.Direct.CPUPerOp), bare)
 			for _, win := range r.Windows {
 				fmt.Fprintf(w, "  %-6s %-6s round %d: %d ops in %s, %.0f ops/s, p50 %s, p99 %s, CPU %s/op, pool ran out: %v\n", r.Op, win.Side, win.Round,
 					win.Ops, win.Elapsed.Round(time.Millisecond), win.OpsPerSec, fmtDur(win.P50), fmtDur(win.P99), fmtUs(win.CPU), win.Exhausted)
@@ -100,13 +114,18 @@ type jsonWindow struct {
 }
 
 type jsonOp struct {
-	Op            string       `json:"op"`
-	HTTP          jsonSide     `json:"http"`
-	Direct        jsonSide     `json:"direct"`
-	Ratio         float64      `json:"throughput_ratio"`
-	RoundRatioMin float64      `json:"round_throughput_ratio_min"`
-	RoundRatioMax float64      `json:"round_throughput_ratio_max"`
-	Windows       []jsonWindow `json:"windows"`
+	Op            string   `json:"op"`
+	HTTP          jsonSide `json:"http"`
+	Direct        jsonSide `json:"direct"`
+	Ratio         float64  `json:"throughput_ratio"`
+	RoundRatioMin float64  `json:"round_throughput_ratio_min"`
+	RoundRatioMax float64  `json:"round_throughput_ratio_max"`
+	// With -bare: the hand-written handler, and http/bare.
+	Bare         *jsonSide    `json:"bare,omitempty"`
+	BareRatio    float64      `json:"http_bare_ratio,omitempty"`
+	BareRatioMin float64      `json:"round_http_bare_ratio_min,omitempty"`
+	BareRatioMax float64      `json:"round_http_bare_ratio_max,omitempty"`
+	Windows      []jsonWindow `json:"windows"`
 }
 
 type jsonReport struct {
@@ -141,6 +160,10 @@ func (rep *report) toJSON() jsonReport {
 	for _, r := range rep.Ops {
 		jo := jsonOp{Op: r.Op, HTTP: jsonSideOf(r.HTTP), Direct: jsonSideOf(r.Direct),
 			Ratio: r.Ratio, RoundRatioMin: r.PairMin, RoundRatioMax: r.PairMax}
+		if cfg.bare {
+			b := jsonSideOf(r.Bare)
+			jo.Bare, jo.BareRatio, jo.BareRatioMin, jo.BareRatioMax = &b, r.BareRatio, r.BareMin, r.BareMax
+		}
 		for _, w := range r.Windows {
 			jo.Windows = append(jo.Windows, jsonWindow{Side: w.Side.String(), Round: w.Round, Ops: w.Ops,
 				ElapsedMS: float64(w.Elapsed) / float64(time.Millisecond), OpsPerSec: w.OpsPerSec,
