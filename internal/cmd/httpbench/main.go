@@ -35,8 +35,9 @@
 // first, unmeasured, through the Manager inside transactions of 500
 // (sqlstore's WithTx), and lookup reads random ones of them. Each accept
 // window consumes fresh invitations created the same way before it,
-// unmeasured, sized from that side's last rate (a window that runs out
-// ends early; its rate is still ops/elapsed).
+// unmeasured, 1.5 times as many as the highest accept rate seen so far
+// would take (a window that runs out ends early; its rate is still
+// ops/elapsed).
 //
 // Per operation (lookup, accept, create, in that order, so that lookup sees
 // the preloaded table), each side gets a warm-up window, then -rounds
@@ -54,14 +55,21 @@
 // exact measure. -v prints every window and the CPU time the process
 // used per operation on each side (the median of its windows).
 //
+// -bare adds a third side, alternated with the other two: a minimal
+// hand-written net/http handler (bare.go) making the same Manager calls
+// and writing the same JSON, without the adapter's strict decoding,
+// problem details or hooks. bare/direct is then what HTTP itself costs on
+// this machine (server, loopback and client), http/bare what the adapter
+// adds to it; the report prints both.
+//
 // Flags: -store (sqlite, postgres), -dsn (default: a temp file, or
-// $INVITE_POSTGRES_DSN), -conns, -c, -preload, -duration or -ops, -warmup,
-// -rounds, -measure (a subset of lookup,accept,create), -tenants, -keep,
-// -json (the report as JSON, durations in microseconds), -v, -cpuprofile
-// (of the whole run; each window's samples, the server's included, carry
-// the labels op and side: go tool pprof -tagfocus side=http -tagfocus
-// op=lookup). The exit
-// status is 0 whatever the verdicts (1 on an error, 2 on bad flags).
+// $INVITE_POSTGRES_DSN), -conns, -c, -preload, -duration or -ops,
+// -warmup, -rounds, -measure (a subset of lookup,accept,create),
+// -tenants, -bare, -keep, -json (the report as JSON, durations in
+// microseconds), -v, -cpuprofile (of the whole run; each window's
+// samples, the server's included, carry the labels op and side: go tool
+// pprof -tagfocus side=http). The exit status is 0 whatever the verdicts
+// (1 on an error, 2 on bad flags).
 package main
 
 import (

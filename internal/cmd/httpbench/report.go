@@ -50,20 +50,23 @@ func (rep *report) print(w io.Writer, verbose bool) {
 	fmt.Fprintf(w, "httpbench: store=%s conns=%d workers=%d preload=%d %s rounds=%d (windows alternate http/direct; figures are medians of the windows)\n\n",
 		cfg.store, cfg.conns, cfg.workers, cfg.preload, mode, cfg.rounds)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "op\thttp req/s\tdirect ops/s\thttp/direct\t(rounds)\thttp p50\tdirect p50\thttp p99\tdirect p99\t")
+	fmt.Fprintln(tw, "op\thttp req/s\tdirect ops/s\thttp/direct\t(rounds)\thttp p50\tdirect p50\thttp p99\tdirect p99\thttp CPU/op\tdirect CPU/op\t")
 	for _, r := range rep.Ops {
-		fmt.Fprintf(tw, "%s\t%.0f\t%.0f\t%.3fx\t%.2f-%.2f\t%s\t%s\t%s\t%s\t\n", r.Op,
+		fmt.Fprintf(tw, "%s\t%.0f\t%.0f\t%.3fx\t%.2f-%.2f\t%s\t%s\t%s\t%s\t%s\t%s\t\n", r.Op,
 			r.HTTP.OpsPerSec, r.Direct.OpsPerSec, r.Ratio, r.PairMin, r.PairMax,
-			fmtDur(r.HTTP.P50), fmtDur(r.Direct.P50), fmtDur(r.HTTP.P99), fmtDur(r.Direct.P99))
+			fmtDur(r.HTTP.P50), fmtDur(r.Direct.P50), fmtDur(r.HTTP.P99), fmtDur(r.Direct.P99),
+			fmtUs(r.HTTP.CPUPerOp), fmtUs(r.Direct.CPUPerOp))
 	}
+	fmt.Fprintln(w, "CPU/op: this process's CPU time per operation (server, client and Manager; not a database server's), steadier than req/s on a shared machine")
 	_ = tw.Flush()
 	if cfg.bare {
 		fmt.Fprintln(w, "\nbare: a minimal hand-written net/http handler making the same Manager calls (http/bare: the adapter's own cost)")
 		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "op\tbare req/s\tbare/direct\thttp/bare\t(rounds)\tbare p50\tbare p99\t")
+		fmt.Fprintln(tw, "op\tbare req/s\tbare/direct\thttp/bare\t(rounds)\tbare p50\tbare p99\tbare CPU/op\t")
 		for _, r := range rep.Ops {
-			fmt.Fprintf(tw, "%s\t%.0f\t%.3fx\t%.3fx\t%.2f-%.2f\t%s\t%s\t\n", r.Op, r.Bare.OpsPerSec,
-				r.Bare.OpsPerSec/r.Direct.OpsPerSec, r.BareRatio, r.BareMin, r.BareMax, fmtDur(r.Bare.P50), fmtDur(r.Bare.P99))
+			fmt.Fprintf(tw, "%s\t%.0f\t%.3fx\t%.3fx\t%.2f-%.2f\t%s\t%s\t%s\t\n", r.Op, r.Bare.OpsPerSec,
+				r.Bare.OpsPerSec/r.Direct.OpsPerSec, r.BareRatio, r.BareMin, r.BareMax, fmtDur(r.Bare.P50), fmtDur(r.Bare.P99),
+				fmtUs(r.Bare.CPUPerOp))
 		}
 		_ = tw.Flush()
 	}
