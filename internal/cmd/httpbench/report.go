@@ -57,8 +57,8 @@ func (rep *report) print(w io.Writer, verbose bool) {
 			fmtDur(r.HTTP.P50), fmtDur(r.Direct.P50), fmtDur(r.HTTP.P99), fmtDur(r.Direct.P99),
 			fmtUs(r.HTTP.CPUPerOp), fmtUs(r.Direct.CPUPerOp))
 	}
-	fmt.Fprintln(w, "CPU/op: this process's CPU time per operation (server, client and Manager; not a database server's), steadier than req/s on a shared machine")
 	_ = tw.Flush()
+	fmt.Fprintln(w, "CPU/op: this process's CPU time per operation (server, client and Manager; not a database server's), steadier than req/s on a shared machine")
 	if cfg.bare {
 		fmt.Fprintln(w, "\nbare: a minimal hand-written net/http handler making the same Manager calls (http/bare: the adapter's own cost)")
 		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
