@@ -196,7 +196,7 @@ func (f FieldError) Pointer() string {
 			s = jsonName(s)
 		}
 		b.WriteByte('/')
-		b.WriteString(strings.NewReplacer("~", "~0", "/", "~1").Replace(s))
+		b.WriteString(pointerEscaper.Replace(s))
 	}
 	return b.String()
 }
@@ -215,6 +215,9 @@ func (f FieldError) MarshalJSON() ([]byte, error) {
 		Reason  string `json:"reason"`
 	}{f.Path(), f.Pointer(), code, f.Reason})
 }
+
+// pointerEscaper escapes a JSON pointer's reference token (RFC 6901).
+var pointerEscaper = strings.NewReplacer("~", "~0", "/", "~1")
 
 // jsonName is the snake_case JSON name of the Go field name s:
 // "GivenName" is given_name, "UserID" user_id, "RedirectURI" redirect_uri.

@@ -17,6 +17,11 @@ import (
 	"github.com/invitekit/invite"
 )
 
+// pointerEscaper escapes a member name as a JSON pointer's reference token
+// (RFC 6901), built once: a strings.Replacer costs more to build than to
+// run.
+var pointerEscaper = strings.NewReplacer("~", "~0", "/", "~1")
+
 // decode reads r's JSON body into dst, strictly: Content-Type
 // application/json (or a +json type), at most MaxBodyBytes, valid UTF-8,
 // exactly one JSON value, every object member known to dst's type under
@@ -161,7 +166,7 @@ func walk(dec *json.Decoder, t reflect.Type, ptr string, bad *[]problemField) er
 				return err
 			}
 			key, _ := kt.(string)
-			at := ptr + "/" + strings.NewReplacer("~", "~0", "/", "~1").Replace(key)
+			at := ptr + "/" + pointerEscaper.Replace(key)
 			vt := elem
 			switch {
 			case seen[key]:
