@@ -1,6 +1,7 @@
 package invitehttp
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"net/url"
@@ -428,10 +429,9 @@ func (h *handler) patch(w http.ResponseWriter, r *http.Request) {
 		inv, err = h.m.RejectByID(ctx, tenant, id, invite.AdminRejectInput{Reason: body.Reason})
 	case ActionAdminAccept:
 		var acc *invite.Acceptance
-		acc, err = h.m.AcceptByID(ctx, tenant, id, invite.AdminAcceptInput{Subject: body.Subject, Email: body.Email})
-		if err == nil && h.cfg.Accepted != nil {
-			err = h.cfg.Accepted(r, acc)
-		}
+		acc, err = h.acceptAndGrant(r, func(ctx context.Context, m *invite.Manager) (*invite.Acceptance, error) {
+			return m.AcceptByID(ctx, tenant, id, invite.AdminAcceptInput{Subject: body.Subject, Email: body.Email})
+		})
 		if err == nil {
 			w.Header().Set("ETag", etag(acc.Invitation.Version))
 			h.writeJSON(w, r, http.StatusOK, acc)

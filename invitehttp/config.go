@@ -1,6 +1,7 @@
 package invitehttp
 
 import (
+	"context"
 	"crypto/rand"
 	"errors"
 	"fmt"
@@ -123,6 +124,18 @@ type Config struct {
 	// (500 unless it matches a mapped error), and a retry replays the
 	// acceptance (acc.Replayed) and calls Accepted again. Default: nil.
 	Accepted func(r *http.Request, acc *invite.Acceptance) error
+
+	// Transact, when set, runs each acceptance and its Accepted hook in
+	// one transaction of the host's, so that the host's own writes (the
+	// new user's row, the grants) commit with the acceptance or not at
+	// all: it must begin a transaction, call fn with a context and a
+	// Manager working inside it (for sqlstore:
+	// m.WithStore(store.WithTx(tx)); put tx in the context for Accepted
+	// to find), and commit when fn returns nil, roll back otherwise,
+	// returning fn's error. Accepted then receives the request with that
+	// context. Default: nil, and the acceptance commits on its own before
+	// Accepted runs.
+	Transact func(ctx context.Context, fn func(ctx context.Context, m *invite.Manager) error) error
 
 	// RateLimit, when set, is asked before every public action is
 	// performed (after its body is read): ref names what the request is

@@ -1,6 +1,7 @@
 package invitehttp
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
@@ -84,14 +85,31 @@ type publicAcceptance struct {
 	Replayed   bool                     `json:"replayed"`
 }
 
-// accepted runs Config.Accepted and answers the acceptance.
-func (h *handler) accepted(w http.ResponseWriter, r *http.Request, acc *invite.Acceptance) {
-	if h.cfg.Accepted != nil {
-		if err := h.cfg.Accepted(r, acc); err != nil {
-			h.writeError(w, r, err, errorContext{public: true})
-			return
+// acceptAndGrant runs accept and then Config.Accepted, both inside
+// Config.Transact when it is set.
+func (h *handler) acceptAndGrant(r *http.Request, accept func(ctx context.Context, m *invite.Manager) (*invite.Acceptance, error)) (*invite.Acceptance, error) {
+	var acc *invite.Acceptance
+	run := func(ctx context.Context, m *invite.Manager) error {
+		var err error
+		if acc, err = accept(ctx, m); err != nil {
+			return err
 		}
+		if h.cfg.Accepted != nil {
+			return h.cfg.Accepted(r.WithContext(ctx), acc)
+		}
+		return nil
 	}
+	if h.cfg.Transact == nil {
+		return acc, run(r.Context(), h.m)
+	}
+	if err := h.cfg.Transact(r.Context(), run); err != nil {
+		return nil, err
+	}
+	return acc, nil
+}
+
+// accepted answers the invitee's acceptance.
+func (h *handler) accepted(w http.ResponseWriter, r *http.Request, acc *invite.Acceptance) {
 	h.writeJSON(w, r, http.StatusOK, publicAcceptance{Invitation: acc.Invitation.Public(), Replayed: acc.Replayed})
 }
 
@@ -131,7 +149,9 @@ func (h *handler) accept(w http.ResponseWriter, r *http.Request) {
 	if !h.limit(w, r, ActionAccept, h.tokenRef(token)) {
 		return
 	}
-	acc, err := h.m.Accept(r.Context(), token, invite.AcceptInput{Subject: s.ID, Email: s.Email, TenantID: tenant})
+	acc, err := h.acceptAndGrant(r, func(ctx context.Context, m *invite.Manager) (*invite.Acceptance, error) {
+		return m.Accept(ctx, token, invite.AcceptInput{Subject: s.ID, Email: s.Email, TenantID: tenant})
+	})
 	if err != nil {
 		h.writeError(w, r, err, errorContext{public: true, place: inSubject})
 		return
@@ -249,7 +269,9 @@ func (h *handler) acceptCode(w http.ResponseWriter, r *http.Request) {
 	if !h.limit(w, r, ActionAcceptCode, key) {
 		return
 	}
-	acc, err := h.m.AcceptCode(r.Context(), ref, body.Code, invite.AcceptInput{Subject: s.ID, Email: s.Email, TenantID: tenant})
+	acc, err := h.acceptAndGrant(r, func(ctx context.Context, m *invite.Manager) (*invite.Acceptance, error) {
+		return m.AcceptCode(ctx, ref, body.Code, invite.AcceptInput{Subject: s.ID, Email: s.Email, TenantID: tenant})
+	})
 	if err != nil {
 		h.writeError(w, r, err, errorContext{public: true, place: inCode})
 		return
