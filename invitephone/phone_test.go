@@ -63,11 +63,11 @@ func TestWithManager(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, page.Invitations, 1)
 
-	for _, bad := range []string{"12345", strings.Repeat("1", 60)} {
+	for bad, code := range map[string]string{"12345": invite.CodeInvalidFormat, strings.Repeat("1", 60): invite.CodeTooLong} {
 		_, err = m.Create(ctx, invite.CreateInput{TenantID: "t1", Invitee: invite.Invitee{Phone: bad}, Delivery: invite.DeliveryReturn})
 		var ve *invite.ValidationError
 		require.ErrorAs(t, err, &ve)
 		require.True(t, ve.Has("Invitee.Phone"), "%v", err)
-		require.Equal(t, invite.CodeInvalidFormat, ve.Fields[0].Code)
+		require.Equal(t, code, ve.Fields[0].Code)
 	}
 }
