@@ -59,7 +59,7 @@ type outboxWrite struct {
 // Delete that also settles delivered ids. Larger batches, and every batch
 // on SQLite and MySQL, run in one transaction (see DBTX and WithTx). When
 // the database aborts that statement or transaction to resolve a deadlock
-// or a serialisation failure, Apply runs it again, up to five times in
+// or a serialisation failure, Apply runs it again, up to eight times in
 // all; in a host's transaction it returns the error instead (the database
 // rolled the host's transaction back).
 //

@@ -267,7 +267,7 @@
 // transaction under a savepoint: the host's own writes and the invitation's
 // then commit or roll back together, and a failed write leaves the host's
 // transaction usable. A write whose transaction the database aborted to
-// resolve a deadlock or a serialisation failure is run again, up to five
+// resolve a deadlock or a serialisation failure is run again, up to eight
 // times in all, when the Store owns the transaction (InnoDB deadlocks
 // concurrent inserts colliding on several unique indexes; the retry then
 // reports the collision).

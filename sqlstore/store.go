@@ -179,8 +179,11 @@ func (s *Store) TablePrefix() string { return s.cfg.TablePrefix }
 // the database aborted to resolve a deadlock or a serialisation conflict
 // (see isDeadlock). InnoDB, in particular, deadlocks concurrent inserts that
 // collide on several unique indexes in different orders; the retry then
-// finds the winner's row and reports the collision.
-const maxAttempts = 5
+// finds the winner's row and reports the collision. Eight attempts, with
+// pauses of up to 2, 4, ... 128 ms, ride out the bursts of serialisation
+// failures that SERIALIZABLE gives concurrent claims and settlements of the
+// outbox on a loaded machine (five did not, now and then).
+const maxAttempts = 8
 
 // retrying runs fn, and runs it again, after a short random pause, while
 // it fails with a deadlock and the Store owns its transactions: a deadlock
