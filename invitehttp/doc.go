@@ -58,6 +58,11 @@
 //	POST   /public/tenants/{tenant}/codes/verify     {"invitation_id" | "email" | "phone", "code"}
 //	POST   /public/tenants/{tenant}/codes/accept     the same, as the signed-in user
 //
+// The token is in the path of these routes. The handler never logs a
+// path, but a reverse proxy's or the host's access log may: keep the
+// public paths out of access logs (or log the route pattern instead of the
+// path), as for any URL that carries a credential.
+//
 // And the description of all of them, to anyone (it is not put to
 // Authorize):
 //
