@@ -6,7 +6,6 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -20,6 +19,7 @@ import (
 	"time"
 
 	"github.com/invitekit/invite"
+	"github.com/invitekit/invite/internal/benchwin"
 	"github.com/invitekit/invite/invitehttp"
 	"github.com/invitekit/invite/sqlstore"
 )
@@ -433,7 +433,7 @@ func (b *bench) opFunc(op string, s side) (opFunc, func(ctx context.Context, d t
 
 // errPoolEmpty ends a worker's window early: every prepared invitation of
 // an accept window has been accepted.
-var errPoolEmpty = errors.New("pool exhausted")
+var errPoolEmpty = benchwin.ErrPoolEmpty
 
 // serve serves h on a fresh 127.0.0.1 listener and returns the server and
 // its base URL. With label, a CPU profile's samples of the server carry

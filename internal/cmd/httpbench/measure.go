@@ -1,20 +1,13 @@
 package main
 
-// The window runner and its statistics are invitebench's (measure.go in
-// internal/cmd/invitebench, a main package that cannot be imported),
-// copied with its sides renamed.
-
 import (
 	"context"
-	"errors"
 	"fmt"
-	"math"
-	"math/rand/v2"
 	"runtime/pprof"
 	"slices"
-	"sync"
-	"sync/atomic"
 	"time"
+
+	"github.com/invitekit/invite/internal/benchwin"
 )
 
 // side is who serves a window: the handler over HTTP, the Manager called
@@ -33,137 +26,33 @@ func (s side) String() string {
 }
 
 // randT is a worker's own random generator.
-type randT = rand.Rand
+type randT = benchwin.Rand
 
 // opFunc runs one operation.
-type opFunc func(ctx context.Context, rng *randT) error
+type opFunc = benchwin.Op
 
 // window is one measured window of one side.
 type window struct {
-	Side      side
-	Round     int
-	Ops       int
-	Elapsed   time.Duration
-	OpsPerSec float64
-	P50, P99  time.Duration
-	// Exhausted is true when an accept window ran out of prepared
-	// invitations before its duration (its rate is still ops/elapsed).
-	Exhausted bool
-	// CPU is the CPU time this process (server, client and Manager) used
-	// in the window, per operation; 0 where it cannot be read.
-	CPU time.Duration
+	Side  side
+	Round int
+	benchwin.Window
 }
 
-// runWindow runs fn from workers goroutines, for dur, or for exactly ops
-// operations when ops > 0, and times every call.
+// runWindow runs fn from workers goroutines (benchwin.Run).
 func runWindow(ctx context.Context, workers, ops int, dur time.Duration, fn opFunc) (window, error) {
-	var (
-		wg        sync.WaitGroup
-		issued    atomic.Int64
-		exhausted atomic.Bool
-		firstErr  error
-		errOnce   sync.Once
-	)
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	lats := make([][]time.Duration, workers)
-	cpu0 := processCPU()
-	start := time.Now()
-	deadline := start.Add(dur)
-	for w := range workers {
-		wg.Go(func() {
-			rng := rand.New(rand.NewPCG(rand.Uint64(), uint64(w)))
-			l := make([]time.Duration, 0, 4096)
-			defer func() { lats[w] = l }()
-			for ctx.Err() == nil {
-				if ops > 0 {
-					if issued.Add(1) > int64(ops) {
-						return
-					}
-				} else if !time.Now().Before(deadline) {
-					return
-				}
-				t0 := time.Now()
-				err := fn(ctx, rng)
-				d := time.Since(t0)
-				if errors.Is(err, errPoolEmpty) {
-					exhausted.Store(true)
-					return
-				}
-				if err != nil {
-					errOnce.Do(func() { firstErr = err; cancel() })
-					return
-				}
-				l = append(l, d)
-			}
-		})
-	}
-	wg.Wait()
-	elapsed := time.Since(start)
-	cpu := processCPU() - cpu0
-	if firstErr != nil {
-		return window{}, firstErr
-	}
-	if err := ctx.Err(); err != nil {
-		return window{}, err
-	}
-	var all []time.Duration
-	for _, l := range lats {
-		all = append(all, l...)
-	}
-	if len(all) == 0 {
-		return window{}, fmt.Errorf("no operation completed in the window")
-	}
-	slices.Sort(all)
-	return window{
-		Ops:       len(all),
-		Elapsed:   elapsed,
-		OpsPerSec: float64(len(all)) / elapsed.Seconds(),
-		P50:       percentile(all, 0.50),
-		P99:       percentile(all, 0.99),
-		Exhausted: exhausted.Load(),
-		CPU:       cpu / time.Duration(len(all)),
-	}, nil
-}
-
-// percentile returns the nearest-rank percentile p of the sorted slice s.
-func percentile(s []time.Duration, p float64) time.Duration {
-	i := int(math.Ceil(p*float64(len(s)))) - 1
-	return s[max(0, min(i, len(s)-1))]
-}
-
-// median returns the median of xs (the mean of the middle two for an even
-// count).
-func median(xs []float64) float64 {
-	if len(xs) == 0 {
-		return 0
-	}
-	s := slices.Clone(xs)
-	slices.Sort(s)
-	n := len(s)
-	if n%2 == 1 {
-		return s[n/2]
-	}
-	return (s[n/2-1] + s[n/2]) / 2
+	w, err := benchwin.Run(ctx, workers, ops, dur, fn)
+	return window{Window: w}, err
 }
 
 // summary is the medians of one side's windows.
-type summary struct {
-	OpsPerSec float64
-	P50, P99  time.Duration
-	CPUPerOp  time.Duration
-}
+type summary = benchwin.Summary
 
 func summarize(ws []window) summary {
-	var thr, p50, p99, cpu []float64
-	for _, w := range ws {
-		thr = append(thr, w.OpsPerSec)
-		p50 = append(p50, float64(w.P50))
-		p99 = append(p99, float64(w.P99))
-		cpu = append(cpu, float64(w.CPU))
+	bw := make([]benchwin.Window, len(ws))
+	for i, w := range ws {
+		bw[i] = w.Window
 	}
-	return summary{OpsPerSec: median(thr), P50: time.Duration(median(p50)), P99: time.Duration(median(p99)),
-		CPUPerOp: time.Duration(median(cpu))}
+	return benchwin.Summarize(bw)
 }
 
 // opResult is the outcome of one operation.

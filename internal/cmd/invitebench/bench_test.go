@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/invitekit/invite"
+	"github.com/invitekit/invite/internal/benchwin"
 )
 
 // The benchmarks run each operation of the library and of the baseline one
@@ -50,7 +51,7 @@ func benchSetup(b *testing.B, store string) *bench {
 
 // reportCPU reports the process's CPU time per operation since cpu0.
 func reportCPU(b *testing.B, cpu0 time.Duration) {
-	if cpu := processCPU() - cpu0; cpu > 0 {
+	if cpu := benchwin.ProcessCPU() - cpu0; cpu > 0 {
 		b.ReportMetric(float64(cpu)/float64(time.Microsecond)/float64(b.N), "cpu-us/op")
 	}
 }
@@ -66,7 +67,7 @@ func BenchmarkCreate(b *testing.B) {
 					runtime.GC()
 					b.ReportAllocs()
 					b.ResetTimer()
-					cpu0 := processCPU()
+					cpu0 := benchwin.ProcessCPU()
 					for range b.N {
 						if err := fn(ctx, nil); err != nil {
 							b.Fatal(err)
@@ -94,7 +95,7 @@ func BenchmarkAccept(b *testing.B) {
 					runtime.GC()
 					b.ReportAllocs()
 					b.ResetTimer()
-					cpu0 := processCPU()
+					cpu0 := benchwin.ProcessCPU()
 					for i := range b.N {
 						if s == lib {
 							_, err = bn.m.Accept(ctx, toks[i], in)

@@ -13,6 +13,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/invitekit/invite"
+	"github.com/invitekit/invite/internal/benchwin"
 	"github.com/invitekit/invite/sqlstore"
 )
 
@@ -169,7 +170,7 @@ func (b *bench) drainWindow(ctx context.Context, s side, n int) (window, error) 
 	if err := b.queueMessages(ctx, s, n); err != nil {
 		return window{}, err
 	}
-	cpu0 := processCPU()
+	cpu0 := benchwin.ProcessCPU()
 	start := time.Now()
 	var got int
 	pprof.Do(ctx, pprof.Labels("op", "deliver", "side", s.String()), func(ctx context.Context) {
@@ -180,7 +181,7 @@ func (b *bench) drainWindow(ctx context.Context, s side, n int) (window, error) 
 		}
 	})
 	elapsed := time.Since(start)
-	cpu := processCPU() - cpu0
+	cpu := benchwin.ProcessCPU() - cpu0
 	if err != nil {
 		return window{}, fmt.Errorf("%s: %w", s, err)
 	}
@@ -190,8 +191,8 @@ func (b *bench) drainWindow(ctx context.Context, s side, n int) (window, error) 
 	if err := b.checkDelivered(ctx, s); err != nil {
 		return window{}, err
 	}
-	return window{Side: s, Ops: n, Elapsed: elapsed, OpsPerSec: float64(n) / elapsed.Seconds(),
-		ClientCPU: cpu / time.Duration(n)}, nil
+	return window{Side: s, Window: benchwin.Window{Ops: n, Elapsed: elapsed, OpsPerSec: float64(n) / elapsed.Seconds(),
+		CPU: cpu / time.Duration(n)}}, nil
 }
 
 // checkDelivered checks that every queued message of s's tenants is
@@ -240,7 +241,7 @@ func (b *bench) measureDeliver(ctx context.Context) (opResult, error) {
 			thr[s] = w.OpsPerSec
 			res.Windows = append(res.Windows, w)
 			b.logf("%-7s %s round %d: %d records in %s, %.0f records/s, client CPU %s/record", "deliver", s, r+1, w.Ops,
-				w.Elapsed.Round(time.Millisecond), w.OpsPerSec, fmtUs(w.ClientCPU))
+				w.Elapsed.Round(time.Millisecond), w.OpsPerSec, fmtUs(w.CPU))
 		}
 		pairs = append(pairs, thr[lib]/thr[raw])
 	}

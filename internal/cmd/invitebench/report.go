@@ -109,10 +109,10 @@ func (rep *report) print(w io.Writer, verbose bool) {
 		if verbose {
 			for _, r := range sr.Ops {
 				fmt.Fprintf(w, "  %-6s client CPU per op (median of the windows): lib %s, raw %s\n", r.Op,
-					fmtUs(r.Lib.ClientCPUPerOp), fmtUs(r.Raw.ClientCPUPerOp))
+					fmtUs(r.Lib.CPUPerOp), fmtUs(r.Raw.CPUPerOp))
 				for _, win := range r.Windows {
 					fmt.Fprintf(w, "  %-6s %s round %d: %d ops in %s, %.0f ops/s, p50 %s, p99 %s, client CPU %s/op, pool ran out: %v\n", r.Op, win.Side, win.Round,
-						win.Ops, win.Elapsed.Round(time.Millisecond), win.OpsPerSec, fmtDur(win.P50), fmtDur(win.P99), fmtUs(win.ClientCPU), win.Exhausted)
+						win.Ops, win.Elapsed.Round(time.Millisecond), win.OpsPerSec, fmtDur(win.P50), fmtDur(win.P99), fmtUs(win.CPU), win.Exhausted)
 				}
 			}
 		}
@@ -220,13 +220,13 @@ func (rep *report) toJSON() jsonReport {
 		js := jsonSize{Preload: sr.Preload}
 		for _, r := range sr.Ops {
 			jo := jsonOp{Op: r.Op, RowsAtStart: r.RowsAtStart,
-				Lib:             jsonSide{r.Lib.OpsPerSec, us(r.Lib.P50), us(r.Lib.P99), us(r.Lib.ClientCPUPerOp)},
-				Raw:             jsonSide{r.Raw.OpsPerSec, us(r.Raw.P50), us(r.Raw.P99), us(r.Raw.ClientCPUPerOp)},
+				Lib:             jsonSide{r.Lib.OpsPerSec, us(r.Lib.P50), us(r.Lib.P99), us(r.Lib.CPUPerOp)},
+				Raw:             jsonSide{r.Raw.OpsPerSec, us(r.Raw.P50), us(r.Raw.P99), us(r.Raw.CPUPerOp)},
 				ThroughputRatio: r.ThrRatio, P50Ratio: r.P50Ratio, RoundRatioMin: r.PairMin, RoundRatioMax: r.PairMax}
 			for _, w := range r.Windows {
 				jo.Windows = append(jo.Windows, jsonWindow{Side: w.Side.String(), Round: w.Round, Ops: w.Ops,
 					ElapsedMS: float64(w.Elapsed) / float64(time.Millisecond), OpsPerSec: w.OpsPerSec,
-					P50us: us(w.P50), P99us: us(w.P99), ClientCPU: us(w.ClientCPU), Exhausted: w.Exhausted})
+					P50us: us(w.P50), P99us: us(w.P99), ClientCPU: us(w.CPU), Exhausted: w.Exhausted})
 			}
 			js.Ops = append(js.Ops, jo)
 		}

@@ -1,15 +1,15 @@
 //go:build unix
 
-package main
+package benchwin
 
 import (
 	"syscall"
 	"time"
 )
 
-// processCPU returns the CPU time (user and system) this process has used,
+// ProcessCPU returns the CPU time (user and system) this process has used,
 // or 0 where it cannot be read.
-func processCPU() time.Duration {
+func ProcessCPU() time.Duration {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
 		return 0

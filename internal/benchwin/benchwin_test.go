@@ -1,0 +1,47 @@
+package benchwin
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestRun(t *testing.T) {
+	var n atomic.Int64
+	w, err := Run(t.Context(), 4, 100, time.Hour, func(context.Context, *Rand) error { n.Add(1); return nil })
+	require.NoError(t, err)
+	require.Equal(t, 100, w.Ops, "exactly ops operations")
+	require.EqualValues(t, 100, n.Load())
+	require.False(t, w.Exhausted)
+
+	n.Store(0)
+	w, err = Run(t.Context(), 2, 0, time.Hour, func(context.Context, *Rand) error {
+		if n.Add(1) > 10 {
+			return ErrPoolEmpty
+		}
+		return nil
+	})
+	require.NoError(t, err)
+	require.True(t, w.Exhausted)
+	require.Equal(t, 10, w.Ops)
+
+	boom := errors.New("boom")
+	_, err = Run(t.Context(), 2, 0, time.Hour, func(context.Context, *Rand) error { return boom })
+	require.ErrorIs(t, err, boom)
+}
+
+func TestStatistics(t *testing.T) {
+	require.Equal(t, 2.5, Median([]float64{4, 1, 3, 2}))
+	require.Equal(t, 3.0, Median([]float64{5, 3, 1}))
+	require.Zero(t, Median(nil))
+	s := []time.Duration{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}
+	require.Equal(t, time.Duration(5), Percentile(s, 0.5))
+	require.Equal(t, time.Duration(10), Percentile(s, 0.99))
+	sum := Summarize([]Window{{OpsPerSec: 1, P50: 1}, {OpsPerSec: 3, P50: 3}, {OpsPerSec: 2, P50: 2}})
+	require.Equal(t, 2.0, sum.OpsPerSec)
+	require.Equal(t, time.Duration(2), sum.P50)
+}
