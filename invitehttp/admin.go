@@ -85,26 +85,39 @@ func idempotencyKey(r *http.Request, in *invite.CreateInput) (fromHeader bool, e
 	return true, nil
 }
 
-func (h *handler) create(w http.ResponseWriter, r *http.Request) {
-	tenant, ok := h.admit(w, r, ActionCreate)
+// readCreate admits a create or an upsert (action a), decodes its
+// CreateInput and completes it with the Idempotency-Key header and
+// Config.BeforeCreate. It returns the error context of the call, and ok
+// false when it has answered the request itself.
+func (h *handler) readCreate(w http.ResponseWriter, r *http.Request, a Action) (in invite.CreateInput, ec errorContext, ok bool) {
+	tenant, ok := h.admit(w, r, a)
 	if !ok {
-		return
+		return in, ec, false
 	}
-	var in invite.CreateInput
 	if p := h.decode(w, r, &in, false); p != nil {
 		h.writeProblem(w, r, p)
-		return
+		return in, ec, false
 	}
 	fromHeader, err := idempotencyKey(r, &in)
 	if err == nil {
 		err = h.prepare(r, &in, tenant)
 	}
-	var res *invite.Result
-	if err == nil {
-		res, err = h.m.Create(r.Context(), in)
-	}
+	ec = errorContext{place: inCreate(fromHeader)}
 	if err != nil {
-		h.writeError(w, r, err, errorContext{place: inCreate(fromHeader)})
+		h.writeError(w, r, err, ec)
+		return in, ec, false
+	}
+	return in, ec, true
+}
+
+func (h *handler) create(w http.ResponseWriter, r *http.Request) {
+	in, ec, ok := h.readCreate(w, r, ActionCreate)
+	if !ok {
+		return
+	}
+	res, err := h.m.Create(r.Context(), in)
+	if err != nil {
+		h.writeError(w, r, err, ec)
 		return
 	}
 	status := http.StatusCreated
@@ -117,25 +130,13 @@ func (h *handler) create(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *handler) upsert(w http.ResponseWriter, r *http.Request) {
-	tenant, ok := h.admit(w, r, ActionUpsert)
+	in, ec, ok := h.readCreate(w, r, ActionUpsert)
 	if !ok {
 		return
 	}
-	var in invite.CreateInput
-	if p := h.decode(w, r, &in, false); p != nil {
-		h.writeProblem(w, r, p)
-		return
-	}
-	fromHeader, err := idempotencyKey(r, &in)
-	if err == nil {
-		err = h.prepare(r, &in, tenant)
-	}
-	var res *invite.UpsertResult
-	if err == nil {
-		res, err = h.m.Upsert(r.Context(), in)
-	}
+	res, err := h.m.Upsert(r.Context(), in)
 	if err != nil {
-		h.writeError(w, r, err, errorContext{place: inCreate(fromHeader)})
+		h.writeError(w, r, err, ec)
 		return
 	}
 	status := http.StatusOK
