@@ -76,9 +76,8 @@ type CreateInput struct {
 	// Variables are template variables of the host's own for the
 	// invitation's messages (see Invitation.Variables): names of 1 to 64
 	// lower-case letters, digits and underscores, starting with a letter,
-	// other than the built-in ones (name, invite_link, invited_by,
-	// account_name, expires_at, code); values up to MaxTextLen
-	// characters. They count towards Config.MaxDataBytes.
+	// other than the built-in ones (those of Vars.Map); values up to
+	// MaxVariableLen characters; at most Config.MaxDataBytes together.
 	Variables map[string]string `json:"variables,omitempty"`
 	Metadata  json.RawMessage   `json:"metadata,omitempty"`
 	ClientID  string            `json:"client_id,omitempty"`
