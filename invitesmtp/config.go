@@ -333,6 +333,11 @@ func parseAddress(s string) (*mail.Address, error) {
 	if hasControl(a.Name) || hasControl(a.Address) || strings.ContainsAny(a.Address, " <>") {
 		return nil, errString("contains control characters")
 	}
+	if b, err := mail.ParseAddress(a.String()); err != nil || *b != *a {
+		// net/mail writes some names (a backslash beside a non-ASCII
+		// letter) in a form no reader accepts.
+		return nil, errString("has a display name that cannot be written in a header as it is")
+	}
 	return a, nil
 }
 

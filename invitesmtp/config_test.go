@@ -28,6 +28,7 @@ func TestConfigValidation(t *testing.T) {
 		{"from required", func(c *invitesmtp.Config) { c.From = "" }, "From", invite.CodeRequired},
 		{"from not an address", func(c *invitesmtp.Config) { c.From = "Acme" }, "From", invite.CodeInvalidFormat},
 		{"two from addresses", func(c *invitesmtp.Config) { c.From = "a@acme.example, b@acme.example" }, "From", invite.CodeInvalidFormat},
+		{"from name net/mail cannot write", func(c *invitesmtp.Config) { c.From = `"Zoë \\ Acme" <invites@acme.example>` }, "From", invite.CodeInvalidFormat},
 		{"renderer required", func(c *invitesmtp.Config) { c.Renderer = nil }, "Renderer", invite.CodeRequired},
 		{"port out of range", func(c *invitesmtp.Config) { c.Port = 70000 }, "Port", invite.CodeOutOfRange},
 		{"negative port", func(c *invitesmtp.Config) { c.Port = -1 }, "Port", invite.CodeOutOfRange},

@@ -27,7 +27,7 @@ func (echoRenderer) RenderEmail(msg invite.Message) (string, string, string, err
 // back as the sanitised text.
 func FuzzHeaders(f *testing.F) {
 	for _, s := range []string{"Ada", "Ada\r\nBcc: eve@evil.example", "=?UTF-8?Q?a=0D=0Ab?=", "Zoë\u2028x", "\x00\x85\xff",
-		strings.Repeat("é", 600), "a: b\n\nbody"} {
+		strings.Repeat("é", 600), "a: b\n\nbody", `a\?é`, `"Zoë" \ (x)`} {
 		f.Add(s, s)
 	}
 	n, err := New(Config{Host: "localhost", TLS: NoTLS, From: "Acme <invites@acme.example>", Renderer: echoRenderer{},
@@ -63,6 +63,7 @@ func FuzzHeaders(f *testing.F) {
 		require.NoError(t, err)
 		require.Len(t, to, 1)
 		require.Equal(t, "ada@example.com", to[0].Address)
+		require.Equal(t, displayName(name), to[0].Name)
 		var dec mime.WordDecoder
 		got, err := dec.DecodeHeader(parsed.Header.Get("Subject"))
 		require.NoError(t, err)

@@ -74,7 +74,7 @@ func (n *Notifier) build(msg invite.Message, now time.Time, r redactor) (*gomail
 	if err != nil || to.Name != "" || to.Address != msg.To || hasControl(msg.To) || strings.ContainsAny(msg.To, " <>") {
 		return nil, invite.Permanent(errors.New("invitesmtp: the message's To is not a plain email address"))
 	}
-	to.Name = headerText(msg.Vars.Name, 200)
+	to.Name = displayName(msg.Vars.Name)
 
 	subject, html, text, err := n.s.Renderer.RenderEmail(msg)
 	if err != nil {
@@ -142,6 +142,22 @@ func headerText(s string, max int) string {
 		b.WriteRune(r)
 	}
 	return b.String()
+}
+
+// displayName returns the invitee's name for the To header, sanitised as
+// headerText does. In a name the header writer will encode (one holding
+// a non-ASCII character), a backslash becomes U+FF3C FULLWIDTH REVERSE
+// SOLIDUS: net/mail writes a backslash into such an encoded word as it
+// is, which is not allowed there, and readers (Go's own among them) then
+// refuse the whole To header.
+func displayName(s string) string {
+	s = headerText(s, 200)
+	for _, r := range s {
+		if r >= utf8.RuneSelf {
+			return strings.ReplaceAll(s, `\`, "\uFF3C")
+		}
+	}
+	return s
 }
 
 // subjectHeader returns s for the Subject header. A subject holding "=?",
