@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
 )
 
 // Filter selects invitations in List and Count. The zero Filter keeps
@@ -35,12 +36,14 @@ type Filter struct {
 	Group string `json:"group,omitempty"`
 	// Search keeps invitations whose invitee's name or email starts with
 	// it: the full name (GivenName, a space, FamilyName; or whichever of
-	// the two is set), the FamilyName alone, or the email. ASCII letters
-	// match whatever their case ("ada" finds "Ada Lovelace" and
-	// "ADA@example.com"); every other character must match as written
-	// ("é" does not find "É"). The text is taken literally: % and _ are
-	// not wildcards. List and Count trim the white space around it and
-	// refuse more than MaxSearchLen characters.
+	// the two is set), the FamilyName alone, or the email. Letters match
+	// whatever their case, in every script: names compare in SearchKey's
+	// form ("ada" finds "Ada Lovelace", "öd" finds "Ödön", "анна" finds
+	// "Анна"), emails in EmailKey's ("ada" finds "ADA@example.com"). The
+	// text is otherwise taken as written: accents are not ignored ("e"
+	// does not find "É"), nothing is normalised, and % and _ are not
+	// wildcards. List and Count trim the white space around it and refuse
+	// more than MaxSearchLen characters.
 	Search string `json:"search,omitempty"`
 	// CreatedFrom (inclusive) and CreatedTo (exclusive) bound CreatedAt.
 	CreatedFrom time.Time `json:"created_from,omitzero"`
@@ -112,7 +115,7 @@ func (f *Filter) Matches(inv *Invitation, now time.Time) bool {
 		(f.Role != "" && !slices.Contains(inv.Roles, f.Role)) || (f.Group != "" && !slices.Contains(inv.Groups, f.Group)) {
 		return false
 	}
-	if f.Search != "" && !searchMatches(inv, EmailKey(f.Search)) {
+	if f.Search != "" && !searchMatches(inv, f.Search) {
 		return false
 	}
 	if !f.CreatedFrom.IsZero() && inv.CreatedAt.Before(f.CreatedFrom) {
@@ -124,27 +127,44 @@ func (f *Filter) Matches(inv *Invitation, now time.Time) bool {
 	return true
 }
 
-// searchMatches reports whether one of inv's search keys starts with
-// prefix, already lower-cased as EmailKey does.
-func searchMatches(inv *Invitation, prefix string) bool {
-	for _, k := range [...]string{fullName(inv.GivenName, inv.FamilyName), inv.FamilyName, inv.Invitee.Email} {
-		if k != "" && strings.HasPrefix(EmailKey(k), prefix) {
-			return true
-		}
+// searchMatches reports whether inv's name keys start with SearchKey(search)
+// or its email's key with EmailKey(search).
+func searchMatches(inv *Invitation, search string) bool {
+	full, family := inv.NameKeys()
+	prefix := SearchKey(search)
+	if (full != "" && strings.HasPrefix(full, prefix)) || (family != "" && strings.HasPrefix(family, prefix)) {
+		return true
 	}
-	return false
+	return inv.Invitee.Email != "" && strings.HasPrefix(EmailKey(inv.Invitee.Email), EmailKey(search))
 }
 
-// fullName is the name Filter.Search matches first: given and family name
-// joined by a space, or whichever of the two is set ("" for neither).
-func fullName(given, family string) string {
+// NameKeys returns the keys of the invitee's name that Filter.Search
+// matches by prefix, in SearchKey's form: the full name (GivenName and
+// FamilyName joined by a space, or whichever of the two is set) and the
+// FamilyName alone; "" for one not set. A store that indexes the search
+// keeps both, rewritten on every write of the invitation.
+func (inv *Invitation) NameKeys() (full, family string) {
 	switch {
-	case given == "":
-		return family
-	case family == "":
-		return given
+	case inv.GivenName == "":
+		full = inv.FamilyName
+	case inv.FamilyName == "":
+		full = inv.GivenName
+	default:
+		full = inv.GivenName + " " + inv.FamilyName
 	}
-	return given + " " + family
+	return SearchKey(full), SearchKey(inv.FamilyName)
+}
+
+// SearchKey is the form Filter.Search compares names in: every character
+// that has case variants in its lower-case form, reached through its
+// upper case, so that every case variant of a letter has the same key
+// (those strings.EqualFold equates among them: "K", "k" and the Kelvin
+// sign; "Σ", "σ" and "ς"; "ẞ" and "ß"). Every other character is kept as
+// it is; the length in characters does not change. It is Unicode's
+// simple case mapping: "ß" does not become "ss", and no accent is
+// removed.
+func SearchKey(s string) string {
+	return strings.Map(func(r rune) rune { return unicode.ToLower(unicode.ToUpper(r)) }, s)
 }
 
 // checkFilter validates f in place for List and Count, with fe collecting

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/require"
 
@@ -235,4 +237,34 @@ func ExampleManager_List_offset() {
 	// page 1 of 3: ada@example.com bob@example.com
 	// page 2 of 3: cy@example.com dee@example.com
 	// page 3 of 3: eve@example.com
+}
+
+// TestSearchKey: every case variant of a character has the key of the
+// others (the variants strings.EqualFold equates), the key has as many
+// characters as the text, and characters without case are kept.
+func TestSearchKey(t *testing.T) {
+	for r := rune(0); r <= unicode.MaxRune; r++ {
+		if r >= 0xD800 && r <= 0xDFFF {
+			continue // surrogates are not characters
+		}
+		key := invite.SearchKey(string(r))
+		require.Equal(t, 1, utf8.RuneCountInString(key), "%U", r)
+		for v := unicode.SimpleFold(r); v != r; v = unicode.SimpleFold(v) {
+			require.Equal(t, key, invite.SearchKey(string(v)), "%U and %U are case variants", r, v)
+		}
+		if unicode.SimpleFold(r) == r && unicode.ToUpper(r) == r && unicode.ToLower(r) == r {
+			require.Equal(t, string(r), key, "%U has no case", r)
+		}
+	}
+	for _, c := range []struct{ in, want string }{
+		{"Ada LOVELACE", "ada lovelace"},
+		{"ÖDÖN", "ödön"},
+		{"ΟΔΥΣΣΈΑΣ", "οδυσσέασ"},
+		{"Οδυσσέας", "οδυσσέασ"},
+		{"GROẞ", "groß"},
+		{"\u212Aelvin", "kelvin"},
+		{"50%_off\\", "50%_off\\"},
+	} {
+		require.Equal(t, c.want, invite.SearchKey(c.in), c.in)
+	}
 }

@@ -24,7 +24,9 @@ import (
 // Tenant ids, invitation ids, idempotency keys and invitee keys compare
 // byte for byte (a SQL store uses binary collations: "Acme" and "acme" are
 // two tenants). Stores index the keys Invitee.Keys computes in Go (the email
-// by EmailKey, ASCII letters lower-cased), never a database's own LOWER().
+// by EmailKey, ASCII letters lower-cased), and a store that indexes
+// Filter.Search keeps the keys Invitation.NameKeys computes, never a
+// database's own LOWER().
 //
 // storetest.Run is this contract made executable.
 type Store interface {

@@ -78,13 +78,26 @@
 //     an upgrade must not replay the store's history to a newly configured
 //     event sink.
 //   - 0003_filters indexes List's and Count's filters on what only the
-//     document holds: the client id and invite.Filter.Search's keys, the
-//     full name and the family name with ASCII letters lower-cased, and
-//     email_key in byte order (expression indexes of doc on PostgreSQL and
-//     SQLite; on MySQL the STORED generated columns client_key,
-//     template_key, name_key and family_key and their indexes). The
-//     database computes them on every write, whichever version of the
-//     package wrote the row.
+//     document holds: the client id (expression indexes of doc on
+//     PostgreSQL and SQLite; on MySQL the STORED generated columns
+//     client_key and template_key and their index), and email_key in
+//     byte order for invite.Filter.Search. The database computes them on
+//     every write, whichever version of the package wrote the row. (Its
+//     name keys, which folded ASCII letters only, 0005 replaces.)
+//   - 0004_quota_idempotency adds <prefix>inviters, whose rows writes
+//     under a limit of open invitations lock, the index of an inviter's
+//     open invitations, and the column request_digest
+//     (invite.Credentials.RequestDigest).
+//   - 0005_search_keys adds the columns search_name and search_family,
+//     invite.Invitation.NameKeys of the invitee's names, and their
+//     indexes: invite.Filter.Search matches names whatever the case of
+//     their letters in any script. The package writes them on every
+//     write, and Migrate fills them in for the rows already there, in
+//     batches, before it records the migration. A process still running
+//     an older version of the package does not write them: a row it
+//     inserts is not found by the name search, and a name it changes is
+//     found by the old one, until the row's next write by this version.
+//     Roll every process forward before relying on the search.
 //
 // Migrate records each migration it applies in <prefix>schema_migrations
 // (version, file name, SHA-256, time) and is safe to call from every replica
@@ -96,7 +109,8 @@
 // columns the queries filter and sort on, copied from it on every write:
 // tenant_id, id, version, state, email_key (invite.EmailKey of the email),
 // phone_key, user_key, inviter_id, idempotency_key, created_at, expires_at,
-// closed_at. The credentials are columns of their own: token_hash,
+// closed_at, and search_name and search_family (invite.Invitation.NameKeys).
+// The credentials are columns of their own: token_hash,
 // prev_tokens (JSON: hash and expiry of each previous token), code_hash and
 // code_failures. No plaintext token or code is ever stored.
 //
@@ -129,8 +143,8 @@
 // STORED generated columns that hold the key while the state is open and
 // NULL otherwise); (tenant_id, created_at, id) for List's keyset pages
 // (and its offset pages, which the database reads from the start of the
-// range); (tenant_id, client id) for Filter.ClientID; (tenant_id, full
-// name), (tenant_id, family name) and (tenant_id, email_key) for
+// range); (tenant_id, client id) for Filter.ClientID; (tenant_id,
+// search_name), (tenant_id, search_family) and (tenant_id, email_key) for
 // Filter.Search, a prefix searched as a range [prefix, next prefix) in
 // byte order on each of the three, so that no character of it is a LIKE
 // wildcard (the roles, groups and template key are checked on the rows

@@ -33,6 +33,9 @@ type row struct {
 	codeHash                                        any // []byte, or nil when empty
 	codeFailures                                    int64
 	requestDigest                                   any // []byte, or nil when empty
+	// searchName and searchFamily are the keys of invite.Filter.Search
+	// (invite.Invitation.NameKeys): a string, or nil when empty.
+	searchName, searchFamily any
 	// hashes are the current and previous token hashes, without the zero
 	// hash and without duplicates: the rows of the tokens table.
 	hashes [][]byte
@@ -50,14 +53,15 @@ func (r *row) values() []any { return r.appendValues(make([]any, 0, len(invitati
 // invitationColumns.
 func (r *row) appendValues(dst []any) []any {
 	return append(dst, r.tenantID, r.id, r.version, r.state, r.emailKey, r.phoneKey, r.userKey, r.inviterID, r.idemKey,
-		r.createdAt, r.expiresAt, r.closedAt, r.doc, r.tokenHash, r.prevTokens, r.codeHash, r.codeFailures, r.requestDigest)
+		r.createdAt, r.expiresAt, r.closedAt, r.doc, r.tokenHash, r.prevTokens, r.codeHash, r.codeFailures, r.requestDigest,
+		r.searchName, r.searchFamily)
 }
 
 // invitationColumns are the columns of the invitations table an insert or
 // update writes, in the order of row.values.
 var invitationColumns = []string{"tenant_id", "id", "version", "state", "email_key", "phone_key", "user_key",
 	"inviter_id", "idempotency_key", "created_at", "expires_at", "closed_at", "doc", "token_hash", "prev_tokens",
-	"code_hash", "code_failures", "request_digest"}
+	"code_hash", "code_failures", "request_digest", "search_name", "search_family"}
 
 // recordColumns are the columns a read selects, in the order scanRecord
 // takes them.
@@ -119,6 +123,8 @@ func encodeRecord(dl dialect, r *invite.Record) (row, []invite.FieldError) {
 	if inv.Invitee.Email != "" {
 		rw.emailKey = invite.EmailKey(inv.Invitee.Email) // as invite.Invitee.Keys has it
 	}
+	full, family := inv.NameKeys()
+	rw.searchName, rw.searchFamily = nullString(full), nullString(family)
 	if !inv.ClosedAt.IsZero() {
 		rw.closedAt = dl.timeValue(inv.ClosedAt)
 	}

@@ -12,10 +12,13 @@ import (
 )
 
 // The filters of List and Count: one WHERE clause, built by filterWhere,
-// for both. The filters on what only the document holds (client id,
-// template key, the names) compare expressions of the document that the
-// indexes of migration 0003_filters cover, on MySQL the generated columns
-// it adds; the dialects name them (dialect.filterColumn).
+// for both. The client id and the template key only the document holds:
+// the filters compare expressions of the document that the indexes of
+// migration 0003_filters cover, on MySQL the generated columns it adds;
+// the dialects name them (dialect.filterColumn). invite.Filter.Search
+// compares the columns search_name and search_family (migration
+// 0005_search_keys), which every write sets from the invitation's
+// NameKeys, and email_key.
 
 // filterColumn names a value List and Count filter on.
 type filterColumn int
@@ -23,28 +26,7 @@ type filterColumn int
 const (
 	fcClientID    filterColumn = iota // the client id
 	fcTemplateKey                     // the template key
-	fcName                            // invite.Filter.Search's full name, ASCII lower-cased
-	fcFamily                          // the family name, ASCII lower-cased
 	fcEmail                           // email_key, compared in byte order
-)
-
-// The document expressions of PostgreSQL and SQLite, which index
-// expressions (0003_filters has the same text: an index serves a query
-// only when the query's expression is the index's). The full name is
-// given and family name joined by a space, or whichever is set (the
-// document omits an empty name), as invite.Filter.Search has it. lower()
-// folds ASCII letters only: on PostgreSQL under the "C" collation, on
-// SQLite always, as invite.EmailKey does.
-const (
-	pgNameExpr = `lower((CASE WHEN doc->>'family_name' IS NULL THEN doc->>'given_name' ` +
-		`WHEN doc->>'given_name' IS NULL THEN doc->>'family_name' ` +
-		`ELSE (doc->>'given_name') || ' ' || (doc->>'family_name') END) COLLATE "C")`
-	pgFamilyExpr = `lower((doc->>'family_name') COLLATE "C")`
-
-	sqliteNameExpr = `lower(CASE WHEN json_extract(doc, '$.family_name') IS NULL THEN json_extract(doc, '$.given_name') ` +
-		`WHEN json_extract(doc, '$.given_name') IS NULL THEN json_extract(doc, '$.family_name') ` +
-		`ELSE json_extract(doc, '$.given_name') || ' ' || json_extract(doc, '$.family_name') END)`
-	sqliteFamilyExpr = `lower(json_extract(doc, '$.family_name'))`
 )
 
 // filterWhere returns the conditions (to join with AND) selecting the
@@ -71,13 +53,14 @@ func (s *Store) filterWhere(a *args, tenantID string, f *invite.Filter, now time
 		// A prefix as a range in byte order, [prefix, the next string
 		// that does not start with it): an index range on every dialect,
 		// with nothing in the text read as a wildcard.
-		lo, hi := invite.EmailKey(f.Search), prefixEnd(invite.EmailKey(f.Search))
+		name, email := invite.SearchKey(f.Search), invite.EmailKey(f.Search)
 		var ors []string
-		for _, c := range []filterColumn{fcName, fcFamily, fcEmail} {
-			col := s.dl.filterColumn(c)
-			cond := col + " >= " + a.add(lo)
-			if hi != "" {
-				cond += " AND " + col + " < " + a.add(hi)
+		for _, c := range []struct{ column, prefix string }{
+			{"search_name", name}, {"search_family", name}, {s.dl.filterColumn(fcEmail), email},
+		} {
+			cond := c.column + " >= " + a.add(c.prefix)
+			if hi := prefixEnd(c.prefix); hi != "" {
+				cond += " AND " + c.column + " < " + a.add(hi)
 			}
 			ors = append(ors, "("+cond+")")
 		}

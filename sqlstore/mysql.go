@@ -41,8 +41,7 @@ func (mysql) idOrder() string { return "id" } // VARBINARY: byte order
 // filterColumn: the generated columns of 0003_filters (VARBINARY: byte
 // order).
 func (mysql) filterColumn(c filterColumn) string {
-	return [...]string{fcClientID: "client_key", fcTemplateKey: "template_key", fcName: "name_key",
-		fcFamily: "family_key", fcEmail: "email_key"}[c]
+	return [...]string{fcClientID: "client_key", fcTemplateKey: "template_key", fcEmail: "email_key"}[c]
 }
 
 func (mysql) holds(array, ph string) string {
@@ -204,6 +203,9 @@ func (mysql) migrate(ctx context.Context, s *Store, ms []migration) error {
 					Reason: "statement " + strconv.Itoa(i+1) + " failed (MySQL DDL is not transactional: the statements before it stay applied, and the next Migrate re-runs the migration)",
 					Err:    wrap("migrate", err)}
 			}
+		}
+		if err := s.fillInTx(ctx, conn, m); err != nil {
+			return err
 		}
 		if err := s.recordMigration(ctx, conn, m); err != nil {
 			return &MigrationError{Version: m.version, File: m.name, Reason: "recording the migration", Err: wrap("migrate", err)}

@@ -41,7 +41,7 @@ func (*postgres) idOrder() string { return `id COLLATE "C"` }
 
 func (*postgres) filterColumn(c filterColumn) string {
 	return [...]string{fcClientID: "(doc->>'client_id')", fcTemplateKey: "(doc->>'template_key')",
-		fcName: pgNameExpr, fcFamily: pgFamilyExpr, fcEmail: `email_key COLLATE "C"`}[c]
+		fcEmail: `email_key COLLATE "C"`}[c]
 }
 
 func (*postgres) holds(array, ph string) string { return "doc->'" + array + "' @> " + ph + "::jsonb" }

@@ -51,7 +51,7 @@ func (*sqlite) idOrder() string { return "id" } // TEXT compares byte for byte (
 
 func (*sqlite) filterColumn(c filterColumn) string {
 	return [...]string{fcClientID: "json_extract(doc, '$.client_id')", fcTemplateKey: "json_extract(doc, '$.template_key')",
-		fcName: sqliteNameExpr, fcFamily: sqliteFamilyExpr, fcEmail: "email_key"}[c]
+		fcEmail: "email_key"}[c]
 }
 
 func (*sqlite) holds(array, ph string) string {

@@ -119,12 +119,14 @@ func (s *suite) testListFindFilters(t *testing.T) {
 		{"noname", []func(*invite.Record){at(8), open, invitee(invite.Invitee{Email: "Zed@example.com"}), grants("", "", nil, nil)}},
 		{"cyr", []func(*invite.Record){at(9), open, names("Анна", "Каренина"), invitee(invite.Invitee{Phone: newPhone()}),
 			grants("", "", nil, nil), state(invite.StateRevoked)}},
+		{"fold", []func(*invite.Record){at(11), names("Ödön", "Groß Οδυσσέας"), invitee(invite.Invitee{UserID: "u-fold"}),
+			grants("", "", nil, nil), state(invite.StateRevoked)}},
 		{"old", []func(*invite.Record){at(10), expires(now.Add(-time.Hour)), names("Ada", "Byron"), email("ab@example.com"),
 			grants("web", "welcome", L("admin"), L("eng"))}},
 	}
 	P := func(ss ...invite.State) []invite.State { return ss }
 	cases := []filterCase{
-		{name: "Zero", want: L("ada", "grace", "adam", "vonn", "emile", "wild", "html", "noname", "cyr")},
+		{name: "Zero", want: L("ada", "grace", "adam", "vonn", "emile", "wild", "html", "noname", "cyr", "fold")},
 
 		{name: "ClientID", filter: invite.Filter{ClientID: "web"}, want: L("ada", "vonn")},
 		{name: "ClientIDOtherCase", filter: invite.Filter{ClientID: "Web"}, want: L("grace")},
@@ -165,10 +167,18 @@ func (s *suite) testListFindFilters(t *testing.T) {
 		{name: "SearchEmailNoName", filter: invite.Filter{Search: "zed"}, want: L("noname")},
 		{name: "SearchOneCharacter", filter: invite.Filter{Search: "a"}, want: L("ada", "adam")},
 		{name: "SearchNonASCIIExact", filter: invite.Filter{Search: "Émi"}, want: L("emile")},
-		{name: "SearchNonASCIIOtherCase", filter: invite.Filter{Search: "émile"}},
+		{name: "SearchNonASCIIOtherCase", filter: invite.Filter{Search: "émile"}, want: L("emile")},
+		{name: "SearchAccentsAreKept", filter: invite.Filter{Search: "Emile"}, want: L("emile")}, // by the email only
+		{name: "SearchAccentsAreKeptNoEmail", filter: invite.Filter{Search: "odon", States: P(invite.StateRevoked)}},
+		{name: "SearchUnicodeOtherCase", filter: invite.Filter{Search: "öDÖ", States: P(invite.StateRevoked)}, want: L("fold")},
+		{name: "SearchCapitalSharpS", filter: invite.Filter{Search: "ÖDÖN GROẞ", States: P(invite.StateRevoked)}, want: L("fold")},
+		{name: "SearchSharpSIsNotSS", filter: invite.Filter{Search: "gross", States: P(invite.StateRevoked)}},
+		{name: "SearchFinalSigma", filter: invite.Filter{Search: "groß ΟΔΥΣΣΈΑΣ", States: P(invite.StateRevoked)}, want: L("fold")},
+		{name: "SearchFamilyUnicode", filter: invite.Filter{Search: "GROẞ ο", States: P(invite.StateRevoked)}, want: L("fold")},
 		{name: "SearchEmailOfNonASCIIName", filter: invite.Filter{Search: "emile"}, want: L("emile")},
 		{name: "SearchCyrillic", filter: invite.Filter{Search: "Анна К", States: P(invite.StateRevoked)}, want: L("cyr")},
-		{name: "SearchCyrillicOtherCase", filter: invite.Filter{Search: "анна", States: P(invite.StateRevoked)}},
+		{name: "SearchCyrillicOtherCase", filter: invite.Filter{Search: "анна к", States: P(invite.StateRevoked)}, want: L("cyr")},
+		{name: "SearchCyrillicFamily", filter: invite.Filter{Search: "КАРЕН", States: P(invite.StateRevoked)}, want: L("cyr")},
 		{name: "SearchPercentIsLiteral", filter: invite.Filter{Search: "50%"}, want: L("wild")},
 		{name: "SearchPercentNoWildcard", filter: invite.Filter{Search: "5%"}},
 		{name: "SearchUnderscoreNoWildcard", filter: invite.Filter{Search: "5_%"}},

@@ -107,7 +107,7 @@ func (b *bench) insertChunk(ctx context.Context, tokens []string, tag string, te
 		}
 		h := hash // the array escapes: one per row
 		inv = append(inv, tenant, v.ID, int64(1), string(invite.StatePending), strings.ToLower(email), benchInviter.ID,
-			tv(at), tv(v.ExpiresAt), string(doc), h[:])
+			tv(at), tv(v.ExpiresAt), string(doc), h[:], searchName, searchFamily)
 		tok = append(tok, h[:], tenant, v.ID)
 		out = append(out, ev.ID, tenant, v.ID, string(invite.EventCreated), string(payload), tv(at), tv(at))
 	}
@@ -116,7 +116,7 @@ func (b *bench) insertChunk(ctx context.Context, tokens []string, tag string, te
 		vals           []any
 		width          int
 	}{
-		{b.t.invitations, rawInvitationColumns, inv, 10},
+		{b.t.invitations, rawInvitationColumns, inv, 12},
 		{b.t.tokens, "token_hash, tenant_id, invitation_id", tok, 3},
 		{b.t.outbox, outboxColumns, out, 7},
 	}

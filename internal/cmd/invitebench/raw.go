@@ -103,7 +103,12 @@ type rawClient struct {
 
 // rawInvitationColumns are the columns a raw insert writes: every column
 // the library's insert sets to a non-NULL value for these invitations.
-const rawInvitationColumns = "tenant_id, id, version, state, email_key, inviter_id, created_at, expires_at, doc, token_hash"
+const rawInvitationColumns = "tenant_id, id, version, state, email_key, inviter_id, created_at, expires_at, doc, token_hash, " +
+	"search_name, search_family"
+
+// searchName and searchFamily are the name search's keys of givenName and
+// familyName: lower-cased.
+var searchName, searchFamily = strings.ToLower(givenName + " " + familyName), strings.ToLower(familyName)
 
 const outboxColumns = "id, tenant_id, invitation_id, type, payload, created_at, available_at"
 
@@ -114,7 +119,7 @@ func newRawClient(db *sql.DB, d sqlstore.Dialect, t tables) *rawClient {
 	if d == sqlstore.Postgres {
 		r.lookup = rebind(r.lookup)
 		r.createPG = "WITH i AS (INSERT INTO " + t.invitations + " (" + rawInvitationColumns + ")" +
-			" VALUES ($1, $2, 1, 'pending', $3, $4, $5, $6, $7, $8))" +
+			" VALUES ($1, $2, 1, 'pending', $3, $4, $5, $6, $7, $8, $11, $12))" +
 			", k AS (INSERT INTO " + t.tokens + " (token_hash, tenant_id, invitation_id) VALUES ($8, $1, $2))" +
 			" INSERT INTO " + t.outbox + " (" + outboxColumns + ") VALUES ($9, $1, $2, 'invitation.created', $10, $5, $5)"
 		r.acceptPG = "WITH u AS (UPDATE " + t.invitations + " SET version = $1, state = 'accepted', closed_at = $2, doc = $3" +
@@ -124,7 +129,7 @@ func newRawClient(db *sql.DB, d sqlstore.Dialect, t tables) *rawClient {
 			" SELECT count(*) FROM u"
 		return r
 	}
-	r.insInvitation = "INSERT INTO " + t.invitations + " (" + rawInvitationColumns + ") VALUES (?, ?, 1, 'pending', ?, ?, ?, ?, ?, ?)"
+	r.insInvitation = "INSERT INTO " + t.invitations + " (" + rawInvitationColumns + ") VALUES (?, ?, 1, 'pending', ?, ?, ?, ?, ?, ?, ?, ?)"
 	r.insToken = "INSERT INTO " + t.tokens + " (token_hash, tenant_id, invitation_id) VALUES (?, ?, ?)"
 	r.insOutbox = "INSERT INTO " + t.outbox + " (" + outboxColumns + ") VALUES (?, ?, ?, ?, ?, ?, ?)"
 	r.updAccept = "UPDATE " + t.invitations + " SET version = ?, state = 'accepted', closed_at = ?, doc = ?" +
@@ -180,12 +185,12 @@ func (r *rawClient) create(ctx context.Context, tenant, email string) (string, e
 	emailKey := strings.ToLower(email)
 	if r.d == sqlstore.Postgres {
 		_, err := r.db.ExecContext(ctx, r.createPG, tenant, inv.ID, emailKey, benchInviter.ID, ts, r.timeValue(inv.ExpiresAt),
-			string(doc), hash[:], ev.ID, string(payload))
+			string(doc), hash[:], ev.ID, string(payload), searchName, searchFamily)
 		return token, err
 	}
 	return token, r.inTx(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, r.insInvitation, tenant, inv.ID, emailKey, benchInviter.ID, ts,
-			r.timeValue(inv.ExpiresAt), string(doc), hash[:]); err != nil {
+			r.timeValue(inv.ExpiresAt), string(doc), hash[:], searchName, searchFamily); err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, r.insToken, hash[:], tenant, inv.ID); err != nil {
