@@ -73,9 +73,12 @@ type bench struct {
 	tokens []string
 	// sides are the sides measured: http and direct, and bare with -bare.
 	sides []side
-	// bareSrv and bareBase serve bareHandler with -bare.
-	bareSrv  *http.Server
-	bareBase string
+	// bareSrv and bareBase serve bareHandler with -bare; floorSrv and
+	// floorBase serve floorHandler with -floor.
+	bareSrv, floorSrv   *http.Server
+	bareBase, floorBase string
+	// record, when set, receives the next answer's status and body.
+	record func(status int, body []byte)
 	// acceptRate is the highest Accept rate seen, to size the pools.
 	acceptRate float64
 	log        io.Writer
@@ -154,7 +157,7 @@ func setup(ctx context.Context, cfg config, log io.Writer) (_ *bench, err error)
 	// room: no request of a window dials.
 	b.client = &http.Client{Transport: &http.Transport{
 		Proxy:               nil,
-		MaxIdleConns:        4 * cfg.workers,
+		MaxIdleConns:        8 * cfg.workers,
 		MaxIdleConnsPerHost: 2 * cfg.workers,
 		IdleConnTimeout:     5 * time.Minute,
 		DisableCompression:  true,
@@ -165,7 +168,7 @@ func setup(ctx context.Context, cfg config, log io.Writer) (_ *bench, err error)
 // close stops the server, drops the tables (unless -keep) and removes the
 // SQLite file.
 func (b *bench) close() {
-	for _, srv := range []*http.Server{b.srv, b.bareSrv} {
+	for _, srv := range []*http.Server{b.srv, b.bareSrv, b.floorSrv} {
 		if srv != nil {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			_ = srv.Shutdown(ctx)
@@ -299,6 +302,16 @@ func (b *bench) runAll(ctx context.Context) (*report, error) {
 	if err := b.preload(ctx); err != nil {
 		return nil, err
 	}
+	if b.cfg.floor {
+		answers, err := b.recordAnswers(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if b.floorSrv, b.floorBase, err = serve(floorHandler(answers), floor, b.cfg.cpuprof != ""); err != nil {
+			return nil, err
+		}
+		b.sides = append(b.sides, floor)
+	}
 	rep := &report{cfg: b.cfg}
 	for _, op := range b.cfg.measure {
 		r, err := b.measureOp(ctx, op)
@@ -332,6 +345,11 @@ func (b *bench) do(req *http.Request, want int) error {
 		body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 		return &errStatus{op: req.Method + " " + req.URL.Path, code: resp.StatusCode, body: string(body)}
 	}
+	if b.record != nil {
+		body, err := io.ReadAll(resp.Body)
+		b.record(resp.StatusCode, body)
+		return err
+	}
 	_, err = io.Copy(io.Discard, resp.Body)
 	return err
 }
@@ -355,10 +373,7 @@ var createBodyHead, createBodyTail = func() (string, string) {
 // opFunc returns the operation's function for side s, and, for accept,
 // the function that prepares a window of about d (or ops operations).
 func (b *bench) opFunc(op string, s side) (opFunc, func(ctx context.Context, d time.Duration, ops int) error) {
-	base := b.base
-	if s == bare {
-		base = b.bareBase
-	}
+	base := map[side]string{httpSide: b.base, bare: b.bareBase, floor: b.floorBase}[s]
 	switch op {
 	case "create":
 		return func(ctx context.Context, _ *randT) error {
@@ -397,6 +412,11 @@ func (b *bench) opFunc(op string, s side) (opFunc, func(ctx context.Context, d t
 		next atomic.Int64
 	)
 	prepare := func(ctx context.Context, d time.Duration, ops int) error {
+		if s == floor {
+			pool = []string{b.tokens[0]} // the floor consumes nothing
+			next.Store(0)
+			return nil
+		}
 		n := ops
 		if n == 0 {
 			// Enough for the estimated rate, with a margin; a window
@@ -414,7 +434,9 @@ func (b *bench) opFunc(op string, s side) (opFunc, func(ctx context.Context, d t
 	in := invite.AcceptInput{Subject: subjectID}
 	return func(ctx context.Context, _ *randT) error {
 		i := next.Add(1) - 1
-		if i >= int64(len(pool)) {
+		if s == floor {
+			i = 0
+		} else if i >= int64(len(pool)) {
 			return errPoolEmpty
 		}
 		if s == direct {
@@ -447,14 +469,7 @@ func serve(h http.Handler, s side, label bool) (*http.Server, string, error) {
 	if label {
 		next := h
 		h = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			op := "create"
-			switch {
-			case r.Method == http.MethodGet:
-				op = "lookup"
-			case strings.HasSuffix(r.URL.Path, "/accept"):
-				op = "accept"
-			}
-			pprof.Do(r.Context(), pprof.Labels("op", op, "side", s.String()), func(ctx context.Context) {
+			pprof.Do(r.Context(), pprof.Labels("op", routeOp(r), "side", s.String()), func(ctx context.Context) {
 				next.ServeHTTP(w, r.WithContext(ctx))
 			})
 		})

@@ -62,10 +62,20 @@
 // this machine (server, loopback and client), http/bare what the adapter
 // adds to it; the report prints both.
 //
+// -floor adds another side: a handler (floor.go) that answers the same
+// requests with the adapter's own answers, recorded once before the
+// windows, and does nothing else. Its throughput is what one HTTP
+// exchange of those bytes costs on this machine (server, loopback and
+// client), with no work behind it. If the CPU bounds both sides, an
+// operation over HTTP costs at least its direct call plus that exchange,
+// so no HTTP server can pass floor/(floor+direct) of the direct
+// throughput: the report prints that ceiling per operation, and
+// http/ceiling, the share of it the adapter reaches.
+//
 // Flags: -store (sqlite, postgres), -dsn (default: a temp file, or
 // $INVITE_POSTGRES_DSN), -conns, -c, -preload, -duration or -ops,
 // -warmup, -rounds, -measure (a subset of lookup,accept,create),
-// -tenants, -bare, -keep, -json (the report as JSON, durations in
+// -tenants, -bare, -floor, -keep, -json (the report as JSON, durations in
 // microseconds), -v, -cpuprofile (of the whole run; each window's
 // samples, the server's included, carry the labels op and side: go tool
 // pprof -tagfocus side=http). The exit status is 0 whatever the verdicts
@@ -108,6 +118,7 @@ type config struct {
 	verbose  bool
 	cpuprof  string
 	bare     bool
+	floor    bool
 }
 
 // allOps are the operations, in the order they are measured.
@@ -182,6 +193,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.BoolVar(&cfg.jsonOut, "json", false, "print the report as JSON")
 	fs.BoolVar(&cfg.verbose, "v", false, "print every window and the CPU time per operation")
 	fs.BoolVar(&cfg.bare, "bare", false, "also measure a minimal hand-written net/http handler (side bare)")
+	fs.BoolVar(&cfg.floor, "floor", false, "also measure a handler replaying recorded answers (side floor): HTTP's own cost")
 	fs.StringVar(&cfg.cpuprof, "cpuprofile", "", "write a CPU profile of the measured windows to this file (labels op and side)")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err

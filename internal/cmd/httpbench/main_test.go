@@ -83,6 +83,44 @@ func TestSmoke(t *testing.T) {
 	}
 }
 
+// TestSmokeFloor: with -bare and -floor, every operation has the two more
+// sides' windows, the floor's answers are the adapter's (its requests
+// pass the status checks), and the ceiling is a ratio below 1.
+func TestSmokeFloor(t *testing.T) {
+	var out, log bytes.Buffer
+	args := []string{"-preload", "40", "-ops", "20", "-rounds", "2", "-conns", "2", "-tenants", "2", "-bare", "-floor", "-json"}
+	if code := run(args, &out, &log); code != 0 {
+		t.Fatalf("run %v: exit %d\n%s", args, code, log.String())
+	}
+	var rep jsonReport
+	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+		t.Fatalf("report is not JSON: %v\n%s", err, out.String())
+	}
+	for _, r := range rep.Results {
+		if r.Bare == nil || r.Floor == nil || r.Floor.OpsPerSec <= 0 {
+			t.Fatalf("%s: bare %+v, floor %+v", r.Op, r.Bare, r.Floor)
+		}
+		if want := r.Floor.OpsPerSec / (r.Floor.OpsPerSec + r.Direct.OpsPerSec); r.Ceiling != want || r.Ceiling >= 1 {
+			t.Errorf("%s: ceiling %v, want %v", r.Op, r.Ceiling, want)
+		}
+		sides := map[string]int{}
+		for _, w := range r.Windows {
+			sides[w.Side]++
+		}
+		if len(sides) != 4 || sides["floor"] != rep.Rounds || sides["bare"] != rep.Rounds {
+			t.Errorf("%s: windows per side %v", r.Op, sides)
+		}
+	}
+	out.Reset()
+	args = []string{"-preload", "20", "-ops", "10", "-rounds", "1", "-conns", "2", "-measure", "lookup", "-floor"}
+	if code := run(args, &out, &log); code != 0 {
+		t.Fatalf("run %v: exit %d\n%s", args, code, log.String())
+	}
+	if text := out.String(); !strings.Contains(text, "http/ceiling") || !strings.Contains(text, "floor req/s") {
+		t.Errorf("text report lacks the floor table:\n%s", text)
+	}
+}
+
 func TestFlags(t *testing.T) {
 	var log bytes.Buffer
 	for _, args := range [][]string{{"-store", "mysql"}, {"-measure", "delete"}, {"-rounds", "0"}, {"extra"}} {

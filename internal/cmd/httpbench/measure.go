@@ -11,18 +11,20 @@ import (
 )
 
 // side is who serves a window: the handler over HTTP, the Manager called
-// directly, or (with -bare) a minimal hand-written handler over HTTP.
+// directly, (with -bare) a minimal hand-written handler over HTTP, or
+// (with -floor) a handler replaying recorded answers over HTTP.
 type side int
 
 const (
 	httpSide side = iota
 	direct
 	bare
+	floor
 	nSides
 )
 
 func (s side) String() string {
-	return [...]string{"http", "direct", "bare"}[s]
+	return [...]string{"http", "direct", "bare", "floor"}[s]
 }
 
 // randT is a worker's own random generator.
@@ -66,6 +68,13 @@ type opResult struct {
 	// BareRatio is http/bare of the median throughputs (0 without
 	// -bare), BareMin and BareMax the range of the per-round ratios.
 	BareRatio, BareMin, BareMax float64
+	// Floor is the floor side's medians (with -floor), and Ceiling the
+	// http/direct ratio HTTP leaves room for: with the machine's CPU
+	// bounding both, an operation over HTTP costs the direct call plus
+	// the floor's exchange, so at best floor/(floor+direct) of the direct
+	// throughput.
+	Floor   summary
+	Ceiling float64
 }
 
 // measureOp warms both sides up, then runs cfg.rounds alternating pairs
@@ -111,7 +120,8 @@ func (b *bench) measureOp(ctx context.Context, op string) (opResult, error) {
 	var pairs, barePairs []float64
 	for r := range b.cfg.rounds {
 		// Rotate the order: http direct, direct http, ... (with -bare:
-		// http direct bare, direct bare http, bare http direct, ...).
+		// http direct bare, direct bare http, bare http direct, ...; and
+		// so on with -floor).
 		n := len(b.sides)
 		order := append(slices.Clone(b.sides[r%n:]), b.sides[:r%n]...)
 		var thr [nSides]float64
@@ -146,6 +156,10 @@ func (b *bench) measureOp(ctx context.Context, op string) (opResult, error) {
 		res.Bare = summarize(ws[bare])
 		res.BareRatio = res.HTTP.OpsPerSec / res.Bare.OpsPerSec
 		res.BareMin, res.BareMax = slices.Min(barePairs), slices.Max(barePairs)
+	}
+	if b.cfg.floor {
+		res.Floor = summarize(ws[floor])
+		res.Ceiling = res.Floor.OpsPerSec / (res.Floor.OpsPerSec + res.Direct.OpsPerSec)
 	}
 	return res, nil
 }

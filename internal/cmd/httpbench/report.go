@@ -70,6 +70,16 @@ func (rep *report) print(w io.Writer, verbose bool) {
 		}
 		_ = tw.Flush()
 	}
+	if cfg.floor {
+		fmt.Fprintln(w, "\nfloor: the adapter's recorded answers replayed with no work behind them; ceiling = floor/(floor+direct), the best http/direct HTTP leaves room for")
+		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "op\tfloor req/s\tfloor p50\tfloor CPU/op\tceiling\thttp/ceiling\t")
+		for _, r := range rep.Ops {
+			fmt.Fprintf(tw, "%s\t%.0f\t%s\t%s\t%.3fx\t%.3fx\t\n", r.Op, r.Floor.OpsPerSec, fmtDur(r.Floor.P50),
+				fmtUs(r.Floor.CPUPerOp), r.Ceiling, r.Ratio/r.Ceiling)
+		}
+		_ = tw.Flush()
+	}
 	if verbose {
 		fmt.Fprintln(w)
 		for _, r := range rep.Ops {
@@ -124,11 +134,14 @@ type jsonOp struct {
 	RoundRatioMin float64  `json:"round_throughput_ratio_min"`
 	RoundRatioMax float64  `json:"round_throughput_ratio_max"`
 	// With -bare: the hand-written handler, and http/bare.
-	Bare         *jsonSide    `json:"bare,omitempty"`
-	BareRatio    float64      `json:"http_bare_ratio,omitempty"`
-	BareRatioMin float64      `json:"round_http_bare_ratio_min,omitempty"`
-	BareRatioMax float64      `json:"round_http_bare_ratio_max,omitempty"`
-	Windows      []jsonWindow `json:"windows"`
+	Bare         *jsonSide `json:"bare,omitempty"`
+	BareRatio    float64   `json:"http_bare_ratio,omitempty"`
+	BareRatioMin float64   `json:"round_http_bare_ratio_min,omitempty"`
+	BareRatioMax float64   `json:"round_http_bare_ratio_max,omitempty"`
+	// With -floor: the replaying handler, and the ceiling.
+	Floor   *jsonSide    `json:"floor,omitempty"`
+	Ceiling float64      `json:"ceiling,omitempty"`
+	Windows []jsonWindow `json:"windows"`
 }
 
 type jsonReport struct {
@@ -166,6 +179,10 @@ func (rep *report) toJSON() jsonReport {
 		if cfg.bare {
 			b := jsonSideOf(r.Bare)
 			jo.Bare, jo.BareRatio, jo.BareRatioMin, jo.BareRatioMax = &b, r.BareRatio, r.BareMin, r.BareMax
+		}
+		if cfg.floor {
+			f := jsonSideOf(r.Floor)
+			jo.Floor, jo.Ceiling = &f, r.Ceiling
 		}
 		for _, w := range r.Windows {
 			jo.Windows = append(jo.Windows, jsonWindow{Side: w.Side.String(), Round: w.Round, Ops: w.Ops,
