@@ -64,8 +64,16 @@ func New(cfg Config) (http.Handler, error) {
 			return nil, err
 		}
 	}
+	h.mux.HandleFunc(noRoute, h.noRoute)
 	return h, nil
 }
+
+// noRoute is the pattern of every request no route of the API matches.
+const noRoute = "/"
+
+// routeMethods are the methods the routes take, in the order of an Allow
+// header.
+var routeMethods = []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete}
 
 // register adds a route, turning ServeMux's panic on a bad pattern (a
 // Prefix that does not parse) into an error.
@@ -82,47 +90,33 @@ func register(mux *http.ServeMux, pattern string, fn http.HandlerFunc) (err erro
 // ServeHTTP routes the request. Every response is private and not to be
 // stored (it may hold an invitation's personal data, or a secret), but the
 // OpenAPI document's; a path the API does not have is a 404 problem, a
-// method it does not take a 405.
+// method it does not take a 405 (ServeMux's redirect of an unclean path
+// to the clean one stays).
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hd := w.Header()
 	hd.Set("Cache-Control", "no-store")
 	hd.Set("X-Content-Type-Options", "nosniff")
-	if fallback, pattern := h.mux.Handler(r); pattern == "" {
-		// No route: ServeMux answers 404, 405 (with Allow) or a redirect
-		// to the clean path; keep the redirect, answer the rest as
-		// problems.
-		rec := &headerRecorder{header: http.Header{}}
-		fallback.ServeHTTP(rec, r)
-		switch {
-		case rec.status == http.StatusMethodNotAllowed:
-			p := h.newProblem(kindMethod, "this path does not take "+r.Method)
-			p.allow = rec.header.Get("Allow")
-			h.writeProblem(w, r, p)
-		case rec.status >= 300 && rec.status < 400:
-			http.Redirect(w, r, rec.header.Get("Location"), rec.status)
-		default:
-			h.writeProblem(w, r, h.newProblem(kindNotFound, "the API has no such path"))
-		}
-		return
-	}
 	h.mux.ServeHTTP(w, r)
 }
 
-// headerRecorder captures the status and headers of ServeMux's own answer.
-type headerRecorder struct {
-	header http.Header
-	status int
-}
-
-func (rec *headerRecorder) Header() http.Header { return rec.header }
-func (rec *headerRecorder) WriteHeader(code int) {
-	if rec.status == 0 {
-		rec.status = code
+// noRoute answers a request no route matches: 405 with Allow when the path
+// has routes for other methods, 404 otherwise.
+func (h *handler) noRoute(w http.ResponseWriter, r *http.Request) {
+	var allow []string
+	for _, m := range routeMethods {
+		probe := *r // a shallow copy: only its method differs
+		probe.Method = m
+		if _, pattern := h.mux.Handler(&probe); pattern != noRoute {
+			allow = append(allow, m)
+		}
 	}
-}
-func (rec *headerRecorder) Write(b []byte) (int, error) {
-	rec.WriteHeader(http.StatusOK)
-	return len(b), nil
+	if len(allow) == 0 {
+		h.writeProblem(w, r, h.newProblem(kindNotFound, "the API has no such path"))
+		return
+	}
+	p := h.newProblem(kindMethod, "this path does not take "+r.Method)
+	p.allow = strings.Join(allow, ", ")
+	h.writeProblem(w, r, p)
 }
 
 // tenant resolves the request's tenant with Config.Tenant.
