@@ -131,6 +131,11 @@ func TestRoutingProblems(t *testing.T) {
 	r := e.admin("POST", "/tenants/acme/invitations/123", nil)
 	r.problem(t, 405, "method-not-allowed")
 	require.ElementsMatch(t, []string{"DELETE", "GET", "HEAD", "PATCH"}, strings.Split(strings.ReplaceAll(r.header.Get("Allow"), " ", ""), ","))
+	require.Equal(t, "no-store", r.header.Get("Cache-Control"))
+	// An unclean path is redirected to the clean one (the client follows).
+	r = e.admin("GET", "/tenants/acme//invitations", nil)
+	require.Equal(t, http.StatusOK, r.status, "body: %s", r.body)
+	require.Contains(t, string(r.body), `"invitations"`)
 }
 
 func TestMounting(t *testing.T) {
