@@ -91,6 +91,8 @@ func newOnboardingHost(t *testing.T) *onboardingHost {
 	h := &onboardingHost{db: db, clock: clock,
 		merchants: map[uuid.UUID]bool{uuid.MustParse("2489E9AD-2EE2-8E00-8EC9-32D5F69181C0"): true}}
 	h.host = newHost(t, invitehttp.Config{Manager: m, Retryable: sqlstore.IsRetryable,
+		// The reference answers invalid input with 400.
+		InvalidStatus: http.StatusBadRequest,
 		// The platform's operators ("Bearer ops") onboard every merchant.
 		Authorize: func(r *http.Request, _ string, a invitehttp.Action) error {
 			switch {

@@ -108,6 +108,8 @@ func newTenantAdminHost(t *testing.T) *tenantAdminHost {
 		h.users["acme"][u] = true
 	}
 	h.host = newHost(t, invitehttp.Config{Manager: h.m.Manager,
+		// The reference answers invalid input with 400.
+		InvalidStatus: http.StatusBadRequest,
 		// The host's tenants: any other is 404.
 		Tenant: func(r *http.Request) (string, error) {
 			t := r.PathValue("tenant")
