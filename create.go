@@ -97,10 +97,12 @@ type CreateInput struct {
 	// when set, wins. Either must fall within Config.MinExpiry..MaxExpiry.
 	ExpiresIn time.Duration `json:"-"`
 	// ExpiresInSeconds and ExpiresInDays give ExpiresIn in whole seconds
-	// or days, the forms a JSON client can write. At most one of the three
-	// may be set.
-	ExpiresInSeconds int64     `json:"expires_in_seconds,omitempty"`
-	ExpiresInDays    int       `json:"expires_in_days,omitempty"`
+	// or days, the forms a JSON client can write (new(3) in Go). At most
+	// one of the three may be set. nil (a JSON member left out or null)
+	// is not given; a count that is given must be at least 1: 0 is out of
+	// range, never the default validity.
+	ExpiresInSeconds *int64    `json:"expires_in_seconds,omitempty"`
+	ExpiresInDays    *int      `json:"expires_in_days,omitempty"`
 	ExpiresAt        time.Time `json:"expires_at,omitzero"`
 	Delivery         Delivery  `json:"delivery,omitempty"`
 	// WithCode also mints a short code (for SMS or typed entry).

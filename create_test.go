@@ -546,7 +546,7 @@ func TestIdempotencyKeyRefusesAnotherRequest(t *testing.T) {
 	e := newEnv(t)
 	in := input("ada@example.com")
 	in.IdempotencyKey = "req-7"
-	in.ExpiresInDays = 3
+	in.ExpiresInDays = new(3)
 	first := e.create(in)
 
 	e.clock.Advance(time.Hour)
@@ -571,7 +571,7 @@ func TestIdempotencyKeyRefusesAnotherRequest(t *testing.T) {
 	for name, edit := range map[string]func(*invite.CreateInput){
 		"roles":    func(in *invite.CreateInput) { in.Roles = []string{"admin"} },
 		"data":     func(in *invite.CreateInput) { in.Data = map[string]string{"plan": "pro"} },
-		"expiry":   func(in *invite.CreateInput) { in.ExpiresInDays = 4 },
+		"expiry":   func(in *invite.CreateInput) { in.ExpiresInDays = new(4) },
 		"delivery": func(in *invite.CreateInput) { in.WithCode = true },
 	} {
 		t.Run(name, func(t *testing.T) {

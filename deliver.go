@@ -18,9 +18,12 @@ type ResendOptions struct {
 	// an Update of ExpiresAt), kept within Config's range.
 	ExpiresIn time.Duration `json:"-"`
 	// ExpiresInSeconds and ExpiresInDays give ExpiresIn in whole seconds
-	// or days, for JSON input; at most one of the three may be set.
-	ExpiresInSeconds int64 `json:"expires_in_seconds,omitempty"`
-	ExpiresInDays    int   `json:"expires_in_days,omitempty"`
+	// or days, for JSON input (new(3) in Go); at most one of the three
+	// may be set. nil (a JSON member left out or null) is not given; a
+	// count that is given must be at least 1: 0 is out of range, never
+	// the default validity.
+	ExpiresInSeconds *int64 `json:"expires_in_seconds,omitempty"`
+	ExpiresInDays    *int   `json:"expires_in_days,omitempty"`
 }
 
 // Resend mints a new secret (and short code, if the invitation has one),

@@ -95,7 +95,7 @@ func TestFieldErrorCodes(t *testing.T) {
 		{"format", func(in *invite.CreateInput) { in.Locale = "not a tag" }, "Locale", invite.CodeInvalidFormat},
 		{"range", func(in *invite.CreateInput) { in.ExpiresIn = time.Minute }, "ExpiresIn", invite.CodeOutOfRange},
 		{"unknown", func(in *invite.CreateInput) { in.TemplateKey = "nope" }, "TemplateKey", invite.CodeUnknown},
-		{"conflict", func(in *invite.CreateInput) { in.ExpiresIn, in.ExpiresInDays = time.Hour*48, 3 }, "ExpiresInDays", invite.CodeConflict},
+		{"conflict", func(in *invite.CreateInput) { in.ExpiresIn, in.ExpiresInDays = time.Hour*48, new(3) }, "ExpiresInDays", invite.CodeConflict},
 		{"not allowed", func(in *invite.CreateInput) { in.RedirectURI = "https://evil.example/x" }, "RedirectURI", invite.CodeNotAllowed},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -116,12 +116,12 @@ func TestExpiryForms(t *testing.T) {
 	e := newEnv(t)
 	now := e.clock.Now().UTC()
 	in := input("days@example.com")
-	in.ExpiresInDays = 3
+	in.ExpiresInDays = new(3)
 	res := e.create(in)
 	require.WithinDuration(t, now.Add(72*time.Hour), res.Invitation.ExpiresAt, time.Second)
 
 	in = input("seconds@example.com")
-	in.ExpiresInSeconds = 7200
+	in.ExpiresInSeconds = new(int64(7200))
 	res = e.create(in)
 	require.WithinDuration(t, now.Add(2*time.Hour), res.Invitation.ExpiresAt, time.Second)
 
@@ -130,11 +130,11 @@ func TestExpiryForms(t *testing.T) {
 		edit  func(*invite.CreateInput)
 		field string
 	}{
-		{"two forms", func(in *invite.CreateInput) { in.ExpiresInSeconds, in.ExpiresInDays = 7200, 2 }, "ExpiresInDays"},
-		{"negative days", func(in *invite.CreateInput) { in.ExpiresInDays = -1 }, "ExpiresInDays"},
-		{"absurd seconds", func(in *invite.CreateInput) { in.ExpiresInSeconds = 1 << 62 }, "ExpiresInSeconds"},
-		{"too many days", func(in *invite.CreateInput) { in.ExpiresInDays = 91 }, "ExpiresInDays"},
-		{"too few seconds", func(in *invite.CreateInput) { in.ExpiresInSeconds = 60 }, "ExpiresInSeconds"},
+		{"two forms", func(in *invite.CreateInput) { in.ExpiresInSeconds, in.ExpiresInDays = new(int64(7200)), new(2) }, "ExpiresInDays"},
+		{"negative days", func(in *invite.CreateInput) { in.ExpiresInDays = new(-1) }, "ExpiresInDays"},
+		{"absurd seconds", func(in *invite.CreateInput) { in.ExpiresInSeconds = new(int64(1 << 62)) }, "ExpiresInSeconds"},
+		{"too many days", func(in *invite.CreateInput) { in.ExpiresInDays = new(91) }, "ExpiresInDays"},
+		{"too few seconds", func(in *invite.CreateInput) { in.ExpiresInSeconds = new(int64(60)) }, "ExpiresInSeconds"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			in := input("bad@example.com")
@@ -146,9 +146,79 @@ func TestExpiryForms(t *testing.T) {
 
 	// The words: whole units, not Go's duration syntax.
 	in = input("words@example.com")
-	in.ExpiresInDays = 200
+	in.ExpiresInDays = new(200)
 	_, err := e.m.Create(e.ctx(), in)
 	require.ErrorContains(t, err, "must be between 1 hour and 90 days")
+}
+
+// An expiry count given as 0 is out of range, in the words of any other
+// out-of-range count: never "not given" (the default validity). Left out
+// or null, it is not given.
+func TestExpiryGivenAsZero(t *testing.T) {
+	e := newEnv(t)
+	const reason = "must be between 1 hour and 90 days"
+	for _, tc := range []struct {
+		name  string
+		doc   string // the expiry members of the JSON input
+		field string // "": valid, with the default validity
+	}{
+		{"days 0", `{"expires_in_days":0}`, "ExpiresInDays"},
+		{"seconds 0", `{"expires_in_seconds":0}`, "ExpiresInSeconds"},
+		{"days null", `{"expires_in_days":null}`, ""},
+		{"seconds null", `{"expires_in_seconds":null}`, ""},
+		{"left out", `{}`, ""},
+	} {
+		t.Run("create "+tc.name, func(t *testing.T) {
+			in := input(strings.ReplaceAll(tc.name, " ", "-") + "@example.com")
+			require.NoError(t, json.Unmarshal([]byte(tc.doc), &in))
+			res, err := e.m.Create(e.ctx(), in)
+			if tc.field == "" {
+				require.NoError(t, err)
+				require.Equal(t, 7*24*time.Hour, res.Invitation.ExpiresAt.Sub(res.Invitation.IssuedAt), "the default validity")
+				return
+			}
+			requireOutOfRange(t, err, tc.field, reason)
+		})
+		t.Run("resend "+tc.name, func(t *testing.T) {
+			first := e.create(input("resend-" + strings.ReplaceAll(tc.name, " ", "-") + "@example.com"))
+			opts := invite.ResendOptions{Delivery: invite.DeliveryReturn}
+			require.NoError(t, json.Unmarshal([]byte(tc.doc), &opts))
+			res, err := e.m.Resend(e.ctx(), "t1", first.Invitation.ID, opts)
+			if tc.field == "" {
+				require.NoError(t, err)
+				require.Equal(t, 7*24*time.Hour, res.Invitation.ExpiresAt.Sub(res.Invitation.IssuedAt), "the validity last given")
+				return
+			}
+			requireOutOfRange(t, err, tc.field, reason)
+			_, err = e.m.UpdateAndResend(e.ctx(), invite.UpdateInput{TenantID: "t1", ID: first.Invitation.ID}, opts)
+			requireOutOfRange(t, err, tc.field, reason)
+		})
+	}
+	// In Go, new(0) is the same explicit 0, and the JSON form keeps it:
+	// a host relaying a CreateInput sends what its client sent.
+	in := input("go-zero@example.com")
+	in.ExpiresInDays = new(0)
+	_, err := e.m.Create(e.ctx(), in)
+	requireOutOfRange(t, err, "ExpiresInDays", reason)
+	b, err := json.Marshal(invite.CreateInput{ExpiresInDays: new(0)})
+	require.NoError(t, err)
+	require.Contains(t, string(b), `"expires_in_days":0`)
+	b, err = json.Marshal(invite.ResendOptions{ExpiresInSeconds: new(int64(0))})
+	require.NoError(t, err)
+	require.Contains(t, string(b), `"expires_in_seconds":0`)
+	b, err = json.Marshal(invite.CreateInput{})
+	require.NoError(t, err)
+	require.NotContains(t, string(b), "expires_in")
+}
+
+// requireOutOfRange asserts that err is a *ValidationError whose only
+// field is field, out of range for reason.
+func requireOutOfRange(t *testing.T, err error, field, reason string) {
+	t.Helper()
+	ve := requireValidation(t, err, field)
+	require.Len(t, ve.Fields, 1, "%v", err)
+	require.Equal(t, invite.CodeOutOfRange, ve.Fields[0].Code)
+	require.Equal(t, reason, ve.Fields[0].Reason)
 }
 
 func TestCreateInputJSON(t *testing.T) {
@@ -156,7 +226,7 @@ func TestCreateInputJSON(t *testing.T) {
 	require.NoError(t, json.Unmarshal([]byte(`{"tenant_id":"t1","invitee":{"email":"a@example.com"},
 		"expires_in_days":7,"delivery":"return","roles":["admin"],"data":{"plan":"pro"}}`), &in))
 	require.Equal(t, invite.DeliveryReturn, in.Delivery)
-	require.Equal(t, 7, in.ExpiresInDays)
+	require.Equal(t, new(7), in.ExpiresInDays)
 	require.Equal(t, "a@example.com", in.Invitee.Email)
 	require.Error(t, json.Unmarshal([]byte(`{"delivery":"fax"}`), &in))
 	b, err := json.Marshal(invite.CreateInput{Delivery: invite.DeliveryReturn, ExpiresIn: time.Hour})

@@ -121,9 +121,9 @@ func TestUpdateVariablesAndNames(t *testing.T) {
 	requireValidation(t, err, "GivenName", `Variables["code"]`)
 
 	// A resend's validity in days.
-	r, err := e.m.Resend(e.ctx(), "t1", id, invite.ResendOptions{Delivery: invite.DeliveryReturn, ExpiresInDays: 2})
+	r, err := e.m.Resend(e.ctx(), "t1", id, invite.ResendOptions{Delivery: invite.DeliveryReturn, ExpiresInDays: new(2)})
 	require.NoError(t, err)
 	require.Equal(t, 48*time.Hour, r.Invitation.ExpiresAt.Sub(r.Invitation.IssuedAt))
-	_, err = e.m.Resend(e.ctx(), "t1", id, invite.ResendOptions{Delivery: invite.DeliveryReturn, ExpiresInDays: 2, ExpiresIn: time.Hour})
+	_, err = e.m.Resend(e.ctx(), "t1", id, invite.ResendOptions{Delivery: invite.DeliveryReturn, ExpiresInDays: new(2), ExpiresIn: time.Hour})
 	requireValidation(t, err, "ExpiresInDays")
 }

@@ -263,27 +263,32 @@ func (m *Manager) checkExpiry(fe *fieldErrs, field string, d time.Duration) {
 
 // expiresIn is an input's ExpiresIn, from whichever of ExpiresIn (d),
 // ExpiresInSeconds (secs) and ExpiresInDays (days) is set (0 when none
-// is): a second one set is a conflict, a negative or absurd count out of
-// range.
-func (m *Manager) expiresIn(fe *fieldErrs, d time.Duration, secs int64, days int) time.Duration {
+// is): a second one set is a conflict; a count given as 0, negative or
+// absurd is out of range.
+func (m *Manager) expiresIn(fe *fieldErrs, d time.Duration, secs *int64, days *int) time.Duration {
 	set := "ExpiresIn"
 	if d == 0 {
 		set = ""
 	}
+	var nDays *int64
+	if days != nil {
+		n := int64(*days)
+		nDays = &n
+	}
 	for _, f := range []struct {
 		name  string
-		n     int64
+		n     *int64
 		scale time.Duration
-	}{{"ExpiresInSeconds", secs, time.Second}, {"ExpiresInDays", int64(days), 24 * time.Hour}} {
+	}{{"ExpiresInSeconds", secs, time.Second}, {"ExpiresInDays", nDays, 24 * time.Hour}} {
 		switch {
-		case f.n == 0:
+		case f.n == nil:
 		case set != "":
 			fe.add(f.name, "must not be set with "+set)
-		case f.n < 0 || f.n > int64(m.cfg.MaxExpiry/f.scale)+1:
+		case *f.n <= 0 || *f.n > int64(m.cfg.MaxExpiry/f.scale)+1:
 			fe.add(f.name, "must be between "+humanDuration(m.cfg.MinExpiry)+" and "+humanDuration(m.cfg.MaxExpiry))
 			set = f.name
 		default:
-			d, set = time.Duration(f.n)*f.scale, f.name
+			d, set = time.Duration(*f.n)*f.scale, f.name
 		}
 	}
 	return d
@@ -292,13 +297,13 @@ func (m *Manager) expiresIn(fe *fieldErrs, d time.Duration, secs int64, days int
 // expiryField names the expiry field an input set: ExpiresIn, or the
 // form a JSON client wrote (ExpiresInSeconds, ExpiresInDays), so that an
 // out-of-range validity points at what the client sent.
-func expiryField(d time.Duration, secs int64, days int) string {
+func expiryField(d time.Duration, secs *int64, days *int) string {
 	switch {
 	case d != 0:
 		return "ExpiresIn"
-	case secs != 0:
+	case secs != nil:
 		return "ExpiresInSeconds"
-	case days != 0:
+	case days != nil:
 		return "ExpiresInDays"
 	}
 	return "ExpiresIn"

@@ -190,6 +190,7 @@ func TestNewValidatesConfig(t *testing.T) {
 		{invitehttp.Config{Manager: h.Manager, Authorize: invitehttp.AllowAll, Prefix: "/o/{bad"}, "Prefix"},
 		{invitehttp.Config{Manager: h.Manager, Authorize: invitehttp.AllowAll, MaxBodyBytes: -1}, "MaxBodyBytes"},
 		{invitehttp.Config{Manager: h.Manager, Authorize: invitehttp.AllowAll, RetryAfter: -1}, "RetryAfter"},
+		{invitehttp.Config{Manager: h.Manager, Authorize: invitehttp.AllowAll, InvalidStatus: 500}, "InvalidStatus 500 must be 400 or 422"},
 	} {
 		_, err := invitehttp.New(tc.cfg)
 		require.ErrorContains(t, err, tc.want)

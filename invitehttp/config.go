@@ -106,8 +106,9 @@ type Config struct {
 	// batch item before the Manager sees it: the host sets what the client
 	// may not choose (the Inviter from its session, an InviterLimit per
 	// plan) or refuses the input (its error is answered as any other:
-	// ErrForbidden is 403, a *invite.ValidationError 422). Without it the
-	// body's inviter is taken as sent. Default: nil.
+	// ErrForbidden is 403, a *invite.ValidationError InvalidStatus, 422
+	// by default). Without it the body's inviter is taken as sent.
+	// Default: nil.
 	BeforeCreate func(r *http.Request, in *invite.CreateInput) error
 
 	// Subject resolves the signed-in user who accepts an invitation
@@ -159,6 +160,17 @@ type Config struct {
 	// 1 MiB (1 << 20).
 	MaxBodyBytes int64
 
+	// InvalidStatus is the status of a validation problem: a request
+	// that could be read but has invalid fields (each listed in the
+	// problem's "errors"), whether the Manager, the handler or a host hook
+	// (a *invite.ValidationError) refused them, in a batch item too. The
+	// problem's "status" member is the same. It is 422 (Unprocessable
+	// Content) or 400 (Bad Request), for an API whose clients expect every
+	// invalid request to be 400; any other value is an error of New. A
+	// body that cannot be read is 400 either way, and a reused
+	// Idempotency-Key 422 either way. Default: 422.
+	InvalidStatus int
+
 	// Prefix is prepended to every route ("/api/invite"), for a host whose
 	// router passes the full path on (chi's Mount, gin, echo) instead of
 	// stripping it (http.StripPrefix). It starts with "/" and does not end
@@ -209,6 +221,13 @@ func (c Config) withDefaults() (Config, error) {
 		errs = append(errs, "MaxBodyBytes must not be negative")
 	} else if c.MaxBodyBytes == 0 {
 		c.MaxBodyBytes = 1 << 20
+	}
+	switch c.InvalidStatus {
+	case 0:
+		c.InvalidStatus = http.StatusUnprocessableEntity
+	case http.StatusBadRequest, http.StatusUnprocessableEntity:
+	default:
+		errs = append(errs, fmt.Sprintf("InvalidStatus %d must be 400 or 422", c.InvalidStatus))
 	}
 	if c.Prefix != "" && (!strings.HasPrefix(c.Prefix, "/") || strings.HasSuffix(c.Prefix, "/")) {
 		errs = append(errs, fmt.Sprintf("Prefix %q must start with / and not end with one", c.Prefix))

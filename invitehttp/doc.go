@@ -147,7 +147,7 @@
 //	412 precondition-failed     If-Match did not match
 //	413 payload-too-large
 //	415 unsupported-media-type
-//	422 validation              with "errors"
+//	422 validation              with "errors" (400 with Config.InvalidStatus)
 //	422 idempotency-mismatch    the key was first used with another body
 //	429 rate-limited            with Retry-After
 //	500 internal                logged to Config.Logger, never detailed

@@ -52,7 +52,8 @@ var (
 )
 
 // ProblemTypes maps every problem kind the handler answers with (the part
-// of "type" after Config.ProblemTypeBase) to its status.
+// of "type" after Config.ProblemTypeBase) to its status: "validation" to
+// its default, 422, which Config.InvalidStatus may make 400.
 func ProblemTypes() map[string]int {
 	m := make(map[string]int, len(allKinds))
 	for _, k := range allKinds {
@@ -98,8 +99,14 @@ type problemField struct {
 	Reason    string `json:"reason"`
 }
 
+// newProblem is a problem of kind k; a validation problem has the status
+// Config.InvalidStatus.
 func (h *handler) newProblem(k kind, detail string) *problem {
-	return &problem{Type: h.cfg.ProblemTypeBase + k.name, Title: k.title, Status: k.status, Detail: detail}
+	status := k.status
+	if k == kindValidation && h.cfg.InvalidStatus != 0 {
+		status = h.cfg.InvalidStatus
+	}
+	return &problem{Type: h.cfg.ProblemTypeBase + k.name, Title: k.title, Status: status, Detail: detail}
 }
 
 // place says where a field of a *ValidationError is in the request: the

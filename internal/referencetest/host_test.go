@@ -192,10 +192,11 @@ func (p problemDoc) at() []string {
 }
 
 // relayProblem answers a problem of the library's API as a reference
-// API's own problem details: the same document, every member kept, with
-// invalid input answered as 400 and the pointers of its errors renamed by
-// names (the inverse of the glue's field mapping; a pointer not there is
-// kept). edit, when not nil, adds members of the reference's own.
+// API's own problem details: the same document and status, every member
+// kept, with the pointers of its errors renamed by names (the inverse of
+// the glue's field mapping; a pointer not there is kept). edit, when not
+// nil, adds members of the reference's own. (The hosts that document 400
+// for invalid input set invitehttp.Config.InvalidStatus.)
 func relayProblem(w http.ResponseWriter, rep *reply, names map[string]string, edit func(doc map[string]any, p problemDoc)) error {
 	var doc map[string]any
 	var p problemDoc
@@ -205,13 +206,6 @@ func relayProblem(w http.ResponseWriter, rep *reply, names map[string]string, ed
 	if edit != nil {
 		edit(doc, p)
 	}
-	status := p.Status
-	if p.kind() == "validation" {
-		// GAP: invitehttp answers invalid input with 422 and has no
-		// option for 400, which the references document.
-		status = http.StatusBadRequest
-		doc["status"] = status
-	}
 	for i, e := range p.Errors {
 		if name, ok := names[e.Pointer]; ok && e.Pointer != "" {
 			p.Errors[i].Pointer = name
@@ -220,7 +214,7 @@ func relayProblem(w http.ResponseWriter, rep *reply, names map[string]string, ed
 	if p.Errors != nil {
 		doc["errors"] = p.Errors
 	}
-	writeJSON(w, status, "application/problem+json", doc)
+	writeJSON(w, rep.status, "application/problem+json", doc)
 	return nil
 }
 

@@ -66,7 +66,7 @@ type grpcStatus struct {
 
 // grpcCodes maps HTTP statuses to gRPC codes, as gRPC-gateway maps them
 // back: the HTTP side of the reference's errors, nothing of the library's.
-var grpcCodes = map[int]int{400: 3, 401: 16, 403: 7, 404: 5, 409: 6, 410: 9, 412: 9, 422: 3, 429: 8, 503: 14}
+var grpcCodes = map[int]int{400: 3, 401: 16, 403: 7, 404: 5, 409: 6, 410: 9, 412: 9, 429: 8, 503: 14}
 
 // grpcError answers status with the reference's error body; extra is the
 // detail, or nil.
@@ -74,9 +74,6 @@ func grpcError(w http.ResponseWriter, status int, message string, extra map[stri
 	code, ok := grpcCodes[status]
 	if !ok {
 		code = 13 // internal
-	}
-	if status == 422 {
-		status = 400
 	}
 	out := grpcStatus{Code: code, Message: message, Details: []map[string]any{}}
 	if extra != nil {
@@ -103,7 +100,8 @@ func newInviteCodeHost(t *testing.T) *inviteCodeHost {
 	h := &inviteCodeHost{users: map[string]string{userID: org, "218476512847618304": org}}
 	// The link of a code sent without a template of the caller's.
 	h.m = invitetest.NewManager(t, invite.Config{LinkTemplate: "https://login.example/ui/v2/invite?userID={{.UserID}}&code={{.Code}}&orgID={{.OrgID}}"})
-	h.host = newHost(t, invitehttp.Config{Manager: h.m.Manager})
+	// Invalid input is InvalidArgument, which the reference answers 400.
+	h.host = newHost(t, invitehttp.Config{Manager: h.m.Manager, InvalidStatus: http.StatusBadRequest})
 	h.handle("POST /v2/users/{userId}/invite_code", h.create)
 	return h
 }

@@ -108,6 +108,8 @@ func newTenantAdminHost(t *testing.T) *tenantAdminHost {
 		h.users["acme"][u] = true
 	}
 	h.host = newHost(t, invitehttp.Config{Manager: h.m.Manager,
+		// The reference answers invalid input with 400.
+		InvalidStatus: http.StatusBadRequest,
 		// The host's tenants: any other is 404.
 		Tenant: func(r *http.Request) (string, error) {
 			t := r.PathValue("tenant")
@@ -380,18 +382,8 @@ func (h *tenantAdminHost) setState(r *http.Request, inv *invite.Invitation, want
 	case stateInvitationAccepted: // the administrator records the user's acceptance
 		return h.call(r, "PATCH", path(r, "invitations", inv.ID), map[string]any{"state": "accepted", "subject": inv.Invitee.UserID})
 	case stateInvitationEmailSent:
-		if dtoState(inv) == stateNone {
-			// GAP: invitehttp has no route for MarkSent (the host
-			// delivered the invitation itself); the glue calls the
-			// Manager, and must authorize the call itself.
-			if err := adminAuthorize(r, inv.TenantID, invitehttp.ActionUpdate); err != nil {
-				return h.call(r, "PATCH", path(r, "invitations", inv.ID), map[string]any{}) // the library's refusal
-			}
-			sent, err := h.m.MarkSent(r.Context(), inv.TenantID, inv.ID)
-			if err != nil {
-				return nil, err
-			}
-			return as(sent)
+		if dtoState(inv) == stateNone { // the host delivered the invitation itself
+			return h.call(r, "PATCH", path(r, "invitations", inv.ID), map[string]any{"state": "sent"})
 		}
 	}
 	b, err := json.Marshal(map[string]any{"type": invitehttp.DefaultProblemTypeBase + "invalid-transition",
@@ -589,6 +581,8 @@ func TestTenantAdminErrors(t *testing.T) {
 		{"unknown user", "admin-acme", "POST", "acme/Users/nobody/Invitations", invitationCreateOrUpdateDto{}, 404, "not-found", nil},
 		{"not signed in", "", "GET", "acme/Invitations", nil, 401, "unauthenticated", nil},
 		{"not an administrator", "viewer-acme", "DELETE", "acme/Invitations/" + d.ID, nil, 403, "forbidden", nil},
+		{"not an administrator, marking it sent", "viewer-acme", "PUT", "acme/Invitations/" + d.ID,
+			invitationCreateOrUpdateDto{State: ptr(stateInvitationEmailSent)}, 403, "forbidden", nil},
 		{"not an administrator of this tenant", "admin-globex", "GET", "acme/Invitations/" + d.ID, nil, 403, "forbidden", nil},
 		{"another tenant's user, unknown", "admin-globex", "GET", "acme/Users/" + tenantUsers[0] + "/Invitations", nil, 403, "forbidden", nil},
 		{"an expiry in the past", "admin-acme", "PUT", "acme/Users/" + tenantUsers[1] + "/Invitations",
@@ -615,4 +609,7 @@ func TestTenantAdminErrors(t *testing.T) {
 			require.Equal(t, tc.at, p.at())
 		})
 	}
+	inv, err := h.m.Get(t.Context(), "acme", d.ID)
+	require.NoError(t, err)
+	require.Equal(t, invite.StatePending, inv.State, "no refusal marked it sent")
 }
