@@ -93,7 +93,8 @@ func intParam(f func(*listQuery) *int) func(*listQuery, string) bool {
 // paramReason says what form each parameter that failed to parse takes.
 var paramReason = map[string]string{
 	"open": "must be true or false", "include_expired": "must be true or false", "descending": "must be true or false",
-	"total": "must be true or false", "resent": "must be true or false", "created_from": "must be an RFC 3339 time", "created_to": "must be an RFC 3339 time",
+	"total": "must be true or false", "resent": "must be true or false",
+	"created_from": "must be an RFC 3339 time", "created_to": "must be an RFC 3339 time",
 	"offset": "must be an integer", "skip": "must be an integer", "limit": "must be an integer", "count": "must be an integer",
 }
 
