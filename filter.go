@@ -34,6 +34,15 @@ type Filter struct {
 	// compared exactly.
 	Role  string `json:"role,omitempty"`
 	Group string `json:"group,omitempty"`
+	// Resent, when set, keeps the invitations that were re-sent (true:
+	// ResendCount above zero) or never re-sent (false: ResendCount zero);
+	// nil keeps both. It looks at ResendCount only, whatever the state: an
+	// accepted invitation that was re-sent before passes true. With Open
+	// it splits the invitations still waiting for an answer into those
+	// that got a new link and those that still have their first, with
+	// paging and Count as for any other filter. In JSON it is absent
+	// (nil), true or false; in Go, set it with new(true) or new(false).
+	Resent *bool `json:"resent,omitempty"`
 	// Search keeps invitations whose invitee's name or email starts with
 	// it: the full name (GivenName, a space, FamilyName; or whichever of
 	// the two is set), the FamilyName alone, or the email. Letters match
@@ -115,6 +124,9 @@ func (f *Filter) Matches(inv *Invitation, now time.Time) bool {
 		(f.Role != "" && !slices.Contains(inv.Roles, f.Role)) || (f.Group != "" && !slices.Contains(inv.Groups, f.Group)) {
 		return false
 	}
+	if f.Resent != nil && (inv.ResendCount > 0) != *f.Resent {
+		return false
+	}
 	if f.Search != "" && !searchMatches(inv, f.Search) {
 		return false
 	}
@@ -170,9 +182,13 @@ func SearchKey(s string) string {
 // checkFilter validates f in place for List and Count, with fe collecting
 // the bad fields: every filter must be something every store can compare
 // against (text without NUL, control or format characters, times in
-// years 1-9999), and Email and Phone are normalised as stored.
+// years 1-9999), and Email and Phone are normalised as stored. States and
+// Resent are copied: the store never shares them with the caller.
 func (m *Manager) checkFilter(fe *fieldErrs, f *Filter) {
 	f.States = slices.Clone(f.States)
+	if f.Resent != nil {
+		f.Resent = new(*f.Resent)
+	}
 	for i, s := range f.States {
 		if !s.Valid() {
 			fe.add("States["+itoa(i)+"]", "is not a state")

@@ -2,6 +2,7 @@ package invite_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -266,5 +267,94 @@ func TestSearchKey(t *testing.T) {
 		{"50%_off\\", "50%_off\\"},
 	} {
 		require.Equal(t, c.want, invite.SearchKey(c.in), c.in)
+	}
+}
+
+// TestListResent: Filter.Resent splits the invitations by whether the
+// Manager ever re-sent them, in List and Count; the store gets its own copy
+// of the flag.
+func TestListResent(t *testing.T) {
+	ctx := t.Context()
+	spy := &querySpy{Store: memstore.New()}
+	m, err := invite.New(spy, invite.Config{})
+	require.NoError(t, err)
+	var ids []string
+	for i := range 4 {
+		res, err := m.Create(ctx, invite.CreateInput{TenantID: "t1", Invitee: invite.Invitee{Email: fmt.Sprintf("u%d@example.com", i)},
+			Delivery: invite.DeliveryReturn})
+		require.NoError(t, err)
+		ids = append(ids, res.Invitation.ID)
+	}
+	for _, id := range []string{ids[1], ids[3], ids[3]} {
+		_, err := m.Resend(ctx, "t1", id, invite.ResendOptions{Delivery: invite.DeliveryReturn})
+		require.NoError(t, err)
+	}
+	_, err = m.Revoke(ctx, "t1", ids[3], "")
+	require.NoError(t, err)
+
+	for _, c := range []struct {
+		name   string
+		filter invite.Filter
+		want   []string
+	}{
+		{"Either", invite.Filter{}, ids},
+		{"Resent", invite.Filter{Resent: new(true)}, []string{ids[1], ids[3]}},
+		{"NeverResent", invite.Filter{Resent: new(false)}, []string{ids[0], ids[2]}},
+		{"ResentOpen", invite.Filter{Resent: new(true), Open: true}, []string{ids[1]}},
+		{"NeverResentRevoked", invite.Filter{Resent: new(false), States: []invite.State{invite.StateRevoked}}, nil},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			flag := c.filter.Resent
+			page, err := m.List(ctx, "t1", invite.ListOptions{Filter: c.filter})
+			require.NoError(t, err)
+			var got []string
+			for _, inv := range page.Invitations {
+				got = append(got, inv.ID)
+			}
+			require.Equal(t, c.want, got)
+			n, err := m.Count(ctx, "t1", c.filter)
+			require.NoError(t, err)
+			require.Equal(t, len(c.want), n)
+			if flag != nil {
+				require.NotSame(t, flag, spy.resent, "the store's copy")
+				require.Equal(t, *flag, *spy.resent)
+			} else {
+				require.Nil(t, spy.resent)
+			}
+		})
+	}
+}
+
+// querySpy is a Store that keeps the Filter.Resent of the last List.
+type querySpy struct {
+	invite.Store
+	resent *bool
+}
+
+func (s *querySpy) List(ctx context.Context, tenantID string, q invite.Query) ([]*invite.Invitation, *invite.Cursor, error) {
+	s.resent = q.Resent
+	return s.Store.List(ctx, tenantID, q)
+}
+
+func (s *querySpy) Count(ctx context.Context, tenantID string, f invite.Filter, now time.Time) (int, error) {
+	return s.Store.(invite.Counter).Count(ctx, tenantID, f, now)
+}
+
+// TestFilterJSON: Resent is absent when nil, and true or false when set.
+func TestFilterJSON(t *testing.T) {
+	for _, c := range []struct {
+		filter invite.Filter
+		json   string
+	}{
+		{invite.Filter{}, `{}`},
+		{invite.Filter{Resent: new(true)}, `{"resent":true}`},
+		{invite.Filter{Resent: new(false), Open: true}, `{"open":true,"resent":false}`},
+	} {
+		b, err := json.Marshal(c.filter)
+		require.NoError(t, err)
+		require.JSONEq(t, c.json, string(b))
+		var back invite.Filter
+		require.NoError(t, json.Unmarshal(b, &back))
+		require.Equal(t, c.filter, back)
 	}
 }

@@ -276,6 +276,79 @@ func TestList(t *testing.T) {
 	require.Equal(t, []string{"user_id=unknown"}, p2.pointers())
 }
 
+// TestListResent: the resent parameter keeps the invitations re-sent at
+// least once (true) or never (false), paged and counted; a value that is
+// not a boolean is a problem naming the parameter.
+func TestListResent(t *testing.T) {
+	e := newEnv(t)
+	var ids []string
+	for i := range 4 {
+		ids = append(ids, e.create(fmt.Sprintf("u%d@example.com", i)).Invitation.ID)
+	}
+	for _, id := range []string{ids[1], ids[2]} {
+		r := e.admin("PATCH", "/tenants/acme/invitations/"+id, map[string]any{"resend": map[string]any{"delivery": "return"}})
+		require.Equal(t, http.StatusOK, r.status, "body: %s", r.body)
+	}
+	r := e.admin("PATCH", "/tenants/acme/invitations/"+ids[2], map[string]any{"state": "revoked"})
+	require.Equal(t, http.StatusOK, r.status, "body: %s", r.body)
+
+	type page struct {
+		Invitations []invite.Invitation `json:"invitations"`
+		NextCursor  string              `json:"next_cursor"`
+		Total       *int                `json:"total"`
+	}
+	for _, tc := range []struct {
+		q    string
+		want []string
+	}{
+		{"", ids},
+		{"resent=true", []string{ids[1], ids[2]}},
+		{"resent=false", []string{ids[0], ids[3]}},
+		{"resent=1", []string{ids[1], ids[2]}},
+		{"resent=F", []string{ids[0], ids[3]}},
+		{"resent=true&open=true", []string{ids[1]}},
+		{"resent=false&states=revoked", nil},
+	} {
+		t.Run(tc.q, func(t *testing.T) {
+			var got []string
+			cursor := ""
+			for {
+				q := "?total=true&limit=1&" + tc.q
+				if cursor != "" {
+					q += "&cursor=" + url.QueryEscape(cursor)
+				}
+				r := e.admin("GET", "/tenants/acme/invitations"+q, nil)
+				require.Equal(t, http.StatusOK, r.status, "body: %s", r.body)
+				var p page
+				r.decode(t, &p)
+				require.Equal(t, len(tc.want), *p.Total, "total")
+				for _, inv := range p.Invitations {
+					got = append(got, inv.ID)
+				}
+				if cursor = p.NextCursor; cursor == "" {
+					break
+				}
+			}
+			require.Equal(t, tc.want, got)
+		})
+	}
+	for _, tc := range []struct {
+		q, param, reason string
+	}{
+		{"?resent=maybe", "resent=invalid_format", "must be true or false"},
+		{"?resent=", "resent=invalid_format", "must be true or false"},
+		{"?resent=true&resent=false", "resent=conflict", "is given more than once"},
+	} {
+		t.Run(tc.q, func(t *testing.T) {
+			p := e.admin("GET", "/tenants/acme/invitations"+tc.q, nil).problem(t, 400, "malformed-request")
+			require.Equal(t, []string{tc.param}, p.pointers())
+			require.Equal(t, tc.reason, p.Errors[0].Reason)
+		})
+	}
+	r = e.admin("GET", "/tenants/acme/users/nobody/invitations?resent=yes", nil)
+	require.Equal(t, []string{"resent=invalid_format"}, r.problem(t, 400, "malformed-request").pointers())
+}
+
 func TestPatchEditsWithIfMatch(t *testing.T) {
 	e := newEnv(t)
 	c := e.create("ada@example.com")

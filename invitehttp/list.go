@@ -37,6 +37,7 @@ var listParams = map[string]func(o *listQuery, v string) bool{
 	"role":            textParam(func(o *listQuery) *string { return &o.Role }),
 	"group":           textParam(func(o *listQuery) *string { return &o.Group }),
 	"search":          textParam(func(o *listQuery) *string { return &o.Search }),
+	"resent":          optBoolParam(func(o *listQuery) **bool { return &o.Resent }),
 	"cursor":          textParam(func(o *listQuery) *string { return &o.Cursor }),
 	"created_from":    timeParam(func(o *listQuery) *time.Time { return &o.CreatedFrom }),
 	"created_to":      timeParam(func(o *listQuery) *time.Time { return &o.CreatedTo }),
@@ -56,6 +57,15 @@ func boolParam(f func(*listQuery) *bool) func(*listQuery, string) bool {
 	return func(o *listQuery, v string) bool {
 		b, err := strconv.ParseBool(v)
 		*f(o) = b
+		return err == nil
+	}
+}
+
+// optBoolParam sets a filter that is unset (nil) unless the query names it.
+func optBoolParam(f func(*listQuery) **bool) func(*listQuery, string) bool {
+	return func(o *listQuery, v string) bool {
+		b, err := strconv.ParseBool(v)
+		*f(o) = &b
 		return err == nil
 	}
 }
@@ -83,7 +93,8 @@ func intParam(f func(*listQuery) *int) func(*listQuery, string) bool {
 // paramReason says what form each parameter that failed to parse takes.
 var paramReason = map[string]string{
 	"open": "must be true or false", "include_expired": "must be true or false", "descending": "must be true or false",
-	"total": "must be true or false", "created_from": "must be an RFC 3339 time", "created_to": "must be an RFC 3339 time",
+	"total": "must be true or false", "resent": "must be true or false",
+	"created_from": "must be an RFC 3339 time", "created_to": "must be an RFC 3339 time",
 	"offset": "must be an integer", "skip": "must be an integer", "limit": "must be an integer", "count": "must be an integer",
 }
 

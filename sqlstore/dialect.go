@@ -54,6 +54,9 @@ type dialect interface {
 	// encoded by holdsArg.
 	holds(array, ph string) string
 	holdsArg(v string) any
+	// resendCount returns the document's resend_count as an integer, NULL
+	// when the document lacks the key.
+	resendCount() string
 
 	// nullSafeEqual is the operator comparing two values equal when both
 	// are NULL.

@@ -147,8 +147,8 @@
 // search_name), (tenant_id, search_family) and (tenant_id, email_key) for
 // Filter.Search, a prefix searched as a range [prefix, next prefix) in
 // byte order on each of the three, so that no character of it is a LIKE
-// wildcard (the roles, groups and template key are checked on the rows
-// the other conditions select);
+// wildcard (the roles, groups, template key and Filter.Resent are checked
+// on the rows the other conditions select);
 // expires_at over the open rows for ListDue; closed_at over the closed rows
 // for Purge; and (tenant_id, invitation_id) on the tokens. On the outbox:
 // available_at over the rows neither delivered nor dead, the claim's (with

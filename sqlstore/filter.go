@@ -18,7 +18,8 @@ import (
 // the dialects name them (dialect.filterColumn). invite.Filter.Search
 // compares the columns search_name and search_family (migration
 // 0005_search_keys), which every write sets from the invitation's
-// NameKeys, and email_key.
+// NameKeys, and email_key. invite.Filter.Resent reads resend_count from
+// the document (dialect.resendCount), with no index.
 
 // filterColumn names a value List and Count filter on.
 type filterColumn int
@@ -48,6 +49,17 @@ func (s *Store) filterWhere(a *args, tenantID string, f *invite.Filter, now time
 		if c.value != "" {
 			where = append(where, s.dl.holds(c.array, a.add(s.dl.holdsArg(c.value))))
 		}
+	}
+	if f.Resent != nil {
+		// The document's count, a missing key read as 0 (rows written
+		// before the count existed). No index covers it, and none is
+		// needed: it is checked on the rows the other conditions select,
+		// as the roles and groups are.
+		op := " <= 0" // not above zero, as invite.Filter.Matches reads it
+		if *f.Resent {
+			op = " > 0"
+		}
+		where = append(where, "COALESCE("+s.dl.resendCount()+", 0)"+op)
 	}
 	if f.Search != "" {
 		// A prefix as a range in byte order, [prefix, the next string

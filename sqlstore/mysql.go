@@ -50,6 +50,10 @@ func (mysql) holds(array, ph string) string {
 
 func (mysql) holdsArg(v string) any { return holdsArgJSON(v, false) }
 
+// resendCount casts the JSON value: MySQL's JSON_EXTRACT returns JSON,
+// MariaDB's text.
+func (mysql) resendCount() string { return "CAST(JSON_EXTRACT(doc, '$.resend_count') AS SIGNED)" }
+
 func (mysql) nullSafeEqual() string { return "<=>" }
 
 func (mysql) keptColumns() []string { return nil }

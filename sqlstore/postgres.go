@@ -48,6 +48,8 @@ func (*postgres) holds(array, ph string) string { return "doc->'" + array + "' @
 
 func (*postgres) holdsArg(v string) any { return holdsArgJSON(v, true) }
 
+func (*postgres) resendCount() string { return "(doc->>'resend_count')::bigint" }
+
 func (*postgres) nullSafeEqual() string { return "IS NOT DISTINCT FROM" }
 
 func (*postgres) keptColumns() []string { return nil }

@@ -60,6 +60,8 @@ func (*sqlite) holds(array, ph string) string {
 
 func (*sqlite) holdsArg(v string) any { return v }
 
+func (*sqlite) resendCount() string { return "json_extract(doc, '$.resend_count')" }
+
 func (*sqlite) nullSafeEqual() string { return "IS" }
 
 // keptColumns: SQLite rewrites the entries of every index whose columns an

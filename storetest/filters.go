@@ -194,6 +194,73 @@ func (s *suite) testListFindFilters(t *testing.T) {
 	s.runFilterCases(t, specs, cases, now)
 }
 
+// testListResentFilter covers Filter.Resent: the invitations re-sent at
+// least once, or never, in every state, alone and with the state filters,
+// the search and the expiry rule, paged and counted like any other filter.
+func (s *suite) testListResentFilter(t *testing.T) {
+	now := base.Add(100 * time.Hour)
+	at := func(sec int) func(*invite.Record) { return created(base.Add(time.Duration(sec) * time.Second)) }
+	resent := func(n int) func(*invite.Record) {
+		return func(r *invite.Record) {
+			r.Invitation.ResendCount = n
+			if n > 0 {
+				r.Invitation.LastResentAt = r.Invitation.CreatedAt.Add(time.Minute)
+			}
+		}
+	}
+	named := func(given, family string) func(*invite.Record) {
+		return func(r *invite.Record) { r.Invitation.GivenName, r.Invitation.FamilyName = given, family }
+	}
+	open := expires(now.Add(time.Hour))
+	specs := []filterSpec{
+		{"first", []func(*invite.Record){at(1), open, resent(0), named("Ada", "Lovelace")}},
+		{"again", []func(*invite.Record){at(2), open, resent(1), named("Ada", "Byron")}},
+		{"sent", []func(*invite.Record){at(3), open, resent(0), state(invite.StateSent), named("Grace", "Hopper")}},
+		{"sentAgain", []func(*invite.Record){at(4), open, resent(3), state(invite.StateSent), named("Adam", "Smith")}},
+		// A count beyond 32 bits: the stores must not read it into a
+		// narrower integer.
+		{"many", []func(*invite.Record){at(5), open, resent(1 << 33), state(invite.StateSent), named("Alan", "Turing")}},
+		{"accepted", []func(*invite.Record){at(6), resent(0), state(invite.StateAccepted), named("Ada", "King")}},
+		{"acceptedAgain", []func(*invite.Record){at(7), resent(2), state(invite.StateAccepted), named("Edsger", "Dijkstra")}},
+		{"revokedAgain", []func(*invite.Record){at(8), resent(1), state(invite.StateRevoked), named("Ida", "Rhodes")}},
+		{"lapsed", []func(*invite.Record){at(9), expires(now.Add(-time.Hour)), resent(0), named("Ada", "Yonath")}},
+		{"lapsedAgain", []func(*invite.Record){at(10), expires(now.Add(-time.Hour)), resent(1), named("Adele", "Goldberg")}},
+		{"expired", []func(*invite.Record){at(11), resent(4), state(invite.StateExpired), named("Alonzo", "Church")}},
+	}
+	L := func(ss ...string) []string { return ss }
+	P := func(ss ...invite.State) []invite.State { return ss }
+	yes, no := new(true), new(false)
+	cases := []filterCase{
+		{name: "Either", want: L("first", "again", "sent", "sentAgain", "many", "accepted", "acceptedAgain", "revokedAgain")},
+		{name: "Resent", filter: invite.Filter{Resent: yes}, want: L("again", "sentAgain", "many", "acceptedAgain", "revokedAgain")},
+		{name: "NeverResent", filter: invite.Filter{Resent: no}, want: L("first", "sent", "accepted")},
+		{name: "ResentOpen", filter: invite.Filter{Resent: yes, Open: true}, want: L("again", "sentAgain", "many")},
+		{name: "NeverResentOpen", filter: invite.Filter{Resent: no, Open: true}, want: L("first", "sent")},
+		{name: "ResentSent", filter: invite.Filter{Resent: yes, States: P(invite.StateSent)}, want: L("sentAgain", "many")},
+		{name: "NeverResentPending", filter: invite.Filter{Resent: no, States: P(invite.StatePending)}, want: L("first")},
+		{name: "ResentClosed", filter: invite.Filter{Resent: yes, States: P(invite.StateAccepted, invite.StateRevoked)},
+			want: L("acceptedAgain", "revokedAgain")},
+		{name: "NeverResentClosed", filter: invite.Filter{Resent: no, States: P(invite.StateAccepted, invite.StateRevoked)},
+			want: L("accepted")},
+		{name: "ResentIncludeExpired", filter: invite.Filter{Resent: yes, IncludeExpired: true},
+			want: L("again", "sentAgain", "many", "acceptedAgain", "revokedAgain", "lapsedAgain", "expired")},
+		{name: "NeverResentIncludeExpired", filter: invite.Filter{Resent: no, IncludeExpired: true},
+			want: L("first", "sent", "accepted", "lapsed")},
+		{name: "ResentExpired", filter: invite.Filter{Resent: yes, States: P(invite.StateExpired)}, want: L("lapsedAgain", "expired")},
+		{name: "NeverResentExpired", filter: invite.Filter{Resent: no, States: P(invite.StateExpired)}, want: L("lapsed")},
+		{name: "ResentOpenPlusExpired", filter: invite.Filter{Resent: yes, Open: true, States: P(invite.StateExpired)},
+			want: L("again", "sentAgain", "many", "lapsedAgain", "expired")},
+		{name: "ResentSearch", filter: invite.Filter{Resent: yes, Search: "ad"}, want: L("again", "sentAgain")},
+		{name: "NeverResentSearch", filter: invite.Filter{Resent: no, Search: "ada"}, want: L("first", "accepted")},
+		{name: "ResentSearchOpen", filter: invite.Filter{Resent: yes, Search: "a", Open: true}, want: L("again", "sentAgain", "many")},
+		{name: "NeverResentSearchIncludeExpired", filter: invite.Filter{Resent: no, Search: "ada", IncludeExpired: true},
+			want: L("first", "accepted", "lapsed")},
+		{name: "ResentSearchNoMatch", filter: invite.Filter{Resent: yes, Search: "grace", IncludeExpired: true}},
+		{name: "NeverResentNoMatch", filter: invite.Filter{Resent: no, States: P(invite.StateRevoked)}},
+	}
+	s.runFilterCases(t, specs, cases, now)
+}
+
 // testListOffset pages by position: Query.Offset skips that many matching
 // invitations, in the listing's order, after Query.After when both are
 // set; the cursor says whether more follow.

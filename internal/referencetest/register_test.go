@@ -403,10 +403,17 @@ func (h *registerHost) search(w http.ResponseWriter, r *http.Request) {
 	}
 	switch req.State {
 	case "":
-	case "initiated", "reinitiated":
+	case "initiated":
 		q.Set("open", "true")
-	default:
+		q.Set("resent", "false")
+	case "reinitiated":
+		q.Set("open", "true")
+		q.Set("resent", "true")
+	case "accepted", "revoked", "rejected", "expired":
 		q.Set("states", req.State)
+	default: // pending and sent are the library's names, not the reference's
+		refuse(w, http.StatusBadRequest, "validation", "state must be initiated, reinitiated, accepted, revoked, rejected or expired")
+		return
 	}
 	rep, err := h.call(r, "GET", "/tenants/acme/invitations?"+q.Encode(), nil)
 	if err != nil {
@@ -424,14 +431,9 @@ func (h *registerHost) search(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, err)
 		return
 	}
-	out := []userInvitation{}
+	out := make([]userInvitation, 0, len(page.Invitations))
 	for i := range page.Invitations {
-		// GAP: no filter tells a re-sent open invitation from one never
-		// re-sent (resend_count), so the glue filters the page itself,
-		// which breaks paging and counts for these two states.
-		if u := userInvitationOf(&page.Invitations[i]); req.State == "" || u.State == req.State {
-			out = append(out, u)
-		}
+		out = append(out, userInvitationOf(&page.Invitations[i]))
 	}
 	data, err := json.Marshal(out)
 	if err != nil {
