@@ -96,7 +96,13 @@ func TestSmokeFloor(t *testing.T) {
 	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
 		t.Fatalf("report is not JSON: %v\n%s", err, out.String())
 	}
-	for _, r := range rep.Results {
+	if len(rep.Targets) != 2*len(rep.Results) {
+		t.Fatalf("%d targets for %d operations with -bare: want http/direct and http/bare for each", len(rep.Targets), len(rep.Results))
+	}
+	for i, r := range rep.Results {
+		if tg := rep.Targets[2*i+1]; !strings.Contains(tg.Name, r.Op+" http/bare") || tg.Value != r.BareRatio || tg.Limit != bareTarget {
+			t.Errorf("target of %s http/bare: %+v", r.Op, tg)
+		}
 		if r.Bare == nil || r.Floor == nil || r.Floor.OpsPerSec <= 0 {
 			t.Fatalf("%s: bare %+v, floor %+v", r.Op, r.Bare, r.Floor)
 		}

@@ -37,6 +37,12 @@ func (rep *report) verdicts() []verdict {
 			Name:  fmt.Sprintf("%s %s http/direct throughput (conns %d, workers %d)", rep.cfg.store, r.Op, rep.cfg.conns, rep.cfg.workers),
 			Value: r.Ratio, Limit: target, Pass: r.Ratio >= target,
 		})
+		if rep.cfg.bare {
+			vs = append(vs, verdict{
+				Name:  fmt.Sprintf("%s %s http/bare throughput (conns %d, workers %d)", rep.cfg.store, r.Op, rep.cfg.conns, rep.cfg.workers),
+				Value: r.BareRatio, Limit: bareTarget, Pass: r.BareRatio >= bareTarget,
+			})
+		}
 	}
 	return vs
 }
