@@ -169,12 +169,12 @@ func (inv *Invitation) NameKeys() (full, family string) {
 
 // SearchKey is the form Filter.Search compares names in: every character
 // that has case variants in its lower-case form, reached through its
-// upper case, so that every case variant of a letter has the same key
-// (those strings.EqualFold equates among them: "K", "k" and the Kelvin
-// sign; "Σ", "σ" and "ς"; "ẞ" and "ß"). Every other character is kept as
-// it is; the length in characters does not change. It is Unicode's
-// simple case mapping: "ß" does not become "ss", and no accent is
-// removed.
+// upper case, so that every case variant of a letter has the same key:
+// all those strings.EqualFold equates ("K", "k" and the Kelvin sign; "Σ",
+// "σ" and "ς"; "ẞ" and "ß"), and also the Turkish "İ" and "ı", which
+// become "i". Every other character is kept as it is; the length in
+// characters does not change. It is Unicode's simple case mapping: "ß"
+// does not become "ss", and no accent is removed.
 func SearchKey(s string) string {
 	return strings.Map(func(r rune) rune { return unicode.ToLower(unicode.ToUpper(r)) }, s)
 }

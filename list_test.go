@@ -264,6 +264,7 @@ func TestSearchKey(t *testing.T) {
 		{"Οδυσσέας", "οδυσσέασ"},
 		{"GROẞ", "groß"},
 		{"\u212Aelvin", "kelvin"},
+		{"İSTANBUL ılgaz", "istanbul ilgaz"},
 		{"50%_off\\", "50%_off\\"},
 	} {
 		require.Equal(t, c.want, invite.SearchKey(c.in), c.in)

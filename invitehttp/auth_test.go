@@ -136,6 +136,14 @@ func TestRoutingProblems(t *testing.T) {
 	r = e.admin("GET", "/tenants/acme//invitations", nil)
 	require.Equal(t, http.StatusOK, r.status, "body: %s", r.body)
 	require.Contains(t, string(r.body), `"invitations"`)
+
+	// A CONNECT in authority form has no path at all: a 404 problem too.
+	api, err := invitehttp.New(invitehttp.Config{Manager: e.h.Manager, Authorize: invitehttp.AllowAll})
+	require.NoError(t, err)
+	rec := httptest.NewRecorder()
+	api.ServeHTTP(rec, httptest.NewRequest(http.MethodConnect, "example.com:443", nil))
+	require.Equal(t, http.StatusNotFound, rec.Code)
+	require.Equal(t, "application/problem+json", rec.Header().Get("Content-Type"))
 }
 
 func TestMounting(t *testing.T) {

@@ -96,6 +96,12 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hd := w.Header()
 	hd.Set("Cache-Control", "no-store")
 	hd.Set("X-Content-Type-Options", "nosniff")
+	if r.URL.Path == "" {
+		// No path at all (a CONNECT in authority form), which not even
+		// the catch-all route matches.
+		h.writeProblem(w, r, h.newProblem(kindNotFound, "the API has no such path"))
+		return
+	}
 	h.mux.ServeHTTP(w, r)
 }
 

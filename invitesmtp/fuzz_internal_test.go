@@ -64,6 +64,7 @@ func FuzzHeaders(f *testing.F) {
 		require.Len(t, to, 1)
 		require.Equal(t, "ada@example.com", to[0].Address)
 		require.Equal(t, displayName(name), to[0].Name)
+		require.LessOrEqual(t, len(to[0].Name), 200)
 		var dec mime.WordDecoder
 		got, err := dec.DecodeHeader(parsed.Header.Get("Subject"))
 		require.NoError(t, err)

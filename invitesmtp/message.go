@@ -154,7 +154,7 @@ func displayName(s string) string {
 	s = headerText(s, 200)
 	for _, r := range s {
 		if r >= utf8.RuneSelf {
-			return strings.ReplaceAll(s, `\`, "\uFF3C")
+			return headerText(strings.ReplaceAll(s, `\`, "\uFF3C"), 200) // cut again: it is longer
 		}
 	}
 	return s

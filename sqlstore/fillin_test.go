@@ -115,3 +115,36 @@ func TestMigrateFillsSearchKeys(t *testing.T) {
 		require.Equal(t, 8, countRows(t, db, be.dialect, table, "search_family IS NULL"))
 	})
 }
+
+// TestFillInKeepsNewerKeys: on MySQL, whose fill-in runs in a transaction
+// per batch while the application writes, a row written since the batch
+// read it keeps the keys its writer gave it.
+func TestFillInKeepsNewerKeys(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, be backend) {
+		if be.dialect != sqlstore.MySQL {
+			t.Skip("the fill-in holds the table for its whole run on this dialect")
+		}
+		ctx := context.Background()
+		st, _ := be.newStore(t)
+		m := manager(t, st)
+		res, err := m.Create(ctx, invite.CreateInput{TenantID: "tenant-1", Invitee: invite.Invitee{Email: "keys@example.com"},
+			GivenName: "Ödön", Delivery: invite.DeliveryReturn})
+		require.NoError(t, err)
+		renamed := "Zoé"
+		inv, err := m.Update(ctx, invite.UpdateInput{TenantID: "tenant-1", ID: res.Invitation.ID, Version: res.Invitation.Version,
+			GivenName: &renamed})
+		require.NoError(t, err)
+		// The fill-in read the row before the rename.
+		require.NoError(t, sqlstore.WriteSearchKeys(ctx, st, "tenant-1", inv.ID, res.Invitation.Version, "ödön", ""))
+		for search, want := range map[string]int{"zoé": 1, "ödön": 0} {
+			n, err := st.Count(ctx, "tenant-1", invite.Filter{Search: search}, time.Now())
+			require.NoError(t, err)
+			require.Equal(t, want, n, search)
+		}
+		// As read at the current version, the keys are written.
+		require.NoError(t, sqlstore.WriteSearchKeys(ctx, st, "tenant-1", inv.ID, inv.Version, "ödön", ""))
+		n, err := st.Count(ctx, "tenant-1", invite.Filter{Search: "ödön"}, time.Now())
+		require.NoError(t, err)
+		require.Equal(t, 1, n)
+	})
+}

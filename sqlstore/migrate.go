@@ -294,7 +294,7 @@ func (s *Store) applyTransactional(ctx context.Context, m migration) error {
 				Reason: "statement " + strconv.Itoa(i+1) + " failed (nothing of the migration was applied)", Err: wrap("migrate", err)}
 		}
 	}
-	if err := s.runFillIn(ctx, tx, m); err != nil {
+	if err := s.runFillIn(ctx, tx, nil, m); err != nil {
 		return err
 	}
 	if err := tx.Commit(); err != nil {

@@ -208,7 +208,7 @@ func (mysql) migrate(ctx context.Context, s *Store, ms []migration) error {
 					Err:    wrap("migrate", err)}
 			}
 		}
-		if err := s.fillInTx(ctx, conn, m); err != nil {
+		if err := s.runFillIn(ctx, nil, conn, m); err != nil {
 			return err
 		}
 		if err := s.recordMigration(ctx, conn, m); err != nil {

@@ -65,8 +65,12 @@ func (*sqlite) resendCount() string { return "json_extract(doc, '$.resend_count'
 func (*sqlite) nullSafeEqual() string { return "IS" }
 
 // keptColumns: SQLite rewrites the entries of every index whose columns an
-// UPDATE sets, changed or not, and no Manager operation changes these.
-func (*sqlite) keptColumns() []string { return []string{"idempotency_key", "created_at"} }
+// UPDATE sets, changed or not. No Manager operation changes the first two;
+// only an edit of the names changes the search keys (an accept, a reject,
+// a resend never do).
+func (*sqlite) keptColumns() []string {
+	return []string{"idempotency_key", "created_at", "search_name", "search_family"}
+}
 
 // lockInviter: see dialect.
 func (*sqlite) lockInviter(table string) string {

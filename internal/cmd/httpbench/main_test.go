@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"math"
 	"strings"
 	"testing"
 )
@@ -85,7 +86,7 @@ func TestSmoke(t *testing.T) {
 
 // TestSmokeFloor: with -bare and -floor, every operation has the two more
 // sides' windows, the floor's answers are the adapter's (its requests
-// pass the status checks), and the ceiling is a ratio below 1.
+// pass the status checks), and its CPU is set against the direct call's.
 func TestSmokeFloor(t *testing.T) {
 	var out, log bytes.Buffer
 	args := []string{"-preload", "40", "-ops", "20", "-rounds", "2", "-conns", "2", "-tenants", "2", "-bare", "-floor", "-json"}
@@ -106,8 +107,8 @@ func TestSmokeFloor(t *testing.T) {
 		if r.Bare == nil || r.Floor == nil || r.Floor.OpsPerSec <= 0 {
 			t.Fatalf("%s: bare %+v, floor %+v", r.Op, r.Bare, r.Floor)
 		}
-		if want := r.Floor.OpsPerSec / (r.Floor.OpsPerSec + r.Direct.OpsPerSec); r.Ceiling != want || r.Ceiling >= 1 {
-			t.Errorf("%s: ceiling %v, want %v", r.Op, r.Ceiling, want)
+		if want := r.Floor.CPUus / r.Direct.CPUus; r.FloorCPU <= 0 || math.Abs(r.FloorCPU-want) > 1e-9*want {
+			t.Errorf("%s: floor/direct CPU %v, want %v", r.Op, r.FloorCPU, want)
 		}
 		sides := map[string]int{}
 		for _, w := range r.Windows {
@@ -122,7 +123,7 @@ func TestSmokeFloor(t *testing.T) {
 	if code := run(args, &out, &log); code != 0 {
 		t.Fatalf("run %v: exit %d\n%s", args, code, log.String())
 	}
-	if text := out.String(); !strings.Contains(text, "http/ceiling") || !strings.Contains(text, "floor req/s") {
+	if text := out.String(); !strings.Contains(text, "floor/direct CPU") || !strings.Contains(text, "floor req/s") {
 		t.Errorf("text report lacks the floor table:\n%s", text)
 	}
 }

@@ -68,13 +68,8 @@ type opResult struct {
 	// BareRatio is http/bare of the median throughputs (0 without
 	// -bare), BareMin and BareMax the range of the per-round ratios.
 	BareRatio, BareMin, BareMax float64
-	// Floor is the floor side's medians (with -floor), and Ceiling the
-	// http/direct ratio HTTP leaves room for: with the machine's CPU
-	// bounding both, an operation over HTTP costs the direct call plus
-	// the floor's exchange, so at best floor/(floor+direct) of the direct
-	// throughput.
-	Floor   summary
-	Ceiling float64
+	// Floor is the floor side's medians (with -floor).
+	Floor summary
 }
 
 // measureOp warms both sides up, then runs cfg.rounds alternating pairs
@@ -159,7 +154,6 @@ func (b *bench) measureOp(ctx context.Context, op string) (opResult, error) {
 	}
 	if b.cfg.floor {
 		res.Floor = summarize(ws[floor])
-		res.Ceiling = res.Floor.OpsPerSec / (res.Floor.OpsPerSec + res.Direct.OpsPerSec)
 	}
 	return res, nil
 }

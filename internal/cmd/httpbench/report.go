@@ -77,12 +77,12 @@ func (rep *report) print(w io.Writer, verbose bool) {
 		_ = tw.Flush()
 	}
 	if cfg.floor {
-		fmt.Fprintln(w, "\nfloor: the adapter's recorded answers replayed with no work behind them; ceiling = floor/(floor+direct), the best http/direct HTTP leaves room for")
+		fmt.Fprintln(w, "\nfloor: the adapter's recorded answers replayed with no work behind them: one HTTP exchange of the same bytes (server, loopback and client)")
 		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "op\tfloor req/s\tfloor p50\tfloor CPU/op\tceiling\thttp/ceiling\t")
+		fmt.Fprintln(tw, "op\tfloor req/s\tfloor p50\tfloor CPU/op\tdirect CPU/op\tfloor/direct CPU\t")
 		for _, r := range rep.Ops {
-			fmt.Fprintf(tw, "%s\t%.0f\t%s\t%s\t%.3fx\t%.3fx\t\n", r.Op, r.Floor.OpsPerSec, fmtDur(r.Floor.P50),
-				fmtUs(r.Floor.CPUPerOp), r.Ceiling, r.Ratio/r.Ceiling)
+			fmt.Fprintf(tw, "%s\t%.0f\t%s\t%s\t%s\t%.2fx\t\n", r.Op, r.Floor.OpsPerSec, fmtDur(r.Floor.P50),
+				fmtUs(r.Floor.CPUPerOp), fmtUs(r.Direct.CPUPerOp), r.floorCPU())
 		}
 		_ = tw.Flush()
 	}
@@ -144,10 +144,11 @@ type jsonOp struct {
 	BareRatio    float64   `json:"http_bare_ratio,omitempty"`
 	BareRatioMin float64   `json:"round_http_bare_ratio_min,omitempty"`
 	BareRatioMax float64   `json:"round_http_bare_ratio_max,omitempty"`
-	// With -floor: the replaying handler, and the ceiling.
-	Floor   *jsonSide    `json:"floor,omitempty"`
-	Ceiling float64      `json:"ceiling,omitempty"`
-	Windows []jsonWindow `json:"windows"`
+	// With -floor: the replaying handler, and its CPU time per exchange
+	// over the direct call's per operation.
+	Floor    *jsonSide    `json:"floor,omitempty"`
+	FloorCPU float64      `json:"floor_direct_cpu_ratio,omitempty"`
+	Windows  []jsonWindow `json:"windows"`
 }
 
 type jsonReport struct {
@@ -188,7 +189,7 @@ func (rep *report) toJSON() jsonReport {
 		}
 		if cfg.floor {
 			f := jsonSideOf(r.Floor)
-			jo.Floor, jo.Ceiling = &f, r.Ceiling
+			jo.Floor, jo.FloorCPU = &f, r.floorCPU()
 		}
 		for _, w := range r.Windows {
 			jo.Windows = append(jo.Windows, jsonWindow{Side: w.Side.String(), Round: w.Round, Ops: w.Ops,
@@ -198,4 +199,13 @@ func (rep *report) toJSON() jsonReport {
 		out.Results = append(out.Results, jo)
 	}
 	return out
+}
+
+// floorCPU is the floor's CPU time per exchange over the direct call's
+// per operation (0 when either is unknown).
+func (r *opResult) floorCPU() float64 {
+	if r.Floor.CPUPerOp <= 0 || r.Direct.CPUPerOp <= 0 {
+		return 0
+	}
+	return float64(r.Floor.CPUPerOp) / float64(r.Direct.CPUPerOp)
 }

@@ -19,7 +19,7 @@ import (
 // bulkConns is the number of connections a bulk insert uses.
 const bulkConns = 4
 
-// bulkChunk is the number of invitations of one multi-row INSERT: 10
+// bulkChunk is the number of invitations of one multi-row INSERT: 12
 // placeholders a row stays far below every dialect's limit.
 const bulkChunk = 500
 

@@ -107,8 +107,8 @@ const rawInvitationColumns = "tenant_id, id, version, state, email_key, inviter_
 	"search_name, search_family"
 
 // searchName and searchFamily are the name search's keys of givenName and
-// familyName: lower-cased.
-var searchName, searchFamily = strings.ToLower(givenName + " " + familyName), strings.ToLower(familyName)
+// familyName (the library's, as its writes store them).
+var searchName, searchFamily = (&invite.Invitation{GivenName: givenName, FamilyName: familyName}).NameKeys()
 
 const outboxColumns = "id, tenant_id, invitation_id, type, payload, created_at, available_at"
 
