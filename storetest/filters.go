@@ -358,3 +358,35 @@ func (s *suite) testCount(t *testing.T) {
 	require.Equal(t, 4, count(tenantA, invite.Filter{IncludeExpired: true}, later))
 	require.Equal(t, 7, count(tenantB, invite.Filter{IncludeExpired: true}, later), "the other tenant is untouched")
 }
+
+// testListSearchAfterRename: the search follows the names an update
+// writes, and a write that leaves the names keeps them searchable.
+func (s *suite) testListSearchAfterRename(t *testing.T) {
+	st := s.store(t)
+	now := base.Add(time.Hour)
+	r := newRecord(tenantA, expires(now.Add(time.Hour)))
+	r.Invitation.GivenName, r.Invitation.FamilyName = "Ada", "Lovelace"
+	mustInsert(t, st, r)
+	found := func(search string) []string {
+		t.Helper()
+		page, _ := listAll(t, st, tenantA, invite.Query{Filter: invite.Filter{Search: search}, Now: now, Limit: 10})
+		return invitationIDs(page)
+	}
+	id := []string{r.Invitation.ID}
+	require.Equal(t, id, found("ada love"))
+
+	renamed := next(r, func(n *invite.Record) { n.Invitation.GivenName, n.Invitation.FamilyName = "Ödön", "" })
+	mustApply(t, st, upd(renamed, r.Invitation.Version))
+	require.Empty(t, found("ada"), "the old given name")
+	require.Empty(t, found("love"), "the old family name")
+	require.Equal(t, id, found("ÖDÖN"))
+
+	sent := next(renamed, func(n *invite.Record) { n.Invitation.State = invite.StateSent })
+	mustApply(t, st, upd(sent, renamed.Invitation.Version))
+	require.Equal(t, id, found("ödön"), "after a write that keeps the names")
+
+	family := next(sent, func(n *invite.Record) { n.Invitation.FamilyName = "Groß" })
+	mustApply(t, st, upd(family, sent.Invitation.Version))
+	require.Equal(t, id, found("gross"[:3]+"ß"), "the new family name alone")
+	require.Equal(t, id, found("ödön groß"))
+}

@@ -151,6 +151,7 @@ func (s *suite) testList(t *testing.T) {
 
 	t.Run("Filters", s.testListFilters)
 	t.Run("FindFilters", s.testListFindFilters)
+	t.Run("SearchAfterRename", s.testListSearchAfterRename)
 	t.Run("ResentFilter", s.testListResentFilter)
 	t.Run("Offset", s.testListOffset)
 }
