@@ -387,6 +387,6 @@ func (s *suite) testListSearchAfterRename(t *testing.T) {
 
 	family := next(sent, func(n *invite.Record) { n.Invitation.FamilyName = "Groß" })
 	mustApply(t, st, upd(family, sent.Invitation.Version))
-	require.Equal(t, id, found("gross"[:3]+"ß"), "the new family name alone")
+	require.Equal(t, id, found("GROẞ"), "the new family name alone")
 	require.Equal(t, id, found("ödön groß"))
 }
