@@ -2,11 +2,9 @@ package invitehttp
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
 	"net/url"
 	"strings"
-	"time"
 
 	"github.com/invitekit/invite"
 )
@@ -274,20 +272,11 @@ func (h *handler) delete(w http.ResponseWriter, r *http.Request) {
 }
 
 // patchBody is the body of PATCH: edits (any UpdateInput field; a member
-// left out or null keeps the value), a resend, or one state change.
+// left out or null keeps the value), a resend, or one state change. The
+// tenant, the id and the version come from the path and If-Match: the
+// body may not name them.
 type patchBody struct {
-	ExpiresAt          *time.Time                    `json:"expires_at,omitempty"`
-	GivenName          *string                       `json:"given_name,omitempty"`
-	FamilyName         *string                       `json:"family_name,omitempty"`
-	Roles              *[]string                     `json:"roles,omitempty"`
-	Groups             *[]string                     `json:"groups,omitempty"`
-	Data               *map[string]string            `json:"data,omitempty"`
-	FormData           *map[string]map[string]string `json:"form_data,omitempty"`
-	Variables          *map[string]string            `json:"variables,omitempty"`
-	Metadata           *json.RawMessage              `json:"metadata,omitempty"`
-	IdentityProviderID *string                       `json:"identity_provider_id,omitempty"`
-	RedirectURI        *string                       `json:"redirect_uri,omitempty"`
-	Locale             *string                       `json:"locale,omitempty"`
+	invite.UpdateInput
 
 	// Resend mints a new secret and delivers it, after the edits.
 	Resend *invite.ResendOptions `json:"resend,omitempty"`
@@ -300,12 +289,11 @@ type patchBody struct {
 	Reason  string       `json:"reason,omitempty"`
 }
 
-// edits is the body's UpdateInput.
+// edits is the body's UpdateInput for the invitation id at version.
 func (b *patchBody) edits(tenant, id string, version int64) invite.UpdateInput {
-	return invite.UpdateInput{TenantID: tenant, ID: id, Version: version, ExpiresAt: b.ExpiresAt,
-		GivenName: b.GivenName, FamilyName: b.FamilyName, Roles: b.Roles, Groups: b.Groups, Data: b.Data,
-		FormData: b.FormData, Variables: b.Variables, Metadata: b.Metadata,
-		IdentityProviderID: b.IdentityProviderID, RedirectURI: b.RedirectURI, Locale: b.Locale}
+	in := b.UpdateInput
+	in.TenantID, in.ID, in.Version = tenant, id, version
+	return in
 }
 
 // action is what the body asks for, or the field errors of a body that
@@ -314,6 +302,14 @@ func (b *patchBody) action() (Action, error) {
 	var bad []invite.FieldError
 	add := func(field, code, reason string) {
 		bad = append(bad, invite.FieldError{Field: field, Code: code, Reason: reason})
+	}
+	for _, f := range []struct {
+		field string
+		set   bool
+	}{{"TenantID", b.TenantID != ""}, {"ID", b.ID != ""}, {"Version", b.Version != 0}} {
+		if f.set {
+			add(f.field, invite.CodeNotAllowed, "is not taken in the body: the path names the invitation, If-Match its version")
+		}
 	}
 	hasEdits := b.edits("", "", 0) != invite.UpdateInput{}
 	a := ActionUpdate
@@ -390,7 +386,8 @@ func (h *handler) patch(w http.ResponseWriter, r *http.Request) {
 			h.writeProblem(w, r, p)
 			return
 		}
-		h.writeError(w, r, err, ec)
+		// Every field action names is a member of the body.
+		h.writeError(w, r, err, errorContext{place: func(field string) (string, bool) { return field, false }})
 		return
 	}
 	if p := h.authorize(r, tenant, a); p != nil {

@@ -377,6 +377,9 @@ func TestPatchEditsWithIfMatch(t *testing.T) {
 	require.Equal(t, http.StatusOK, r.status, "body: %s", r.body)
 	p := e.admin("PATCH", path, map[string]any{"locale": "??"}).problem(t, 422, "validation")
 	require.Equal(t, []string{"/locale=invalid_format"}, p.pointers())
+	// The path names the invitation and If-Match its version, not the body.
+	p = e.admin("PATCH", path, map[string]any{"tenant_id": "other", "id": "x", "version": 1, "roles": []string{"x"}}).problem(t, 422, "validation")
+	require.Equal(t, []string{"/tenant_id=not_allowed", "/id=not_allowed", "/version=not_allowed"}, p.pointers())
 	e.admin("PATCH", "/tenants/acme/invitations/nope", map[string]any{"roles": []string{}}).problem(t, 404, "not-found")
 }
 
