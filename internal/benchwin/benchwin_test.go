@@ -45,3 +45,27 @@ func TestStatistics(t *testing.T) {
 	require.Equal(t, 2.0, sum.OpsPerSec)
 	require.Equal(t, time.Duration(2), sum.P50)
 }
+
+func TestParseOps(t *testing.T) {
+	all := []string{"lookup", "accept", "create"}
+	for _, c := range []struct {
+		list string
+		want []string
+		bad  bool
+	}{
+		{"create, lookup", []string{"lookup", "create"}, false},
+		{"accept,accept", []string{"accept"}, false},
+		{"lookup,delete", nil, true},
+		{"", nil, true},
+	} {
+		got, err := ParseOps(c.list, all)
+		if c.bad {
+			require.Error(t, err, c.list)
+			continue
+		}
+		require.NoError(t, err, c.list)
+		require.Equal(t, c.want, got, c.list)
+	}
+	require.Equal(t, "42us", Us(42*time.Microsecond+400))
+	require.Equal(t, "1.235ms", Ms(1234567*time.Nanosecond))
+}

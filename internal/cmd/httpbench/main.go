@@ -94,10 +94,10 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime/pprof"
-	"slices"
 	"strings"
 	"time"
 
+	"github.com/invitekit/invite/internal/benchwin"
 	_ "github.com/jackc/pgx/v5/stdlib"
 	_ "modernc.org/sqlite"
 )
@@ -234,15 +234,12 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	if cfg.conns < 1 || cfg.workers < 1 || cfg.rounds < 1 || cfg.preload < 1 || cfg.tenants < 1 || cfg.duration <= 0 || cfg.ops < 0 || cfg.warmup < 0 {
 		return cfg, fmt.Errorf("-conns, -c, -rounds, -preload, -tenants and -duration must be positive")
 	}
-	for f := range strings.SplitSeq(*measure, ",") {
-		f = strings.TrimSpace(f)
-		if !slices.Contains(allOps, f) {
-			return cfg, fmt.Errorf("-measure: %q is not one of %v", f, allOps)
-		}
-		cfg.measure = append(cfg.measure, f)
+	// In the fixed order: lookup first sees exactly the preloaded table.
+	ops, err := benchwin.ParseOps(*measure, allOps)
+	if err != nil {
+		return cfg, fmt.Errorf("-measure: %w", err)
 	}
-	// The fixed order: lookup first sees exactly the preloaded table.
-	cfg.measure = slices.DeleteFunc(slices.Clone(allOps), func(op string) bool { return !slices.Contains(cfg.measure, op) })
+	cfg.measure = ops
 	return cfg, nil
 }
 

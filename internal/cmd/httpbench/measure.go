@@ -34,28 +34,10 @@ type randT = benchwin.Rand
 type opFunc = benchwin.Op
 
 // window is one measured window of one side.
-type window struct {
-	Side  side
-	Round int
-	benchwin.Window
-}
-
-// runWindow runs fn from workers goroutines (benchwin.Run).
-func runWindow(ctx context.Context, workers, ops int, dur time.Duration, fn opFunc) (window, error) {
-	w, err := benchwin.Run(ctx, workers, ops, dur, fn)
-	return window{Window: w}, err
-}
+type window = benchwin.Sided[side]
 
 // summary is the medians of one side's windows.
 type summary = benchwin.Summary
-
-func summarize(ws []window) summary {
-	bw := make([]benchwin.Window, len(ws))
-	for i, w := range ws {
-		bw[i] = w.Window
-	}
-	return benchwin.Summarize(bw)
-}
 
 // opResult is the outcome of one operation.
 type opResult struct {
@@ -90,12 +72,11 @@ func (b *bench) measureOp(ctx context.Context, op string) (opResult, error) {
 		var w window
 		var err error
 		pprof.Do(ctx, pprof.Labels("op", op, "side", s.String()), func(ctx context.Context) {
-			w, err = runWindow(ctx, b.cfg.workers, ops, d, fns[s])
+			w, err = benchwin.RunSide(ctx, s, b.cfg.workers, ops, d, fns[s])
 		})
 		if err != nil {
 			return w, fmt.Errorf("%s: %w", s, err)
 		}
-		w.Side = s
 		if op == "accept" {
 			b.acceptRate = max(b.acceptRate, w.OpsPerSec)
 		}
@@ -110,7 +91,7 @@ func (b *bench) measureOp(ctx context.Context, op string) (opResult, error) {
 		if err != nil {
 			return res, fmt.Errorf("warm-up: %w", err)
 		}
-		b.logf("%-6s %-6s warm-up: %.0f ops/s p99 %s", op, s, w.OpsPerSec, fmtDur(w.P99))
+		b.logf("%-6s %-6s warm-up: %.0f ops/s p99 %s", op, s, w.OpsPerSec, benchwin.Ms(w.P99))
 	}
 	var pairs, barePairs []float64
 	for r := range b.cfg.rounds {
@@ -133,7 +114,7 @@ func (b *bench) measureOp(ctx context.Context, op string) (opResult, error) {
 				ex = " (pool ran out)"
 			}
 			b.logf("%-6s %-6s round %d: %d ops in %s, %.0f ops/s, p50 %s, p99 %s, CPU %s/op%s", op, s, r+1, w.Ops,
-				w.Elapsed.Round(time.Millisecond), w.OpsPerSec, fmtDur(w.P50), fmtDur(w.P99), fmtUs(w.CPU), ex)
+				w.Elapsed.Round(time.Millisecond), w.OpsPerSec, benchwin.Ms(w.P50), benchwin.Ms(w.P99), benchwin.Us(w.CPU), ex)
 		}
 		pairs = append(pairs, thr[httpSide]/thr[direct])
 		if b.cfg.bare {
@@ -144,16 +125,16 @@ func (b *bench) measureOp(ctx context.Context, op string) (opResult, error) {
 	for _, w := range res.Windows {
 		ws[w.Side] = append(ws[w.Side], w)
 	}
-	res.HTTP, res.Direct = summarize(ws[httpSide]), summarize(ws[direct])
+	res.HTTP, res.Direct = benchwin.SummarizeSide(ws[httpSide]), benchwin.SummarizeSide(ws[direct])
 	res.Ratio = res.HTTP.OpsPerSec / res.Direct.OpsPerSec
 	res.PairMin, res.PairMax = slices.Min(pairs), slices.Max(pairs)
 	if b.cfg.bare {
-		res.Bare = summarize(ws[bare])
+		res.Bare = benchwin.SummarizeSide(ws[bare])
 		res.BareRatio = res.HTTP.OpsPerSec / res.Bare.OpsPerSec
 		res.BareMin, res.BareMax = slices.Min(barePairs), slices.Max(barePairs)
 	}
 	if b.cfg.floor {
-		res.Floor = summarize(ws[floor])
+		res.Floor = benchwin.SummarizeSide(ws[floor])
 	}
 	return res, nil
 }

@@ -6,20 +6,14 @@ import (
 	"strconv"
 	"text/tabwriter"
 	"time"
+
+	"github.com/invitekit/invite/internal/benchwin"
 )
 
 // report is a run's outcome.
 type report struct {
 	cfg config
 	Ops []opResult
-}
-
-func fmtUs(d time.Duration) string {
-	return strconv.FormatFloat(float64(d)/float64(time.Microsecond), 'f', 0, 64) + "us"
-}
-
-func fmtDur(d time.Duration) string {
-	return strconv.FormatFloat(float64(d)/float64(time.Millisecond), 'f', 3, 64) + "ms"
 }
 
 // verdict is the target of one operation.
@@ -60,8 +54,8 @@ func (rep *report) print(w io.Writer, verbose bool) {
 	for _, r := range rep.Ops {
 		fmt.Fprintf(tw, "%s\t%.0f\t%.0f\t%.3fx\t%.2f-%.2f\t%s\t%s\t%s\t%s\t%s\t%s\t\n", r.Op,
 			r.HTTP.OpsPerSec, r.Direct.OpsPerSec, r.Ratio, r.PairMin, r.PairMax,
-			fmtDur(r.HTTP.P50), fmtDur(r.Direct.P50), fmtDur(r.HTTP.P99), fmtDur(r.Direct.P99),
-			fmtUs(r.HTTP.CPUPerOp), fmtUs(r.Direct.CPUPerOp))
+			benchwin.Ms(r.HTTP.P50), benchwin.Ms(r.Direct.P50), benchwin.Ms(r.HTTP.P99), benchwin.Ms(r.Direct.P99),
+			benchwin.Us(r.HTTP.CPUPerOp), benchwin.Us(r.Direct.CPUPerOp))
 	}
 	_ = tw.Flush()
 	fmt.Fprintln(w, "CPU/op: this process's CPU time per operation (server, client and Manager; not a database server's), steadier than req/s on a shared machine")
@@ -71,8 +65,8 @@ func (rep *report) print(w io.Writer, verbose bool) {
 		fmt.Fprintln(tw, "op\tbare req/s\tbare/direct\thttp/bare\t(rounds)\tbare p50\tbare p99\tbare CPU/op\t")
 		for _, r := range rep.Ops {
 			fmt.Fprintf(tw, "%s\t%.0f\t%.3fx\t%.3fx\t%.2f-%.2f\t%s\t%s\t%s\t\n", r.Op, r.Bare.OpsPerSec,
-				r.Bare.OpsPerSec/r.Direct.OpsPerSec, r.BareRatio, r.BareMin, r.BareMax, fmtDur(r.Bare.P50), fmtDur(r.Bare.P99),
-				fmtUs(r.Bare.CPUPerOp))
+				r.Bare.OpsPerSec/r.Direct.OpsPerSec, r.BareRatio, r.BareMin, r.BareMax, benchwin.Ms(r.Bare.P50), benchwin.Ms(r.Bare.P99),
+				benchwin.Us(r.Bare.CPUPerOp))
 		}
 		_ = tw.Flush()
 	}
@@ -81,8 +75,8 @@ func (rep *report) print(w io.Writer, verbose bool) {
 		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 		fmt.Fprintln(tw, "op\tfloor req/s\tfloor p50\tfloor CPU/op\tdirect CPU/op\tfloor/direct CPU\t")
 		for _, r := range rep.Ops {
-			fmt.Fprintf(tw, "%s\t%.0f\t%s\t%s\t%s\t%.2fx\t\n", r.Op, r.Floor.OpsPerSec, fmtDur(r.Floor.P50),
-				fmtUs(r.Floor.CPUPerOp), fmtUs(r.Direct.CPUPerOp), r.floorCPU())
+			fmt.Fprintf(tw, "%s\t%.0f\t%s\t%s\t%s\t%.2fx\t\n", r.Op, r.Floor.OpsPerSec, benchwin.Ms(r.Floor.P50),
+				benchwin.Us(r.Floor.CPUPerOp), benchwin.Us(r.Direct.CPUPerOp), r.floorCPU())
 		}
 		_ = tw.Flush()
 	}
@@ -91,13 +85,13 @@ func (rep *report) print(w io.Writer, verbose bool) {
 		for _, r := range rep.Ops {
 			bare := ""
 			if cfg.bare {
-				bare = ", bare " + fmtUs(r.Bare.CPUPerOp)
+				bare = ", bare " + benchwin.Us(r.Bare.CPUPerOp)
 			}
 			fmt.Fprintf(w, "%-6s CPU per op (the whole process, median of the windows): http %s, direct %s%s\n", r.Op,
-				fmtUs(r.HTTP.CPUPerOp), fmtUs(r.Direct.CPUPerOp), bare)
+				benchwin.Us(r.HTTP.CPUPerOp), benchwin.Us(r.Direct.CPUPerOp), bare)
 			for _, win := range r.Windows {
 				fmt.Fprintf(w, "  %-6s %-6s round %d: %d ops in %s, %.0f ops/s, p50 %s, p99 %s, CPU %s/op, pool ran out: %v\n", r.Op, win.Side, win.Round,
-					win.Ops, win.Elapsed.Round(time.Millisecond), win.OpsPerSec, fmtDur(win.P50), fmtDur(win.P99), fmtUs(win.CPU), win.Exhausted)
+					win.Ops, win.Elapsed.Round(time.Millisecond), win.OpsPerSec, benchwin.Ms(win.P50), benchwin.Ms(win.P99), benchwin.Us(win.CPU), win.Exhausted)
 			}
 		}
 	}

@@ -241,7 +241,7 @@ func (b *bench) measureDeliver(ctx context.Context) (opResult, error) {
 			thr[s] = w.OpsPerSec
 			res.Windows = append(res.Windows, w)
 			b.logf("%-7s %s round %d: %d records in %s, %.0f records/s, client CPU %s/record", "deliver", s, r+1, w.Ops,
-				w.Elapsed.Round(time.Millisecond), w.OpsPerSec, fmtUs(w.CPU))
+				w.Elapsed.Round(time.Millisecond), w.OpsPerSec, benchwin.Us(w.CPU))
 		}
 		pairs = append(pairs, thr[lib]/thr[raw])
 	}
@@ -249,7 +249,7 @@ func (b *bench) measureDeliver(ctx context.Context) (opResult, error) {
 	for _, w := range res.Windows {
 		ws[w.Side] = append(ws[w.Side], w)
 	}
-	res.Lib, res.Raw = summarize(ws[lib]), summarize(ws[raw])
+	res.Lib, res.Raw = benchwin.SummarizeSide(ws[lib]), benchwin.SummarizeSide(ws[raw])
 	res.ThrRatio = res.Lib.OpsPerSec / res.Raw.OpsPerSec
 	res.PairMin, res.PairMax = slices.Min(pairs), slices.Max(pairs)
 	return res, nil

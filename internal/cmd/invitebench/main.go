@@ -100,6 +100,7 @@ import (
 	_ "modernc.org/sqlite"
 
 	"github.com/invitekit/invite"
+	"github.com/invitekit/invite/internal/benchwin"
 	"github.com/invitekit/invite/sqlstore"
 )
 
@@ -244,15 +245,12 @@ func parseFlags(args []string) (config, error) {
 		slices.Sort(cfg.compare)
 		cfg.compare = slices.Compact(cfg.compare)
 	}
-	for f := range strings.SplitSeq(*measure, ",") {
-		f = strings.TrimSpace(f)
-		if !slices.Contains(allOps, f) {
-			return cfg, fmt.Errorf("-measure: %q is not one of %v", f, allOps)
-		}
-		cfg.measure = append(cfg.measure, f)
+	// In the fixed order: lookup first sees exactly the preloaded table.
+	ops, err := benchwin.ParseOps(*measure, allOps)
+	if err != nil {
+		return cfg, fmt.Errorf("-measure: %w", err)
 	}
-	// Keep the fixed order: lookup first sees exactly the preloaded table.
-	cfg.measure = slices.DeleteFunc(slices.Clone(allOps), func(op string) bool { return !slices.Contains(cfg.measure, op) })
+	cfg.measure = ops
 	return cfg, nil
 }
 

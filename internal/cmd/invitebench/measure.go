@@ -38,28 +38,10 @@ type randT = benchwin.Rand
 type opFunc = benchwin.Op
 
 // window is one measured window of one side.
-type window struct {
-	Side  side
-	Round int
-	benchwin.Window
-}
-
-// runWindow runs fn from workers goroutines (benchwin.Run).
-func runWindow(ctx context.Context, workers, ops int, dur time.Duration, fn opFunc) (window, error) {
-	w, err := benchwin.Run(ctx, workers, ops, dur, fn)
-	return window{Window: w}, err
-}
+type window = benchwin.Sided[side]
 
 // summary is the medians of one side's windows.
 type summary = benchwin.Summary
-
-func summarize(ws []window) summary {
-	bw := make([]benchwin.Window, len(ws))
-	for i, w := range ws {
-		bw[i] = w.Window
-	}
-	return benchwin.Summarize(bw)
-}
 
 // opFunc returns the operation's function for s, and, for Accept, the
 // function that prepares a window of about the given length.
@@ -154,12 +136,11 @@ func (b *bench) measureOp(ctx context.Context, op string) (opResult, error) {
 		var w window
 		var err error
 		pprof.Do(ctx, pprof.Labels("op", op, "side", s.String()), func(ctx context.Context) {
-			w, err = runWindow(ctx, b.cfg.conns, ops, d, fns[s])
+			w, err = benchwin.RunSide(ctx, s, b.cfg.conns, ops, d, fns[s])
 		})
 		if err != nil {
 			return w, fmt.Errorf("%s: %w", s, err)
 		}
-		w.Side = s
 		if op == "accept" {
 			b.acceptRate[s] = w.OpsPerSec
 		}
@@ -174,7 +155,7 @@ func (b *bench) measureOp(ctx context.Context, op string) (opResult, error) {
 		if err != nil {
 			return res, fmt.Errorf("warm-up: %w", err)
 		}
-		b.logf("%-6s %s warm-up: %.0f ops/s p50 %s", op, s, w.OpsPerSec, fmtDur(w.P50))
+		b.logf("%-6s %s warm-up: %.0f ops/s p50 %s", op, s, w.OpsPerSec, benchwin.Ms(w.P50))
 	}
 	var pairs []float64
 	for r := range b.cfg.rounds {
@@ -196,7 +177,7 @@ func (b *bench) measureOp(ctx context.Context, op string) (opResult, error) {
 				ex = " (pool ran out)"
 			}
 			b.logf("%-6s %s round %d: %d ops in %s, %.0f ops/s, p50 %s, p99 %s, client CPU %s/op%s", op, s, r+1, w.Ops,
-				w.Elapsed.Round(time.Millisecond), w.OpsPerSec, fmtDur(w.P50), fmtDur(w.P99), fmtUs(w.CPU), ex)
+				w.Elapsed.Round(time.Millisecond), w.OpsPerSec, benchwin.Ms(w.P50), benchwin.Ms(w.P99), benchwin.Us(w.CPU), ex)
 		}
 		pairs = append(pairs, thr[lib]/thr[raw])
 	}
@@ -204,7 +185,7 @@ func (b *bench) measureOp(ctx context.Context, op string) (opResult, error) {
 	for _, w := range res.Windows {
 		ws[w.Side] = append(ws[w.Side], w)
 	}
-	res.Lib, res.Raw = summarize(ws[lib]), summarize(ws[raw])
+	res.Lib, res.Raw = benchwin.SummarizeSide(ws[lib]), benchwin.SummarizeSide(ws[raw])
 	res.ThrRatio = res.Lib.OpsPerSec / res.Raw.OpsPerSec
 	res.P50Ratio = float64(res.Lib.P50) / float64(res.Raw.P50)
 	res.PairMin, res.PairMax = slices.Min(pairs), slices.Max(pairs)

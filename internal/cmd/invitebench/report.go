@@ -8,16 +8,9 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/invitekit/invite/internal/benchwin"
 	"github.com/invitekit/invite/sqlstore"
 )
-
-func fmtUs(d time.Duration) string {
-	return strconv.FormatFloat(float64(d)/float64(time.Microsecond), 'f', 0, 64) + "us"
-}
-
-func fmtDur(d time.Duration) string {
-	return strconv.FormatFloat(float64(d)/float64(time.Millisecond), 'f', 3, 64) + "ms"
-}
 
 type target struct {
 	Name  string  `json:"name"`
@@ -99,7 +92,7 @@ func (rep *report) print(w io.Writer, verbose bool) {
 			legend = legend || r.Op == "create-send"
 			fmt.Fprintf(tw, "%s\t%d\t%.0f\t%.0f\t%.3fx\t%.2f-%.2f\t%s\t%s\t%.3fx\t%s\t%s\t\n", r.Op, r.RowsAtStart,
 				r.Lib.OpsPerSec, r.Raw.OpsPerSec, r.ThrRatio, r.PairMin, r.PairMax,
-				fmtDur(r.Lib.P50), fmtDur(r.Raw.P50), r.P50Ratio, fmtDur(r.Lib.P99), fmtDur(r.Raw.P99))
+				benchwin.Ms(r.Lib.P50), benchwin.Ms(r.Raw.P50), r.P50Ratio, benchwin.Ms(r.Lib.P99), benchwin.Ms(r.Raw.P99))
 		}
 		_ = tw.Flush()
 		if legend {
@@ -109,10 +102,10 @@ func (rep *report) print(w io.Writer, verbose bool) {
 		if verbose {
 			for _, r := range sr.Ops {
 				fmt.Fprintf(w, "  %-6s client CPU per op (median of the windows): lib %s, raw %s\n", r.Op,
-					fmtUs(r.Lib.CPUPerOp), fmtUs(r.Raw.CPUPerOp))
+					benchwin.Us(r.Lib.CPUPerOp), benchwin.Us(r.Raw.CPUPerOp))
 				for _, win := range r.Windows {
 					fmt.Fprintf(w, "  %-6s %s round %d: %d ops in %s, %.0f ops/s, p50 %s, p99 %s, client CPU %s/op, pool ran out: %v\n", r.Op, win.Side, win.Round,
-						win.Ops, win.Elapsed.Round(time.Millisecond), win.OpsPerSec, fmtDur(win.P50), fmtDur(win.P99), fmtUs(win.CPU), win.Exhausted)
+						win.Ops, win.Elapsed.Round(time.Millisecond), win.OpsPerSec, benchwin.Ms(win.P50), benchwin.Ms(win.P99), benchwin.Us(win.CPU), win.Exhausted)
 				}
 			}
 		}
@@ -126,8 +119,8 @@ func (rep *report) print(w io.Writer, verbose bool) {
 				continue
 			}
 			fmt.Fprintf(w, "%-7s lib %s -> %s (%.3fx)   raw %s -> %s (%.3fx)\n", op,
-				fmtDur(a.Lib.P50), fmtDur(z.Lib.P50), float64(z.Lib.P50)/float64(a.Lib.P50),
-				fmtDur(a.Raw.P50), fmtDur(z.Raw.P50), float64(z.Raw.P50)/float64(a.Raw.P50))
+				benchwin.Ms(a.Lib.P50), benchwin.Ms(z.Lib.P50), float64(z.Lib.P50)/float64(a.Lib.P50),
+				benchwin.Ms(a.Raw.P50), benchwin.Ms(z.Raw.P50), float64(z.Raw.P50)/float64(a.Raw.P50))
 		}
 	}
 	if len(rep.RowCheck) > 0 {
