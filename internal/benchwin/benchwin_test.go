@@ -69,3 +69,25 @@ func TestParseOps(t *testing.T) {
 	require.Equal(t, "42us", Us(42*time.Microsecond+400))
 	require.Equal(t, "1.235ms", Ms(1234567*time.Nanosecond))
 }
+
+func TestChunks(t *testing.T) {
+	var seen [50]atomic.Int32
+	require.NoError(t, Chunks(t.Context(), len(seen), 3, func(_ context.Context, c int) error {
+		seen[c].Add(1)
+		return nil
+	}))
+	for c := range seen {
+		require.EqualValues(t, 1, seen[c].Load(), "chunk %d", c)
+	}
+	boom := errors.New("boom")
+	var ran atomic.Int32
+	err := Chunks(t.Context(), 1000, 2, func(_ context.Context, c int) error {
+		ran.Add(1)
+		if c == 3 {
+			return boom
+		}
+		return nil
+	})
+	require.ErrorIs(t, err, boom)
+	require.Less(t, ran.Load(), int32(1000), "the chunks after the error are not run")
+}

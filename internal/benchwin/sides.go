@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -55,4 +57,38 @@ func Us(d time.Duration) string {
 // Ms formats d in milliseconds to the microsecond ("1.234ms").
 func Ms(d time.Duration) string {
 	return strconv.FormatFloat(float64(d)/float64(time.Millisecond), 'f', 3, 64) + "ms"
+}
+
+// Chunks runs fn for the chunks 0 to chunks-1 from par goroutines (at
+// least one), each taking the next chunk not taken yet, and returns the
+// first error of fn (the chunks not started by then are not run) or
+// ctx's.
+func Chunks(ctx context.Context, chunks, par int, fn func(ctx context.Context, chunk int) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		next     atomic.Int64
+		wg       sync.WaitGroup
+		errOnce  sync.Once
+		firstErr error
+	)
+	for range max(par, 1) {
+		wg.Go(func() {
+			for ctx.Err() == nil {
+				c := int(next.Add(1)) - 1
+				if c >= chunks {
+					return
+				}
+				if err := fn(ctx, c); err != nil {
+					errOnce.Do(func() { firstErr = err; cancel() })
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if firstErr != nil {
+		return firstErr
+	}
+	return ctx.Err()
 }

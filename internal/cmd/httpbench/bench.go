@@ -14,7 +14,6 @@ import (
 	"runtime/pprof"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -217,34 +216,14 @@ func (b *bench) prepare(ctx context.Context, n int, tag string, s side) ([]strin
 	if b.cfg.store == "sqlite" {
 		par = 1
 	}
-	var (
-		next     atomic.Int64
-		wg       sync.WaitGroup
-		errOnce  sync.Once
-		firstErr error
-	)
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	for range par {
-		wg.Go(func() {
-			for ctx.Err() == nil {
-				c := int(next.Add(1)) - 1
-				if c >= chunks {
-					return
-				}
-				lo, hi := c*preloadTx, min(n, (c+1)*preloadTx)
-				if err := b.createInTx(ctx, tokens[lo:hi], tag, s); err != nil {
-					errOnce.Do(func() { firstErr = err; cancel() })
-					return
-				}
-			}
-		})
+	err := benchwin.Chunks(ctx, chunks, par, func(ctx context.Context, c int) error {
+		lo, hi := c*preloadTx, min(n, (c+1)*preloadTx)
+		return b.createInTx(ctx, tokens[lo:hi], tag, s)
+	})
+	if err != nil {
+		return nil, err
 	}
-	wg.Wait()
-	if firstErr != nil {
-		return nil, firstErr
-	}
-	return tokens, ctx.Err()
+	return tokens, nil
 }
 
 // createInTx creates len(tokens) invitations in one transaction.

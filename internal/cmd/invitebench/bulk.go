@@ -7,12 +7,11 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 
 	"github.com/google/uuid"
 
 	"github.com/invitekit/invite"
+	"github.com/invitekit/invite/internal/benchwin"
 	"github.com/invitekit/invite/sqlstore"
 )
 
@@ -44,37 +43,18 @@ func (b *bench) bulkInsert(ctx context.Context, n int, tag string, tenantOf func
 		b.db.SetMaxOpenConns(par)
 		defer b.db.SetMaxOpenConns(b.cfg.conns)
 	}
-	var (
-		next     atomic.Int64
-		wg       sync.WaitGroup
-		errOnce  sync.Once
-		firstErr error
-	)
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	for range par {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for ctx.Err() == nil {
-				c := int(next.Add(1)) - 1
-				if c >= chunks {
-					return
-				}
-				lo, hi := c*bulkChunk, min(n, (c+1)*bulkChunk)
-				if err := b.insertChunk(ctx, tokens[lo:hi], tag, tenantOf); err != nil {
-					errOnce.Do(func() { firstErr = err; cancel() })
-					return
-				}
-				b.rows.Add(int64(hi - lo))
-			}
-		}()
+	err := benchwin.Chunks(ctx, chunks, par, func(ctx context.Context, c int) error {
+		lo, hi := c*bulkChunk, min(n, (c+1)*bulkChunk)
+		if err := b.insertChunk(ctx, tokens[lo:hi], tag, tenantOf); err != nil {
+			return err
+		}
+		b.rows.Add(int64(hi - lo))
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
-	wg.Wait()
-	if firstErr != nil {
-		return nil, firstErr
-	}
-	return tokens, ctx.Err()
+	return tokens, nil
 }
 
 // insertChunk builds len(tokens) invitations and inserts them in one

@@ -6,8 +6,6 @@ import (
 	"runtime/pprof"
 	"slices"
 	"strconv"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -117,48 +115,28 @@ func (b *bench) queueMessages(ctx context.Context, s side, n int) error {
 	if b.d == sqlstore.SQLite {
 		par = 1
 	}
-	var (
-		next     atomic.Int64
-		wg       sync.WaitGroup
-		errOnce  sync.Once
-		firstErr error
-	)
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	for range par {
-		wg.Go(func() {
-			for ctx.Err() == nil {
-				lo := int(next.Add(dispatchBatch)) - dispatchBatch
-				if lo >= n {
-					return
-				}
-				var bt invite.Batch
-				for range min(dispatchBatch, n-lo) {
-					seq := b.seq.Add(1)
-					_, hash, err := invite.MintToken(invite.DefaultTokenPrefix)
-					if err != nil {
-						errOnce.Do(func() { firstErr = err; cancel() })
-						return
-					}
-					at := now()
-					inv := newInvitation(b.tenant(s, seq), b.email("q", seq), at)
-					bt.Writes = append(bt.Writes, invite.Write{Record: &invite.Record{Invitation: inv, Credentials: invite.Credentials{TokenHash: hash}}})
-					bt.Messages = append(bt.Messages, invite.QueuedMessage{ID: uuid.Must(uuid.NewV7()).String(), TenantID: inv.TenantID,
-						InvitationID: inv.ID, CreatedAt: at, AvailableAt: at})
-				}
-				if err := b.store.Apply(ctx, &bt); err != nil {
-					errOnce.Do(func() { firstErr = fmt.Errorf("queueing messages: %w", err); cancel() })
-					return
-				}
-				b.rows.Add(int64(len(bt.Writes)))
+	chunks := (n + dispatchBatch - 1) / dispatchBatch
+	return benchwin.Chunks(ctx, chunks, par, func(ctx context.Context, c int) error {
+		lo := c * dispatchBatch
+		var bt invite.Batch
+		for range min(dispatchBatch, n-lo) {
+			seq := b.seq.Add(1)
+			_, hash, err := invite.MintToken(invite.DefaultTokenPrefix)
+			if err != nil {
+				return err
 			}
-		})
-	}
-	wg.Wait()
-	if firstErr != nil {
-		return firstErr
-	}
-	return ctx.Err()
+			at := now()
+			inv := newInvitation(b.tenant(s, seq), b.email("q", seq), at)
+			bt.Writes = append(bt.Writes, invite.Write{Record: &invite.Record{Invitation: inv, Credentials: invite.Credentials{TokenHash: hash}}})
+			bt.Messages = append(bt.Messages, invite.QueuedMessage{ID: uuid.Must(uuid.NewV7()).String(), TenantID: inv.TenantID,
+				InvitationID: inv.ID, CreatedAt: at, AvailableAt: at})
+		}
+		if err := b.store.Apply(ctx, &bt); err != nil {
+			return fmt.Errorf("queueing messages: %w", err)
+		}
+		b.rows.Add(int64(len(bt.Writes)))
+		return nil
+	})
 }
 
 // drainWindow queues n messages for s, then times s draining them.
