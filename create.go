@@ -152,7 +152,9 @@ type Result struct {
 	// The invitation and its new secret are committed but not marked sent
 	// (a new invitation stays pending). With a Store that implements
 	// Outbox the message stays queued, and a Dispatcher retries it with a
-	// fresh secret; with another Store, Resend does. Its JSON form is
+	// fresh secret; with another Store, Resend does. Inside a host
+	// transaction on a Store without an Outbox nothing is sent at all, and
+	// DeliveryErr also matches ErrNoOutbox (see HostTransaction). Its JSON form is
 	// "delivery_error", a fixed text (the notifier's error may carry
 	// anything).
 	DeliveryErr error `json:"-"`

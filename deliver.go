@@ -166,13 +166,20 @@ func message(inv *Invitation, id string, resend bool, link string, code Secret) 
 // after the write that minted it, and, once the Notifier has taken it,
 // marks the invitation sent (settling queued, the message's outbox entry,
 // in the same write). A notifier failure is kept in res.DeliveryErr; the
-// invitation stays as it was, and queued stays for a Dispatcher. Inside a
-// host transaction with an Outbox nothing is sent: the Dispatcher mints
-// and sends a secret of its own once the host has committed, so res
-// carries none.
+// invitation stays as it was, and queued stays for a Dispatcher.
+//
+// Inside a host transaction nothing is sent, since the host may still roll
+// back. With an Outbox, the Dispatcher mints and sends a secret of its own
+// once the host has committed, so res carries none. Without one, nothing
+// would ever send it: res keeps the secret for the caller to deliver after
+// the commit, and res.DeliveryErr says so (ErrNoOutbox).
 func (m *Manager) deliver(ctx context.Context, rec *Record, res *Result, queued *QueuedMessage, resend bool) {
-	if queued != nil && m.hostTx {
-		res.Token, res.Code, res.Link = Secret{}, Secret{}, Secret{}
+	if m.hostTx {
+		if queued != nil {
+			res.Token, res.Code, res.Link = Secret{}, Secret{}, Secret{}
+			return
+		}
+		res.DeliveryErr = fmt.Errorf("%w: %w: inside a host transaction, messages are sent only through an Outbox; deliver the link after the commit, then MarkSent", ErrDelivery, ErrNoOutbox)
 		return
 	}
 	inv := &rec.Invitation

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
@@ -42,7 +43,9 @@ type DispatcherConfig struct {
 	// Concurrency is how many deliveries run at once. Default: 16.
 	Concurrency int
 	// MaxAttempts is how many attempts an entry gets before it is
-	// dead-lettered. Default: 10.
+	// dead-lettered. Every claim counts as one, so an entry whose
+	// dispatchers keep dying or hanging while they deliver it is
+	// dead-lettered too, unattempted, once claimed more often. Default: 10.
 	MaxAttempts int
 	// Backoff returns the pause after the given failed attempt (1 for the
 	// first). Default: DefaultBackoff (10 attempts span about a day).
@@ -80,7 +83,10 @@ func DefaultBackoff(attempt int) time.Duration {
 //
 // A failed attempt is retried after Backoff; after MaxAttempts, or at once
 // for an error marked Permanent, the entry is dead-lettered:
-// Manager.DeadLetters lists them, Manager.Redrive queues them again.
+// Manager.DeadLetters lists them, Manager.Redrive queues them again. A
+// Notifier or EventSink that panics fails its attempt; the dispatcher goes
+// on. (The Manager's own attempt right after a write runs in the caller's
+// goroutine, and its panic is the caller's, with the message still queued.)
 type Dispatcher struct {
 	m     *Manager
 	ob    Outbox
@@ -266,7 +272,7 @@ func (d *Dispatcher) round(ctx context.Context) (int, error) {
 		}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			out[i] = d.deliver(work, e)
+			out[i] = d.attempt(work, e)
 		})
 	}
 	wg.Wait()
@@ -284,6 +290,26 @@ func (d *Dispatcher) round(ctx context.Context) (int, error) {
 		}
 	}
 	return len(es), nil
+}
+
+// attempt makes one attempt at e, as deliver, unless e has been claimed
+// more than MaxAttempts times without a settlement: each of those claims'
+// dispatchers died or hung while delivering it, and an entry that takes
+// its dispatcher down must not do so forever, so it is dead-lettered
+// unattempted. A panic in the Notifier or EventSink is a failed attempt,
+// logged with its stack but not its value (which may hold the message).
+func (d *Dispatcher) attempt(ctx context.Context, e *OutboxEntry) (s Settlement) {
+	if e.Attempts > d.cfg.MaxAttempts {
+		return d.failed(ctx, e, Permanent(fmt.Errorf("claimed %d times without an outcome: its dispatchers died or hung while delivering it", e.Attempts)))
+	}
+	defer func() {
+		if v := recover(); v != nil {
+			d.m.cfg.Logger.ErrorContext(ctx, "invite: dispatcher: delivery panicked", "dispatcher", d.cfg.ID,
+				"entry_id", e.ID, "panic_type", fmt.Sprintf("%T", v), "stack", string(debug.Stack()))
+			s = d.failed(ctx, e, fmt.Errorf("the %s panicked (%T)", map[OutboxKind]string{OutboxEvent: "event sink", OutboxMessage: "notifier"}[e.Kind], v))
+		}
+	}()
+	return d.deliver(ctx, e)
 }
 
 // deliver makes one attempt at e and returns its settlement; a zero

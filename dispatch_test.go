@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -321,6 +322,122 @@ func TestNothingIsSentInsideAHostTransaction(t *testing.T) {
 	require.Equal(t, []invite.EventType{invite.EventCreated, invite.EventSent, invite.EventAccepted}, e.events.Types())
 }
 
+func TestWakeAfterAHostCommit(t *testing.T) {
+	e := newEnv(t)
+	got := make(chan invite.EventType, 10)
+	sink := invite.EventSinkFunc(func(_ context.Context, evs []invite.Event) error {
+		for _, ev := range evs {
+			got <- ev.Type
+		}
+		return nil
+	})
+	m, err := invite.New(e.store, invite.Config{Now: e.clock.Now, EventSink: sink, CodeHashParams: invitetest.FastCodeHash})
+	require.NoError(t, err)
+	d, err := m.NewDispatcher(invite.DispatcherConfig{PollInterval: time.Hour})
+	require.NoError(t, err)
+	ctx, stop := context.WithCancel(e.ctx())
+	done := make(chan error)
+	go func() { done <- d.Run(ctx) }()
+	defer func() { stop(); require.NoError(t, <-done) }()
+
+	// A write outside a transaction wakes the dispatcher itself; its round
+	// has claimed by the time the sink hears of it.
+	_, err = m.Create(e.ctx(), input("ada@example.com"))
+	require.NoError(t, err)
+	require.Equal(t, invite.EventCreated, <-got)
+
+	// One inside a host transaction does not (the host may not have
+	// committed); Wake after the commit does. The next poll is an hour away.
+	_, err = m.WithStore(txStore{e.mem}).Create(e.ctx(), input("grace@example.com"))
+	require.NoError(t, err)
+	select {
+	case typ := <-got:
+		t.Fatalf("delivered before Wake: %s", typ)
+	case <-time.After(50 * time.Millisecond):
+	}
+	m.Wake()
+	select {
+	case typ := <-got:
+		require.Equal(t, invite.EventCreated, typ)
+	case <-time.After(10 * time.Second):
+		t.Fatal("Wake did not wake the dispatcher")
+	}
+}
+
+// panicNotifier panics with the link of each message while panicking is
+// set, and records the rest.
+type panicNotifier struct {
+	panicking atomic.Bool
+	sent      atomic.Int32
+}
+
+func (n *panicNotifier) Notify(_ context.Context, msg invite.Message) error {
+	if n.panicking.Load() {
+		panic("cannot send " + msg.Vars.InviteLink.Reveal())
+	}
+	n.sent.Add(1)
+	return nil
+}
+
+func TestDispatcherSurvivesAPanickingNotifier(t *testing.T) {
+	e := newEnv(t, func(c *invite.Config) { c.EventSink = nil })
+	notes := &panicNotifier{}
+	m, err := invite.New(e.store, invite.Config{Now: e.clock.Now, Logger: e.cfg.Logger, Notifier: notes,
+		CodeHashParams: invitetest.FastCodeHash})
+	require.NoError(t, err)
+	d, err := m.NewDispatcher(invite.DispatcherConfig{})
+	require.NoError(t, err)
+	notes.panicking.Store(true)
+	// The Manager's own attempt runs in the caller's goroutine: its panic
+	// is the caller's, after the write committed the queued message.
+	require.Panics(t, func() { _, _ = m.Create(e.ctx(), sendInput("ada@example.com")) })
+
+	e.clock.Advance(afterInline)
+	require.Equal(t, 1, drain(t, d), "a panic is a failed attempt, not a dead dispatcher")
+	st, err := d.Stats(e.ctx())
+	require.NoError(t, err)
+	require.Equal(t, uint64(1), st.Retried)
+	require.Contains(t, e.logs.String(), "delivery panicked")
+	require.Contains(t, e.logs.String(), "panic_type")
+	require.NotContains(t, e.logs.String(), "cannot send", "the panic's value may hold the link")
+
+	notes.panicking.Store(false)
+	e.clock.Advance(time.Hour)
+	require.Equal(t, 1, drain(t, d))
+	require.Equal(t, int32(1), notes.sent.Load())
+}
+
+func TestDispatcherGivesUpOnAnEntryThatKillsItsDispatchers(t *testing.T) {
+	e := newEnv(t, func(c *invite.Config) { c.EventSink = nil })
+	e.notes.Fail(errors.New("down"))
+	res, err := e.m.Create(e.ctx(), sendInput("ada@example.com"))
+	require.NoError(t, err)
+	e.notes.Fail(nil)
+	e.clock.Advance(afterInline)
+	const maxAttempts = 3
+	// Each claim's dispatcher dies before it settles: the lease runs out.
+	for range maxAttempts {
+		es, err := e.mem.ClaimOutbox(e.ctx(), "doomed", nil, managerNow(e.clock), time.Minute, 10)
+		require.NoError(t, err)
+		require.Len(t, es, 1)
+		e.clock.Advance(2 * time.Minute)
+	}
+	d := e.messages(invite.DispatcherConfig{MaxAttempts: maxAttempts})
+	require.Equal(t, 1, drain(t, d))
+	require.Empty(t, e.notes.Messages(), "not attempted again")
+	dead, err := e.m.DeadLetters(e.ctx(), "t1", "", 10)
+	require.NoError(t, err)
+	require.Len(t, dead, 1)
+	require.Equal(t, res.Invitation.ID, dead[0].InvitationID)
+	require.Contains(t, dead[0].LastError, "without an outcome")
+
+	// Re-driven, it gets its attempts again.
+	_, err = e.m.Redrive(e.ctx(), "t1", dead[0].ID)
+	require.NoError(t, err)
+	require.Equal(t, 1, drain(t, d))
+	require.Len(t, e.notes.Messages(), 1)
+}
+
 // gateNotifier fails while fail is set, and otherwise, while gate is set,
 // announces each message on started and waits for the gate to open.
 type gateNotifier struct {
@@ -493,6 +610,69 @@ func TestStoreWithoutOutboxDeliversInline(t *testing.T) {
 	require.NoError(t, res.DeliveryErr)
 	require.Len(t, notes.Messages(), 1)
 	require.Equal(t, []invite.EventType{invite.EventCreated, invite.EventSent}, log.Types(), "published right after each write")
+}
+
+// plainTxStore is a Store inside a host transaction without the Outbox
+// ability.
+type plainTxStore struct{ invite.Store }
+
+func (plainTxStore) InHostTransaction() bool { return true }
+
+func TestHostTransactionWithoutOutbox(t *testing.T) {
+	t.Run("Send", func(t *testing.T) {
+		notes := &invitetest.Notifier{}
+		mem := memstore.New()
+		m, err := invite.New(plainStore{mem}, invite.Config{Notifier: notes})
+		require.NoError(t, err)
+		inTx := m.WithStore(plainTxStore{mem})
+		res, err := inTx.Create(t.Context(), sendInput("ada@example.com"))
+		require.NoError(t, err)
+		require.Empty(t, notes.Messages(), "nothing sent before the host commits")
+		require.ErrorIs(t, res.DeliveryErr, invite.ErrDelivery)
+		require.ErrorIs(t, res.DeliveryErr, invite.ErrNoOutbox)
+		require.Equal(t, invite.StatePending, res.Invitation.State)
+		require.NotEmpty(t, res.Token.Reveal(), "the caller holds the secret to deliver after the commit")
+		_, err = m.Lookup(t.Context(), res.Token.Reveal())
+		require.NoError(t, err)
+
+		again, err := inTx.Resend(t.Context(), "t1", res.Invitation.ID, invite.ResendOptions{})
+		require.NoError(t, err)
+		require.Empty(t, notes.Messages())
+		require.ErrorIs(t, again.DeliveryErr, invite.ErrNoOutbox)
+		require.NotEmpty(t, again.Token.Reveal())
+
+		// Outside the transaction the same Manager sends inline.
+		res, err = m.Create(t.Context(), sendInput("grace@example.com"))
+		require.NoError(t, err)
+		require.NoError(t, res.DeliveryErr)
+		require.Len(t, notes.Messages(), 1)
+	})
+	t.Run("Events", func(t *testing.T) {
+		log := &invitetest.EventLog{}
+		mem := memstore.New()
+		m, err := invite.New(plainStore{mem}, invite.Config{EventSink: log})
+		require.NoError(t, err)
+		inTx := m.WithStore(plainTxStore{mem})
+		_, err = inTx.Create(t.Context(), input("ada@example.com"))
+		require.ErrorIs(t, err, invite.ErrNoOutbox)
+		require.Empty(t, log.Types(), "nothing published before the host commits")
+		n, err := mem.Count(t.Context(), "t1", invite.Filter{}, time.Now())
+		require.NoError(t, err)
+		require.Zero(t, n, "nothing written")
+	})
+}
+
+func TestReturnQueuesNoMessage(t *testing.T) {
+	e := newEnv(t)
+	res := e.create(input("ada@example.com"))
+	require.NotEmpty(t, res.Token.Reveal())
+	_, err := e.m.Resend(e.ctx(), "t1", res.Invitation.ID, invite.ResendOptions{Delivery: invite.DeliveryReturn})
+	require.NoError(t, err)
+	e.clock.Advance(100 * time.Hour)
+	claimed, err := e.mem.ClaimOutbox(e.ctx(), "probe", []invite.OutboxKind{invite.OutboxMessage}, e.clock.Now(), time.Minute, 10)
+	require.NoError(t, err)
+	require.Empty(t, claimed, "the caller holds the secret: nothing is queued to send")
+	require.Empty(t, e.notes.Messages())
 }
 
 func TestEventsCarryTheVersion(t *testing.T) {

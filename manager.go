@@ -2,6 +2,7 @@ package invite
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"sync"
 	"text/template"
@@ -68,6 +69,14 @@ func (m *Manager) WithStore(s Store) *Manager {
 	return &c
 }
 
+// Wake tells this process's Dispatchers (those of this Manager and of the
+// Managers WithStore derived from it) to look for due entries now rather
+// than at their next poll. The Manager wakes them itself after each write
+// that queued something, except inside a host transaction, where the
+// entries are not visible until the host commits: call Wake after the
+// commit to deliver them at once.
+func (m *Manager) Wake() { m.wake.signal() }
+
 // maxRetries bounds how often an operation re-reads and recomputes after
 // losing a compare-and-swap race.
 const maxRetries = 8
@@ -80,6 +89,12 @@ func (m *Manager) now() time.Time { return m.cfg.Now().UTC().Truncate(time.Micro
 // queued with it, and this process's Dispatchers are woken; otherwise, once
 // it has committed, its events go to the sink.
 func (m *Manager) apply(ctx context.Context, b *Batch) error {
+	if m.hostTx && m.outbox == nil && len(b.Events) > 0 {
+		// Events are built only for an EventSink. Published now, the sink
+		// could hear of a change the host then rolls back; not published,
+		// they would be lost: neither is acceptable, so nothing is written.
+		return fmt.Errorf("%w: inside a host transaction, events reach Config.EventSink only through an Outbox", ErrNoOutbox)
+	}
 	if err := m.store.Apply(ctx, b); err != nil {
 		return err
 	}

@@ -181,6 +181,12 @@ type Settlement struct {
 // The Manager then sends and publishes nothing itself, since the host may
 // still roll back: with an Outbox, a Dispatcher delivers what the write
 // queued once the host has committed, and never what it rolled back.
+//
+// Such a store should also be an Outbox. Without one, a write carrying
+// events for Config.EventSink is refused before anything is written
+// (ErrNoOutbox), and a send returns its secret in the Result with
+// Result.DeliveryErr matching ErrNoOutbox, for the caller to deliver after
+// the commit (then MarkSent).
 type HostTransaction interface {
 	InHostTransaction() bool
 }
