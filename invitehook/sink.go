@@ -226,7 +226,8 @@ type Webhook struct {
 	// ID is the webhook-id: the same on every retry of this webhook, the
 	// receivers' deduplication key. 1 to 256 printable ASCII characters
 	// without spaces or full stops (a UUID, or "account-created-" and the
-	// user's id).
+	// user's id); Send refuses any other with a permanent
+	// *invite.ValidationError on the field "ID".
 	ID string
 	// Type selects the endpoints (their Types); it is not sent: put it in
 	// the Body.
@@ -268,7 +269,7 @@ func (s *Sink) Send(ctx context.Context, w Webhook) error {
 // fatal.
 func (s *Sink) send(ctx context.Context, w Webhook) []error {
 	if !validID(w.ID) {
-		return []error{fatal{errBadID(w.ID)}}
+		return []error{fatal{errBadID()}}
 	}
 	done := s.memo.get(w.ID)
 	var targets []*endpoint
