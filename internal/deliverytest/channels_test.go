@@ -112,7 +112,11 @@ func TestOutageThroughChannels(t *testing.T) {
 			// the newest accepted mail of each invitation carries the
 			// token the store holds.
 			checks := time.Now()
-			newest := checkMails(t, mx.seen())
+			// With enough invitations, every fault happened, and some
+			// invitation was tried with several links (an
+			// INVITE_OUTAGE_SIZE of a few might see none).
+			enough := n >= 200
+			newest := checkMails(t, mx.seen(), enough)
 			readBack := time.Since(checks)
 			invs := listAll(t, st, tenant)
 			require.Len(t, invs, n)
@@ -142,7 +146,7 @@ func TestOutageThroughChannels(t *testing.T) {
 				mx.faults[faultData].Load(), mx.faults[faultDataDrop].Load(), readBack.Round(time.Millisecond), committed, rx.failed.Load(),
 				time.Since(start).Round(time.Millisecond))
 			for f := range mx.faults {
-				require.NotZero(t, mx.faults[f].Load(), "fault %d never happened", f)
+				require.True(t, !enough || mx.faults[f].Load() > 0, "fault %d never happened", f)
 			}
 		})
 	}
@@ -193,9 +197,10 @@ func checkMail(t *testing.T, data []byte) sentMail {
 // with checkMail, and their Message-IDs as invitesmtp.Notifier.MessageID
 // documents them: "<invite.ID.L@domain>", ID the same for every attempt
 // at an invitation's delivery, L the same for one link and different for
-// two. Some invitation must have been tried with several links. It
-// returns the token of each recipient's newest accepted mail.
-func checkMails(t *testing.T, seen []seenMail) (newest map[string]string) {
+// two. With wantRetried, some invitation must have been tried with
+// several links. It returns the token of each recipient's newest accepted
+// mail.
+func checkMails(t *testing.T, seen []seenMail, wantRetried bool) (newest map[string]string) {
 	t.Helper()
 	newest = map[string]string{}
 	idOf := map[string]string{}   // link -> Message-ID
@@ -232,7 +237,7 @@ func checkMails(t *testing.T, seen []seenMail) (newest map[string]string) {
 			several++
 		}
 	}
-	require.NotZero(t, several, "no invitation was tried with more than one link")
+	require.True(t, !wantRetried || several > 0, "no invitation was tried with more than one link")
 	return newest
 }
 
