@@ -72,7 +72,10 @@ type Notifier struct {
 
 var _ invite.Notifier = (*Notifier)(nil)
 
-// New returns a Notifier on cfg. It creates cfg.Dir when set.
+// New returns a Notifier on cfg. It creates cfg.Dir when set. A From that
+// is not an address, or a Dir that cannot be created, is a field of the
+// returned *invite.ValidationError ("From", "Dir"); the Dir's field error
+// also matches the file system's error (fs.ErrPermission, ...).
 func New(cfg Config) (*Notifier, error) {
 	if cfg.Renderer == nil {
 		r, err := invitetmpl.New(invitetmpl.Config{})
@@ -90,14 +93,20 @@ func New(cfg Config) (*Notifier, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	var fields []invite.FieldError
 	from, err := mail.ParseAddress(cfg.From)
 	if err != nil {
-		return nil, fmt.Errorf("invitedev: Config.From: %w", err)
+		fields = append(fields, invite.FieldError{Field: "From", Code: invite.CodeInvalidFormat,
+			Reason: "is not an email address, with or without a display name", Err: err})
 	}
 	if cfg.Dir != "" {
 		if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
-			return nil, fmt.Errorf("invitedev: Config.Dir: %w", err)
+			fields = append(fields, invite.FieldError{Field: "Dir", Code: invite.CodeInvalid,
+				Reason: "cannot be created: " + err.Error(), Err: err})
 		}
+	}
+	if len(fields) > 0 {
+		return nil, &invite.ValidationError{Fields: fields}
 	}
 	return &Notifier{cfg: cfg, from: from}, nil
 }

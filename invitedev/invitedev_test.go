@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -175,13 +176,49 @@ func TestRenderErrorIsPermanent(t *testing.T) {
 	require.True(t, invite.IsPermanent(n.Notify(t.Context(), msg)))
 }
 
+// TestConfig: New refuses a From that is not an address and a Dir that
+// cannot be created with an *invite.ValidationError naming each field.
 func TestConfig(t *testing.T) {
-	_, err := invitedev.New(invitedev.Config{From: "not an address"})
-	require.Error(t, err)
 	file := filepath.Join(t.TempDir(), "file")
 	require.NoError(t, os.WriteFile(file, nil, 0o600))
-	_, err = invitedev.New(invitedev.Config{Dir: filepath.Join(file, "sub")})
-	require.Error(t, err)
+	tests := []struct {
+		name   string
+		cfg    invitedev.Config
+		fields []string // nil: accepted
+		is     error    // also matched, when set
+	}{
+		{name: "defaults", cfg: invitedev.Config{}},
+		{name: "address with a name", cfg: invitedev.Config{From: "Dev <dev@localhost>", Dir: filepath.Join(t.TempDir(), "a", "b")}},
+		{name: "From not an address", cfg: invitedev.Config{From: "not an address"}, fields: []string{"From"}},
+		{name: "From two addresses", cfg: invitedev.Config{From: "a@example.com, b@example.com"}, fields: []string{"From"}},
+		{name: "Dir under a file", cfg: invitedev.Config{Dir: filepath.Join(file, "sub")}, fields: []string{"Dir"}, is: syscall.ENOTDIR},
+		{name: "both", cfg: invitedev.Config{From: "@", Dir: filepath.Join(file, "sub")}, fields: []string{"From", "Dir"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.cfg.Logger = slog.New(slog.DiscardHandler)
+			n, err := invitedev.New(tt.cfg)
+			if tt.fields == nil {
+				require.NoError(t, err)
+				require.NotNil(t, n)
+				return
+			}
+			require.Nil(t, n)
+			require.ErrorIs(t, err, invite.ErrInvalid)
+			var ve *invite.ValidationError
+			require.True(t, errors.As(err, &ve), "%T: %v", err, err)
+			var got []string
+			for _, f := range ve.Fields {
+				require.NotEmpty(t, f.Code)
+				require.NotEmpty(t, f.Reason)
+				got = append(got, f.Field)
+			}
+			require.Equal(t, tt.fields, got)
+			if tt.is != nil {
+				require.ErrorIs(t, err, tt.is)
+			}
+		})
+	}
 }
 
 func TestConcurrentFiles(t *testing.T) {

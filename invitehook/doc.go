@@ -58,14 +58,17 @@
 // of them took it. When one fails and another succeeds, the error is
 // retryable if any failure is, and the Dispatcher calls Publish again
 // with the same event: the Sink remembers which endpoints took the event
-// (or refused it for good) and sends the retry only to the others. It
-// remembers Config.Remember events awaiting a retry (10,000 by default)
+// (or refused it for good) and sends the retry only to the others. The
+// same holds across a batch: while one event of a Publish call awaits a
+// retry, the Sink also remembers who took or refused the call's other
+// events, and the retry of the whole batch skips them. It remembers
+// Config.Remember events of calls awaiting a retry (10,000 by default)
 // in memory; one it does not know (evicted, after a restart, or retried
 // by another process's Dispatcher) is sent again to every endpoint, and
-// receivers that
-// deduplicate on webhook-id take it once. When no failure is retryable
-// but some endpoint refused the event, the error is permanent: the event
-// is dead-lettered, and a redrive sends it again to every endpoint.
+// receivers that deduplicate on webhook-id take it once. When no failure
+// is retryable but some endpoint refused an event (in this attempt or an
+// earlier one of the same batch), the error is permanent: the events are
+// dead-lettered, and a redrive sends them again to every endpoint.
 //
 // # Mapping to webhook kinds
 //

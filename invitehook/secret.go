@@ -117,12 +117,13 @@ func signature(keys []key, id, ts string, body []byte) string {
 // Sign returns the webhook-signature header value for a message with the
 // given id, attempt time and body: one "v1," signature per secret, space
 // separated. The webhook-timestamp header is t's Unix seconds. The id is
-// 1 to 256 printable ASCII characters without spaces or full stops. Sign
-// is for hosts that deliver a payload their own way; Sink.Send signs and
-// sends.
+// 1 to 256 printable ASCII characters without spaces or full stops (any
+// other is an *invite.ValidationError on the field "ID", matching
+// ErrMalformedID). Sign is for hosts that deliver a payload their own
+// way; Sink.Send signs and sends.
 func Sign(id string, t time.Time, body []byte, secrets ...string) (string, error) {
 	if !validID(id) {
-		return "", errBadID(id)
+		return "", errBadID()
 	}
 	keys, err := parseSecrets("secrets", secrets)
 	if err != nil {

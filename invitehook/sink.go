@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
@@ -76,9 +77,10 @@ type Config struct {
 	// goroutine, possibly on several at once: keep it short and safe for
 	// concurrent use.
 	OnDisable func(endpoint string)
-	// Remember is how many webhooks awaiting a retry the Sink remembers
-	// the outcome of per endpoint, so that a retry does not send again to
-	// the endpoints that took it. Default: DefaultRemember. The oldest
+	// Remember is how many webhooks awaiting a retry (with the others of
+	// the same Publish call) the Sink remembers the outcome of per
+	// endpoint, so that a retry does not send again to the endpoints that
+	// took it or refused it for good. Default: DefaultRemember. The oldest
 	// are forgotten first; a forgotten one is sent again to every
 	// endpoint, which deduplicate on webhook-id.
 	Remember int
@@ -226,7 +228,8 @@ type Webhook struct {
 	// ID is the webhook-id: the same on every retry of this webhook, the
 	// receivers' deduplication key. 1 to 256 printable ASCII characters
 	// without spaces or full stops (a UUID, or "account-created-" and the
-	// user's id).
+	// user's id); Send refuses any other with a permanent
+	// *invite.ValidationError on the field "ID".
 	ID string
 	// Type selects the endpoints (their Types); it is not sent: put it in
 	// the Body.
@@ -241,15 +244,16 @@ type Webhook struct {
 // package documentation for the errors and what a retry sends.
 func (s *Sink) Publish(ctx context.Context, events []invite.Event) error {
 	var errs []error
+	outs := make([]outcome, 0, len(events))
 	for i := range events {
 		body, err := json.Marshal(&events[i])
 		if err != nil {
 			errs = append(errs, fatal{fmt.Errorf("invitehook: encoding event %s: %w", events[i].ID, err)})
 			continue
 		}
-		errs = append(errs, s.send(ctx, Webhook{ID: events[i].ID, Type: events[i].Type, Body: body})...)
+		outs = append(outs, s.send(ctx, Webhook{ID: events[i].ID, Type: events[i].Type, Body: body}))
 	}
-	return combine(errs)
+	return combine(append(errs, s.settle(outs)...))
 }
 
 // Send signs w and POSTs it to every enabled endpoint whose Types include
@@ -261,19 +265,35 @@ func (s *Sink) Publish(ctx context.Context, events []invite.Event) error {
 // RetryAfterOf). Call it again with the same ID to retry: endpoints that
 // took it are skipped while the Sink remembers them.
 func (s *Sink) Send(ctx context.Context, w Webhook) error {
-	return combine(s.send(ctx, w))
+	return combine(s.settle([]outcome{s.send(ctx, w)}))
 }
 
-// send delivers w and returns the failures, unmarked: *DeliveryError or
-// fatal.
-func (s *Sink) send(ctx context.Context, w Webhook) []error {
+// outcome is what one call made of one webhook.
+type outcome struct {
+	id string
+	// errs are this attempt's failures, unmarked: *DeliveryError or
+	// fatal.
+	errs []error
+	// prior is what earlier attempts settled, as the memo had it; done is
+	// prior with what this attempt settled (nil for taken, the
+	// *DeliveryError for refused for good).
+	prior, done map[string]error
+}
+
+// pending reports whether an endpoint may still take the webhook on a
+// retry.
+func (o outcome) pending() bool { return slices.ContainsFunc(o.errs, retryable) }
+
+// send delivers w to the endpoints that have not settled it yet. It only
+// reads the memo: settle updates it.
+func (s *Sink) send(ctx context.Context, w Webhook) outcome {
 	if !validID(w.ID) {
-		return []error{fatal{errBadID(w.ID)}}
+		return outcome{errs: []error{fatal{errBadID()}}}
 	}
-	done := s.memo.get(w.ID)
+	prior := s.memo.get(w.ID)
 	var targets []*endpoint
 	for _, ep := range s.eps {
-		if _, ok := done[ep.name]; ok || !ep.wants(w.Type) || s.isDisabled(ep.name) {
+		if _, ok := prior[ep.name]; ok || !ep.wants(w.Type) || s.isDisabled(ep.name) {
 			continue
 		}
 		targets = append(targets, ep)
@@ -288,21 +308,41 @@ func (s *Sink) send(ctx context.Context, w Webhook) []error {
 		}
 		wg.Wait()
 	}
-	if slices.ContainsFunc(errs, retryable) {
-		// Remember who took it and who refused it, for the retry.
-		for i, ep := range targets {
-			if errs[i] == nil || !retryable(errs[i]) {
-				done[ep.name] = errs[i]
+	done := maps.Clone(prior)
+	for i, ep := range targets {
+		if !retryable(errs[i]) {
+			done[ep.name] = errs[i]
+		}
+	}
+	return outcome{id: w.ID, errs: errs, prior: prior, done: done}
+}
+
+// settle records the outcomes of one call (a Publish batch, or one Send)
+// and returns its failures. While any webhook of the call awaits a retry,
+// the Sink remembers who settled each of them, the ones already settled
+// included: the caller retries the whole call, and an endpoint that took
+// a webhook, or refused it for good, must not receive it again. Once
+// nothing awaits a retry, the call is settled: the refusals of earlier
+// attempts count too, and nothing more is remembered (a later call with
+// these IDs starts afresh).
+func (s *Sink) settle(outs []outcome) []error {
+	pending := slices.ContainsFunc(outs, outcome.pending)
+	var errs []error
+	for _, o := range outs {
+		errs = append(errs, o.errs...)
+		if o.id == "" {
+			continue // an invalid id: nothing sent, nothing to remember
+		}
+		if pending && len(o.done) > 0 {
+			s.memo.put(o.id, o.done)
+			continue
+		}
+		s.memo.forget(o.id)
+		if !pending {
+			for _, err := range o.prior {
+				errs = append(errs, err)
 			}
 		}
-		s.memo.put(w.ID, done)
-		return errs
-	}
-	// Settled: refusals of earlier attempts count too; nothing more to
-	// remember (a later Send with this ID starts afresh).
-	s.memo.forget(w.ID)
-	for _, err := range done {
-		errs = append(errs, err)
 	}
 	return errs
 }

@@ -31,7 +31,9 @@ var (
 	// webhook-signature header is missing or empty (a *HeaderError).
 	ErrMissingHeader = errors.New("invitehook: missing webhook header")
 	// ErrMalformedID: the webhook-id holds a full stop, a space or a
-	// control character (a *HeaderError).
+	// control character (a *HeaderError). Sign, NewWebhook and Send refuse
+	// such an id too, with an *invite.ValidationError on the field "ID"
+	// that matches it.
 	ErrMalformedID = errors.New("invitehook: malformed webhook-id")
 	// ErrMalformedTimestamp: the webhook-timestamp is not a number of
 	// seconds (a *HeaderError).

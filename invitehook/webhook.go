@@ -20,10 +20,12 @@ type envelope struct {
 // NewWebhook builds a Webhook of the host's own for Send, in the shape of
 // the library's events: {"id", "type", "time", "data"}, time in RFC 3339
 // (UTC), data the JSON of data. The id is both the
-// webhook-id and the payload's "id".
+// webhook-id and the payload's "id"; one that cannot be a webhook-id (see
+// Webhook.ID) is an *invite.ValidationError on the field "ID", matching
+// ErrMalformedID.
 func NewWebhook(id string, typ invite.EventType, at time.Time, data any) (Webhook, error) {
 	if !validID(id) {
-		return Webhook{}, errBadID(id)
+		return Webhook{}, errBadID()
 	}
 	body, err := json.Marshal(envelope{ID: id, Type: typ, Time: at.UTC().Truncate(time.Microsecond), Data: data})
 	if err != nil {
@@ -32,6 +34,10 @@ func NewWebhook(id string, typ invite.EventType, at time.Time, data any) (Webhoo
 	return Webhook{ID: id, Type: typ, Body: body}, nil
 }
 
-func errBadID(id string) error {
-	return fmt.Errorf("invitehook: webhook id %q: 1 to 256 printable ASCII characters without spaces or full stops", id)
+// errBadID is the error of an id that cannot be a webhook-id: a
+// *invite.ValidationError on the field "ID" that also matches
+// ErrMalformedID. It does not repeat the id.
+func errBadID() error {
+	return &invite.ValidationError{Fields: []invite.FieldError{{Field: "ID", Code: invite.CodeInvalidFormat,
+		Reason: "is not 1 to 256 printable ASCII characters without spaces or full stops", Err: ErrMalformedID}}}
 }

@@ -121,7 +121,10 @@ type Config struct {
 	// go to From).
 	ReplyTo string
 	// EnvelopeFrom is the address bounces go to (the SMTP envelope
-	// sender). Default: From's address.
+	// sender). Default: From's address. A server that refuses it (MAIL
+	// FROM), even with a 5xx reply, fails the message with a retryable
+	// error, not a permanent one: the sender is the configuration's
+	// fault, shared by every message.
 	EnvelopeFrom string
 	// ListUnsubscribe is the List-Unsubscribe header. Default: none.
 	ListUnsubscribe ListUnsubscribe
@@ -129,7 +132,8 @@ type Config struct {
 	// ("<message id@domain>"). Default: the domain of From's address.
 	MessageIDDomain string
 
-	// Renderer turns a message into its subject and bodies. Required.
+	// Renderer turns a message into its subject and bodies: an
+	// *invitetmpl.Renderer, or a type of the host's own. Required.
 	Renderer Renderer
 	// Logger receives operational logs: connections, sends, failures;
 	// never a link, a code or a password. Default: discard.

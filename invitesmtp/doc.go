@@ -2,11 +2,12 @@
 // for invite.Config.Notifier that renders each message with a Renderer
 // and hands it to a mail server.
 //
+//	r, err := invitetmpl.New(invitetmpl.Config{}) // the default templates
 //	n, err := invitesmtp.New(invitesmtp.Config{
 //		Host:     "smtp.acme.example", // port 587, STARTTLS required
 //		Username: "invites@acme.example", Password: password,
 //		From:     "Acme <invites@acme.example>",
-//		Renderer: renderer, // RenderEmail(msg) (subject, html, text, err)
+//		Renderer: r, // an *invitetmpl.Renderer, or any type with RenderEmail
 //	})
 //	m, err := invite.New(store, invite.Config{Notifier: n, LinkTemplate: ...})
 //
@@ -58,13 +59,15 @@
 // Notify's errors follow what the dispatcher does with them. Permanent
 // ones are wrapped by invite.Permanent and dead-lettered at once: a
 // message not for the email channel, a To that is not a plain address, a
-// *RenderError, and a *SendError for a 5xx reply refusing the sender, the
-// recipient or the message (550, 553, 554, ...). Every other failure is
-// retried with the dispatcher's backoff: 4xx replies (greylisting, a full
-// mailbox, 421), lost connections, timeouts, and connection, TLS and
-// authentication failures (including 5xx replies to AUTH, and 530, 534,
-// 535 and 538 at any stage, which mean the configuration, not the
-// message, is wrong). No error text and no log line holds the message's
+// *RenderError, and a *SendError for a 5xx reply refusing the recipient
+// (RCPT TO) or the message (DATA): 550, 553, 554, ... Every other failure
+// is retried with the dispatcher's backoff: 4xx replies (greylisting, a
+// full mailbox, 421), lost connections, timeouts, connection, TLS and
+// authentication failures, and the replies that mean the configuration,
+// not the message, is wrong: any refusal of the envelope sender (MAIL
+// FROM, 5xx included, as a sender the server will not take refuses every
+// message alike and should not dead-letter them all at once), 5xx replies
+// to AUTH, and 530, 534, 535 and 538 at any stage. No error text and no log line holds the message's
 // link or code: they are cut out of the server's replies.
 //
 // The package imports github.com/wneessen/go-mail for the SMTP session

@@ -24,6 +24,10 @@ const (
 	// authentication.
 	StageConnect Stage = "connect"
 	// StageSender: the server refused the envelope sender (MAIL FROM).
+	// Even a 5xx reply here is retried: it says the sender (the
+	// configuration, or the account at the server) is wrong, not the
+	// message, and refusing every message for good at once would
+	// dead-letter them all for one fixable mistake.
 	StageSender Stage = "sender"
 	// StageRecipient: the server refused the recipient (RCPT TO).
 	StageRecipient Stage = "recipient"
@@ -34,9 +38,10 @@ const (
 
 // SendError is a failed attempt to hand a message to the server. Notify
 // returns it wrapped by invite.Permanent when the server refused the
-// sender, the recipient or the message for good (a 5xx reply at those
-// stages, except the authentication replies 530, 534, 535 and 538), and
-// as it is otherwise: a 4xx reply, a lost connection, a timeout, a TLS or
+// recipient or the message for good (a 5xx reply to RCPT TO or to the
+// message's DATA, except the authentication replies 530, 534, 535 and
+// 538), and as it is otherwise: a 4xx reply, a refused sender (even with
+// a 5xx reply to MAIL FROM), a lost connection, a timeout, a TLS or
 // authentication failure, which the dispatcher retries.
 //
 // Its text holds the server's reply with the message's link and code
@@ -56,13 +61,16 @@ func (e *SendError) Error() string {
 	return "invitesmtp: " + string(e.Stage) + ": " + e.text
 }
 
-// Temporary reports whether a retry may succeed: everything but a 5xx
-// reply.
+// Temporary reports whether the server's reply class allows a retry:
+// everything but a 5xx reply. Notify decides what is permanent from the
+// stage too (see SendError).
 func (e *SendError) Temporary() bool { return e.Code < 500 || e.Code > 599 }
 
-// permanent reports whether e refuses the message for good.
+// permanent reports whether e refuses the message for good: a 5xx reply
+// refusing the recipient or the message. A refused sender is the
+// configuration's fault, shared by every message: retried.
 func (e *SendError) permanent() bool {
-	if e.Temporary() || e.Stage == StageConnect {
+	if e.Temporary() || (e.Stage != StageRecipient && e.Stage != StageData) {
 		return false
 	}
 	switch e.Code {

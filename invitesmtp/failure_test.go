@@ -19,11 +19,13 @@ import (
 	"github.com/invitekit/invite/invitesmtp"
 )
 
-// TestRefusals: 5xx for the sender, the recipient or the message is
-// permanent; 4xx is retried. A refusal at RCPT keeps the session.
+// TestRefusals: 5xx for the recipient or the message is permanent; 4xx,
+// and any refusal of the sender, is retried. A refusal at MAIL or RCPT
+// keeps the session.
 func TestRefusals(t *testing.T) {
 	tests := []struct {
 		name      string
+		mail      error
 		rcpt      error
 		data      error
 		stage     invitesmtp.Stage
@@ -44,6 +46,12 @@ func TestRefusals(t *testing.T) {
 			stage: invitesmtp.StageData, code: 554, enhanced: "5.7.1", permanent: true, sessions: 2},
 		{name: "451 local error in processing", data: smtpErr(451, smtp.EnhancedCode{4, 3, 0}, "Try again"),
 			stage: invitesmtp.StageData, code: 451, enhanced: "4.3.0", sessions: 2},
+		{name: "550 sender refused is retried", mail: smtpErr(550, smtp.EnhancedCode{5, 7, 1}, "Sender address rejected: not owned by user"),
+			stage: invitesmtp.StageSender, code: 550, enhanced: "5.7.1", sessions: 1},
+		{name: "553 sender not allowed is retried", mail: smtpErr(553, smtp.EnhancedCode{5, 1, 8}, "Bad sender's system address"),
+			stage: invitesmtp.StageSender, code: 553, enhanced: "5.1.8", sessions: 1},
+		{name: "451 sender check deferred", mail: smtpErr(451, smtp.EnhancedCode{4, 1, 8}, "Sender domain lookup failed"),
+			stage: invitesmtp.StageSender, code: 451, enhanced: "4.1.8", sessions: 1},
 		{name: "530 authentication required is not permanent", rcpt: smtpErr(530, smtp.EnhancedCode{5, 7, 0}, "Authenticate first"),
 			stage: invitesmtp.StageRecipient, code: 530, enhanced: "5.7.0", sessions: 1},
 	}
@@ -51,6 +59,12 @@ func TestRefusals(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			ts := startServer(t, serverOpts{StartTLS: true})
 			var once atomic.Bool
+			ts.onMail = func(string) error {
+				if tt.mail != nil && once.CompareAndSwap(false, true) {
+					return tt.mail
+				}
+				return nil
+			}
 			ts.onRcpt = func(string) error {
 				if tt.rcpt != nil && once.CompareAndSwap(false, true) {
 					return tt.rcpt

@@ -21,7 +21,7 @@ import (
 // plain-text body. A render error is permanent (the message is
 // dead-lettered at once: no retry can fix a template). The Notifier
 // removes control characters from the subject and encodes it; the bodies
-// are sent as they are.
+// are sent as they are. An *invitetmpl.Renderer is one.
 type Renderer interface {
 	RenderEmail(msg invite.Message) (subject, html, text string, err error)
 }

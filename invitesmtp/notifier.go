@@ -55,10 +55,11 @@ func New(cfg Config) (*Notifier, error) {
 //
 //   - invite.Permanent (dead-lettered at once by the dispatcher): a
 //     message not for the email channel or without a plain address in To,
-//     a *RenderError, and a *SendError for a 5xx refusal of the sender, the
-//     recipient or the message;
-//   - a plain *SendError (retried): 4xx replies, lost connections,
-//     timeouts, TLS and authentication failures;
+//     a *RenderError, and a *SendError for a 5xx refusal of the recipient
+//     (RCPT TO) or of the message (DATA);
+//   - a plain *SendError (retried): 4xx replies, a refused sender (MAIL
+//     FROM, even with a 5xx reply), lost connections, timeouts, TLS and
+//     authentication failures;
 //   - ctx's error when it ended first; ErrClosed after Close.
 //
 // No error text holds the message's link or code.

@@ -69,6 +69,7 @@ type testServer struct {
 
 	// Hooks, set before use: a non-nil error refuses the command. They
 	// run on the server's goroutines.
+	onMail func(from string) error
 	onRcpt func(to string) error
 	onData func(c *smtp.Conn, data []byte) error
 }
@@ -174,6 +175,11 @@ func (s *session) Auth(mech string) (sasl.Server, error) {
 func (s *session) Mail(from string, _ *smtp.MailOptions) error {
 	if len(s.opts.Auth) > 0 && s.auth == "" {
 		return smtp.ErrAuthRequired
+	}
+	if f := s.ts.onMail; f != nil {
+		if err := f(from); err != nil {
+			return err
+		}
 	}
 	s.from = from
 	return nil

@@ -2,12 +2,12 @@ package invitetmpl
 
 import (
 	"embed"
-	"errors"
 	"fmt"
 	htmltemplate "html/template"
 	"io/fs"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -75,7 +75,9 @@ type Renderer struct {
 }
 
 // New returns a Renderer with the default templates (unless
-// cfg.NoDefaults).
+// cfg.NoDefaults). A bad MaxSMSSegments or Variables entry is a field of
+// the returned *invite.ValidationError ("MaxSMSSegments",
+// "Variables[2]"), every one of them listed.
 func New(cfg Config) (*Renderer, error) {
 	if cfg.DefaultLanguage == (language.Tag{}) {
 		cfg.DefaultLanguage = language.English
@@ -83,8 +85,10 @@ func New(cfg Config) (*Renderer, error) {
 	if cfg.MaxSMSSegments == 0 {
 		cfg.MaxSMSSegments = DefaultMaxSMSSegments
 	}
+	var fields []invite.FieldError
 	if cfg.MaxSMSSegments < -1 {
-		return nil, errors.New("invitetmpl: Config.MaxSMSSegments must be positive, 0 for the default or -1 for no limit")
+		fields = append(fields, invite.FieldError{Field: "MaxSMSSegments", Code: invite.CodeOutOfRange,
+			Reason: "must be positive, 0 for the default or -1 for no limit"})
 	}
 	if cfg.Location == nil {
 		cfg.Location = time.UTC
@@ -97,14 +101,27 @@ func New(cfg Config) (*Renderer, error) {
 	for _, v := range builtinVars {
 		r.known[v] = true
 	}
-	for _, v := range cfg.Variables {
-		if !validVarName(v) {
-			return nil, fmt.Errorf("invitetmpl: Config.Variables: %q is not a variable name (lower-case letters, digits and underscores, starting with a letter)", v)
+	declared := make(map[string]int, len(cfg.Variables))
+	for i, v := range cfg.Variables {
+		field := "Variables[" + strconv.Itoa(i) + "]"
+		j, twice := declared[v]
+		switch {
+		case !validVarName(v):
+			fields = append(fields, invite.FieldError{Field: field, Code: invite.CodeInvalidFormat,
+				Reason: fmt.Sprintf("%q is not a variable name (lower-case letters, digits and underscores, starting with a letter, at most 64)", v)})
+		case twice:
+			fields = append(fields, invite.FieldError{Field: field, Code: invite.CodeConflict,
+				Reason: fmt.Sprintf("%q is declared again (first at Variables[%d])", v, j)})
+		case r.known[v]:
+			fields = append(fields, invite.FieldError{Field: field, Code: invite.CodeNotAllowed,
+				Reason: fmt.Sprintf("%q is a built-in variable", v)})
+		default:
+			declared[v] = i
+			r.known[v] = true
 		}
-		if r.known[v] {
-			return nil, fmt.Errorf("invitetmpl: Config.Variables: %q is declared twice or is built in", v)
-		}
-		r.known[v] = true
+	}
+	if len(fields) > 0 {
+		return nil, &invite.ValidationError{Fields: fields}
 	}
 	r.set.Store(&snapshot{keys: map[string]map[string]*langSet{}})
 	if !cfg.NoDefaults {
