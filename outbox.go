@@ -97,6 +97,30 @@ type OutboxEntry struct {
 //
 // An entry is due when it is neither delivered nor dead and its AvailableAt
 // is at or before the time asked about. Times are kept to the microsecond.
+//
+// Every method checks its input before it reads or changes anything, and
+// a call it refuses changes nothing: a refused Apply writes none of its
+// Writes or entries and removes none of its Delivered. An identifier is
+// non-empty, valid UTF-8 without control characters (unicode.IsControl:
+// C0 with NUL, DEL and C1), and at most 255 bytes long for an entry id (an
+// event's or a message's ID, a Delivered id, a settlement's ID, a
+// re-driven id, a non-empty after) or 1024 bytes for a tenant id, an
+// invitation id and an owner. An identifier that breaks this rule, an
+// unknown kind or Outcome, a limit below 1, a lease that is not positive,
+// a message's negative ResendCount and an id settled twice in one
+// SettleOutbox call are an *ValidationError (it matches ErrInvalid)
+// listing every bad field, named after the argument or the Batch field:
+// "owner", "kinds[1]", "limit", "lease", "tenantID", "after", "ids[2]",
+// "settlements[0].ID" and "settlements[0].Outcome" (for s[0]),
+// "Events[0].ID" (and .TenantID, .InvitationID), "Messages[0].ID" (and
+// .TenantID, .InvitationID, .ResendCount) and "Delivered[0]". Apply
+// refuses with ErrAlreadyExists a
+// batch that queues two entries under one id (two events, two messages,
+// or one of each), one under an id its Delivered names, or one under the
+// id of an entry the outbox holds when the batch starts, whatever the
+// entry's state. (A batch should not reuse the id of an entry its Delete
+// forgets either: stores differ on whether that id is free.)
+//
 // storetest.RunOutbox is this contract made executable.
 type Outbox interface {
 	// ClaimOutbox claims up to limit due entries of the given kinds (all

@@ -82,7 +82,10 @@ func (s *Store) tenant(id string) *tenant {
 // Apply implements invite.Store. As sqlstore does, it refuses with an
 // *invite.ValidationError a write with a nil Record, no TenantID or ID, a
 // negative Expect, a Delete without Expect, an invalid State, or a Version
-// other than Expect+1 (at least 1 on an insert). It copies the new
+// other than Expect+1 (at least 1 on an insert), and what invite.Outbox
+// refuses of its events, messages and delivered ids; a batch queueing an
+// entry under an id taken (by another of its entries, or by one the outbox
+// keeps) is invite.ErrAlreadyExists. It copies the new
 // versions, then, holding the lock, applies the writes in order, each
 // checked against the store as the earlier ones left it. When one fails,
 // it writes back what the earlier ones replaced, last first, so a failed
@@ -91,41 +94,52 @@ func (s *Store) Apply(ctx context.Context, b *invite.Batch) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	recs := make([]*invite.Record, len(b.Writes))
+	var fs fieldList
 	for i, w := range b.Writes {
 		if field, reason := malformed(w); field != "" {
-			return &invite.ValidationError{Fields: []invite.FieldError{{Field: fmt.Sprintf("Writes[%d]%s", i, field), Reason: reason}}}
+			fs.add(fmt.Sprintf("Writes[%d]%s", i, field), reason)
 		}
+	}
+	checkQueued(&fs, b)
+	if err := fs.err(); err != nil {
+		return err
+	}
+	recs := make([]*invite.Record, len(b.Writes))
+	for i, w := range b.Writes {
 		if !w.Delete {
 			recs[i] = copyIn(w.Record)
 		}
 	}
-	if err := checkQueued(b); err != nil {
-		return err
+	if queuedTwice(b) {
+		return fmt.Errorf("memstore: apply: an outbox id queued twice, or queued and delivered: %w", invite.ErrAlreadyExists)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.queueCollides(b) {
-		return fmt.Errorf("%w: an outbox entry with that id is queued already", invite.ErrAlreadyExists)
-	}
 	olds := make([]*invite.Record, len(b.Writes))
+	// undo writes back what the first n writes replaced, last first.
+	undo := func(n int) {
+		for j := n - 1; j >= 0; j-- {
+			s.write(b.Writes[j].Record.Invitation.TenantID, b.Writes[j].Record.Invitation.ID, olds[j])
+		}
+	}
 	for i, w := range b.Writes {
 		old, err := s.check(w, recs[i])
 		if err != nil {
-			for j := i - 1; j >= 0; j-- {
-				s.write(b.Writes[j].Record.Invitation.TenantID, b.Writes[j].Record.Invitation.ID, olds[j])
-			}
+			undo(i)
 			return err
 		}
 		olds[i] = old
 		s.write(w.Record.Invitation.TenantID, w.Record.Invitation.ID, recs[i])
 	}
-	// The inviters' limits, counted with the batch applied.
+	// As in sqlstore, the outbox entries come after the writes, and the
+	// inviters' limits are counted with the batch applied.
+	if s.queueCollides(b) {
+		undo(len(b.Writes))
+		return fmt.Errorf("memstore: apply: an outbox entry with that id exists: %w", invite.ErrAlreadyExists)
+	}
 	for _, w := range b.Writes {
 		if w.OpenLimit > 0 && w.Expect == 0 && !w.Delete && s.openOf(&w.Record.Invitation) > w.OpenLimit {
-			for j := len(b.Writes) - 1; j >= 0; j-- {
-				s.write(b.Writes[j].Record.Invitation.TenantID, b.Writes[j].Record.Invitation.ID, olds[j])
-			}
+			undo(len(b.Writes))
 			return invite.ErrQuotaExceeded
 		}
 	}

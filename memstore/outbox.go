@@ -3,9 +3,12 @@ package memstore
 import (
 	"cmp"
 	"context"
-	"fmt"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/invitekit/invite"
 )
@@ -17,34 +20,104 @@ import (
 
 var _ invite.Outbox = (*Store)(nil)
 
-// checkQueued validates what b queues and settles, before anything is
-// written.
-func checkQueued(b *invite.Batch) error {
-	var fields []invite.FieldError
-	bad := func(field, reason string) { fields = append(fields, invite.FieldError{Field: field, Reason: reason}) }
+// The identifier rule of invite.Outbox, sqlstore's: an outbox entry's id
+// is at most maxOutboxID bytes, a tenant id, an invitation id or an owner
+// at most maxKeyBytes.
+const (
+	maxOutboxID = 255
+	maxKeyBytes = 1024
+)
+
+// idProblem returns why s is not an identifier of at most max bytes, or
+// "": it must be non-empty, valid UTF-8 and without control characters.
+func idProblem(s string, max int) string {
+	switch {
+	case s == "":
+		return "is required"
+	case len(s) > max:
+		return "is longer than " + strconv.Itoa(max) + " bytes"
+	case !utf8.ValidString(s):
+		return "is not valid UTF-8"
+	case strings.ContainsFunc(s, unicode.IsControl):
+		return "contains a control character"
+	}
+	return ""
+}
+
+// fieldList accumulates the invalid fields of a call.
+type fieldList []invite.FieldError
+
+// id adds field when v is not an identifier of at most max bytes.
+func (fs *fieldList) id(field, v string, max int) {
+	if p := idProblem(v, max); p != "" {
+		fs.add(field, p)
+	}
+}
+
+func (fs *fieldList) add(field, reason string) {
+	*fs = append(*fs, invite.FieldError{Field: field, Reason: reason})
+}
+
+// err returns the fields as an *invite.ValidationError, or nil.
+func (fs fieldList) err() error {
+	if len(fs) == 0 {
+		return nil
+	}
+	return &invite.ValidationError{Fields: fs}
+}
+
+// checkQueued adds to fs what is invalid in what b queues and settles.
+func checkQueued(fs *fieldList, b *invite.Batch) {
 	for i, ev := range b.Events {
-		if ev.ID == "" || ev.TenantID == "" || ev.InvitationID == "" {
-			bad(fmt.Sprintf("Events[%d]", i), "needs an ID, a TenantID and an InvitationID")
-		}
+		field := "Events[" + strconv.Itoa(i) + "]"
+		fs.id(field+".ID", ev.ID, maxOutboxID)
+		fs.id(field+".TenantID", ev.TenantID, maxKeyBytes)
+		fs.id(field+".InvitationID", ev.InvitationID, maxKeyBytes)
 	}
 	for i, m := range b.Messages {
-		if m.ID == "" || m.TenantID == "" || m.InvitationID == "" {
-			bad(fmt.Sprintf("Messages[%d]", i), "needs an ID, a TenantID and an InvitationID")
+		field := "Messages[" + strconv.Itoa(i) + "]"
+		fs.id(field+".ID", m.ID, maxOutboxID)
+		fs.id(field+".TenantID", m.TenantID, maxKeyBytes)
+		fs.id(field+".InvitationID", m.InvitationID, maxKeyBytes)
+		if m.ResendCount < 0 {
+			fs.add(field+".ResendCount", "must not be negative")
 		}
 	}
 	for i, id := range b.Delivered {
-		if id == "" {
-			bad(fmt.Sprintf("Delivered[%d]", i), "is empty")
-		}
+		fs.id("Delivered["+strconv.Itoa(i)+"]", id, maxOutboxID)
 	}
-	if len(fields) > 0 {
-		return &invite.ValidationError{Fields: fields}
-	}
-	return nil
 }
 
-// queueCollides reports whether b queues an entry under an id the outbox
-// holds already. The caller holds the lock.
+// queuedTwice reports whether b queues two entries under one id, or one
+// under an id its Delivered names.
+func queuedTwice(b *invite.Batch) bool {
+	n := len(b.Events) + len(b.Messages)
+	if n == 0 || n+len(b.Delivered) < 2 {
+		return false
+	}
+	ids := make(map[string]bool, n+len(b.Delivered))
+	for _, id := range b.Delivered {
+		ids[id] = true
+	}
+	for _, ev := range b.Events {
+		if ids[ev.ID] {
+			return true
+		}
+		ids[ev.ID] = true
+	}
+	for _, m := range b.Messages {
+		if ids[m.ID] {
+			return true
+		}
+		ids[m.ID] = true
+	}
+	return false
+}
+
+// queueCollides reports whether b queues an entry under the id of one the
+// outbox holds, whatever its state, even one b removes (sqlstore on
+// PostgreSQL removes and inserts in one statement, which cannot see its own
+// removals). The caller holds the lock.
 func (s *Store) queueCollides(b *invite.Batch) bool {
 	for _, ev := range b.Events {
 		if s.outbox[ev.ID] != nil {
@@ -59,6 +132,12 @@ func (s *Store) queueCollides(b *invite.Batch) bool {
 	return false
 }
 
+// forgottenOnDelete reports whether the deletion of e's invitation
+// removes e: all but its events still owed to the sink.
+func forgottenOnDelete(e *invite.OutboxEntry) bool {
+	return e.Kind == invite.OutboxMessage || !e.DeliveredAt.IsZero() || !e.DeadAt.IsZero()
+}
+
 // queue applies the outbox part of b, whose writes have been applied: the
 // deleted invitations' earlier entries and the delivered ones go (the
 // write records their delivery), then b's entries come. The caller holds
@@ -70,9 +149,7 @@ func (s *Store) queue(b *invite.Batch) {
 	for _, w := range b.Writes {
 		if w.Delete {
 			inv := &w.Record.Invitation
-			s.forget(inv.TenantID, inv.ID, func(e *invite.OutboxEntry) bool {
-				return e.Kind == invite.OutboxMessage || !e.DeliveredAt.IsZero() || !e.DeadAt.IsZero()
-			})
+			s.forget(inv.TenantID, inv.ID, forgottenOnDelete)
 		}
 	}
 	for _, ev := range b.Events {
@@ -128,24 +205,23 @@ func due(e *invite.OutboxEntry, now time.Time) bool {
 	return e.DeliveredAt.IsZero() && e.DeadAt.IsZero() && !e.AvailableAt.After(now)
 }
 
-func validationError(field, reason string) error {
-	return &invite.ValidationError{Fields: []invite.FieldError{{Field: field, Reason: reason}}}
-}
-
 // ClaimOutbox implements invite.Outbox.
 func (s *Store) ClaimOutbox(ctx context.Context, owner string, kinds []invite.OutboxKind, now time.Time, lease time.Duration, limit int) ([]*invite.OutboxEntry, error) {
-	switch {
-	case owner == "":
-		return nil, validationError("owner", "is required")
-	case limit < 1:
-		return nil, validationError("limit", "must be at least 1")
-	case lease <= 0:
-		return nil, validationError("lease", "must be positive")
+	var fs fieldList
+	fs.id("owner", owner, maxKeyBytes)
+	if limit < 1 {
+		fs.add("limit", "must be at least 1")
 	}
-	for _, k := range kinds {
+	if lease <= 0 {
+		fs.add("lease", "must be positive")
+	}
+	for i, k := range kinds {
 		if !k.Valid() {
-			return nil, validationError("kinds", "holds an unknown kind")
+			fs.add("kinds["+strconv.Itoa(i)+"]", "is not an outbox kind")
 		}
+	}
+	if err := fs.err(); err != nil {
+		return nil, err
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -175,13 +251,24 @@ func (s *Store) ClaimOutbox(ctx context.Context, owner string, kinds []invite.Ou
 
 // SettleOutbox implements invite.Outbox.
 func (s *Store) SettleOutbox(ctx context.Context, owner string, now time.Time, ss []invite.Settlement) (int, error) {
-	if owner == "" {
-		return 0, validationError("owner", "is required")
-	}
+	var fs fieldList
+	fs.id("owner", owner, maxKeyBytes)
+	first := make(map[string]int, len(ss))
 	for i, st := range ss {
-		if st.Outcome < invite.Delivered || st.Outcome > invite.Release || st.ID == "" {
-			return 0, validationError(fmt.Sprintf("settlements[%d]", i), "needs an ID and an Outcome")
+		field := "settlements[" + strconv.Itoa(i) + "]"
+		if p := idProblem(st.ID, maxOutboxID); p != "" {
+			fs.add(field+".ID", p)
+		} else if j, dup := first[st.ID]; dup {
+			fs.add(field+".ID", "repeats the id of settlements["+strconv.Itoa(j)+"]")
+		} else {
+			first[st.ID] = i
 		}
+		if st.Outcome < invite.Delivered || st.Outcome > invite.Release {
+			fs.add(field+".Outcome", "is not an outcome")
+		}
+	}
+	if err := fs.err(); err != nil {
+		return 0, err
 	}
 	if err := ctx.Err(); err != nil {
 		return 0, err
@@ -218,11 +305,16 @@ func (s *Store) SettleOutbox(ctx context.Context, owner string, now time.Time, s
 
 // ListDeadOutbox implements invite.Outbox.
 func (s *Store) ListDeadOutbox(ctx context.Context, tenantID, after string, limit int) ([]*invite.OutboxEntry, error) {
-	switch {
-	case tenantID == "":
-		return nil, validationError("tenantID", "is required")
-	case limit < 1:
-		return nil, validationError("limit", "must be at least 1")
+	var fs fieldList
+	fs.id("tenantID", tenantID, maxKeyBytes)
+	if after != "" {
+		fs.id("after", after, maxOutboxID)
+	}
+	if limit < 1 {
+		fs.add("limit", "must be at least 1")
+	}
+	if err := fs.err(); err != nil {
+		return nil, err
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -245,8 +337,13 @@ func (s *Store) ListDeadOutbox(ctx context.Context, tenantID, after string, limi
 
 // RedriveOutbox implements invite.Outbox.
 func (s *Store) RedriveOutbox(ctx context.Context, tenantID string, ids []string, now time.Time) (int, error) {
-	if tenantID == "" {
-		return 0, validationError("tenantID", "is required")
+	var fs fieldList
+	fs.id("tenantID", tenantID, maxKeyBytes)
+	for i, id := range ids {
+		fs.id("ids["+strconv.Itoa(i)+"]", id, maxOutboxID)
+	}
+	if err := fs.err(); err != nil {
+		return 0, err
 	}
 	if err := ctx.Err(); err != nil {
 		return 0, err
@@ -270,7 +367,7 @@ func (s *Store) RedriveOutbox(ctx context.Context, tenantID string, ids []string
 // PurgeOutbox implements invite.Outbox.
 func (s *Store) PurgeOutbox(ctx context.Context, before time.Time, limit int) (int, error) {
 	if limit < 1 {
-		return 0, validationError("limit", "must be at least 1")
+		return 0, (fieldList{{Field: "limit", Reason: "must be at least 1"}}).err()
 	}
 	if err := ctx.Err(); err != nil {
 		return 0, err

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -67,10 +68,15 @@ type outboxWrite struct {
 // *invite.ValidationError before any statement runs: a nil record, an
 // empty tenant or id, an invalid state, a negative Expect, a Delete
 // without Expect, a Version other than Expect+1 on an update or below 1 on
-// an insert, Metadata that is not JSON, an event, a message or a
-// delivered id whose id is empty or not storable text (see the package
-// documentation), and, on PostgreSQL, a U+0000 in any string of an
-// invitation or event (jsonb cannot hold it).
+// an insert, Metadata that is not JSON, an event or a message whose ID,
+// TenantID or InvitationID is not an identifier (see invite.Outbox: empty,
+// too long, not UTF-8 or holding a control character), a delivered id that
+// is not, a message's negative ResendCount, and, on PostgreSQL, a U+0000
+// in any string of an invitation or event (jsonb cannot hold it). Two
+// entries of the batch with one id, or one with an id of its Delivered,
+// are invite.ErrAlreadyExists before any statement runs; one with the id
+// of a row the outbox holds is invite.ErrAlreadyExists from the outbox's
+// primary key, and nothing of the batch is written.
 func (s *Store) Apply(ctx context.Context, b *invite.Batch) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -104,8 +110,44 @@ func (s *Store) Apply(ctx context.Context, b *invite.Batch) error {
 	if len(fields) > 0 {
 		return &invite.ValidationError{Fields: fields}
 	}
+	if queuedTwice(ob.rows, b.Delivered) {
+		// The primary key would refuse it, but not everywhere: a row
+		// named by Delivered is deleted before the insert on SQLite and
+		// MySQL, in the same statement (which cannot see the deletion)
+		// on PostgreSQL.
+		return fmt.Errorf("sqlstore: apply: an outbox id queued twice, or queued and delivered: %w", invite.ErrAlreadyExists)
+	}
 	ob.delivered = b.Delivered
 	return s.retrying(ctx, func() error { return s.dl.apply(ctx, s, ws, ob) })
+}
+
+// queuedTwice reports whether rows holds two rows of one id, or one of an
+// id of delivered.
+func queuedTwice(rows []event, delivered []string) bool {
+	if len(rows)*(len(rows)+len(delivered)) <= 64 { // the usual batch: no map
+		for i := range rows {
+			if slices.Contains(delivered, rows[i].id) {
+				return true
+			}
+			for j := range i {
+				if rows[j].id == rows[i].id {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	ids := make(map[string]struct{}, len(rows)+len(delivered))
+	for _, id := range delivered {
+		ids[id] = struct{}{}
+	}
+	for i := range rows {
+		if _, dup := ids[rows[i].id]; dup {
+			return true
+		}
+		ids[rows[i].id] = struct{}{}
+	}
+	return false
 }
 
 // writeFunc runs the write w inside ex and, when ob is not nil, writes ob

@@ -278,8 +278,17 @@ func (e *event) appendValues(dst []any) []any {
 // payload is the same bytes either way (see marshalEvent).
 func encodeEvent(dl dialect, i int, ev *invite.Event, newDoc string) (event, error) {
 	field := func() string { return "Events[" + strconv.Itoa(i) + "]" }
-	if p := textProblem(ev.ID, maxOutboxID); p != "" {
-		return event{}, invalid(field()+".ID", p)
+	var fields []invite.FieldError
+	for _, f := range [...]struct {
+		name, v string
+		max     int
+	}{{".ID", ev.ID, maxOutboxID}, {".TenantID", ev.TenantID, maxKeyBytes}, {".InvitationID", ev.InvitationID, maxKeyBytes}} {
+		if p := textProblem(f.v, f.max); p != "" {
+			fields = append(fields, invite.FieldError{Field: field() + f.name, Reason: p})
+		}
+	}
+	if len(fields) > 0 {
+		return event{}, &invite.ValidationError{Fields: fields}
 	}
 	payload, err := marshalEvent(ev, newDoc, dl.refusesNUL())
 	if err != nil {

@@ -54,9 +54,10 @@ type claimRequest struct {
 // which admits one writer at a time, it is a write transaction that
 // selects and updates them.
 //
-// An empty owner (or one that is not storable text), a limit below 1, a
-// lease that is not positive and an unknown kind are an
-// *invite.ValidationError naming the argument.
+// An owner that is not an identifier (see invite.Outbox), a limit below
+// 1, a lease that is not positive and an unknown kind are an
+// *invite.ValidationError naming the argument ("owner", "limit", "lease",
+// "kinds[1]").
 func (s *Store) ClaimOutbox(ctx context.Context, owner string, kinds []invite.OutboxKind, now time.Time, lease time.Duration,
 	limit int) ([]*invite.OutboxEntry, error) {
 	if err := ctx.Err(); err != nil {
@@ -164,8 +165,10 @@ func (s *Store) txClaim(ctx context.Context, c *claimRequest, lock string) ([]*i
 // a non-empty Error becomes last_error (made valid UTF-8 without U+0000,
 // and cut to 4,096 bytes). A zero At is now.
 //
-// An empty owner, a settlement without an ID and an unknown Outcome are an
-// *invite.ValidationError naming the argument.
+// An owner or a settlement's ID that is not an identifier (see
+// invite.Outbox), two settlements of one ID and an unknown Outcome are an
+// *invite.ValidationError naming the argument ("owner",
+// "settlements[1].ID", "settlements[2].Outcome").
 func (s *Store) SettleOutbox(ctx context.Context, owner string, now time.Time, settlements []invite.Settlement) (int, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, err
@@ -175,10 +178,15 @@ func (s *Store) SettleOutbox(ctx context.Context, owner string, now time.Time, s
 		fields = append(fields, invite.FieldError{Field: "owner", Reason: p})
 	}
 	groups := map[invite.Outcome][]invite.Settlement{}
+	first := make(map[string]int, len(settlements))
 	for i, st := range settlements {
-		field := "Settlements[" + strconv.Itoa(i) + "]"
+		field := "settlements[" + strconv.Itoa(i) + "]"
 		if p := textProblem(st.ID, maxOutboxID); p != "" {
 			fields = append(fields, invite.FieldError{Field: field + ".ID", Reason: p})
+		} else if j, dup := first[st.ID]; dup {
+			fields = append(fields, invite.FieldError{Field: field + ".ID", Reason: "repeats the id of settlements[" + strconv.Itoa(j) + "]"})
+		} else {
+			first[st.ID] = i
 		}
 		if st.Outcome < invite.Delivered || st.Outcome > invite.Release {
 			fields = append(fields, invite.FieldError{Field: field + ".Outcome", Reason: "is not an outcome"})
@@ -349,7 +357,8 @@ func cleanError(e string) string {
 // ListDeadOutbox implements invite.Outbox: the tenant's dead-lettered rows
 // (dead and not delivered), in byte order of id, after the id after, at
 // most limit of them: a range scan of the index of dead rows by tenant and
-// id. An empty tenant and a limit below 1 are an *invite.ValidationError.
+// id. A tenantID or a non-empty after that is not an identifier (see
+// invite.Outbox) and a limit below 1 are an *invite.ValidationError.
 func (s *Store) ListDeadOutbox(ctx context.Context, tenantID, after string, limit int) ([]*invite.OutboxEntry, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -361,8 +370,8 @@ func (s *Store) ListDeadOutbox(ctx context.Context, tenantID, after string, limi
 	if limit < 1 {
 		fields = append(fields, invite.FieldError{Field: "limit", Reason: "must be at least 1"})
 	}
-	if after != "" && !utf8.ValidString(after) {
-		fields = append(fields, invite.FieldError{Field: "after", Reason: "is not valid UTF-8"})
+	if p := textProblem(after, maxOutboxID); after != "" && p != "" {
+		fields = append(fields, invite.FieldError{Field: "after", Reason: p})
 	}
 	if len(fields) > 0 {
 		return nil, &invite.ValidationError{Fields: fields}
@@ -379,13 +388,23 @@ func (s *Store) ListDeadOutbox(ctx context.Context, tenantID, after string, limi
 // RedriveOutbox implements invite.Outbox: it makes the tenant's dead rows
 // among ids due again at now, with attempts 0 and no owner (last_error
 // stays), and returns how many it revived. One UPDATE by primary key per
-// 200 ids. An empty tenant is an *invite.ValidationError.
+// 200 ids. A tenantID or an id that is not an identifier (see
+// invite.Outbox) is an *invite.ValidationError.
 func (s *Store) RedriveOutbox(ctx context.Context, tenantID string, ids []string, now time.Time) (int, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}
+	var fields []invite.FieldError
 	if p := textProblem(tenantID, maxKeyBytes); p != "" {
-		return 0, invalid("tenantID", p)
+		fields = append(fields, invite.FieldError{Field: "tenantID", Reason: p})
+	}
+	for i, id := range ids {
+		if p := textProblem(id, maxOutboxID); p != "" {
+			fields = append(fields, invite.FieldError{Field: "ids[" + strconv.Itoa(i) + "]", Reason: p})
+		}
+	}
+	if len(fields) > 0 {
+		return 0, &invite.ValidationError{Fields: fields}
 	}
 	var chunks [][]string
 	for len(ids) > 0 {

@@ -327,14 +327,14 @@ func TestOutboxValidation(t *testing.T) {
 			Delivered: []string{"fine", "", "nul\x00"},
 			Events:    []invite.Event{{ID: "bad\x01", Type: invite.EventCreated, Time: now}},
 		})
-		require.ElementsMatch(t, []string{"Events[0].ID", "Messages[0].ID", "Messages[1].TenantID", "Messages[1].InvitationID",
+		require.ElementsMatch(t, []string{"Events[0].ID", "Events[0].TenantID", "Events[0].InvitationID", "Messages[0].ID", "Messages[1].TenantID", "Messages[1].InvitationID",
 			"Messages[2].ID", "Delivered[1]", "Delivered[2]"}, fieldsOf(err))
 		require.Zero(t, countRows(t, db, be.dialect, st.TablePrefix()+"outbox", ""))
 
 		_, err = st.ClaimOutbox(ctx, "", []invite.OutboxKind{invite.OutboxEvent, "mail"}, now, 0, 0)
 		require.ElementsMatch(t, []string{"owner", "kinds[1]", "lease", "limit"}, fieldsOf(err))
 		_, err = st.SettleOutbox(ctx, "", now, []invite.Settlement{{ID: "", Outcome: invite.Delivered}, {ID: "x", Outcome: 9}})
-		require.ElementsMatch(t, []string{"owner", "Settlements[0].ID", "Settlements[1].Outcome"}, fieldsOf(err))
+		require.ElementsMatch(t, []string{"owner", "settlements[0].ID", "settlements[1].Outcome"}, fieldsOf(err))
 		_, err = st.ListDeadOutbox(ctx, "", "", 0)
 		require.ElementsMatch(t, []string{"tenantID", "limit"}, fieldsOf(err))
 		_, err = st.RedriveOutbox(ctx, "", []string{"x"}, now)

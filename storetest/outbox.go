@@ -20,7 +20,11 @@ import (
 // removes the entries), DeadLetters (tenant-scoped listing and re-drive),
 // Retention (Delete and Purge forget an invitation's
 // entries, PurgeOutbox the delivered ones), Stats, ConcurrentClaims (no
-// entry is handed to two claimers) and Arguments.
+// entry is handed to two claimers), Arguments (every method refuses what
+// invite.Outbox's rules refuse, as an *invite.ValidationError naming each
+// bad field, and changes nothing) and Collisions (Apply refuses to queue
+// an id taken, with invite.ErrAlreadyExists, and writes nothing of the
+// batch).
 func RunOutbox(t *testing.T, newStore func(t *testing.T) invite.Store) {
 	t.Helper()
 	o := &outboxSuite{newStore: newStore}
@@ -33,6 +37,7 @@ func RunOutbox(t *testing.T, newStore func(t *testing.T) invite.Store) {
 	t.Run("Stats", o.testStats)
 	t.Run("ConcurrentClaims", o.testConcurrentClaims)
 	t.Run("Arguments", o.testArguments)
+	t.Run("Collisions", o.testCollisions)
 }
 
 type outboxSuite struct {

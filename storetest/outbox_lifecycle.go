@@ -1,7 +1,7 @@
 package storetest
 
-// The outbox suite, continued: dead letters, retention, stats, concurrent
-// claimers and bad arguments.
+// The outbox suite, continued: dead letters, retention, stats and
+// concurrent claimers.
 
 import (
 	"errors"
@@ -265,37 +265,4 @@ func (o *outboxSuite) testConcurrentClaims(t *testing.T) {
 	require.Empty(t, errs)
 	require.Len(t, seen, entries, "every entry claimed exactly once")
 	require.Zero(t, stats(t, st).Pending)
-}
-
-func (o *outboxSuite) testArguments(t *testing.T) {
-	st := o.store(t)
-	ctx := t.Context()
-	var ve *invite.ValidationError
-	_, err := st.ClaimOutbox(ctx, "", nil, base, lease, 1)
-	require.ErrorAs(t, err, &ve, "empty owner")
-	_, err = st.ClaimOutbox(ctx, "d1", nil, base, lease, 0)
-	require.ErrorAs(t, err, &ve, "limit 0")
-	_, err = st.ClaimOutbox(ctx, "d1", nil, base, 0, 1)
-	require.ErrorAs(t, err, &ve, "lease 0")
-	_, err = st.ClaimOutbox(ctx, "d1", []invite.OutboxKind{"sms"}, base, lease, 1)
-	require.ErrorAs(t, err, &ve, "unknown kind")
-	_, err = st.SettleOutbox(ctx, "", base, []invite.Settlement{{ID: "x", Attempt: 1, Outcome: invite.Delivered}})
-	require.ErrorAs(t, err, &ve, "empty owner")
-	_, err = st.SettleOutbox(ctx, "d1", base, []invite.Settlement{{ID: "x", Attempt: 1, Outcome: 0}})
-	require.ErrorAs(t, err, &ve, "no outcome")
-	_, err = st.ListDeadOutbox(ctx, "", "", 10)
-	require.ErrorAs(t, err, &ve, "empty tenant")
-	_, err = st.ListDeadOutbox(ctx, tenantA, "", 0)
-	require.ErrorAs(t, err, &ve, "limit 0")
-	_, err = st.RedriveOutbox(ctx, "", []string{"x"}, base)
-	require.ErrorAs(t, err, &ve, "empty tenant")
-	_, err = st.PurgeOutbox(ctx, base, 0)
-	require.ErrorAs(t, err, &ve, "limit 0")
-
-	r := newRecord(tenantA)
-	b := &invite.Batch{Writes: []invite.Write{ins(r)}, Messages: []invite.QueuedMessage{{TenantID: tenantA, InvitationID: r.Invitation.ID, CreatedAt: base, AvailableAt: base}}}
-	require.ErrorAs(t, st.Apply(ctx, b), &ve, "a message without an id")
-	require.ErrorIs(t, st.Apply(ctx, &invite.Batch{Writes: []invite.Write{ins(r)}, Delivered: []string{""}}), invite.ErrInvalid, "an empty delivered id")
-	_, err = st.Get(ctx, tenantA, r.Invitation.ID)
-	require.ErrorIs(t, err, invite.ErrNotFound, "nothing written")
 }
