@@ -466,7 +466,10 @@ func (m *Manager) sendQueued(ctx context.Context, e *OutboxEntry) (Settlement, e
 	if err := m.cfg.Notifier.Notify(ctx, message(&rec.Invitation, e.ID, q.Resend, s.link, s.code)); err != nil {
 		return Settlement{}, err
 	}
-	if m.recordSent(ctx, rec, q) == nil {
+	// The message went out: the write recording it runs without the
+	// attempt's deadline, which the Notifier may have used up (the entry
+	// would be settled below with the invitation left unsent).
+	if m.recordSent(context.WithoutCancel(ctx), rec, q) == nil {
 		// Nothing marked (a newer secret, or closed meanwhile), or the
 		// write failed: settle the entry on its own.
 		return Settlement{ID: e.ID, Attempt: e.Attempts, Outcome: Delivered}, nil

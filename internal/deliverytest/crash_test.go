@@ -175,8 +175,24 @@ func TestCrash(t *testing.T) {
 // printed as committed.
 func runCrashChild(t *testing.T, kill int, loc, logPath string) []string {
 	t.Helper()
+	var ids []string
+	for _, line := range runChild(t, kill, crashChildEnv+"=1", crashLocationEnv+"="+loc, crashLogEnv+"="+logPath) {
+		if id, ok := strings.CutPrefix(line, "committed "); ok {
+			ids = append(ids, id)
+		}
+	}
+	return ids
+}
+
+// runChild re-executes the test binary as a child process with the given
+// environment added (crashChildEnv chooses what it runs: see TestMain),
+// kills it with SIGKILL a random 20 to 150 ms after it printed "ready",
+// and returns the whole lines it printed after "ready" (a line the kill
+// cut short is dropped). The child must have died of the SIGKILL.
+func runChild(t *testing.T, kill int, env ...string) []string {
+	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), crashChildEnv+"=1", crashLocationEnv+"="+loc, crashLogEnv+"="+logPath)
+	cmd.Env = append(os.Environ(), env...)
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	stdout, err := cmd.StdoutPipe()
@@ -185,10 +201,11 @@ func runCrashChild(t *testing.T, kill int, loc, logPath string) []string {
 	defer func() { _ = cmd.Process.Kill() }() // in case a require below fails
 
 	ready := make(chan struct{})
-	var ids []string
+	var lines []string
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		r := bufio.NewReader(stdout)
+		isReady := false
 		for {
 			line, err := r.ReadString('\n')
 			if err != nil {
@@ -197,10 +214,11 @@ func runCrashChild(t *testing.T, kill int, loc, logPath string) []string {
 				return
 			}
 			switch line = strings.TrimSuffix(line, "\n"); {
-			case line == "ready":
+			case line == "ready" && !isReady:
+				isReady = true
 				close(ready)
-			case strings.HasPrefix(line, "committed "):
-				ids = append(ids, strings.TrimPrefix(line, "committed "))
+			case isReady:
+				lines = append(lines, line)
 			}
 		}
 	})
@@ -224,7 +242,7 @@ func runCrashChild(t *testing.T, kill int, loc, logPath string) []string {
 	ws, ok := exit.Sys().(syscall.WaitStatus)
 	require.True(t, ok && ws.Signaled() && ws.Signal() == syscall.SIGKILL,
 		"kill %d: the child was not killed but exited: %v: %s", kill, err, stderr.String())
-	return ids
+	return lines
 }
 
 // readCrashLog returns the (invitation id, message id) pairs of the

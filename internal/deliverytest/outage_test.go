@@ -15,19 +15,13 @@ import (
 )
 
 // outageSize is how many invitations TestOutage creates on each backend:
-// 2,000 on memstore and PostgreSQL; 500 on SQLite (one writer at a time,
-// milliseconds per write under -race) and MariaDB (slower commits), to
-// keep the package's run short. INVITE_OUTAGE_SIZE overrides them all.
-func outageSize(be backend) int {
+// 2,000 everywhere. INVITE_OUTAGE_SIZE overrides it.
+func outageSize(backend) int {
 	if s := os.Getenv("INVITE_OUTAGE_SIZE"); s != "" {
 		var n int
 		if _, err := fmt.Sscan(s, &n); err == nil && n > 0 {
 			return n
 		}
-	}
-	switch be.name {
-	case "SQLite", "MySQL":
-		return 500
 	}
 	return 2000
 }
