@@ -60,10 +60,11 @@ type Config struct {
 
 	// TablePrefix is prepended to every table and index name the Store
 	// creates and queries: <prefix>invitations, <prefix>tokens,
-	// <prefix>outbox, <prefix>schema_migrations. It must start with a
-	// lower-case ASCII letter, hold only lower-case ASCII letters, digits
-	// and underscores, and be at most MaxTablePrefixLen characters long, so
-	// it never needs quoting. Default: DefaultTablePrefix ("invite_").
+	// <prefix>outbox, <prefix>inviters and <prefix>schema_migrations
+	// (Store.Tables lists them). It must start with a lower-case ASCII
+	// letter, hold only lower-case ASCII letters, digits and underscores,
+	// and be at most MaxTablePrefixLen characters long, so it never needs
+	// quoting. Default: DefaultTablePrefix ("invite_").
 	TablePrefix string
 
 	// Logger receives what the Store has to say outside its return values:

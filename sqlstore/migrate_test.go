@@ -42,7 +42,7 @@ func (be backend) freshStore(t *testing.T, cfg sqlstore.Config) (*sqlstore.Store
 		cfg.TablePrefix = uniquePrefix(t)
 	}
 	if be.server {
-		t.Cleanup(func() { dropTables(t, db, cfg.TablePrefix) })
+		t.Cleanup(func() { dropTables(t, db, be.dialect, cfg.TablePrefix) })
 	}
 	st, err := sqlstore.New(db, cfg)
 	require.NoError(t, err)
@@ -202,4 +202,45 @@ func TestEmbeddedMigrations(t *testing.T) {
 				"%s/%s must start with a comment naming it and saying what it does", d, e.Name())
 		}
 	}
+}
+
+// TestTablesNamesEveryTable holds Store.Tables to what Migrate creates:
+// after a migration, the database has exactly those tables of the prefix,
+// and once they are dropped, none is left.
+func TestTablesNamesEveryTable(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, be backend) {
+		st, db := be.freshStore(t, sqlstore.Config{})
+		require.NoError(t, st.Migrate(t.Context()))
+		require.ElementsMatch(t, st.Tables(), tablesOf(t, db, be.dialect, st.TablePrefix()))
+		for _, table := range st.Tables() {
+			_, err := db.ExecContext(t.Context(), "DROP TABLE "+table)
+			require.NoError(t, err)
+		}
+		require.Empty(t, tablesOf(t, db, be.dialect, st.TablePrefix()))
+	})
+}
+
+// tablesOf lists the tables of the database whose names start with prefix.
+func tablesOf(t *testing.T, db *sql.DB, d sqlstore.Dialect, prefix string) []string {
+	t.Helper()
+	q := "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() AND table_name LIKE $1"
+	switch d {
+	case sqlstore.SQLite:
+		q = "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE ?"
+	case sqlstore.MySQL:
+		q = "SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name LIKE ?"
+	}
+	// The prefix holds only a-z, 0-9 and _; _ is LIKE's one-character
+	// wildcard, close enough here: a stray match would fail the test.
+	rows, err := db.QueryContext(t.Context(), q, prefix+"%")
+	require.NoError(t, err)
+	defer rows.Close()
+	var names []string
+	for rows.Next() {
+		var n string
+		require.NoError(t, rows.Scan(&n))
+		names = append(names, n)
+	}
+	require.NoError(t, rows.Err())
+	return names
 }

@@ -130,7 +130,7 @@ func (be backend) newStore(t testing.TB) (*sqlstore.Store, *sql.DB) {
 	cfg := sqlstore.Config{Dialect: be.dialect}
 	if be.server {
 		cfg.TablePrefix = uniquePrefix(t)
-		t.Cleanup(func() { dropTables(t, db, cfg.TablePrefix) })
+		t.Cleanup(func() { dropTables(t, db, be.dialect, cfg.TablePrefix) })
 	}
 	st, err := sqlstore.New(db, cfg)
 	require.NoError(t, err)
@@ -138,13 +138,19 @@ func (be backend) newStore(t testing.TB) (*sqlstore.Store, *sql.DB) {
 	return st, db
 }
 
-// dropTables drops the tables of prefix (and a test's own users table).
-func dropTables(t testing.TB, db *sql.DB, prefix string) {
+// dropTables drops the Store's tables of prefix (and a test's own users
+// table).
+func dropTables(t testing.TB, db *sql.DB, d sqlstore.Dialect, prefix string) {
+	st, err := sqlstore.New(db, sqlstore.Config{Dialect: d, TablePrefix: prefix})
+	if err != nil {
+		t.Errorf("dropping the tables of %s: %v", prefix, err)
+		return
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	for _, table := range []string{"invitations", "tokens", "outbox", "schema_migrations", "users"} {
-		if _, err := db.ExecContext(ctx, "DROP TABLE IF EXISTS "+prefix+table); err != nil {
-			t.Errorf("dropping %s%s: %v", prefix, table, err)
+	for _, table := range append(st.Tables(), prefix+"users") {
+		if _, err := db.ExecContext(ctx, "DROP TABLE IF EXISTS "+table); err != nil {
+			t.Errorf("dropping %s: %v", table, err)
 		}
 	}
 }

@@ -175,6 +175,13 @@ func (s *Store) Dialect() Dialect { return s.d }
 // TablePrefix returns the prefix of the Store's tables.
 func (s *Store) TablePrefix() string { return s.cfg.TablePrefix }
 
+// Tables returns the names of every table Migrate creates, prefix
+// included, in an order in which they can be dropped one by one (no
+// foreign keys join them): for a host's teardown, grants or backups.
+func (s *Store) Tables() []string {
+	return []string{s.invitations, s.tokens, s.outbox, s.inviters, s.migrations}
+}
+
 // maxAttempts bounds how often the Store runs a write whose transaction
 // the database aborted to resolve a deadlock or a serialisation conflict
 // (see isDeadlock). InnoDB, in particular, deadlocks concurrent inserts that

@@ -158,7 +158,7 @@ func openStore(ctx context.Context, cfg storeConfig) (store invite.Store, name s
 		return fail(err)
 	}
 	if dialect != sqlstore.SQLite {
-		if err := dropTables(ctx, db, prefix); err != nil {
+		if err := dropTables(ctx, db, st); err != nil {
 			return fail(fmt.Errorf("%s: %w", cfg.kind, err))
 		}
 	}
@@ -168,17 +168,17 @@ func openStore(ctx context.Context, cfg storeConfig) (store invite.Store, name s
 	closeStore = func() error {
 		var err error
 		if cfg.dropAfter && dialect != sqlstore.SQLite {
-			err = dropTables(context.WithoutCancel(ctx), db, prefix)
+			err = dropTables(context.WithoutCancel(ctx), db, st)
 		}
 		return errors.Join(err, db.Close(), removeTmp())
 	}
 	return st, name, closeStore, nil
 }
 
-// dropTables drops the Store's tables of prefix.
-func dropTables(ctx context.Context, db *sql.DB, prefix string) error {
-	for _, table := range []string{"invitations", "tokens", "outbox", "schema_migrations"} {
-		if _, err := db.ExecContext(ctx, "DROP TABLE IF EXISTS "+prefix+table); err != nil {
+// dropTables drops the tables of st.
+func dropTables(ctx context.Context, db *sql.DB, st *sqlstore.Store) error {
+	for _, table := range st.Tables() {
+		if _, err := db.ExecContext(ctx, "DROP TABLE IF EXISTS "+table); err != nil {
 			return err
 		}
 	}

@@ -125,7 +125,7 @@ func (be backend) open(t *testing.T) fixture {
 	if be.server {
 		db = serverDB(t, be.driver, be.dsn)
 		loc.Prefix = uniquePrefix(t)
-		t.Cleanup(func() { dropTables(t, db, loc.Prefix) })
+		t.Cleanup(func() { dropTables(t, db, loc.Dialect, loc.Prefix) })
 	} else {
 		loc.DSN = sqliteDSN(filepath.Join(t.TempDir(), "invite.db"))
 		var err error
@@ -196,14 +196,19 @@ func uniquePrefix(t *testing.T) string {
 	return "d" + hex.EncodeToString(b[:]) + "_"
 }
 
-// dropTables drops the tables of prefix.
-func dropTables(t *testing.T, db *sql.DB, prefix string) {
+// dropTables drops the Store's tables of prefix.
+func dropTables(t *testing.T, db *sql.DB, d sqlstore.Dialect, prefix string) {
 	t.Helper()
+	st, err := sqlstore.New(db, sqlstore.Config{Dialect: d, TablePrefix: prefix})
+	if err != nil {
+		t.Errorf("dropping the tables of %s: %v", prefix, err)
+		return
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	for _, table := range []string{"invitations", "tokens", "outbox", "schema_migrations"} {
-		if _, err := db.ExecContext(ctx, "DROP TABLE IF EXISTS "+prefix+table); err != nil {
-			t.Errorf("dropping %s%s: %v", prefix, table, err)
+	for _, table := range st.Tables() {
+		if _, err := db.ExecContext(ctx, "DROP TABLE IF EXISTS "+table); err != nil {
+			t.Errorf("dropping %s: %v", table, err)
 		}
 	}
 }

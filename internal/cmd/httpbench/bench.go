@@ -179,11 +179,11 @@ func (b *bench) close() {
 	}
 	if b.cfg.keep {
 		b.logf("kept tables %s* in %s", b.prefix, b.cfg.dsn)
-	} else if b.tmp == "" {
+	} else if b.tmp == "" && b.store != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		for _, t := range []string{"tokens", "outbox", "invitations", "inviters", "schema_migrations"} {
-			if _, err := b.db.ExecContext(ctx, "DROP TABLE IF EXISTS "+b.prefix+t); err != nil {
-				b.logf("dropping %s%s: %v", b.prefix, t, err)
+		for _, t := range b.store.Tables() {
+			if _, err := b.db.ExecContext(ctx, "DROP TABLE IF EXISTS "+t); err != nil {
+				b.logf("dropping %s: %v", t, err)
 			}
 		}
 		cancel()

@@ -335,7 +335,7 @@ func setup(ctx context.Context, cfg config) (*bench, func(), error) {
 			b.logf("kept tables %s* in %s", cfg.prefix, cfg.dsn)
 		} else {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-			for _, t := range []string{b.t.invitations, b.t.tokens, b.t.outbox, b.t.migrations} {
+			for _, t := range store.Tables() {
 				if _, err := db.ExecContext(ctx, "DROP TABLE IF EXISTS "+t); err != nil {
 					b.logf("dropping %s: %v", t, err)
 				}
