@@ -88,7 +88,11 @@ func (m *Manager) mutate(ctx context.Context, load func(context.Context) (*Recor
 		c.next.Invitation.Version = version + 1
 		c.next.Invitation.UpdatedAt = now
 		b := getBatch()
-		b.Writes = append(b.Writes, Write{Record: c.next, Expect: version, Rotated: c.secrets != nil})
+		w := Write{Record: c.next, Expect: version, Rotated: c.secrets != nil}
+		if c.next != cur {
+			w.Prev = cur
+		}
+		b.Writes = append(b.Writes, w)
 		if c.event != "" {
 			b.Events = m.appendEvent(ctx, b.Events, c.event, c.actor, &cur.Invitation, &c.next.Invitation, now)
 		}

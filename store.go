@@ -211,6 +211,14 @@ type Write struct {
 	// update that keeps the token hashes; it must write correctly either
 	// way.
 	Rotated bool
+	// Prev, on an update, is the record as it was read at version Expect,
+	// the one the change was computed from (the Manager sets it; nil when
+	// unknown). A Store may compare it with Record to write only what
+	// changed, but must not trust it: what it leaves unwritten must be
+	// checked to be stored as Record has it (the write falls back to a
+	// whole one otherwise), and it must write correctly without it. Apply
+	// must not modify or retain it.
+	Prev *Record
 	// OpenLimit, on an insert of an invitation with an Inviter.ID, is the
 	// most open invitations that inviter may hold in the tenant once the
 	// batch is applied: a Store that implements OpenLimiter must refuse

@@ -20,6 +20,10 @@ type write struct {
 	// rotated: the update brings new token hashes (invite.Write.Rotated),
 	// so the attempt that keeps the token rows would match nothing.
 	rotated bool
+	// same, when not zero, are the columns invite.Write.Prev shows the
+	// update leaves alone, on a dialect that sets only what changed (see
+	// diffWrite).
+	same sameColumns
 	// limit is the insert's invite.Write.OpenLimit (0: none, or no
 	// inviter), for inviter's invitations open after at (see quota.go).
 	limit   int
@@ -220,6 +224,9 @@ func (s *Store) prepareWrites(in []invite.Write) ([]write, []invite.FieldError) 
 			bad(".Record."+fe.Field, fe.Reason)
 		}
 		out[i].row = rw
+		if w.Prev != nil && w.Expect > 0 && s.dl.setsChangedOnly() {
+			out[i].same = unchanged(w.Prev, w.Record)
+		}
 		if w.OpenLimit > 0 && w.Expect == 0 && inv.Inviter.ID != "" {
 			out[i].limit, out[i].inviter, out[i].at = w.OpenLimit, inv.Inviter.ID, s.dl.timeValue(utc(inv.CreatedAt))
 		}

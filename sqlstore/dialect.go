@@ -65,6 +65,10 @@ type dialect interface {
 	// the first attempt of an update in a transaction (txWrite) requires
 	// stored as the new values instead of setting them.
 	keptColumns() []string
+	// setsChangedOnly is true when an update in a transaction (txWrite)
+	// given invite.Write.Prev sets only the columns that changed (see
+	// diffWrite).
+	setsChangedOnly() bool
 	// lockInviter is the upsert of the inviters table's row (tenant_id,
 	// inviter_id) that locks it until the transaction ends (quota.go).
 	lockInviter(table string) string

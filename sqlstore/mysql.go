@@ -58,6 +58,10 @@ func (mysql) nullSafeEqual() string { return "<=>" }
 
 func (mysql) keptColumns() []string { return nil }
 
+// setsChangedOnly: InnoDB leaves alone the index entries whose values an
+// update does not change, whatever it sets.
+func (mysql) setsChangedOnly() bool { return false }
+
 // lockInviter: see dialect.
 func (mysql) lockInviter(table string) string {
 	return "INSERT INTO " + table + " (tenant_id, inviter_id) VALUES (?, ?) ON DUPLICATE KEY UPDATE inviter_id = VALUES(inviter_id)"

@@ -54,6 +54,9 @@ func (*postgres) nullSafeEqual() string { return "IS NOT DISTINCT FROM" }
 
 func (*postgres) keptColumns() []string { return nil }
 
+// setsChangedOnly: PostgreSQL's updates are one statement each (write).
+func (*postgres) setsChangedOnly() bool { return false }
+
 // lockInviter: see dialect.
 func (*postgres) lockInviter(table string) string {
 	return "INSERT INTO " + table + " (tenant_id, inviter_id) VALUES (?, ?) ON CONFLICT (tenant_id, inviter_id) DO UPDATE SET inviter_id = EXCLUDED.inviter_id"

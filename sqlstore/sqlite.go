@@ -72,6 +72,9 @@ func (*sqlite) keptColumns() []string {
 	return []string{"idempotency_key", "created_at", "search_name", "search_family"}
 }
 
+// setsChangedOnly: see keptColumns.
+func (*sqlite) setsChangedOnly() bool { return true }
+
 // lockInviter: see dialect.
 func (*sqlite) lockInviter(table string) string {
 	return "INSERT INTO " + table + " (tenant_id, inviter_id) VALUES (?, ?) ON CONFLICT (tenant_id, inviter_id) DO UPDATE SET inviter_id = excluded.inviter_id"

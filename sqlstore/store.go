@@ -65,6 +65,8 @@ type Store struct {
 	// migrationFS holds the numbered migrations of the dialect, in its root.
 	migrationFS fs.FS
 	q           *queries
+	// diffs holds the updates that leave unchanged columns alone.
+	diffs *diffStatements
 	// current is set on a Store on a host's transaction once a write found
 	// the transaction's snapshot older than a row it guards (see
 	// staleSnapshot; MySQL): from then on its point reads are locking
@@ -121,6 +123,7 @@ func New(db DBTX, cfg Config) (*Store, error) {
 	s.inviters = p + "inviters"
 	s.migrationFS = dialectMigrations(cfg.Dialect)
 	s.q = s.buildQueries()
+	s.diffs = &diffStatements{}
 	if x, ok := db.(*sql.DB); ok && cfg.Dialect == SQLite {
 		s.stmts = newPreparedCache(x)
 		s.db = cachedDB{DB: x, c: s.stmts}

@@ -89,6 +89,9 @@ func txWriteRow(ctx context.Context, s *Store, ex DBTX, w *write) error {
 	// change (a resend's new tokens): that one updates the row under the
 	// version guard alone and rewrites its token rows.
 	vals := r.values()
+	if w.same != 0 {
+		return s.diffWrite(ctx, ex, w, vals)
+	}
 	if w.rotated {
 		// New token hashes (a resend, a delivery's fresh secret): the
 		// attempt that keeps the token rows would match nothing.

@@ -174,6 +174,37 @@ func (s *suite) testCRUD(t *testing.T) {
 		requireRecordEqual(t, v3, got, "Get after second update")
 	})
 
+	t.Run("UpdateWithPrev", func(t *testing.T) {
+		// Write.Prev is a hint a store may use to write only what changed;
+		// a true one and an untrue one must both leave the record stored
+		// exactly as Record has it.
+		st := s.store(t)
+		rec := fullRecord(tenantA)
+		mustInsert(t, st, rec)
+		oldEmail := rec.Invitation.Invitee
+		v2 := next(rec, func(r *invite.Record) { r.Invitation.Reason, r.Credentials.CodeFailures = "edited", 2 })
+		mustApply(t, st, invite.Write{Record: v2, Expect: 1, Prev: rec.Clone()})
+		requireStored(t, st, v2)
+		requireTokenFinds(t, st, v2.Credentials.TokenHash, v2)
+
+		v3 := next(v2, email(newEmail()), state(invite.StateSent), func(r *invite.Record) {
+			r.Credentials.TokenHash, r.Credentials.PreviousTokens = newHash(), nil
+			r.Invitation.GivenName, r.Invitation.FamilyName = "Renamed", "Person"
+			r.Invitation.ExpiresAt = r.Invitation.ExpiresAt.Add(time.Hour)
+		})
+		untrue := v3.Clone() // claims that none of this changed
+		untrue.Invitation.Version = 2
+		mustApply(t, st, invite.Write{Record: v3, Expect: 2, Rotated: true, Prev: untrue})
+		requireStored(t, st, v3)
+		requireTokenFinds(t, st, v3.Credentials.TokenHash, v3)
+		requireTokenNotFound(t, st, v2.Credentials.TokenHash)
+		for _, p := range v2.Credentials.PreviousTokens {
+			requireTokenNotFound(t, st, p.Hash)
+		}
+		requireOpen(t, st, tenantA, v3.Invitation.Invitee, v3)
+		requireOpen(t, st, tenantA, oldEmail)
+	})
+
 	t.Run("UpdateClearsFields", func(t *testing.T) {
 		st := s.store(t)
 		rec := closedRecord(tenantA)
