@@ -171,10 +171,11 @@ func forEachBackend(t *testing.T, fn func(t *testing.T, be backend)) {
 var conformanceOptions = storetest.Options{AcceptRaceRounds: 50, AcceptRaceGoroutines: 16, SameSubjectRounds: 10, ConcurrentRounds: 5}
 
 // TestConformance runs the storetest suite, sized by conformanceOptions, on
-// every dialect: a fresh SQLite file, or fresh tables on the server, per
-// subtest.
+// every dialect at once: a fresh SQLite file, or fresh tables on the
+// server, per subtest.
 func TestConformance(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, be backend) {
+		t.Parallel()
 		start := time.Now()
 		storetest.RunWithOptions(t, func(t *testing.T) invite.Store {
 			st, _ := be.newStore(t)
@@ -185,9 +186,10 @@ func TestConformance(t *testing.T) {
 }
 
 // TestOutboxConformance runs the storetest suite of the Outbox ability on
-// every dialect.
+// every dialect at once.
 func TestOutboxConformance(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, be backend) {
+		t.Parallel()
 		storetest.RunOutbox(t, func(t *testing.T) invite.Store {
 			st, _ := be.newStore(t)
 			return st
