@@ -496,7 +496,7 @@ func (m *Manager) DeadLetters(ctx context.Context, tenantID, after string, limit
 	}
 	var fe fieldErrs
 	fe.checkText("TenantID", tenantID, MaxIDLen, true)
-	fe.checkText("After", after, MaxIDLen, false)
+	checkEntryID(&fe, "After", after, false)
 	if limit < 1 || limit > MaxPageSize {
 		fe.add("Limit", "must be 1 to "+itoa(MaxPageSize))
 	}
@@ -521,7 +521,7 @@ func (m *Manager) Redrive(ctx context.Context, tenantID string, ids ...string) (
 		fe.add("IDs", "has more than "+itoa(MaxPageSize)+" ids")
 	}
 	for i, id := range ids {
-		fe.checkText("IDs["+itoa(i)+"]", id, MaxIDLen, true)
+		checkEntryID(&fe, "IDs["+itoa(i)+"]", id, true)
 	}
 	if err := fe.err(); err != nil {
 		return 0, err
@@ -531,6 +531,20 @@ func (m *Manager) Redrive(ctx context.Context, tenantID string, ids ...string) (
 		m.wake.signal()
 	}
 	return n, err
+}
+
+// maxEntryIDBytes bounds an outbox entry's id, in bytes (see Outbox).
+const maxEntryIDBytes = 255
+
+// checkEntryID validates an outbox entry's id from the host into fe: an
+// identifier (checkText) of at most maxEntryIDBytes bytes, as every Outbox
+// takes it.
+func checkEntryID(fe *fieldErrs, field, id string, required bool) {
+	before := len(fe.list) + fe.more
+	fe.checkText(field, id, MaxIDLen, required)
+	if len(fe.list)+fe.more == before && len(id) > maxEntryIDBytes {
+		fe.add(field, "is longer than "+itoa(maxEntryIDBytes)+" bytes")
+	}
 }
 
 // permanent marks an error a retry cannot fix.

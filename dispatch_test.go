@@ -3,6 +3,7 @@ package invite_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -595,6 +596,16 @@ func TestNewDispatcherValidates(t *testing.T) {
 	requireValidation(t, err, "TenantID", "Limit")
 	_, err = e.m.Redrive(e.ctx(), "t1", "")
 	requireValidation(t, err, "IDs[0]")
+	// An entry id is at most 255 bytes, as every Outbox takes it: 200
+	// characters of two bytes each pass MaxIDLen but not that.
+	long := strings.Repeat("é", 200)
+	_, err = e.m.Redrive(e.ctx(), "t1", "ok", long)
+	requireValidation(t, err, "IDs[1]")
+	_, err = e.m.DeadLetters(e.ctx(), "t1", long, 10)
+	requireValidation(t, err, "After")
+	n, err := e.m.Redrive(e.ctx(), "t1", strings.Repeat("a", 255))
+	require.NoError(t, err, "255 bytes")
+	require.Zero(t, n)
 }
 
 // plainStore is a Store without the Outbox ability.
