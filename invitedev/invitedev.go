@@ -26,11 +26,13 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net/mail"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	gomail "github.com/wneessen/go-mail"
@@ -72,10 +74,11 @@ type Notifier struct {
 
 var _ invite.Notifier = (*Notifier)(nil)
 
-// New returns a Notifier on cfg. It creates cfg.Dir when set. A From that
-// is not an address, or a Dir that cannot be created, is a field of the
-// returned *invite.ValidationError ("From", "Dir"); the Dir's field error
-// also matches the file system's error (fs.ErrPermission, ...).
+// New returns a Notifier on cfg. It creates cfg.Dir when set, once the
+// rest of cfg is valid (a refused cfg creates nothing). A From that is not
+// an address, or a Dir that cannot be created, is a field of the returned
+// *invite.ValidationError ("From", "Dir"); the Dir's field error also
+// matches the file system's error (fs.ErrPermission, ...).
 func New(cfg Config) (*Notifier, error) {
 	if cfg.Renderer == nil {
 		r, err := invitetmpl.New(invitetmpl.Config{})
@@ -100,7 +103,11 @@ func New(cfg Config) (*Notifier, error) {
 			Reason: "is not an email address, with or without a display name", Err: err})
 	}
 	if cfg.Dir != "" {
-		if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
+		mkdir := func() error { return os.MkdirAll(cfg.Dir, 0o700) }
+		if len(fields) > 0 {
+			mkdir = func() error { return dirProblem(cfg.Dir) }
+		}
+		if err := mkdir(); err != nil {
 			fields = append(fields, invite.FieldError{Field: "Dir", Code: invite.CodeInvalid,
 				Reason: "cannot be created: " + err.Error(), Err: err})
 		}
@@ -109,6 +116,25 @@ func New(cfg Config) (*Notifier, error) {
 		return nil, &invite.ValidationError{Fields: fields}
 	}
 	return &Notifier{cfg: cfg, from: from}, nil
+}
+
+// dirProblem tells, without creating anything, why dir could not be
+// created that is certain beforehand: its nearest existing ancestor is not
+// a directory, or cannot be looked at.
+func dirProblem(dir string) error {
+	for d := dir; ; d = filepath.Dir(d) {
+		fi, err := os.Stat(d)
+		switch {
+		case err == nil && fi.IsDir():
+			return nil
+		case err == nil:
+			return &fs.PathError{Op: "mkdir", Path: dir, Err: syscall.ENOTDIR}
+		case !errors.Is(err, fs.ErrNotExist):
+			return err
+		case filepath.Dir(d) == d:
+			return nil
+		}
+	}
 }
 
 // Notify renders msg, logs it and, with Config.Dir, writes it as a .eml

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"io/fs"
 	"log/slog"
 	"mime"
 	"mime/multipart"
@@ -219,6 +220,25 @@ func TestConfig(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestRefusedConfigCreatesNothing: New creates Dir only for a cfg it
+// accepts.
+func TestRefusedConfigCreatesNothing(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "mail", "out")
+	_, err := invitedev.New(invitedev.Config{From: "not an address", Dir: dir, Logger: slog.New(slog.DiscardHandler)})
+	var ve *invite.ValidationError
+	require.ErrorAs(t, err, &ve)
+	require.Len(t, ve.Fields, 1)
+	require.Equal(t, "From", ve.Fields[0].Field)
+	_, err = os.Stat(filepath.Dir(dir))
+	require.ErrorIs(t, err, fs.ErrNotExist, "nothing created")
+
+	_, err = invitedev.New(invitedev.Config{Dir: dir, Logger: slog.New(slog.DiscardHandler)})
+	require.NoError(t, err)
+	fi, err := os.Stat(dir)
+	require.NoError(t, err)
+	require.True(t, fi.IsDir())
 }
 
 func TestConcurrentFiles(t *testing.T) {
