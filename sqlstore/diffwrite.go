@@ -136,8 +136,10 @@ func (s *Store) diffUpdate(w *write, vals []any) (string, []any) {
 	}
 	q := bind(s.dl, "UPDATE "+s.invitations+" SET "+strings.Join(set, ", ")+
 		" WHERE tenant_id = ? AND id = ? AND version = ?"+strings.Join(guard, ""))
-	if s.diffs.n.Add(1) <= maxCachedStatements {
-		s.diffs.m.Store(w.same, q)
+	if s.diffs.n.Load() < maxCachedStatements {
+		if _, loaded := s.diffs.m.LoadOrStore(w.same, q); !loaded {
+			s.diffs.n.Add(1)
+		}
 	}
 	return q, args
 }

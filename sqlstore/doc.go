@@ -42,7 +42,9 @@
 // own write transactions in the process (handing the write lock on the
 // moment it is free, where SQLite's busy handler would poll with sleeps)
 // and lets reads run in parallel on the pool's other connections. A pool of
-// a few connections (SetMaxOpenConns(4) to 16) is plenty. Several processes
+// a few connections (SetMaxOpenConns(4) to 16) is plenty; a pool of one
+// works, but runs the statements of its transactions unprepared (the Store
+// keeps its statements prepared, which takes a second connection). Several processes
 // on one file are kept apart by SQLite's locking and the busy timeout. An
 // in-memory database must be shared by the pool's connections
 // ("file:name?mode=memory&cache=shared"); ":memory:" gives every connection

@@ -29,13 +29,19 @@ func newPreparedCache(db *sql.DB) *preparedCache {
 
 // stmt returns the prepared statement of q, or nil when the cache is full
 // (q then runs unprepared). An error preparing q is returned, not cached.
-func (c *preparedCache) stmt(ctx context.Context, q string) (*sql.Stmt, error) {
+//
+// inTx says that the caller holds one of the pool's connections in a
+// transaction: preparing takes another, which a pool of one connection
+// never has, so there q runs unprepared until it is prepared outside a
+// transaction. (The Store's own transactions on SQLite run one at a time,
+// so a pool of two or more always has a connection for it, soon.)
+func (c *preparedCache) stmt(ctx context.Context, q string, inTx bool) (*sql.Stmt, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if st, ok := c.m[q]; ok {
 		return st, nil
 	}
-	if len(c.m) >= maxCachedStatements {
+	if len(c.m) >= maxCachedStatements || inTx && c.db.Stats().MaxOpenConnections == 1 {
 		return nil, nil
 	}
 	st, err := c.db.PrepareContext(ctx, q)
@@ -67,7 +73,7 @@ type cachedDB struct {
 }
 
 func (d cachedDB) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
-	st, err := d.c.stmt(ctx, q)
+	st, err := d.c.stmt(ctx, q, false)
 	if err != nil || st == nil {
 		return d.DB.ExecContext(ctx, q, args...)
 	}
@@ -75,7 +81,7 @@ func (d cachedDB) ExecContext(ctx context.Context, q string, args ...any) (sql.R
 }
 
 func (d cachedDB) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
-	st, err := d.c.stmt(ctx, q)
+	st, err := d.c.stmt(ctx, q, false)
 	if err != nil || st == nil {
 		return d.DB.QueryContext(ctx, q, args...)
 	}
@@ -83,7 +89,7 @@ func (d cachedDB) QueryContext(ctx context.Context, q string, args ...any) (*sql
 }
 
 func (d cachedDB) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
-	st, err := d.c.stmt(ctx, q)
+	st, err := d.c.stmt(ctx, q, false)
 	if err != nil || st == nil {
 		return d.DB.QueryRowContext(ctx, q, args...)
 	}
@@ -99,7 +105,7 @@ type cachedTx struct {
 }
 
 func (t cachedTx) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
-	st, err := t.c.stmt(ctx, q)
+	st, err := t.c.stmt(ctx, q, true)
 	if err != nil || st == nil {
 		return t.tx.ExecContext(ctx, q, args...)
 	}
@@ -107,7 +113,7 @@ func (t cachedTx) ExecContext(ctx context.Context, q string, args ...any) (sql.R
 }
 
 func (t cachedTx) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
-	st, err := t.c.stmt(ctx, q)
+	st, err := t.c.stmt(ctx, q, true)
 	if err != nil || st == nil {
 		return t.tx.QueryContext(ctx, q, args...)
 	}
@@ -115,7 +121,7 @@ func (t cachedTx) QueryContext(ctx context.Context, q string, args ...any) (*sql
 }
 
 func (t cachedTx) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
-	st, err := t.c.stmt(ctx, q)
+	st, err := t.c.stmt(ctx, q, true)
 	if err != nil || st == nil {
 		return t.tx.QueryRowContext(ctx, q, args...)
 	}

@@ -329,3 +329,27 @@ func create(t testing.TB, m *invite.Manager, email string) *invite.Result {
 	require.NoError(t, err, "Create")
 	return res
 }
+
+// TestOneConnectionPool: on SQLite, a pool of a single connection (as
+// much SQLite advice has it) migrates and writes; preparing a statement
+// inside a transaction would wait for a second connection for ever.
+func TestOneConnectionPool(t *testing.T) {
+	db, err := sql.Open("sqlite", sqliteDSN(filepath.Join(t.TempDir(), "one.db")))
+	require.NoError(t, err)
+	db.SetMaxOpenConns(1)
+	t.Cleanup(func() { _ = db.Close() })
+	st, err := sqlstore.New(db, sqlstore.Config{Dialect: sqlstore.SQLite})
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	require.NoError(t, st.Migrate(ctx))
+	m := manager(t, st)
+	res, err := m.Create(ctx, invite.CreateInput{TenantID: "tenant-1", Invitee: invite.Invitee{Email: "one@example.com"},
+		Delivery: invite.DeliveryReturn})
+	require.NoError(t, err)
+	_, err = m.Accept(ctx, res.Token.Reveal(), invite.AcceptInput{Subject: "user-1"})
+	require.NoError(t, err)
+	got, err := m.Get(ctx, "tenant-1", res.Invitation.ID)
+	require.NoError(t, err)
+	require.Equal(t, invite.StateAccepted, got.State)
+}

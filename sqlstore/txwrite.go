@@ -80,7 +80,14 @@ func txWriteRow(ctx context.Context, s *Store, ex DBTX, w *write) error {
 		}
 		return s.forgetOutbox(ctx, ex, w)
 	}
-	// An update. The first attempt also requires the stored token columns
+	// An update. Given the record it was computed from, on a dialect that
+	// sets only what changed, it leaves the unchanged columns alone
+	// (diffWrite).
+	vals := r.values()
+	if w.same != 0 {
+		return s.diffWrite(ctx, ex, w, vals)
+	}
+	// Otherwise the first attempt also requires the stored token columns
 	// (and, on SQLite, the columns an update practically never changes) to
 	// equal the new ones, and leaves them out of its SET: when it matches,
 	// the token rows are already right and are left alone (accept, reject,
@@ -88,10 +95,6 @@ func txWriteRow(ctx context.Context, s *Store, ex DBTX, w *write) error {
 	// tells a lost race or a missing invitation (an error) from another
 	// change (a resend's new tokens): that one updates the row under the
 	// version guard alone and rewrites its token rows.
-	vals := r.values()
-	if w.same != 0 {
-		return s.diffWrite(ctx, ex, w, vals)
-	}
 	if w.rotated {
 		// New token hashes (a resend, a delivery's fresh secret): the
 		// attempt that keeps the token rows would match nothing.
