@@ -540,11 +540,11 @@ const maxEntryIDBytes = 255
 // identifier (checkText) of at most maxEntryIDBytes bytes, as every Outbox
 // takes it.
 func checkEntryID(fe *fieldErrs, field, id string, required bool) {
-	before := len(fe.list) + fe.more
-	fe.checkText(field, id, MaxIDLen, required)
-	if len(fe.list)+fe.more == before && len(id) > maxEntryIDBytes {
+	if len(id) > maxEntryIDBytes {
 		fe.add(field, "is longer than "+itoa(maxEntryIDBytes)+" bytes")
+		return
 	}
+	fe.checkText(field, id, MaxIDLen, required)
 }
 
 // permanent marks an error a retry cannot fix.

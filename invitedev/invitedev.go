@@ -103,11 +103,11 @@ func New(cfg Config) (*Notifier, error) {
 			Reason: "is not an email address, with or without a display name", Err: err})
 	}
 	if cfg.Dir != "" {
-		mkdir := func() error { return os.MkdirAll(cfg.Dir, 0o700) }
-		if len(fields) > 0 {
-			mkdir = func() error { return dirProblem(cfg.Dir) }
+		err := dirProblem(cfg.Dir) // a refused cfg creates nothing
+		if err == nil && len(fields) == 0 {
+			err = os.MkdirAll(cfg.Dir, 0o700)
 		}
-		if err := mkdir(); err != nil {
+		if err != nil {
 			fields = append(fields, invite.FieldError{Field: "Dir", Code: invite.CodeInvalid,
 				Reason: "cannot be created: " + err.Error(), Err: err})
 		}

@@ -22,7 +22,7 @@ type write struct {
 	rotated bool
 	// same, when not zero, are the columns invite.Write.Prev shows the
 	// update leaves alone, on a dialect that sets only what changed (see
-	// diffWrite).
+	// diffwrite.go).
 	same sameColumns
 	// limit is the insert's invite.Write.OpenLimit (0: none, or no
 	// inviter), for inviter's invitations open after at (see quota.go).
@@ -225,7 +225,7 @@ func (s *Store) prepareWrites(in []invite.Write) ([]write, []invite.FieldError) 
 		}
 		out[i].row = rw
 		if w.Prev != nil && w.Expect > 0 && s.dl.setsChangedOnly() {
-			out[i].same = unchanged(w.Prev, w.Record)
+			out[i].same = unchanged(s.dl, w.Prev, &out[i].row)
 		}
 		if w.OpenLimit > 0 && w.Expect == 0 && inv.Inviter.ID != "" {
 			out[i].limit, out[i].inviter, out[i].at = w.OpenLimit, inv.Inviter.ID, s.dl.timeValue(utc(inv.CreatedAt))

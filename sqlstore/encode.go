@@ -113,12 +113,20 @@ func encodeRecord(dl dialect, r *invite.Record) (row, []invite.FieldError) {
 		return row{}, []invite.FieldError{{Field: "Invitation",
 			Reason: "holds U+0000 in a string, which PostgreSQL cannot store in jsonb"}}
 	}
+	rw, ferrs := encodeColumns(dl, &inv, &r.Credentials)
+	rw.doc, rw.exactDoc = string(doc), exact
+	return rw, ferrs
+}
+
+// encodeColumns turns inv and c into the row's columns, all but the
+// document.
+func encodeColumns(dl dialect, inv *invite.Invitation, c *invite.Credentials) (row, []invite.FieldError) {
 	rw := row{
 		tenantID: inv.TenantID, id: inv.ID, version: inv.Version, state: string(inv.State),
 		phoneKey: nullString(inv.Invitee.Phone), userKey: nullString(inv.Invitee.UserID),
 		inviterID: nullString(inv.Inviter.ID), idemKey: nullString(inv.IdempotencyKey),
-		createdAt: dl.timeValue(inv.CreatedAt), expiresAt: dl.timeValue(inv.ExpiresAt),
-		doc: string(doc), codeFailures: int64(r.Credentials.CodeFailures), exactDoc: exact,
+		createdAt: dl.timeValue(utc(inv.CreatedAt)), expiresAt: dl.timeValue(utc(inv.ExpiresAt)),
+		codeFailures: int64(c.CodeFailures),
 	}
 	if inv.Invitee.Email != "" {
 		rw.emailKey = invite.EmailKey(inv.Invitee.Email) // as invite.Invitee.Keys has it
@@ -126,9 +134,8 @@ func encodeRecord(dl dialect, r *invite.Record) (row, []invite.FieldError) {
 	full, family := inv.NameKeys()
 	rw.searchName, rw.searchFamily = nullString(full), nullString(family)
 	if !inv.ClosedAt.IsZero() {
-		rw.closedAt = dl.timeValue(inv.ClosedAt)
+		rw.closedAt = dl.timeValue(utc(inv.ClosedAt))
 	}
-	c := &r.Credentials
 	if !c.TokenHash.IsZero() {
 		rw.tokenHash = bytes.Clone(c.TokenHash[:])
 		rw.hashes = append(rw.hashes, rw.tokenHash.([]byte))

@@ -65,7 +65,7 @@ type Store struct {
 	// migrationFS holds the numbered migrations of the dialect, in its root.
 	migrationFS fs.FS
 	q           *queries
-	// diffs holds the updates that leave unchanged columns alone.
+	// diffs holds txWrite's updates that leave some columns alone.
 	diffs *diffStatements
 	// current is set on a Store on a host's transaction once a write found
 	// the transaction's snapshot older than a row it guards (see
@@ -320,10 +320,11 @@ type queries struct {
 	// deleteTokens deletes the token rows of an invitation, deleteOutbox
 	// its outbox rows (Purge), forgetOutbox those a Delete removes.
 	deleteTokens, deleteOutbox, forgetOutbox string
-	// insert, delete, update and updateKeep are txWrite's statements (see
+	// insert, delete and update are txWrite's statements (see
 	// buildUpdates).
-	insert, delete, update, updateKeep string
-	keptColumns                        []int
+	insert, delete, update string
+	// kept are the dialect's keptColumns.
+	kept sameColumns
 	// lockInviter and countOpen enforce the inviters' limits (quota.go).
 	lockInviter, countOpen string
 }

@@ -2,7 +2,6 @@ package sqlstore
 
 import (
 	"context"
-	"slices"
 	"strings"
 )
 
@@ -18,28 +17,19 @@ func (txWrites) apply(ctx context.Context, s *Store, ws []write, ob *outboxWrite
 }
 
 // buildUpdates builds txWrite's statements into q: insert and delete of
-// an invitation row; update, which sets every column of an invitation
-// guarded by its version; and updateKeep, which also requires the
-// keptColumns (indexes in invitationColumns: the token columns and the
-// dialect's keptColumns) to be stored as the new values, and leaves them
-// out of its SET. updateKeep's arguments: the other columns, the tenant,
-// the id, the expected version, then the kept columns.
+// an invitation row, and update, which sets every column of an invitation
+// guarded by its version (the fallback of diffWrite's updates); and the
+// set of the dialect's keptColumns.
 func (s *Store) buildUpdates(q *queries) {
-	kept := append([]string{"token_hash", "prev_tokens"}, s.dl.keptColumns()...)
-	var set, keepSet, guard []string
-	for i, c := range invitationColumns[2:] {
-		set = append(set, c+" = ?")
-		if slices.Contains(kept, c) {
-			q.keptColumns = append(q.keptColumns, i+2)
-			guard = append(guard, " AND "+c+" "+s.dl.nullSafeEqual()+" ?")
-		} else {
-			keepSet = append(keepSet, c+" = ?")
-		}
+	for _, c := range s.dl.keptColumns() {
+		q.kept |= column(c)
 	}
-	update := "UPDATE " + s.invitations + " SET "
 	where := " WHERE tenant_id = ? AND id = ? AND version = ?"
-	q.update = bind(s.dl, update+strings.Join(set, ", ")+where)
-	q.updateKeep = bind(s.dl, update+strings.Join(keepSet, ", ")+where+strings.Join(guard, ""))
+	set := make([]string, 0, len(invitationColumns)-2)
+	for _, c := range invitationColumns[2:] {
+		set = append(set, c+" = ?")
+	}
+	q.update = bind(s.dl, "UPDATE "+s.invitations+" SET "+strings.Join(set, ", ")+where)
 	q.insert = "INSERT INTO " + s.invitations + " (" + strings.Join(invitationColumns, ", ") + ") VALUES (" +
 		placeholders(s.dl, 1, len(invitationColumns), "", ", ") + ")"
 	q.delete = bind(s.dl, "DELETE FROM "+s.invitations+where)
@@ -80,49 +70,19 @@ func txWriteRow(ctx context.Context, s *Store, ex DBTX, w *write) error {
 		}
 		return s.forgetOutbox(ctx, ex, w)
 	}
-	// An update. Given the record it was computed from, on a dialect that
-	// sets only what changed, it leaves the unchanged columns alone
-	// (diffWrite).
+	// An update: it leaves alone the columns it can expect to be stored as
+	// they are, checking that they are (see diffwrite.go). A lost race or a
+	// missing invitation is an error; any other mismatch (a stale guess)
+	// updates every column.
 	vals := r.values()
-	if w.same != 0 {
-		return s.diffWrite(ctx, ex, w, vals)
+	same := w.same
+	if same == 0 {
+		same = s.keptColumns(w.rotated)
 	}
-	// Otherwise the first attempt also requires the stored token columns
-	// (and, on SQLite, the columns an update practically never changes) to
-	// equal the new ones, and leaves them out of its SET: when it matches,
-	// the token rows are already right and are left alone (accept, reject,
-	// revoke, expire, a failed code). When it does not, the stored version
-	// tells a lost race or a missing invitation (an error) from another
-	// change (a resend's new tokens): that one updates the row under the
-	// version guard alone and rewrites its token rows.
-	if w.rotated {
-		// New token hashes (a resend, a delivery's fresh secret): the
-		// attempt that keeps the token rows would match nothing.
-		return s.rewrite(ctx, ex, w, vals)
+	if same == 0 {
+		return s.rewrite(ctx, ex, w, vals) // MySQL's rotation: nothing to keep
 	}
-	args := make([]any, 0, len(vals)+len(s.q.keptColumns))
-	for i := 2; i < len(vals); i++ {
-		if !slices.Contains(s.q.keptColumns, i) {
-			args = append(args, vals[i])
-		}
-	}
-	args = append(args, r.tenantID, r.id, w.expect)
-	for _, i := range s.q.keptColumns {
-		args = append(args, vals[i])
-	}
-	n, err := affected(ex.ExecContext(ctx, s.q.updateKeep, args...))
-	if err != nil {
-		return wrap(w.op(), err)
-	}
-	if n > 0 {
-		return nil
-	}
-	if v, err := s.storedVersion(ctx, ex, w); err != nil {
-		return err
-	} else if v != w.expect {
-		return s.conflict(w, v)
-	}
-	return s.rewrite(ctx, ex, w, vals)
+	return s.diffWrite(ctx, ex, w, same, vals)
 }
 
 // rewrite updates w's row under the version guard alone, with all of

@@ -16,8 +16,9 @@
 // in tenants lib-NNN and the baseline in tenants raw-NNN of the same tables.
 // -preload invitations are stored first through a bulk path (multi-row
 // INSERTs of exactly the rows the library writes, checked by
-// Manager.Lookup), and the tables analyzed. Then, per operation (lookup, accept, create, in that
-// order, so that Lookup sees the preloaded table size), each side gets a
+// Manager.Lookup), and the tables analyzed. Then, per operation (lookup,
+// accept, create, in that order, so that Lookup sees the preloaded table
+// size), each side gets a
 // warm-up window and -rounds measured windows of -duration (or -ops
 // operations), alternating L R, R L, L R ... so that machine noise hits
 // both; -conns workers share a pool of -conns connections. Lookup reads
