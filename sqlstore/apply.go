@@ -329,9 +329,10 @@ func (s *Store) writeOutbox(ctx context.Context, ex DBTX, ob *outboxWrite) error
 	return s.insertEvents(ctx, ex, ob.rows)
 }
 
-// settleDelivered deletes the outbox rows of ob.delivered: the write that
-// names them records their delivery on the invitation (marked sent), so a
-// row kept until PurgeOutbox would serve nothing.
+// settleDelivered deletes the outbox rows of ob.delivered, and empties
+// the slots holding them (see pgslot.go): the write that names them
+// records their delivery on the invitation (marked sent), so a row kept
+// until PurgeOutbox would serve nothing.
 func (s *Store) settleDelivered(ctx context.Context, ex DBTX, ob *outboxWrite) error {
 	ids := ob.delivered
 	for len(ids) > 0 {
@@ -341,6 +342,9 @@ func (s *Store) settleDelivered(ctx context.Context, ex DBTX, ob *outboxWrite) e
 		q := "DELETE FROM " + s.outbox + " WHERE id IN (" + addAll(a, chunk) + ")"
 		if _, err := ex.ExecContext(ctx, q, a.vals...); err != nil {
 			return wrap("apply: outbox", err)
+		}
+		if err := s.clearSlots(ctx, ex, chunk); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -372,6 +376,7 @@ func (s *Store) insertEvents(ctx context.Context, ex DBTX, evs []event) error {
 			for j, v := range vals {
 				ph[j] = a.add(v)
 			}
+			ph[0] = s.freeID(ph[0])
 			tuples[i] = "(" + strings.Join(ph, ", ") + ")"
 		}
 		q := "INSERT INTO " + s.outbox + " (" + outboxColumns + ") VALUES " + strings.Join(tuples, ", ")

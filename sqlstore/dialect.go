@@ -109,6 +109,10 @@ type dialect interface {
 	// countsChangedRows reports whether an UPDATE's rows affected counts
 	// the rows it changed rather than those it matched (MySQL).
 	countsChangedRows() bool
+	// messageSlots reports whether an insert holds the message it queues
+	// for its own invitation in the row's message columns instead of an
+	// outbox row (pgslot.go): PostgreSQL.
+	messageSlots() bool
 
 	// migrate applies the migrations of ms not recorded yet.
 	migrate(ctx context.Context, s *Store, ms []migration) error

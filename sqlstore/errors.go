@@ -82,7 +82,7 @@ func wrap(op string, err error) error {
 		return nil
 	case errors.Is(err, sql.ErrNoRows):
 		return fmt.Errorf("sqlstore: %s: %w", op, invite.ErrNotFound)
-	case isUniqueViolation(err):
+	case isUniqueViolation(err) || isTakenID(err):
 		if name := uniqueName(err); name != "" {
 			return fmt.Errorf("sqlstore: %s: collides on %s: %w", op, name, invite.ErrAlreadyExists)
 		}
@@ -151,6 +151,15 @@ func isUniqueViolation(err error) bool {
 		strings.Contains(msg, "duplicate key value violates unique constraint")
 }
 
+// isTakenID reports whether err is PostgreSQL refusing, by a check
+// constraint whose name ends in "id_free", the ” that a write stores for
+// an outbox id held elsewhere (see pgslot.go): a collision, like a unique
+// violation.
+func isTakenID(err error) bool {
+	var st sqlStater
+	return errors.As(err, &st) && st.SQLState() == "23514" && strings.Contains(err.Error(), `id_free"`)
+}
+
 // uniqueName returns the name of the constraint, index or columns a unique
 // violation names, without the value: `"invite_tokens_pkey"`, `'PRIMARY'`,
 // `invite_tokens.token_hash`. It returns "" when the message has no name it
@@ -159,6 +168,7 @@ func uniqueName(err error) string {
 	msg := err.Error()
 	for _, m := range []struct{ after, end string }{
 		{`violates unique constraint "`, `"`}, // PostgreSQL
+		{`violates check constraint "`, `"`},  // PostgreSQL: isTakenID
 		{`for key '`, `'`},                    // MySQL, MariaDB
 		{"UNIQUE constraint failed: ", " ("},  // SQLite: "t.col (2067)"
 	} {

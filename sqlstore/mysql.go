@@ -233,3 +233,6 @@ func (mysql) migrationsTable(table string) string {
 type conner interface {
 	Conn(ctx context.Context) (*sql.Conn, error)
 }
+
+// messageSlots: MySQL queues every message as an outbox row.
+func (mysql) messageSlots() bool { return false }

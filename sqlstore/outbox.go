@@ -484,14 +484,21 @@ func (s *Store) purgeOutboxByIDs(ctx context.Context, open, close string, before
 }
 
 // OutboxStats implements invite.Outbox, in one statement of three
-// aggregates over the indexes of pending and dead rows.
+// aggregates over the indexes of pending and dead rows (and, on
+// PostgreSQL, of the messages held in invitations' slots, which are
+// pending: see pgslot.go).
 func (s *Store) OutboxStats(ctx context.Context) (invite.OutboxStats, error) {
 	if err := ctx.Err(); err != nil {
 		return invite.OutboxStats{}, err
 	}
 	pending, dead := s.dl.outboxPending(), s.dl.outboxDead("")
-	q := "SELECT (SELECT count(*) FROM " + s.outbox + " WHERE " + pending + "), (SELECT count(*) FROM " + s.outbox + " WHERE " + dead +
-		"), (SELECT min(created_at) FROM " + s.outbox + " WHERE " + pending + ")"
+	count := "(SELECT count(*) FROM " + s.outbox + " WHERE " + pending + ")"
+	oldest := "(SELECT min(created_at) FROM " + s.outbox + " WHERE " + pending + ")"
+	if s.dl.messageSlots() { // the slots' messages are pending too
+		count += " + (SELECT count(*) FROM " + s.invitations + " WHERE msg_id IS NOT NULL)"
+		oldest = "LEAST(" + oldest + ", (SELECT min(msg_created) FROM " + s.invitations + " WHERE msg_id IS NOT NULL))"
+	}
+	q := "SELECT " + count + ", (SELECT count(*) FROM " + s.outbox + " WHERE " + dead + "), " + oldest
 	var st invite.OutboxStats
 	if err := s.db.QueryRowContext(ctx, q).Scan(&st.Pending, &st.Dead, timeDest{&st.OldestPending}); err != nil {
 		return invite.OutboxStats{}, wrap("outbox stats", err)

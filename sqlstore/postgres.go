@@ -6,8 +6,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/invitekit/invite"
@@ -79,10 +77,18 @@ func (*postgres) typed(ph, pgType string) string { return ph + "::" + pgType }
 
 func (*postgres) countsChangedRows() bool { return false }
 
+// messageSlots: see pgslot.go.
+func (*postgres) messageSlots() bool { return true }
+
 // claim is one statement: an UPDATE of the rows a CTE selects with FOR
 // UPDATE SKIP LOCKED (rows another claim holds are skipped), returning
 // them with their available_at before the claim, which orders them.
 func (pg *postgres) claim(ctx context.Context, s *Store, c *claimRequest) ([]*invite.OutboxEntry, error) {
+	if len(c.kinds) == 0 || slices.Contains(c.kinds, string(invite.OutboxMessage)) {
+		if err := pg.promote(ctx, s, c.now, c.limit); err != nil {
+			return nil, err
+		}
+	}
 	a := &args{dl: pg}
 	owner, until := a.add(c.owner), a.add(pg.timeValue(c.until))
 	cond, order := pg.outboxDue(a.add(pg.timeValue(c.now)))
@@ -200,6 +206,9 @@ type pgShape struct {
 	// delivered is the number of outbox ids settled as delivered (never
 	// with pgDelete: see write).
 	delivered int
+	// slot: the insert holds its invitation's queued message in the
+	// row's message columns instead of an outbox row (see pgslot.go).
+	slot bool
 }
 
 // counted reports whether the statement ends in SELECT count(*) FROM w
@@ -215,8 +224,9 @@ func (sh pgShape) counted() bool {
 // insert, the expected version; then the extra arguments: for
 // pgUpdateKeep the token_hash and prev_tokens the stored row must have
 // (pgKeptColumns), for pgInsert and pgUpdate the token hashes; then the
-// values of each outbox row, in the order of eventColumns; then, when ids
-// are settled as delivered, the time and the ids.
+// values of each outbox row, in the order of eventColumns; then the ids
+// settled as delivered; then, for an insert holding a message in its
+// slot, the message's values in the order of slotColumns.
 
 // pgKeptColumns are the stored columns, and their types, that pgUpdateKeep
 // requires equal to extra arguments, in order.
@@ -272,16 +282,22 @@ func (sh pgShape) firstDelivered() int { return sh.firstEvent() + len(eventColum
 
 // nargs is the number of arguments of the statement.
 func (sh pgShape) nargs() int {
-	n := sh.firstDelivered() - 1
-	if sh.delivered > 0 {
-		n += sh.delivered
-	}
-	return n
+	return sh.firstSlot() - 1 + sh.slots()
 }
 
-// args returns the arguments of the statement of shape sh for w, the
-// outbox rows evs and the ids delivered.
-func (sh pgShape) args(w *write, evs []event, delivered []string) []any {
+// firstSlot is the number of the first argument of the slot's message.
+func (sh pgShape) firstSlot() int { return sh.firstDelivered() + sh.delivered }
+
+// slots is the number of arguments of the slot's message.
+func (sh pgShape) slots() int {
+	if sh.slot {
+		return len(slotColumns)
+	}
+	return 0
+}
+
+// args returns the arguments of the statement of shape sh for w and o.
+func (sh pgShape) args(w *write, o pgOutbox) []any {
 	a := make([]any, 0, sh.nargs())
 	r := &w.row
 	switch sh.kind {
@@ -300,13 +316,14 @@ func (sh pgShape) args(w *write, evs []event, delivered []string) []any {
 			a = append(a, h)
 		}
 	}
-	for i := range evs {
-		a = evs[i].appendValues(a)
+	for i := range o.rows {
+		a = o.rows[i].appendValues(a)
 	}
-	if len(delivered) > 0 {
-		for _, id := range delivered {
-			a = append(a, id)
-		}
+	for _, id := range o.delivered {
+		a = append(a, id)
+	}
+	if o.slot != nil {
+		a = o.slot.appendSlot(a)
 	}
 	return a
 }
@@ -322,8 +339,12 @@ func (pg *postgres) build(s *Store, sh pgShape) string {
 		// last statement being the main one and the others CTEs. An insert
 		// either inserts its row or fails the whole statement, so nothing
 		// is guarded.
-		parts := []string{"INSERT INTO " + s.invitations + " (" + strings.Join(invitationColumns, ", ") + ") VALUES (" +
-			placeholders(pg, 1, len(invitationColumns), "", ", ") + ")"}
+		cols, vals := strings.Join(invitationColumns, ", "), placeholders(pg, 1, len(invitationColumns), "", ", ")
+		if sh.slot {
+			cols += ", " + strings.Join(slotColumns[:], ", ")
+			vals += ", " + pg.slotValues(s, sh.firstSlot())
+		}
+		parts := []string{"INSERT INTO " + s.invitations + " (" + cols + ") VALUES (" + vals + ")"}
 		if sh.hashes > 0 {
 			parts = append(parts, "INSERT INTO "+s.tokens+" (token_hash, tenant_id, invitation_id) VALUES "+
 				placeholders(pg, sh.firstExtra(), sh.hashes, "(", ", "+tenant+", "+id+"), (")+", "+tenant+", "+id+")")
@@ -332,21 +353,19 @@ func (pg *postgres) build(s *Store, sh pgShape) string {
 			tuples := make([]string, sh.events)
 			for i := range tuples {
 				n := sh.firstEvent() + len(eventColumns)*i
-				tuples[i] = "(" + placeholders(pg, n, len(eventColumns), "", ", ") + ")"
+				tuples[i] = "(" + s.freeID(ph(n)) + ", " + placeholders(pg, n+1, len(eventColumns)-1, "", ", ") + ")"
 			}
 			parts = append(parts, "INSERT INTO "+s.outbox+" ("+outboxColumns+") VALUES "+strings.Join(tuples, ", "))
 		}
 		// The CTEs: the invitation (w), its token rows (k), the settled
-		// outbox rows (u); the last insert is the main statement, whose
-		// rows affected are nonzero.
+		// outbox rows and slots (u, m); the last insert is the main
+		// statement, whose rows affected are nonzero.
 		ctes := make([]string, 0, len(parts))
 		const names = "wk"
 		for i, p := range parts[:len(parts)-1] {
 			ctes = append(ctes, names[i:i+1]+" AS ("+p+")")
 		}
-		if sh.delivered > 0 {
-			ctes = append(ctes, "u AS ("+pg.deliveredUpdate(s, sh, false)+")")
-		}
+		ctes = append(ctes, pg.deliveredCTEs(s, sh, false)...)
 		if len(ctes) > 0 {
 			q.WriteString("WITH " + strings.Join(ctes, ", ") + " ")
 		}
@@ -370,6 +389,9 @@ func (pg *postgres) build(s *Store, sh pgShape) string {
 	for _, c := range invitationColumns[2:] {
 		set = append(set, c+" = "+ph(sh.column(c)))
 	}
+	if sh.delivered > 0 {
+		set = append(set, pg.clearSlot(sh)...)
+	}
 	update := "UPDATE " + s.invitations + " SET " + strings.Join(set, ", ") +
 		" WHERE tenant_id = " + tenant + " AND id = " + id + " AND version = " + ph(sh.expectArg())
 	if sh.kind == pgUpdateKeep {
@@ -382,7 +404,7 @@ func (pg *postgres) build(s *Store, sh pgShape) string {
 		case sh.events == 0:
 			// Settling delivered rows, whose count says nothing of the
 			// update: counted.
-			return "WITH w AS (" + update + " RETURNING 1), u AS (" + pg.deliveredUpdate(s, sh, true) + ") SELECT count(*) FROM w"
+			return "WITH w AS (" + update + " RETURNING 1), " + strings.Join(pg.deliveredCTEs(s, sh, true), ", ") + " SELECT count(*) FROM w"
 		}
 		// The outbox rows are the main statement: as many rows affected as
 		// events when the update matched, none otherwise.
@@ -414,24 +436,30 @@ func (pg *postgres) build(s *Store, sh pgShape) string {
 // where nothing else tells PostgreSQL a value's type.
 var pgEventTypes = [len(eventColumns)]string{"text", "text", "text", "text", "text", "jsonb", "timestamptz", "timestamptz"}
 
-// deliveredUpdate returns the DELETE settling the outbox rows of the
-// statement of shape sh as delivered (see settleDelivered), done only when
-// "w" touched a row if guarded.
-func (pg *postgres) deliveredUpdate(s *Store, sh pgShape, guarded bool) string {
-	n := sh.firstDelivered()
-	u := "DELETE FROM " + s.outbox + " WHERE id IN (" + placeholders(pg, n, sh.delivered, "", ", ") + ")"
+// deliveredCTEs returns the CTEs settling the delivered ids of the
+// statement of shape sh (none without any; see settleDelivered): "u"
+// deletes their outbox rows, "m" empties the slots holding them on other
+// invitations' rows (the row the statement updates empties its own: see
+// clearSlot). When guarded, both act only when "w" touched a row.
+func (pg *postgres) deliveredCTEs(s *Store, sh pgShape, guarded bool) []string {
+	if sh.delivered == 0 {
+		return nil
+	}
+	ids := placeholders(pg, sh.firstDelivered(), sh.delivered, "", ", ")
+	u := "DELETE FROM " + s.outbox + " WHERE id IN (" + ids + ")"
+	m := "UPDATE " + s.invitations + " SET " + emptySlot + " WHERE msg_id IN (" + ids + ")" +
+		" AND (tenant_id <> " + pg.placeholder(sh.column("tenant_id")) + " OR id <> " + pg.placeholder(sh.column("id")) + ")"
 	if guarded {
 		u += " AND EXISTS (SELECT 1 FROM w)"
+		m += " AND EXISTS (SELECT 1 FROM w)"
 	}
-	return u
+	return []string{"u AS (" + u + ")", "m AS (" + m + ")"}
 }
 
-// deliveredCTE appends the CTE "u" settling the outbox rows of the
-// statement of shape sh, when it has any, done only when "w" touched a
-// row.
+// deliveredCTE appends the CTEs of deliveredCTEs, guarded.
 func (pg *postgres) deliveredCTE(q *strings.Builder, s *Store, sh pgShape) {
-	if sh.delivered > 0 {
-		q.WriteString(", u AS (" + pg.deliveredUpdate(s, sh, true) + ")")
+	for _, c := range pg.deliveredCTEs(s, sh, true) {
+		q.WriteString(", " + c)
 	}
 }
 
@@ -447,7 +475,7 @@ func (pg *postgres) outboxInsert(s *Store, sh pgShape) string {
 		}
 		tuples[i] = "(" + strings.Join(cols, ", ") + ")"
 	}
-	v := "v." + strings.Join(eventColumns[:], ", v.")
+	v := s.freeID("v.id") + ", v." + strings.Join(eventColumns[1:], ", v.")
 	return "INSERT INTO " + s.outbox + " (" + outboxColumns + ")" +
 		" SELECT " + v +
 		" FROM (VALUES " + strings.Join(tuples, ", ") + ") AS v (" + strings.Join(eventColumns[:], ", ") + ")" +
@@ -462,57 +490,6 @@ func (pg *postgres) outboxCTE(q *strings.Builder, s *Store, sh pgShape) {
 	}
 }
 
-// stmtCache holds the text of the PostgreSQL write statements by shape,
-// copied on write: the hot path reads it without a lock or an allocation.
-// A Store and the Stores WithTx makes from it share one.
-type stmtCache struct {
-	mu sync.Mutex // serialises writers
-	m  atomic.Pointer[map[pgShape]string]
-}
-
-// A shape with more hashes or events than maxCachedCount is built on every
-// call (a large batch); the cache holds at most maxCachedShapes.
-const (
-	maxCachedCount  = 16
-	maxCachedShapes = 128
-)
-
-// statement returns the text of the statement of shape sh on s's tables.
-func (pg *postgres) statement(s *Store, sh pgShape) string {
-	c := pg.stmts
-	if m := c.m.Load(); m != nil {
-		if q, ok := (*m)[sh]; ok {
-			return q
-		}
-	}
-	q := pg.build(s, sh)
-	if sh.hashes > maxCachedCount || sh.events > maxCachedCount || sh.delivered > maxCachedCount {
-		return q
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	old := c.m.Load()
-	if old != nil && len(*old) >= maxCachedShapes {
-		return q
-	}
-	m := make(map[pgShape]string, 1+lenOf(old))
-	if old != nil {
-		for k, v := range *old {
-			m[k] = v
-		}
-	}
-	m[sh] = q
-	c.m.Store(&m)
-	return q
-}
-
-func lenOf(m *map[pgShape]string) int {
-	if m == nil {
-		return 0
-	}
-	return len(*m)
-}
-
 // write runs w, with the outbox rows and delivered ids of ob (nil: none),
 // as one statement: the invitation row written guarded by its version,
 // its token rows brought in line, the outbox rows inserted and the
@@ -523,13 +500,16 @@ func lenOf(m *map[pgShape]string) int {
 func (pg *postgres) write(ctx context.Context, s *Store, ex DBTX, w *write, ob *outboxWrite) error {
 	var o pgOutbox
 	if ob != nil {
-		o = pgOutbox{ob.rows, ob.delivered}
+		o = pgOutbox{rows: ob.rows, delivered: ob.delivered}
 	}
 	split := w.delete && len(o.delivered) > 0
 	if split {
 		o.delivered = nil
 	}
-	sh := pgShape{events: len(o.rows), delivered: len(o.delivered)}
+	if w.expect == 0 && !w.delete {
+		o.slot, o.rows = slotFor(w, o.rows)
+	}
+	sh := pgShape{events: len(o.rows), delivered: len(o.delivered), slot: o.slot != nil}
 	switch {
 	case w.delete:
 		sh.kind = pgDelete
@@ -574,16 +554,18 @@ func (pg *postgres) write(ctx context.Context, s *Store, ex DBTX, w *write, ob *
 }
 
 // pgOutbox is what a write statement writes to the outbox: rows to insert,
-// and ids to settle as delivered (removed).
+// ids to settle as delivered (removed), and the message an insert holds
+// in its slot (nil: none).
 type pgOutbox struct {
 	rows      []event
 	delivered []string
+	slot      *event
 }
 
 // exec runs the statement of shape sh for w and o. It returns a nonzero
 // count when the statement wrote the invitation row.
 func (pg *postgres) exec(ctx context.Context, s *Store, ex DBTX, sh pgShape, w *write, o pgOutbox) (int64, error) {
-	q, args := pg.statement(s, sh), sh.args(w, o.rows, o.delivered)
+	q, args := pg.statement(s, sh), sh.args(w, o)
 	var n int64
 	var err error
 	if sh.counted() {

@@ -26,6 +26,9 @@ func TestPgShapes(t *testing.T) {
 						continue // pg.write settles them with a statement of its own
 					}
 					checkPgShape(t, pg, s, pgShape{kind: kind, hashes: hashes, events: events, delivered: delivered})
+					if kind == pgInsert {
+						checkPgShape(t, pg, s, pgShape{kind: kind, hashes: hashes, events: events, delivered: delivered, slot: true})
+					}
 				}
 			}
 		}
@@ -56,7 +59,11 @@ func checkPgShape(t *testing.T, pg *postgres, s *Store, sh pgShape) {
 	for i := range delivered {
 		delivered[i] = "d" + strconv.Itoa(i)
 	}
-	args := sh.args(w, evs, delivered)
+	o := pgOutbox{rows: evs, delivered: delivered}
+	if sh.slot {
+		o.slot = &event{id: "m", at: time.Now(), availableAt: time.Now()}
+	}
+	args := sh.args(w, o)
 	if len(args) != sh.nargs() {
 		t.Errorf("%+v: %d arguments, nargs %d", sh, len(args), sh.nargs())
 	}

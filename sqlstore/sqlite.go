@@ -124,3 +124,6 @@ func (*sqlite) migrationsTable(table string) string {
 	return "CREATE TABLE IF NOT EXISTS " + table +
 		" (version INTEGER PRIMARY KEY, name TEXT NOT NULL, checksum TEXT NOT NULL, applied_at INTEGER NOT NULL)"
 }
+
+// messageSlots: SQLite queues every message as an outbox row.
+func (*sqlite) messageSlots() bool { return false }

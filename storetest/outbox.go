@@ -17,7 +17,9 @@ import (
 // its writes), Claim (due entries only, soonest first, kinds, limit, leases
 // and reclaiming), Settle (each outcome, and settlements of a claim that is
 // no longer held are ignored), BatchDelivered (a write's Delivered
-// removes the entries), DeadLetters (tenant-scoped listing and re-drive),
+// removes the entries), HeldMessages (a message queued with its
+// invitation's insert and not yet claimed is claimed when due, settled by
+// Delivered, and forgotten with its invitation), DeadLetters (tenant-scoped listing and re-drive),
 // Retention (Delete and Purge forget an invitation's
 // entries, PurgeOutbox the delivered ones), Stats, ConcurrentClaims (no
 // entry is handed to two claimers), Arguments (every method refuses what
@@ -32,6 +34,7 @@ func RunOutbox(t *testing.T, newStore func(t *testing.T) invite.Store) {
 	t.Run("Claim", o.testClaim)
 	t.Run("Settle", o.testSettle)
 	t.Run("BatchDelivered", o.testBatchDelivered)
+	t.Run("HeldMessages", o.testHeldMessages)
 	t.Run("DeadLetters", o.testDeadLetters)
 	t.Run("Retention", o.testRetention)
 	t.Run("Stats", o.testStats)

@@ -57,6 +57,15 @@ func (o *outboxSuite) testCollisions(t *testing.T) {
 		{"NamedByDelivered", func(_ *refusalFixture, b *invite.Batch) {
 			b.Delivered = append(b.Delivered, b.Events[0].ID) // unknown to the store: taken all the same
 		}},
+		// r4's message, never claimed.
+		{"HeldMessageAsEvent", func(f *refusalFixture, b *invite.Batch) { b.Events[0].ID = f.m4.ID }},
+		{"HeldMessageAsMessage", func(f *refusalFixture, b *invite.Batch) { b.Messages[0].ID = f.m4.ID }},
+		{"HeldMessageForAnother", func(f *refusalFixture, b *invite.Batch) {
+			again := message(f.r2, base, base)
+			again.ID = f.m4.ID
+			b.Messages = append(b.Messages, again)
+		}},
+		{"EventAsHeldMessage", func(f *refusalFixture, b *invite.Batch) { b.Messages[0].ID = f.ev1.ID }},
 		{"DeliveredMessage", func(f *refusalFixture, b *invite.Batch) {
 			b.Delivered = []string{f.m1.ID} // the stored entry alone, not named by the batch
 			b.Messages[0].ID = f.m3.ID

@@ -47,14 +47,15 @@ func longest(max int, suffix string) string {
 	return strings.Repeat("é", n/2) + "x"[:n%2] + suffix
 }
 
-// refusalFixture is a store holding three invitations of tenantA and their
-// entries: the three created events (due), the message of r1 claimed by
-// "d1" (attempt 1), r2's dead and r3's delivered (not purged yet).
+// refusalFixture is a store holding four invitations of tenantA and their
+// entries: the four created events (due), the message of r1 claimed by
+// "d1" (attempt 1), r2's dead, r3's delivered (not purged yet) and r4's
+// never claimed (due later).
 type refusalFixture struct {
-	st         outboxStore
-	r1, r2, r3 *invite.Record
-	ev1        invite.Event
-	m1, m2, m3 invite.QueuedMessage
+	st             outboxStore
+	r1, r2, r3, r4 *invite.Record
+	ev1            invite.Event
+	m1, m2, m3, m4 invite.QueuedMessage
 }
 
 // claimedM1 is a settlement of r1's claimed message that applies.
@@ -68,6 +69,7 @@ func (o *outboxSuite) refusalFixture(t *testing.T) *refusalFixture {
 	f.r1, f.ev1, f.m1 = queued(t, f.st, tenantA, base)
 	f.r2, _, f.m2 = queued(t, f.st, tenantA, base)
 	f.r3, _, f.m3 = queued(t, f.st, tenantA, base)
+	f.r4, _, f.m4 = queued(t, f.st, tenantA, later)
 	require.Len(t, claim(t, f.st, "d1", us(1), 10, invite.OutboxMessage), 3)
 	require.Equal(t, 2, settle(t, f.st, "d1", us(2),
 		invite.Settlement{ID: f.m2.ID, Attempt: 1, Outcome: invite.Dead, Error: "gave up"},
@@ -97,17 +99,17 @@ func (f *refusalFixture) requireUnchanged(t *testing.T, fresh *invite.Record) {
 		_, err := f.st.Get(ctx, fresh.Invitation.TenantID, fresh.Invitation.ID)
 		require.ErrorIs(t, err, invite.ErrNotFound, "the refused batch's insert is not there")
 	}
-	for _, r := range []*invite.Record{f.r1, f.r2, f.r3} {
+	for _, r := range []*invite.Record{f.r1, f.r2, f.r3, f.r4} {
 		require.Equal(t, int64(1), mustGet(t, f.st, tenantA, r.Invitation.ID).Invitation.Version, "invitations unchanged")
 	}
 	s := stats(t, f.st)
-	require.Equal(t, 4, s.Pending, "the three events and the claimed message, and nothing queued")
+	require.Equal(t, 6, s.Pending, "the four events, the claimed message and r4's, and nothing queued")
 	require.Equal(t, 1, s.Dead)
 	dead, err := f.st.ListDeadOutbox(ctx, tenantA, "", 10)
 	require.NoError(t, err)
 	require.Equal(t, []string{f.m2.ID}, entryIDs(dead), "the dead message stays dead")
 	es := claim(t, f.st, "d2", us(3), 10)
-	require.Len(t, es, 3, "the events, due and unclaimed")
+	require.Len(t, es, 4, "the events, due and unclaimed")
 	for _, e := range es {
 		require.Equal(t, invite.OutboxEvent, e.Kind)
 		require.Equal(t, 1, e.Attempts, "never claimed before")
@@ -116,6 +118,9 @@ func (f *refusalFixture) requireUnchanged(t *testing.T, fresh *invite.Record) {
 	n, err := f.st.PurgeOutbox(ctx, us(4), 10)
 	require.NoError(t, err)
 	require.Equal(t, 2, n, "r3's delivered message was kept until purged, and r1's now")
+	es = claim(t, f.st, "d3", later, 10, invite.OutboxMessage)
+	require.Equal(t, []string{f.m4.ID}, entryIDs(es), "r4's message, queued as it was")
+	require.Equal(t, 1, es[0].Attempts)
 }
 
 // requireInvalid checks that err is an *invite.ValidationError matching

@@ -1,0 +1,143 @@
+package sqlstore
+
+// Queued messages held on their invitation's row (PostgreSQL, migration
+// 0006_message_slot).
+//
+// Create in send mode queues a message with the invitation it inserts,
+// and the Manager's own attempt right after usually delivers it: the
+// write marking the invitation sent then settles it. As an outbox row,
+// that message is an insert into a table of three indexes and a delete
+// soon after, about a quarter of Create's throughput. So an insert that
+// queues exactly one message for its own invitation holds it in the
+// row's message columns (its slot) instead, and the update that settles
+// it empties them: work the row's write does anyway.
+//
+// Everything else sees outbox rows: ClaimOutbox first moves the due slots
+// (msg_due reached: the Manager's attempt failed, or never ran) into
+// outbox rows, one statement that empties each slot and inserts its row;
+// OutboxStats counts the slots as pending entries. Delivered ids empty
+// the slots holding them (the written row's in its own UPDATE, others' by
+// msg_id), and delete their outbox rows, as before. A deleted or purged
+// invitation takes its slot with it.
+//
+// Ids stay unique across slots and outbox rows: the unique index of
+// msg_id among the slots, and each write's check of the other place
+// (freeID, slotValues), which on a taken id stores '' where the
+// *_id_free constraints refuse it, failing the statement as a whole
+// (wrap reports invite.ErrAlreadyExists). Two concurrent batches, one
+// holding an id in a slot and the other queueing it as an outbox row,
+// can both pass that check; the claim moving the slot then keeps the
+// outbox row and drops the slot's message, which, under the id receivers
+// deduplicate on, would have been a duplicate.
+//
+// A write that settles a slot's message concurrently with the claim
+// moving it (the Manager's attempt outlasting twice its timeout) may miss
+// the moved row, which its statement's snapshot predates: the message is
+// then delivered again, as it is when a dispatcher claims an outbox row
+// while the Manager's attempt is still running.
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"github.com/invitekit/invite"
+)
+
+// slotColumns are the invitation's message columns, in the order a
+// statement binds them (event.appendSlot).
+var slotColumns = [...]string{"msg_id", "msg_payload", "msg_created", "msg_due"}
+
+// emptySlot is the SET list emptying a slot.
+const emptySlot = "msg_id = NULL, msg_payload = NULL, msg_created = NULL, msg_due = NULL"
+
+// appendSlot appends the message row's values held in a slot to dst, in
+// the order of slotColumns.
+func (e *event) appendSlot(dst []any) []any {
+	return append(dst, e.id, e.payload, e.at, e.availableAt)
+}
+
+// slotFor returns the row among rows that the insert w holds in its slot,
+// the only message of w's invitation, and the other rows (nil when none
+// is left); or nil and rows when there is no such row.
+func slotFor(w *write, rows []event) (*event, []event) {
+	at := -1
+	for i := range rows {
+		r := &rows[i]
+		if r.kind == string(invite.OutboxMessage) && r.tenantID == w.row.tenantID && r.invitationID == w.row.id {
+			if at >= 0 {
+				return nil, rows
+			}
+			at = i
+		}
+	}
+	if at < 0 {
+		return nil, rows
+	}
+	var rest []event
+	if len(rows) > 1 {
+		rest = append(append(make([]event, 0, len(rows)-1), rows[:at]...), rows[at+1:]...)
+	}
+	return &rows[at], rest
+}
+
+// slotValues returns the values of an insert's slot columns, bound from
+// the argument numbered first: the message id, or ” when an outbox row
+// holds it.
+func (pg *postgres) slotValues(s *Store, first int) string {
+	id := pg.placeholder(first)
+	return "CASE WHEN EXISTS (SELECT 1 FROM " + s.outbox + " WHERE id = " + id + ") THEN '' ELSE " + id + " END, " +
+		pg.placeholder(first+1) + "::jsonb, " + pg.placeholder(first+2) + "::timestamptz, " + pg.placeholder(first+3) + "::timestamptz"
+}
+
+// freeID returns the id an outbox insert stores for the id id: id, or ”
+// when a slot holds it (on a dialect with slots; id elsewhere).
+func (s *Store) freeID(id string) string {
+	if !s.dl.messageSlots() {
+		return id
+	}
+	return "CASE WHEN EXISTS (SELECT 1 FROM " + s.invitations + " WHERE msg_id = " + id + ") THEN '' ELSE " + id + " END"
+}
+
+// clearSlot returns the SET items of an update of shape sh that empty the
+// row's slot when it holds one of the ids the statement settles.
+func (pg *postgres) clearSlot(sh pgShape) []string {
+	held := "msg_id IN (" + placeholders(pg, sh.firstDelivered(), sh.delivered, "", ", ") + ")"
+	set := make([]string, len(slotColumns))
+	for i, c := range slotColumns {
+		set[i] = c + " = CASE WHEN " + held + " THEN NULL ELSE " + c + " END"
+	}
+	return set
+}
+
+// promote moves up to limit slots due at now into outbox rows, in one
+// statement: the rows are locked FOR UPDATE SKIP LOCKED (a row being
+// written is left for the next claim) and re-checked, their slots
+// emptied, and their messages inserted as outbox rows as the insert that
+// queued them would have.
+func (pg *postgres) promote(ctx context.Context, s *Store, now time.Time, limit int) error {
+	q := "WITH p AS (SELECT tenant_id, id, " + strings.Join(slotColumns[:], ", ") + " FROM " + s.invitations +
+		" WHERE msg_due <= $1 ORDER BY msg_due LIMIT $2 FOR UPDATE SKIP LOCKED)" +
+		", e AS (UPDATE " + s.invitations + " i SET " + emptySlot + " FROM p WHERE i.tenant_id = p.tenant_id AND i.id = p.id)" +
+		" INSERT INTO " + s.outbox + " (" + outboxColumns + ")" +
+		" SELECT p.msg_id, '" + string(invite.OutboxMessage) + "', p.tenant_id, p.id, '" + messageType + "', p.msg_payload, p.msg_created, p.msg_due FROM p" +
+		" ON CONFLICT (id) DO NOTHING"
+	if _, err := s.db.ExecContext(ctx, q, pg.timeValue(now), limit); err != nil {
+		return wrap("claim outbox", err)
+	}
+	return nil
+}
+
+// clearSlots empties the slots holding the ids a batch settles as
+// delivered, on a dialect that has them (see settleDelivered).
+func (s *Store) clearSlots(ctx context.Context, ex DBTX, ids []string) error {
+	if !s.dl.messageSlots() {
+		return nil
+	}
+	a := &args{dl: s.dl}
+	q := "UPDATE " + s.invitations + " SET " + emptySlot + " WHERE msg_id IN (" + addAll(a, ids) + ")"
+	if _, err := ex.ExecContext(ctx, q, a.vals...); err != nil {
+		return wrap("apply: outbox", err)
+	}
+	return nil
+}
