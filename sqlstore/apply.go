@@ -79,8 +79,9 @@ type outboxWrite struct {
 // in any string of an invitation or event (jsonb cannot hold it). Two
 // entries of the batch with one id, or one with an id of its Delivered,
 // are invite.ErrAlreadyExists before any statement runs; one with the id
-// of a row the outbox holds is invite.ErrAlreadyExists from the outbox's
-// primary key, and nothing of the batch is written.
+// of a row the outbox holds (or, on PostgreSQL, of a message held on an
+// invitation row: see doc.go) is invite.ErrAlreadyExists from the
+// database's constraints, and nothing of the batch is written.
 func (s *Store) Apply(ctx context.Context, b *invite.Batch) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -338,13 +339,17 @@ func (s *Store) settleDelivered(ctx context.Context, ex DBTX, ob *outboxWrite) e
 	for len(ids) > 0 {
 		chunk := ids[:min(len(ids), eventsPerStatement)]
 		ids = ids[len(chunk):]
+		// The slots first: a claim moving one of them to the outbox
+		// meanwhile has committed when this UPDATE has waited for its
+		// row, and the DELETE after it, on a later snapshot (READ
+		// COMMITTED), finds the moved row.
+		if err := s.clearSlots(ctx, ex, chunk); err != nil {
+			return err
+		}
 		a := &args{dl: s.dl}
 		q := "DELETE FROM " + s.outbox + " WHERE id IN (" + addAll(a, chunk) + ")"
 		if _, err := ex.ExecContext(ctx, q, a.vals...); err != nil {
 			return wrap("apply: outbox", err)
-		}
-		if err := s.clearSlots(ctx, ex, chunk); err != nil {
-			return err
 		}
 	}
 	return nil

@@ -288,14 +288,11 @@
 // due (the Manager's own attempt failed, or never ran) into outbox rows,
 // in one statement that locks their invitation rows FOR UPDATE SKIP
 // LOCKED; OutboxStats counts them as pending; a Delete or Purge removes
-// them with their row. Message ids are unique across held messages and
-// outbox rows: a collision is invite.ErrAlreadyExists, as on the outbox's
-// primary key. One narrow race remains, the same as for a message row
-// claimed while the Manager's attempt is still running: when the write
-// marking an invitation sent runs concurrently with the claim moving its
-// message (the Manager's attempt outlasting twice
-// invite.Config.InlineDeliveryTimeout), the message can be delivered a
-// second time, under its same id.
+// them with their row. A write settling or forgetting a held message
+// that a claim moves meanwhile runs again on a later snapshot, so that
+// it finds the moved row (Purge leaves such an invitation for its next
+// call). Message ids are unique across held messages and outbox rows: a
+// collision is invite.ErrAlreadyExists, as on the outbox's primary key.
 //
 // Inside a host's transaction (WithTx) the outbox rows of a write commit
 // or roll back with it, and the Store reports InHostTransaction: the

@@ -7,34 +7,37 @@ package sqlstore
 // and the Manager's own attempt right after usually delivers it: the
 // write marking the invitation sent then settles it. As an outbox row,
 // that message is an insert into a table of three indexes and a delete
-// soon after, about a quarter of Create's throughput. So an insert that
+// soon after, about a fifth of Create's throughput. So an insert that
 // queues exactly one message for its own invitation holds it in the
 // row's message columns (its slot) instead, and the update that settles
 // it empties them: work the row's write does anyway.
 //
 // Everything else sees outbox rows: ClaimOutbox first moves the due slots
 // (msg_due reached: the Manager's attempt failed, or never ran) into
-// outbox rows, one statement that empties each slot and inserts its row;
-// OutboxStats counts the slots as pending entries. Delivered ids empty
-// the slots holding them (the written row's in its own UPDATE, others' by
-// msg_id), and delete their outbox rows, as before. A deleted or purged
-// invitation takes its slot with it.
+// outbox rows, one statement that inserts each row and empties its slot
+// but for msg_id (see promote); OutboxStats counts the held messages as
+// pending entries. Delivered ids empty the slots holding them (the
+// written row's in its own UPDATE, others' by msg_id), and delete their
+// outbox rows, as before. A deleted or purged invitation takes its slot
+// with it.
+//
+// Writes whose statement must see the outbox row of a message a claim
+// has just moved, although their snapshot predates it (a mark-sent
+// settling it, a Delete forgetting it), require the row's msg_due to be
+// the snapshot's (slotUnmoved) and run again when it is not; Purge leaves
+// such a row for its next call; a batch of Delivered ids alone empties
+// the slots before it deletes the rows. One case is left: a Delivered id
+// held by another invitation than the batch writes (the Manager never
+// writes one) whose message a claim moves meanwhile is delivered again.
 //
 // Ids stay unique across slots and outbox rows: the unique index of
-// msg_id among the slots, and each write's check of the other place
-// (freeID, slotValues), which on a taken id stores '' where the
+// msg_id (held and moved messages), and each write's check of the other
+// place (freeID, slotValues), which on a taken id stores '' where the
 // *_id_free constraints refuse it, failing the statement as a whole
 // (wrap reports invite.ErrAlreadyExists). Two concurrent batches, one
 // holding an id in a slot and the other queueing it as an outbox row,
-// can both pass that check; the claim moving the slot then keeps the
-// outbox row and drops the slot's message, which, under the id receivers
-// deduplicate on, would have been a duplicate.
-//
-// A write that settles a slot's message concurrently with the claim
-// moving it (the Manager's attempt outlasting twice its timeout) may miss
-// the moved row, which its statement's snapshot predates: the message is
-// then delivered again, as it is when a dispatcher claims an outbox row
-// while the Manager's attempt is still running.
+// can both pass that check (the Manager's ids never collide); the claim
+// moving the slot then keeps the outbox row and drops the slot's message.
 
 import (
 	"context"
@@ -48,8 +51,18 @@ import (
 // statement binds them (event.appendSlot).
 var slotColumns = [...]string{"msg_id", "msg_payload", "msg_created", "msg_due"}
 
-// emptySlot is the SET list emptying a slot.
+// emptySlot is the SET list emptying a slot (or a moved message's id).
 const emptySlot = "msg_id = NULL, msg_payload = NULL, msg_created = NULL, msg_due = NULL"
+
+// slotUnmoved is the condition of a write of the row tenant, id that must
+// see the outbox row of a message a claim moved (a mark-sent settling it,
+// a delete forgetting it): the row's msg_due is what the statement's
+// snapshot holds. A claim that moved the message after the snapshot was
+// taken changed msg_due, and the write, re-checking its condition on the
+// row it waited for, matches nothing: pg.write runs it again.
+func (pg *postgres) slotUnmoved(s *Store, tenant, id string) string {
+	return "msg_due IS NOT DISTINCT FROM (SELECT x.msg_due FROM " + s.invitations + " x WHERE x.tenant_id = " + tenant + " AND x.id = " + id + ")"
+}
 
 // appendSlot appends the message row's values held in a slot to dst, in
 // the order of slotColumns.
@@ -112,13 +125,17 @@ func (pg *postgres) clearSlot(sh pgShape) []string {
 
 // promote moves up to limit slots due at now into outbox rows, in one
 // statement: the rows are locked FOR UPDATE SKIP LOCKED (a row being
-// written is left for the next claim) and re-checked, their slots
-// emptied, and their messages inserted as outbox rows as the insert that
-// queued them would have.
+// written is left for the next claim) and re-checked, their messages
+// inserted as outbox rows as the insert that queued them would have, and
+// their slots emptied but for msg_id, which keeps the id taken in the
+// unique index (an insert holding the same id meanwhile collides, instead
+// of committing beside the new outbox row) until a write settling the id
+// empties it.
 func (pg *postgres) promote(ctx context.Context, s *Store, now time.Time, limit int) error {
 	q := "WITH p AS (SELECT tenant_id, id, " + strings.Join(slotColumns[:], ", ") + " FROM " + s.invitations +
 		" WHERE msg_due <= $1 ORDER BY msg_due LIMIT $2 FOR UPDATE SKIP LOCKED)" +
-		", e AS (UPDATE " + s.invitations + " i SET " + emptySlot + " FROM p WHERE i.tenant_id = p.tenant_id AND i.id = p.id)" +
+		", e AS (UPDATE " + s.invitations + " i SET msg_payload = NULL, msg_created = NULL, msg_due = NULL" +
+		" FROM p WHERE i.tenant_id = p.tenant_id AND i.id = p.id)" +
 		" INSERT INTO " + s.outbox + " (" + outboxColumns + ")" +
 		" SELECT p.msg_id, '" + string(invite.OutboxMessage) + "', p.tenant_id, p.id, '" + messageType + "', p.msg_payload, p.msg_created, p.msg_due FROM p" +
 		" ON CONFLICT (id) DO NOTHING"

@@ -152,13 +152,16 @@ func (pg *postgres) apply(ctx context.Context, s *Store, ws []write, ob *outboxW
 
 // purge is one statement, deleting the invitations, their token rows and
 // their outbox rows. The DELETE re-checks the condition: a row
-// changed since the snapshot (an expired invitation renewed) is left alone.
+// changed since the snapshot (an expired invitation renewed, or its held
+// message moved to the outbox by a claim, a row the snapshot lacks: see
+// pgslot.go) is left alone, for a later call.
 func (pg *postgres) purge(ctx context.Context, s *Store, before time.Time, limit int) (int, error) {
 	at, lim := pg.placeholder(1), pg.placeholder(2)
-	q := "WITH v AS (SELECT tenant_id, id FROM " + s.invitations + " WHERE state IN " + closedStates +
+	q := "WITH v AS (SELECT tenant_id, id, msg_due FROM " + s.invitations + " WHERE state IN " + closedStates +
 		" AND closed_at < " + at + " ORDER BY closed_at LIMIT " + lim + ")" +
 		", d AS (DELETE FROM " + s.invitations + " i USING v WHERE i.tenant_id = v.tenant_id AND i.id = v.id" +
-		" AND i.state IN " + closedStates + " AND i.closed_at < " + at + " RETURNING i.tenant_id, i.id)" +
+		" AND i.state IN " + closedStates + " AND i.closed_at < " + at + " AND i.msg_due IS NOT DISTINCT FROM v.msg_due" +
+		" RETURNING i.tenant_id, i.id)" +
 		", k AS (DELETE FROM " + s.tokens + " t USING d WHERE t.tenant_id = d.tenant_id AND t.invitation_id = d.id)" +
 		", o AS (DELETE FROM " + s.outbox + " b USING d WHERE b.tenant_id = d.tenant_id AND b.invitation_id = d.id)" +
 		" SELECT count(*) FROM d"
@@ -209,6 +212,12 @@ type pgShape struct {
 	// slot: the insert holds its invitation's queued message in the
 	// row's message columns instead of an outbox row (see pgslot.go).
 	slot bool
+}
+
+// slotGuarded reports whether the statement requires the row's held
+// message not to have moved since its snapshot (see slotUnmoved).
+func (sh pgShape) slotGuarded() bool {
+	return sh.kind == pgDelete || (sh.delivered > 0 && (sh.kind == pgUpdate || sh.kind == pgUpdateKeep))
 }
 
 // counted reports whether the statement ends in SELECT count(*) FROM w
@@ -373,7 +382,7 @@ func (pg *postgres) build(s *Store, sh pgShape) string {
 		return q.String()
 	case pgDelete:
 		q.WriteString("WITH w AS (DELETE FROM " + s.invitations + " WHERE tenant_id = " + tenant + " AND id = " + id +
-			" AND version = " + ph(sh.expectArg()) + " RETURNING 1)")
+			" AND version = " + ph(sh.expectArg()) + " AND " + pg.slotUnmoved(s, tenant, id) + " RETURNING 1)")
 		q.WriteString(", k AS (DELETE FROM " + s.tokens + " WHERE tenant_id = " + tenant + " AND invitation_id = " + id +
 			" AND EXISTS (SELECT 1 FROM w))")
 		// The outbox rows of earlier batches that a Delete removes (see
@@ -394,6 +403,9 @@ func (pg *postgres) build(s *Store, sh pgShape) string {
 	}
 	update := "UPDATE " + s.invitations + " SET " + strings.Join(set, ", ") +
 		" WHERE tenant_id = " + tenant + " AND id = " + id + " AND version = " + ph(sh.expectArg())
+	if sh.delivered > 0 {
+		update += " AND " + pg.slotUnmoved(s, tenant, id)
+	}
 	if sh.kind == pgUpdateKeep {
 		for i, c := range pgKeptColumns {
 			update += " AND " + c.name + " " + pg.nullSafeEqual() + " " + ph(sh.firstExtra()+i) + "::" + c.typ
@@ -541,6 +553,19 @@ func (pg *postgres) write(ctx context.Context, s *Store, ex DBTX, w *write, ob *
 		sh.kind, sh.hashes = pgUpdate, len(w.row.hashes)
 	}
 	n, err := pg.exec(ctx, s, ex, sh, w, o)
+	for moves := 0; err == nil && n == 0 && sh.slotGuarded() && moves < 2; moves++ {
+		// The row's held message may have moved since the statement's
+		// snapshot (slotUnmoved): when the version is still the one
+		// expected, run it again, on a snapshot that has the moved row.
+		var v int64
+		if v, err = s.storedVersion(ctx, ex, w); err != nil {
+			return err
+		}
+		if v != w.expect {
+			return s.conflict(w, v)
+		}
+		n, err = pg.exec(ctx, s, ex, sh, w, o)
+	}
 	if err != nil {
 		return err
 	}
