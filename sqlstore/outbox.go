@@ -495,8 +495,9 @@ func (s *Store) OutboxStats(ctx context.Context) (invite.OutboxStats, error) {
 	count := "(SELECT count(*) FROM " + s.outbox + " WHERE " + pending + ")"
 	oldest := "(SELECT min(created_at) FROM " + s.outbox + " WHERE " + pending + ")"
 	if s.dl.messageSlots() { // the slots' messages are pending too
-		count += " + (SELECT count(*) FROM " + s.invitations + " WHERE msg_due IS NOT NULL)"
-		oldest = "LEAST(" + oldest + ", (SELECT min(msg_created) FROM " + s.invitations + " WHERE msg_due IS NOT NULL))"
+		held := " FROM " + s.invitations + " WHERE msg_id IS NOT NULL AND msg_due IS NOT NULL" // on invitations_message_id
+		count += " + (SELECT count(*)" + held + ")"
+		oldest = "LEAST(" + oldest + ", (SELECT min(msg_created)" + held + "))"
 	}
 	q := "SELECT " + count + ", (SELECT count(*) FROM " + s.outbox + " WHERE " + dead + "), " + oldest
 	var st invite.OutboxStats

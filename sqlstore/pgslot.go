@@ -54,6 +54,15 @@ var slotColumns = [...]string{"msg_id", "msg_payload", "msg_created", "msg_due"}
 // emptySlot is the SET list emptying a slot (or a moved message's id).
 const emptySlot = "msg_id = NULL, msg_payload = NULL, msg_created = NULL, msg_due = NULL"
 
+// heldCTE is the CTE "held" of an update settling delivered ids: the
+// msg_id and msg_due of the row tenant, id as the statement's snapshot
+// has them. The update requires msg_due unchanged (as slotUnmoved does),
+// and skips the lookups of a lone delivered id elsewhere when the row
+// holds it.
+func (pg *postgres) heldCTE(s *Store, tenant, id string) string {
+	return "held AS (SELECT msg_id, msg_due FROM " + s.invitations + " WHERE tenant_id = " + tenant + " AND id = " + id + ")"
+}
+
 // slotUnmoved is the condition of a write of the row tenant, id that must
 // see the outbox row of a message a claim moved (a mark-sent settling it,
 // a delete forgetting it): the row's msg_due is what the statement's
@@ -133,7 +142,7 @@ func (pg *postgres) clearSlot(sh pgShape) []string {
 // empties it.
 func (pg *postgres) promote(ctx context.Context, s *Store, now time.Time, limit int) error {
 	q := "WITH p AS (SELECT tenant_id, id, " + strings.Join(slotColumns[:], ", ") + " FROM " + s.invitations +
-		" WHERE msg_due <= $1 ORDER BY msg_due LIMIT $2 FOR UPDATE SKIP LOCKED)" +
+		" WHERE msg_id IS NOT NULL AND msg_due <= $1 ORDER BY msg_due LIMIT $2 FOR UPDATE SKIP LOCKED)" +
 		", e AS (UPDATE " + s.invitations + " i SET msg_payload = NULL, msg_created = NULL, msg_due = NULL" +
 		" FROM p WHERE i.tenant_id = p.tenant_id AND i.id = p.id)" +
 		" INSERT INTO " + s.outbox + " (" + outboxColumns + ")" +

@@ -403,8 +403,11 @@ func (pg *postgres) build(s *Store, sh pgShape) string {
 	}
 	update := "UPDATE " + s.invitations + " SET " + strings.Join(set, ", ") +
 		" WHERE tenant_id = " + tenant + " AND id = " + id + " AND version = " + ph(sh.expectArg())
+	with := "WITH "
 	if sh.delivered > 0 {
-		update += " AND " + pg.slotUnmoved(s, tenant, id)
+		// The row's held message as the snapshot has it (see heldCTE).
+		with += pg.heldCTE(s, tenant, id) + ", "
+		update += " AND msg_due IS NOT DISTINCT FROM (SELECT held.msg_due FROM held)"
 	}
 	if sh.kind == pgUpdateKeep {
 		for i, c := range pgKeptColumns {
@@ -416,16 +419,16 @@ func (pg *postgres) build(s *Store, sh pgShape) string {
 		case sh.events == 0:
 			// Settling delivered rows, whose count says nothing of the
 			// update: counted.
-			return "WITH w AS (" + update + " RETURNING 1), " + strings.Join(pg.deliveredCTEs(s, sh, true), ", ") + " SELECT count(*) FROM w"
+			return with + "w AS (" + update + " RETURNING 1), " + strings.Join(pg.deliveredCTEs(s, sh, true), ", ") + " SELECT count(*) FROM w"
 		}
 		// The outbox rows are the main statement: as many rows affected as
 		// events when the update matched, none otherwise.
-		q.WriteString("WITH w AS (" + update + " RETURNING 1)")
+		q.WriteString(with + "w AS (" + update + " RETURNING 1)")
 		pg.deliveredCTE(&q, s, sh)
 		q.WriteString(" " + pg.outboxInsert(s, sh))
 		return q.String()
 	}
-	q.WriteString("WITH w AS (" + update + " RETURNING 1)")
+	q.WriteString(with + "w AS (" + update + " RETURNING 1)")
 	q.WriteString(", d AS (DELETE FROM " + s.tokens + " WHERE tenant_id = " + tenant + " AND invitation_id = " + id +
 		" AND EXISTS (SELECT 1 FROM w)")
 	if sh.hashes > 0 {
@@ -452,7 +455,9 @@ var pgEventTypes = [len(eventColumns)]string{"text", "text", "text", "text", "te
 // statement of shape sh (none without any; see settleDelivered): "u"
 // deletes their outbox rows, "m" empties the slots holding them on other
 // invitations' rows (the row the statement updates empties its own: see
-// clearSlot). When guarded, both act only when "w" touched a row.
+// clearSlot). When guarded (an update), both act only when "w" touched a
+// row, and, for a lone id, only when the row did not hold it (see
+// heldCTE): the usual mark-sent then costs no lookup of either.
 func (pg *postgres) deliveredCTEs(s *Store, sh pgShape, guarded bool) []string {
 	if sh.delivered == 0 {
 		return nil
@@ -462,8 +467,12 @@ func (pg *postgres) deliveredCTEs(s *Store, sh pgShape, guarded bool) []string {
 	m := "UPDATE " + s.invitations + " SET " + emptySlot + " WHERE msg_id IN (" + ids + ")" +
 		" AND (tenant_id <> " + pg.placeholder(sh.column("tenant_id")) + " OR id <> " + pg.placeholder(sh.column("id")) + ")"
 	if guarded {
-		u += " AND EXISTS (SELECT 1 FROM w)"
-		m += " AND EXISTS (SELECT 1 FROM w)"
+		cond := " AND EXISTS (SELECT 1 FROM w)"
+		if sh.delivered == 1 {
+			cond += " AND NOT EXISTS (SELECT 1 FROM held WHERE held.msg_due IS NOT NULL AND held.msg_id = " + ids + ")"
+		}
+		u += cond
+		m += cond
 	}
 	return []string{"u AS (" + u + ")", "m AS (" + m + ")"}
 }
