@@ -194,10 +194,11 @@
 // brings the token rows in line, queues its message (held on the row an
 // insert writes: see Outbox) and its events when the Manager has an event
 // sink, and settles the messages the write records as delivered, with no
-// BEGIN or COMMIT. Create costs one
-// statement, marking its message sent one more, Accept two (the token
-// lookup and the guarded write). A Delete that also settles delivered
-// rows is the exception: a transaction of two statements.
+// BEGIN or COMMIT. Create costs one statement, marking its message sent
+// one more (a plain UPDATE that also empties the message columns), Accept
+// two (the token lookup and the guarded write). A Delete that also
+// settles delivered rows is the exception: a transaction of two
+// statements.
 //
 // On SQLite and MySQL a write is one transaction: BEGIN, the invitation's
 // INSERT (and one INSERT of its token rows) or its UPDATE guarded by

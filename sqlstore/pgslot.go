@@ -10,7 +10,10 @@ package sqlstore
 // soon after, about a fifth of Create's throughput. So an insert that
 // queues exactly one message for its own invitation holds it in the
 // row's message columns (its slot) instead, and the update that settles
-// it empties them: work the row's write does anyway.
+// it empties them: work the row's write does anyway. That update is first
+// tried as a plain UPDATE requiring the row to hold the id, unmoved
+// (pgSettleHeld), when it is the first update of the row settling one id;
+// only when that matches nothing does the general statement run.
 //
 // Everything else sees outbox rows: ClaimOutbox first moves the due slots
 // (msg_due reached: the Manager's attempt failed, or never ran) into
@@ -166,4 +169,43 @@ func (s *Store) clearSlots(ctx context.Context, ex DBTX, ids []string) error {
 		return wrap("apply: outbox", err)
 	}
 	return nil
+}
+
+// slotGuarded reports whether the statement requires the row's held
+// message not to have moved since its snapshot (see slotUnmoved).
+func (sh pgShape) slotGuarded() bool {
+	return sh.kind == pgDelete || (sh.delivered > 0 && (sh.kind == pgUpdate || sh.kind == pgUpdateKeep))
+}
+
+// deliveredCTEs returns the CTEs settling the delivered ids of the
+// statement of shape sh (none without any; see settleDelivered): "u"
+// deletes their outbox rows, "m" empties the slots holding them on other
+// invitations' rows (the row the statement updates empties its own: see
+// clearSlot). When guarded (an update), both act only when "w" touched a
+// row, and, for a lone id, only when the row did not hold it (see
+// heldCTE): the usual mark-sent then costs no lookup of either.
+func (pg *postgres) deliveredCTEs(s *Store, sh pgShape, guarded bool) []string {
+	if sh.delivered == 0 {
+		return nil
+	}
+	ids := placeholders(pg, sh.firstDelivered(), sh.delivered, "", ", ")
+	u := "DELETE FROM " + s.outbox + " WHERE id IN (" + ids + ")"
+	m := "UPDATE " + s.invitations + " SET " + emptySlot + " WHERE msg_id IN (" + ids + ")" +
+		" AND (tenant_id <> " + pg.placeholder(sh.column("tenant_id")) + " OR id <> " + pg.placeholder(sh.column("id")) + ")"
+	if guarded {
+		cond := " AND EXISTS (SELECT 1 FROM w)"
+		if sh.delivered == 1 {
+			cond += " AND NOT EXISTS (SELECT 1 FROM held WHERE held.msg_due IS NOT NULL AND held.msg_id = " + ids + ")"
+		}
+		u += cond
+		m += cond
+	}
+	return []string{"u AS (" + u + ")", "m AS (" + m + ")"}
+}
+
+// deliveredCTE appends the CTEs of deliveredCTEs, guarded.
+func (pg *postgres) deliveredCTE(q *strings.Builder, s *Store, sh pgShape) {
+	for _, c := range pg.deliveredCTEs(s, sh, true) {
+		q.WriteString(", " + c)
+	}
 }

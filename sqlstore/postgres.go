@@ -193,6 +193,11 @@ const (
 	// pgDelete deletes the row, guarded by its version, its token rows and
 	// the outbox rows of earlier batches that a Delete removes.
 	pgDelete
+	// pgSettleHeld is pgUpdateKeep settling the lone delivered id that the
+	// row holds, unmoved, in its slot, which it empties: the mark-sent
+	// after a Create, a plain UPDATE (see pgslot.go). Without the slot it
+	// matches nothing, and pg.write runs the general statement.
+	pgSettleHeld
 )
 
 // pgShape is what the text of a PostgreSQL write statement depends on,
@@ -212,12 +217,6 @@ type pgShape struct {
 	// slot: the insert holds its invitation's queued message in the
 	// row's message columns instead of an outbox row (see pgslot.go).
 	slot bool
-}
-
-// slotGuarded reports whether the statement requires the row's held
-// message not to have moved since its snapshot (see slotUnmoved).
-func (sh pgShape) slotGuarded() bool {
-	return sh.kind == pgDelete || (sh.delivered > 0 && (sh.kind == pgUpdate || sh.kind == pgUpdateKeep))
 }
 
 // counted reports whether the statement ends in SELECT count(*) FROM w
@@ -275,7 +274,7 @@ func (sh pgShape) firstExtra() int {
 // extras is the number of extra arguments.
 func (sh pgShape) extras() int {
 	switch sh.kind {
-	case pgUpdateKeep:
+	case pgUpdateKeep, pgSettleHeld:
 		return len(pgKeptColumns)
 	case pgInsert, pgUpdate:
 		return sh.hashes
@@ -317,7 +316,7 @@ func (sh pgShape) args(w *write, o pgOutbox) []any {
 		for _, h := range r.hashes {
 			a = append(a, h)
 		}
-	case pgUpdateKeep:
+	case pgUpdateKeep, pgSettleHeld:
 		a = append(r.appendValues(a), w.expect, r.tokenHash, r.prevTokens) // pgKeptColumns
 	case pgUpdate:
 		a = append(r.appendValues(a), w.expect)
@@ -398,11 +397,21 @@ func (pg *postgres) build(s *Store, sh pgShape) string {
 	for _, c := range invitationColumns[2:] {
 		set = append(set, c+" = "+ph(sh.column(c)))
 	}
-	if sh.delivered > 0 {
+	if sh.kind == pgSettleHeld {
+		set = append(set, emptySlot)
+	} else if sh.delivered > 0 {
 		set = append(set, pg.clearSlot(sh)...)
 	}
 	update := "UPDATE " + s.invitations + " SET " + strings.Join(set, ", ") +
 		" WHERE tenant_id = " + tenant + " AND id = " + id + " AND version = " + ph(sh.expectArg())
+	if sh.kind == pgSettleHeld {
+		for i, c := range pgKeptColumns {
+			update += " AND " + c.name + " " + pg.nullSafeEqual() + " " + ph(sh.firstExtra()+i) + "::" + c.typ
+		}
+		// Held and not moved, as the row it waited for (if any) has it:
+		// no outbox row of the id exists, nor a slot of it elsewhere.
+		return update + " AND msg_id = " + ph(sh.firstDelivered()) + " AND msg_due IS NOT NULL" // rows affected: 1 or 0
+	}
 	with := "WITH "
 	if sh.delivered > 0 {
 		// The row's held message as the snapshot has it (see heldCTE).
@@ -450,39 +459,6 @@ func (pg *postgres) build(s *Store, sh pgShape) string {
 // pgEventTypes are the types of eventColumns, which a statement names
 // where nothing else tells PostgreSQL a value's type.
 var pgEventTypes = [len(eventColumns)]string{"text", "text", "text", "text", "text", "jsonb", "timestamptz", "timestamptz"}
-
-// deliveredCTEs returns the CTEs settling the delivered ids of the
-// statement of shape sh (none without any; see settleDelivered): "u"
-// deletes their outbox rows, "m" empties the slots holding them on other
-// invitations' rows (the row the statement updates empties its own: see
-// clearSlot). When guarded (an update), both act only when "w" touched a
-// row, and, for a lone id, only when the row did not hold it (see
-// heldCTE): the usual mark-sent then costs no lookup of either.
-func (pg *postgres) deliveredCTEs(s *Store, sh pgShape, guarded bool) []string {
-	if sh.delivered == 0 {
-		return nil
-	}
-	ids := placeholders(pg, sh.firstDelivered(), sh.delivered, "", ", ")
-	u := "DELETE FROM " + s.outbox + " WHERE id IN (" + ids + ")"
-	m := "UPDATE " + s.invitations + " SET " + emptySlot + " WHERE msg_id IN (" + ids + ")" +
-		" AND (tenant_id <> " + pg.placeholder(sh.column("tenant_id")) + " OR id <> " + pg.placeholder(sh.column("id")) + ")"
-	if guarded {
-		cond := " AND EXISTS (SELECT 1 FROM w)"
-		if sh.delivered == 1 {
-			cond += " AND NOT EXISTS (SELECT 1 FROM held WHERE held.msg_due IS NOT NULL AND held.msg_id = " + ids + ")"
-		}
-		u += cond
-		m += cond
-	}
-	return []string{"u AS (" + u + ")", "m AS (" + m + ")"}
-}
-
-// deliveredCTE appends the CTEs of deliveredCTEs, guarded.
-func (pg *postgres) deliveredCTE(q *strings.Builder, s *Store, sh pgShape) {
-	for _, c := range pg.deliveredCTEs(s, sh, true) {
-		q.WriteString(", " + c)
-	}
-}
 
 // outboxInsert returns the INSERT of the outbox rows of the statement of
 // shape sh, done only when "w" touched a row.
@@ -546,6 +522,16 @@ func (pg *postgres) write(ctx context.Context, s *Store, ex DBTX, w *write, ob *
 		// requires the stored token columns to be unchanged and so leaves
 		// the tokens table alone (Accept stays at two statements: lookup
 		// and this write).
+		if w.expect == 1 && sh.events == 0 && sh.delivered == 1 {
+			// An update of an inserted row settling one id: most likely
+			// the message its insert holds (Create, then the Manager's
+			// attempt marking it sent). Otherwise, on to the statements
+			// below.
+			held := pgShape{kind: pgSettleHeld, delivered: 1}
+			if n, err := pg.exec(ctx, s, ex, held, w, o); err != nil || n > 0 {
+				return err
+			}
+		}
 		keep := pgShape{kind: pgUpdateKeep, events: sh.events, delivered: sh.delivered}
 		if n, err := pg.exec(ctx, s, ex, keep, w, o); err != nil || n > 0 {
 			return err

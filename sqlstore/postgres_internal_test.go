@@ -13,6 +13,7 @@ import (
 func TestPgShapes(t *testing.T) {
 	pg := newDialect(Postgres).(*postgres)
 	s := &Store{d: Postgres, dl: pg, invitations: "invitations", tokens: "tokens", outbox: "outbox"}
+	checkPgShape(t, pg, s, pgShape{kind: pgSettleHeld, delivered: 1})
 	for _, kind := range []pgKind{pgInsert, pgUpdateKeep, pgUpdate, pgDelete} {
 		for hashes := range 4 {
 			if kind == pgUpdateKeep || kind == pgDelete {
