@@ -106,7 +106,7 @@
 //     version. Roll every process forward before relying on the search.
 //   - 0006_message_slot (PostgreSQL only) adds the invitation's message
 //     columns msg_id, msg_created, msg_due and msg_payload (see Outbox),
-//     its unique index, and the constraints keeping message ids unique
+//     their two indexes, and the constraints keeping message ids unique
 //     across them and the outbox. A process still running an older
 //     version writes every message as an outbox row, which this version
 //     reads as before; roll every process forward all the same, since an

@@ -495,7 +495,7 @@ func (s *Store) OutboxStats(ctx context.Context) (invite.OutboxStats, error) {
 	count := "(SELECT count(*) FROM " + s.outbox + " WHERE " + pending + ")"
 	oldest := "(SELECT min(created_at) FROM " + s.outbox + " WHERE " + pending + ")"
 	if s.dl.messageSlots() { // the slots' messages are pending too
-		held := " FROM " + s.invitations + " WHERE msg_id IS NOT NULL AND msg_due IS NOT NULL" // on invitations_message_id
+		held := " FROM " + s.invitations + " WHERE msg_due IS NOT NULL" // on invitations_message_due
 		count += " + (SELECT count(*)" + held + ")"
 		oldest = "LEAST(" + oldest + ", (SELECT min(msg_created)" + held + "))"
 	}

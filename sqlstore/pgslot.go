@@ -40,7 +40,9 @@ package sqlstore
 // (wrap reports invite.ErrAlreadyExists). Two concurrent batches, one
 // holding an id in a slot and the other queueing it as an outbox row,
 // can both pass that check (the Manager's ids never collide); the claim
-// moving the slot then keeps the outbox row and drops the slot's message.
+// moving the slot then keeps the outbox row and drops the slot's message,
+// and a write settling the id before that empties the slot but leaves the
+// outbox row, which is delivered again.
 
 import (
 	"context"
@@ -145,7 +147,7 @@ func (pg *postgres) clearSlot(sh pgShape) []string {
 // empties it.
 func (pg *postgres) promote(ctx context.Context, s *Store, now time.Time, limit int) error {
 	q := "WITH p AS (SELECT tenant_id, id, " + strings.Join(slotColumns[:], ", ") + " FROM " + s.invitations +
-		" WHERE msg_id IS NOT NULL AND msg_due <= $1 ORDER BY msg_due LIMIT $2 FOR UPDATE SKIP LOCKED)" +
+		" WHERE msg_due <= $1 ORDER BY msg_due LIMIT $2 FOR UPDATE SKIP LOCKED)" +
 		", e AS (UPDATE " + s.invitations + " i SET msg_payload = NULL, msg_created = NULL, msg_due = NULL" +
 		" FROM p WHERE i.tenant_id = p.tenant_id AND i.id = p.id)" +
 		" INSERT INTO " + s.outbox + " (" + outboxColumns + ")" +
