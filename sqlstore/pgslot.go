@@ -59,24 +59,22 @@ var slotColumns = [...]string{"msg_id", "msg_payload", "msg_created", "msg_due"}
 // emptySlot is the SET list emptying a slot (or a moved message's id).
 const emptySlot = "msg_id = NULL, msg_payload = NULL, msg_created = NULL, msg_due = NULL"
 
-// heldCTE is the CTE "held" of an update settling delivered ids: the
-// msg_id and msg_due of the row tenant, id as the statement's snapshot
-// has them. The update requires msg_due unchanged (as slotUnmoved does),
-// and skips the lookups of a lone delivered id elsewhere when the row
-// holds it.
+// heldCTE is the CTE "held" of a write of the row tenant, id that must
+// see the outbox row of a message a claim moved (a mark-sent settling it,
+// a delete forgetting it): the row's msg_id and msg_due as the statement's
+// snapshot has them. The write requires msg_due unchanged (slotUnmoved);
+// a mark-sent also skips the lookups of a lone delivered id elsewhere
+// when the row holds it (deliveredCTEs).
 func (pg *postgres) heldCTE(s *Store, tenant, id string) string {
 	return "held AS (SELECT msg_id, msg_due FROM " + s.invitations + " WHERE tenant_id = " + tenant + " AND id = " + id + ")"
 }
 
-// slotUnmoved is the condition of a write of the row tenant, id that must
-// see the outbox row of a message a claim moved (a mark-sent settling it,
-// a delete forgetting it): the row's msg_due is what the statement's
-// snapshot holds. A claim that moved the message after the snapshot was
-// taken changed msg_due, and the write, re-checking its condition on the
-// row it waited for, matches nothing: pg.write runs it again.
-func (pg *postgres) slotUnmoved(s *Store, tenant, id string) string {
-	return "msg_due IS NOT DISTINCT FROM (SELECT x.msg_due FROM " + s.invitations + " x WHERE x.tenant_id = " + tenant + " AND x.id = " + id + ")"
-}
+// slotUnmoved is the condition, on a statement with heldCTE, that the
+// row's msg_due is its snapshot's. A claim that moved the message after
+// the snapshot was taken changed msg_due, and the write, re-checking its
+// condition on the row it waited for, matches nothing: pg.write runs it
+// again, on a snapshot that has the moved row.
+const slotUnmoved = "msg_due IS NOT DISTINCT FROM (SELECT held.msg_due FROM held)"
 
 // appendSlot appends the message row's values held in a slot to dst, in
 // the order of slotColumns.

@@ -380,8 +380,8 @@ func (pg *postgres) build(s *Store, sh pgShape) string {
 		q.WriteString(parts[len(parts)-1])
 		return q.String()
 	case pgDelete:
-		q.WriteString("WITH w AS (DELETE FROM " + s.invitations + " WHERE tenant_id = " + tenant + " AND id = " + id +
-			" AND version = " + ph(sh.expectArg()) + " AND " + pg.slotUnmoved(s, tenant, id) + " RETURNING 1)")
+		q.WriteString("WITH " + pg.heldCTE(s, tenant, id) + ", w AS (DELETE FROM " + s.invitations + " WHERE tenant_id = " + tenant +
+			" AND id = " + id + " AND version = " + ph(sh.expectArg()) + " AND " + slotUnmoved + " RETURNING 1)")
 		q.WriteString(", k AS (DELETE FROM " + s.tokens + " WHERE tenant_id = " + tenant + " AND invitation_id = " + id +
 			" AND EXISTS (SELECT 1 FROM w))")
 		// The outbox rows of earlier batches that a Delete removes (see
@@ -414,9 +414,8 @@ func (pg *postgres) build(s *Store, sh pgShape) string {
 	}
 	with := "WITH "
 	if sh.delivered > 0 {
-		// The row's held message as the snapshot has it (see heldCTE).
 		with += pg.heldCTE(s, tenant, id) + ", "
-		update += " AND msg_due IS NOT DISTINCT FROM (SELECT held.msg_due FROM held)"
+		update += " AND " + slotUnmoved
 	}
 	if sh.kind == pgUpdateKeep {
 		for i, c := range pgKeptColumns {

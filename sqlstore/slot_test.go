@@ -222,19 +222,7 @@ func stallID(t *testing.T, db *sql.DB, st *sqlstore.Store, id string) *sql.Tx {
 // wait for a lock.
 func waitLocked(t *testing.T, db *sql.DB, st *sqlstore.Store, n int) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		var c int
-		require.NoError(t, db.QueryRow("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND position($1 in query) > 0",
-			st.TablePrefix()).Scan(&c))
-		if c >= n {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d sessions wait for a lock, want %d", c, n)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	require.True(t, waitLockedOr(t, db, st, n, nil), "%d sessions never waited for a lock", n)
 }
 
 // promoteWhile runs a claim whose promote holds the row of the held
@@ -267,26 +255,9 @@ func outboxOf(t *testing.T, db *sql.DB, be backend, st *sqlstore.Store, where st
 	return countRows(t, db, be.dialect, st.TablePrefix()+"outbox", where, arg)
 }
 
-// TestSlotDeleteDuringPromote: a Delete of an invitation whose held
-// message a claim is moving must still forget the message (invite.Outbox:
-// "on a Write with Delete, remove the invitation's entries queued by
-// earlier batches"). The Delete's statement waits for the invitation row,
-// but its snapshot predates the outbox row the claim inserts.
-func TestSlotDeleteDuringPromote(t *testing.T) {
-	be := postgresBackend(t)
-	st, db := be.newStore(t)
-	ctx := context.Background()
-	r := validRecord("t", "del", "del@example.com")
-	require.NoError(t, st.Apply(ctx, heldInsert(r, "m-del", time.Now().Add(-time.Minute))))
-	err := promoteWhile(t, db, st, "m-del", func() error {
-		return st.Apply(ctx, &invite.Batch{Writes: []invite.Write{{Record: r, Expect: 1, Delete: true}}})
-	})
-	require.NoError(t, err, "Delete")
-	require.Zero(t, outboxOf(t, db, be, st, "invitation_id = ?", "del"), "the deleted invitation's message is still queued")
-}
-
 // TestSlotPurgeDuringPromote: the same for Purge ("Purge must also remove
-// every entry of the invitations it purges").
+// every entry of the invitations it purges"), which leaves an invitation
+// whose message moved under it for its next call.
 func TestSlotPurgeDuringPromote(t *testing.T) {
 	be := postgresBackend(t)
 	st, db := be.newStore(t)
@@ -315,22 +286,32 @@ func TestSlotPurgeDuringPromote(t *testing.T) {
 	require.Zero(t, outboxOf(t, db, be, st, "invitation_id = ?", "pur"), "the purged invitation's message is still queued")
 }
 
-// TestSlotDeliveredWithoutWritesDuringPromote: a batch of Delivered alone
-// deletes the outbox rows, then empties the slots, in two statements; a
-// claim moving the slot in between leaves an outbox row of a settled id
-// (invite.Outbox: "remove every entry named by Batch.Delivered"). Emptying
-// the slots first (their row locks held to the commit) would not.
-func TestSlotDeliveredWithoutWritesDuringPromote(t *testing.T) {
+// TestSlotWritesDuringPromote: a write that waits for the invitation row
+// while a claim moves its held message, with a snapshot that predates the
+// moved outbox row, must still remove that row: a Delete forgets the
+// invitation's entries, and a batch of Delivered ids alone settles them
+// (invite.Outbox). The Delete runs again on a later snapshot; the batch
+// empties the slots before it deletes the rows.
+func TestSlotWritesDuringPromote(t *testing.T) {
 	be := postgresBackend(t)
-	st, db := be.newStore(t)
-	ctx := context.Background()
-	r := validRecord("t", "dw", "dw@example.com")
-	require.NoError(t, st.Apply(ctx, heldInsert(r, "m-dw", time.Now().Add(-time.Minute))))
-	err := promoteWhile(t, db, st, "m-dw", func() error {
-		return st.Apply(ctx, &invite.Batch{Delivered: []string{"m-dw"}})
-	})
-	require.NoError(t, err, "Apply")
-	require.Zero(t, outboxOf(t, db, be, st, "id = ?", "m-dw"), "the settled message is still queued")
+	for _, c := range []struct {
+		name  string
+		write func(r *invite.Record) *invite.Batch
+	}{
+		{"Delete", func(r *invite.Record) *invite.Batch {
+			return &invite.Batch{Writes: []invite.Write{{Record: r, Expect: 1, Delete: true}}}
+		}},
+		{"DeliveredWithoutWrites", func(*invite.Record) *invite.Batch { return &invite.Batch{Delivered: []string{"m-1"}} }},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			st, db := be.newStore(t)
+			ctx := context.Background()
+			r := validRecord("t", "inv-1", "inv-1@example.com")
+			require.NoError(t, st.Apply(ctx, heldInsert(r, "m-1", time.Now().Add(-time.Minute))))
+			require.NoError(t, promoteWhile(t, db, st, "m-1", func() error { return st.Apply(ctx, c.write(r)) }), "Apply")
+			require.Zero(t, outboxOf(t, db, be, st, "id = ?", "m-1"), "the message is still queued")
+		})
+	}
 }
 
 // TestSlotInsertDuringPromoteCollides: an insert holding the id of a
@@ -338,10 +319,10 @@ func TestSlotDeliveredWithoutWritesDuringPromote(t *testing.T) {
 // invite.ErrAlreadyExists, even while a claim moves that message. The
 // claim runs in a host's transaction (WithTx) to hold its window open; on
 // the Store's own connections the window is the promote statement's
-// commit. Today the insert waits for the claim on the unique index of
-// msg_id, finds the slot empty, commits (its check of the outbox ran on a
-// snapshot without the moved row), and its own message is later dropped
-// by the claim that moves it (ON CONFLICT DO NOTHING): a lost message.
+// commit. The insert waits for the claim on the unique index of msg_id,
+// which the moved message keeps (its check of the outbox ran on a
+// snapshot without the moved row): were the id released, the insert would
+// commit and its own message be dropped by the claim that moves it.
 func TestSlotInsertDuringPromoteCollides(t *testing.T) {
 	be := postgresBackend(t)
 	st, db := be.newStore(t)
@@ -383,10 +364,12 @@ func TestSlotInsertDuringPromoteCollides(t *testing.T) {
 	require.Contains(t, got, "second", "the insert of a taken id committed, and its message is lost (claims returned %v)", got)
 }
 
-// waitLockedOr is waitLocked, giving up (false) when c has a result: the
-// statement expected to wait finished instead.
+// waitLockedOr waits until n sessions running a statement on st's tables
+// wait for a lock (true), for up to 10 seconds; it gives up (false) when c
+// has a result: the statement expected to wait finished instead.
 func waitLockedOr(t *testing.T, db *sql.DB, st *sqlstore.Store, n int, c chan error) bool {
-	for range 200 {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
 		if len(c) > 0 {
 			return false
 		}
@@ -396,7 +379,6 @@ func waitLockedOr(t *testing.T, db *sql.DB, st *sqlstore.Store, n int, c chan er
 		if k >= n {
 			return true
 		}
-		time.Sleep(5 * time.Millisecond)
 	}
 	return false
 }
